@@ -1,0 +1,234 @@
+//! CSR checks (R-S2; CA-RULES "Subscriber keys" and "Names"). Everything here runs
+//! before anything a customer submitted is stored.
+
+use crate::CsrError;
+use crate::names::check_dns_name;
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
+};
+use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+
+/// The largest CSR accepted, in bytes (issue #2: "CSR over 64 KiB").
+pub const MAX_CSR_BYTES: usize = 64 * 1024;
+
+/// The subscriber's key, as far as policy cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with a modulus of this many bits.
+    Rsa(usize),
+    /// ECDSA on NIST P-256.
+    EcP256,
+    /// ECDSA on NIST P-384.
+    EcP384,
+}
+
+impl KeyKind {
+    /// A short description: "RSA 2048", "ECDSA P-256".
+    pub fn describe(&self) -> String {
+        match self {
+            KeyKind::Rsa(bits) => format!("RSA {bits}"),
+            KeyKind::EcP256 => "ECDSA P-256".into(),
+            KeyKind::EcP384 => "ECDSA P-384".into(),
+        }
+    }
+    /// Whether this is an RSA key (KeyUsage then also carries keyEncipherment).
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, KeyKind::Rsa(_))
+    }
+}
+
+/// A CSR that passed every check.
+#[derive(Debug, Clone)]
+pub struct CheckedCsr {
+    /// The CSR, DER.
+    pub der: Vec<u8>,
+    /// The CSR as PEM (normalised).
+    pub pem: String,
+    /// The subject public key info, DER: what the certificate will carry.
+    pub spki_der: Vec<u8>,
+    /// SHA-256 of the SPKI, hex: used to find and block keys.
+    pub spki_sha256: String,
+    /// The key.
+    pub key: KeyKind,
+    /// The DNS names, canonical, deduplicated, the Common Name first if present.
+    pub names: Vec<String>,
+    /// The Common Name, canonical, if the CSR had one.
+    pub common_name: Option<String>,
+    /// The CSR's subject as text, for display only (never copied into certificates).
+    pub subject_text: String,
+}
+
+/// Decodes PEM (a `CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST` block) or raw DER.
+fn decode(input: &[u8]) -> Result<Vec<u8>, CsrError> {
+    if input.len() > MAX_CSR_BYTES {
+        return Err(CsrError::TooLarge);
+    }
+    if input.first() == Some(&0x30) {
+        return Ok(input.to_vec());
+    }
+    let text = std::str::from_utf8(input).map_err(|_| CsrError::NotPemOrDer)?;
+    let begin = text.find("-----BEGIN ").ok_or(CsrError::NotPemOrDer)?;
+    let block = pem_block(&text[begin..]).ok_or(CsrError::NotPemOrDer)?;
+    Ok(block)
+}
+
+fn pem_block(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let mut lines = text.lines();
+    let first = lines.next()?.trim();
+    let label = first.strip_prefix("-----BEGIN ")?.strip_suffix("-----")?;
+    if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
+        return None;
+    }
+    let end = format!("-----END {label}-----");
+    let mut body = String::new();
+    for line in lines {
+        let line = line.trim();
+        if line == end {
+            return base64::engine::general_purpose::STANDARD.decode(body).ok();
+        }
+        body.push_str(line);
+    }
+    None
+}
+
+/// Parses and checks a CSR (PEM or DER bytes).
+pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
+    // 1. Decode and parse.
+    let der = decode(input)?;
+    let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(|_| CsrError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(CsrError::Malformed);
+    }
+    // 2. The key policy (BR 6.1.5, 6.1.6), before the signature: the verifier itself
+    //    refuses keys the policy would refuse, with a less helpful error.
+    let info = &csr.certification_request_info;
+    let spki = &info.subject_pki;
+    let key = check_key(spki)?;
+    // 3. The self-signature proves possession of the key.
+    csr.verify_signature().map_err(|_| CsrError::BadSignature)?;
+    // 4. The names.
+    let common_name = match info.subject.iter_common_name().next() {
+        Some(cn) => Some(cn.as_str().map_err(|_| CsrError::Malformed)?.to_owned()),
+        None => None,
+    };
+    let mut sans = Vec::new();
+    if let Some(exts) = csr.requested_extensions() {
+        for ext in exts {
+            if let ParsedExtension::SubjectAlternativeName(san) = ext {
+                for gn in &san.general_names {
+                    match gn {
+                        GeneralName::DNSName(n) => sans.push(check_dns_name(n)?),
+                        GeneralName::IPAddress(_) => {
+                            return Err(CsrError::IpAddress("IP".into()));
+                        }
+                        other => return Err(CsrError::InvalidName(other.to_string())),
+                    }
+                }
+            }
+        }
+    }
+    let common_name = match common_name {
+        Some(cn) => Some(check_dns_name(&cn)?),
+        None => None,
+    };
+    let mut names = Vec::new();
+    if let Some(cn) = &common_name {
+        if !sans.is_empty() && !sans.contains(cn) {
+            return Err(CsrError::CommonNameNotInNames(cn.clone()));
+        }
+        names.push(cn.clone());
+    }
+    for n in sans {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    if names.is_empty() {
+        return Err(CsrError::NoNames);
+    }
+    if names.len() > 100 {
+        return Err(CsrError::TooManyNames);
+    }
+    let spki_der = spki.raw.to_vec();
+    let spki_sha256 = crate::sha256_hex(&spki_der);
+    Ok(CheckedCsr {
+        pem: pem_encode("CERTIFICATE REQUEST", &der),
+        spki_der,
+        spki_sha256,
+        key,
+        names,
+        common_name,
+        subject_text: info.subject.to_string(),
+        der,
+    })
+}
+
+fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyKind, CsrError> {
+    let alg = &spki.algorithm.algorithm;
+    if *alg == OID_PKCS1_RSAENCRYPTION {
+        let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+            return Err(CsrError::Malformed);
+        };
+        let modulus = strip_zeros(rsa.modulus);
+        let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+        if bits < 2048 {
+            return Err(CsrError::RsaTooSmall(bits));
+        }
+        if bits % 8 != 0 {
+            return Err(CsrError::RsaNotMultipleOf8(bits));
+        }
+        if bits > 8192 {
+            return Err(CsrError::RsaTooLarge(bits));
+        }
+        let e = strip_zeros(rsa.exponent);
+        let odd = e.last().is_some_and(|b| b & 1 == 1);
+        let at_least_3 = e.len() > 1 || e.first().is_some_and(|b| *b >= 3);
+        if !odd || !at_least_3 {
+            return Err(CsrError::RsaBadExponent);
+        }
+        if modulus.last().is_some_and(|b| b & 1 == 0) {
+            // An even modulus is trivially factorable.
+            return Err(CsrError::WeakKey);
+        }
+        return Ok(KeyKind::Rsa(bits));
+    }
+    if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .ok_or(CsrError::Malformed)?;
+        // The point itself was validated by the signature check (ring parses it).
+        return if curve == OID_EC_P256 {
+            Ok(KeyKind::EcP256)
+        } else if curve == OID_NIST_EC_P384 {
+            Ok(KeyKind::EcP384)
+        } else {
+            Err(CsrError::UnsupportedCurve(curve.to_id_string()))
+        };
+    }
+    Err(CsrError::UnsupportedKey(alg.to_id_string()))
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|x| **x == 0).count();
+    &b[n..]
+}
+
+/// PEM-encodes DER with 64-character lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

@@ -1,0 +1,238 @@
+//! The development PKI made on first start, and PEM helpers.
+//!
+//! Layout: one root (ECDSA P-384) signing four CAs — the issuing CA for subscriber TLS
+//! certificates, the login CA for customers (R-L1), the staff CA for the desk — and a
+//! TLS certificate for 127.0.0.1 and localhost. The issuing CA also signs a delegated
+//! OCSP responder certificate. A production operator brings their own CA certificates
+//! and keys instead.
+
+use crate::{CaError, Serial, csr::pem_encode};
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P384_SHA384, SanType, SerialNumber, string::PrintableString,
+};
+use rustls_pki_types::CertificateDer;
+use time::{Duration, OffsetDateTime};
+
+/// A certificate and its PKCS#8 private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct CertAndKey {
+    /// Certificate, PEM.
+    pub cert_pem: String,
+    /// PKCS#8 private key, PEM. Secret.
+    pub key_pem: String,
+}
+
+/// The development PKI.
+#[derive(Debug, Clone)]
+pub struct DevPki {
+    /// Root CA.
+    pub root: CertAndKey,
+    /// Issuing CA for subscriber TLS certificates (OV and EV).
+    pub server_ca: CertAndKey,
+    /// Login CA for customers' client certificates.
+    pub login_ca: CertAndKey,
+    /// Staff CA for the desk.
+    pub staff_ca: CertAndKey,
+    /// TLS server certificate for 127.0.0.1 and localhost.
+    pub tls: CertAndKey,
+    /// Delegated OCSP responder for the issuing CA.
+    pub ocsp: CertAndKey,
+}
+
+/// Decodes the first PEM block labelled `label`.
+pub fn pem_to_der(pem: &str, label: &str) -> Result<Vec<u8>, CaError> {
+    use base64::Engine;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem
+        .find(&begin)
+        .ok_or_else(|| CaError::Parse(format!("no {label} block")))?
+        + begin.len();
+    let stop = pem[start..]
+        .find(&end)
+        .ok_or_else(|| CaError::Parse(format!("unterminated {label}")))?
+        + start;
+    let body: String = pem[start..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| CaError::Parse(e.to_string()))
+}
+
+/// Every certificate block in `pem`, DER, in order.
+pub fn pem_chain_to_der(pem: &str) -> Result<Vec<Vec<u8>>, CaError> {
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(i) = rest.find("-----BEGIN CERTIFICATE-----") {
+        out.push(pem_to_der(&rest[i..], "CERTIFICATE")?);
+        rest = &rest[i + 27..];
+    }
+    Ok(out)
+}
+
+fn dn(org: &str, cn: &str) -> Result<DistinguishedName, CaError> {
+    let mut dn = DistinguishedName::new();
+    let c = PrintableString::try_from("JP").map_err(|e| CaError::Parse(e.to_string()))?;
+    dn.push(DnType::CountryName, DnValue::PrintableString(c));
+    dn.push(DnType::OrganizationName, DnValue::Utf8String(org.into()));
+    dn.push(DnType::CommonName, DnValue::Utf8String(cn.into()));
+    Ok(dn)
+}
+
+fn serial() -> Result<SerialNumber, CaError> {
+    Ok(SerialNumber::from_slice(Serial::random()?.bytes()))
+}
+
+fn ca_params(
+    org: &str,
+    cn: &str,
+    now: OffsetDateTime,
+    years: i64,
+    path_len: Option<u8>,
+) -> Result<CertificateParams, CaError> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(org, cn)?;
+    p.serial_number = Some(serial()?);
+    p.not_before = now - Duration::hours(1);
+    p.not_after = now + Duration::days(365 * years);
+    p.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    p.use_authority_key_identifier_extension = path_len.is_some();
+    Ok(p)
+}
+
+fn pack(cert: &rcgen::Certificate, key: &KeyPair) -> CertAndKey {
+    CertAndKey {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// Generates the development PKI. `org` names the CA operator in every subject;
+/// `public_base` is the public listener's base URL written into CA certificates.
+pub fn generate_dev_pki(
+    now: OffsetDateTime,
+    org: &str,
+    public_base: &str,
+) -> Result<DevPki, CaError> {
+    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)?;
+    let root_params = ca_params(org, "Shomei Development Root CA", now, 20, None)?;
+    let root_cert = root_params.self_signed(&root_key)?;
+    let root_issuer = Issuer::new(root_params, root_key);
+
+    let sub = |cn: &str,
+               eku: ExtendedKeyUsagePurpose|
+     -> Result<(CertAndKey, CertificateParams, KeyPair), CaError> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut p = ca_params(org, cn, now, 10, Some(0))?;
+        p.extended_key_usages = vec![eku];
+        p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![format!(
+                "{}/crl/root.crl",
+                public_base.trim_end_matches('/')
+            )],
+        }];
+        let cert = p.signed_by(&key, &root_issuer)?;
+        Ok((pack(&cert, &key), p, key))
+    };
+    let (server_ca, server_params, server_key) = sub(
+        "Shomei Development OV/EV CA",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
+    let (login_ca, _, _) = sub(
+        "Shomei Development Login CA",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    let (staff_ca, _, _) = sub(
+        "Shomei Development Staff CA",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+
+    // TLS certificate for the portal and desk listeners (development only).
+    let tls_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut tp = CertificateParams::default();
+    tp.distinguished_name = dn(org, "localhost")?;
+    tp.serial_number = Some(serial()?);
+    tp.not_before = now - Duration::hours(1);
+    tp.not_after = now + Duration::days(397);
+    tp.subject_alt_names = vec![
+        SanType::DnsName("localhost".to_string().try_into()?),
+        SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+    ];
+    tp.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    tp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    tp.use_authority_key_identifier_extension = true;
+    let tls = pack(&tp.signed_by(&tls_key, &root_issuer)?, &tls_key);
+
+    // Delegated OCSP responder (BR 4.9.9): EKU OCSPSigning and id-pkix-ocsp-nocheck.
+    let server_issuer = Issuer::new(server_params, server_key);
+    let ocsp_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut op = CertificateParams::default();
+    op.distinguished_name = dn(org, "Shomei Development OCSP Responder")?;
+    op.serial_number = Some(serial()?);
+    op.not_before = now - Duration::hours(1);
+    op.not_after = now + Duration::days(365);
+    op.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    op.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+    op.use_authority_key_identifier_extension = true;
+    op.custom_extensions.push(CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 5, 5, 7, 48, 1, 5],
+        vec![0x05, 0x00],
+    ));
+    let ocsp = pack(&op.signed_by(&ocsp_key, &server_issuer)?, &ocsp_key);
+
+    Ok(DevPki {
+        root: pack(&root_cert, root_issuer.key()),
+        server_ca,
+        login_ca,
+        staff_ca,
+        tls,
+        ocsp,
+    })
+}
+
+/// A CA used for client certificates (login CA, staff CA).
+pub struct ClientCa {
+    pub(crate) cert_der: Vec<u8>,
+    pub(crate) issuer: Issuer<'static, KeyPair>,
+    pub(crate) chain_der: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ClientCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCa").finish_non_exhaustive()
+    }
+}
+
+impl ClientCa {
+    /// Loads from the CA certificate, its key, and the chain above it (PEM, may be empty).
+    pub fn from_pem(cert_pem: &str, key_pem: &str, chain_pem: &str) -> Result<ClientCa, CaError> {
+        let cert_der = pem_to_der(cert_pem, "CERTIFICATE")?;
+        let key = KeyPair::from_pem(key_pem)?;
+        let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.clone()), key)?;
+        Ok(ClientCa {
+            cert_der,
+            issuer,
+            chain_der: pem_chain_to_der(chain_pem)?,
+        })
+    }
+    /// The CA certificate, PEM.
+    pub fn cert_pem(&self) -> String {
+        pem_encode("CERTIFICATE", &self.cert_der)
+    }
+    /// The CA certificate, DER.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+}

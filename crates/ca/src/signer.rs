@@ -1,0 +1,125 @@
+//! The issuing CA: the only place a subscriber certificate is signed.
+//!
+//! Signing is in two calls so that the registration authority can store the linted
+//! to-be-signed certificate before the real signature exists (docs/issuance-cycle.md):
+//! [`IssuingCa::prepare`] builds and lints (step 2–3), [`IssuingCa::sign`] consumes the
+//! token and signs (step 5).
+//!
+//! The key is a PKCS#8 key file today; a PKCS#11 key plugs in as another
+//! `rcgen::SigningKey` behind the same type.
+
+use crate::lint::{self, LintedCert};
+use crate::{CaError, ServerOrder, csr::pem_encode};
+use rcgen::{Issuer, KeyPair, SubjectPublicKeyInfo};
+use rustls_pki_types::CertificateDer;
+
+/// The URLs written into certificates: they point at the public listener, under the
+/// configured public base URL (which must be a public name for real certificates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaUrls {
+    /// OCSP responder URL.
+    pub ocsp: String,
+    /// URL of the issuing CA's certificate (DER).
+    pub ca_issuers: String,
+    /// URL of the issuing CA's CRL (DER).
+    pub crl: String,
+}
+
+impl CaUrls {
+    /// The URLs of the CA named `slug` under `base` (e.g. `http://pki.example.jp`).
+    pub fn under(base: &str, slug: &str) -> CaUrls {
+        let base = base.trim_end_matches('/');
+        CaUrls {
+            ocsp: format!("{base}/ocsp/{slug}"),
+            ca_issuers: format!("{base}/ca/{slug}.crt"),
+            crl: format!("{base}/crl/{slug}.crl"),
+        }
+    }
+}
+
+/// A signed certificate.
+#[derive(Debug, Clone)]
+pub struct SignedCert {
+    /// DER.
+    pub der: Vec<u8>,
+    /// PEM.
+    pub pem: String,
+}
+
+/// An issuing CA with its key.
+pub struct IssuingCa {
+    cert_der: Vec<u8>,
+    issuer: Issuer<'static, KeyPair>,
+    lint_issuer: Issuer<'static, KeyPair>,
+    urls: CaUrls,
+}
+
+impl std::fmt::Debug for IssuingCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuingCa")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IssuingCa {
+    /// Loads a CA from its certificate (PEM) and PKCS#8 key (PEM).
+    pub fn from_pem(cert_pem: &str, key_pem: &str, urls: CaUrls) -> Result<IssuingCa, CaError> {
+        let cert_der = crate::pki::pem_to_der(cert_pem, "CERTIFICATE")?;
+        let key = KeyPair::from_pem(key_pem)?;
+        // The lint key: same algorithm, never stored, trusted by no one.
+        let lint_key = KeyPair::generate_for(key.algorithm())?;
+        let der = CertificateDer::from(cert_der.clone());
+        let issuer = Issuer::from_ca_cert_der(&der, key)?;
+        let lint_issuer = Issuer::from_ca_cert_der(&der, lint_key)?;
+        Ok(IssuingCa {
+            cert_der,
+            issuer,
+            lint_issuer,
+            urls,
+        })
+    }
+
+    /// The CA certificate, DER.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+    /// The CA certificate, PEM.
+    pub fn cert_pem(&self) -> String {
+        pem_encode("CERTIFICATE", &self.cert_der)
+    }
+    /// The URLs written into this CA's certificates.
+    pub fn urls(&self) -> &CaUrls {
+        &self.urls
+    }
+
+    /// Steps 2–3: builds the to-be-signed certificate from the profile and lints it.
+    pub fn prepare(&self, order: &ServerOrder) -> Result<LintedCert, CaError> {
+        let params = crate::profile::server_params(order, &self.urls)?;
+        let spki = SubjectPublicKeyInfo::from_der(&order.spki_der)?;
+        let lint_cert = params.signed_by(&spki, &self.lint_issuer)?;
+        let lint_der = lint_cert.der().to_vec();
+        lint::lint_server_cert(&lint_der, order, &self.urls)?;
+        let tbs = lint::tbs_of(&lint_der)?;
+        Ok(LintedCert {
+            params,
+            spki,
+            tbs,
+            serial: order.serial,
+            lint_der,
+        })
+    }
+
+    /// Step 5: signs what was linted, and checks the signed TBS is byte-identical.
+    pub fn sign(&self, token: LintedCert) -> Result<SignedCert, CaError> {
+        let cert = token.params.signed_by(&token.spki, &self.issuer)?;
+        let der = cert.der().to_vec();
+        if lint::tbs_of(&der)? != token.tbs {
+            return Err(CaError::TbsMismatch);
+        }
+        Ok(SignedCert {
+            pem: pem_encode("CERTIFICATE", &der),
+            der,
+        })
+    }
+}

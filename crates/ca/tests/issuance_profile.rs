@@ -1,0 +1,230 @@
+//! Issue #2 item 7: the OV and EV profiles, lint-then-sign, serial properties.
+//! CA-RULES "Profiles (7.1.2.7, EVG)", "Serial numbers", "Validity".
+
+use shomei_ca::pki::{ClientCa, generate_dev_pki};
+use shomei_ca::{
+    BusinessCategory, CaError, CaUrls, EvSubject, IssuingCa, OrgSubject, Serial, ServerOrder,
+    check_csr,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+const BASE: &str = "http://pki.example.jp";
+
+fn ca(now: OffsetDateTime) -> (IssuingCa, shomei_ca::pki::DevPki) {
+    let pki = generate_dev_pki(now, "Shomei Test CA", BASE).unwrap_or_else(|e| panic!("{e}"));
+    let ca = IssuingCa::from_pem(
+        &pki.server_ca.cert_pem,
+        &pki.server_ca.key_pem,
+        CaUrls::under(BASE, "server"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (ca, pki)
+}
+
+fn order(now: OffsetDateTime, csr: &str, ev: bool) -> ServerOrder {
+    let data = std::fs::read(format!("{}/tests/data/{csr}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_default();
+    let c = check_csr(&data).unwrap_or_else(|e| panic!("{e}"));
+    let (nb, na) = shomei_model::validity_for(now, now + Duration::days(365)).unwrap_or((now, now));
+    ServerOrder {
+        serial: Serial::random().unwrap_or_else(|e| panic!("{e}")),
+        not_before: nb,
+        not_after: na,
+        names: c.names,
+        spki_der: c.spki_der,
+        key: c.key,
+        org: OrgSubject {
+            organization: "テスト株式会社".into(),
+            state: "Tokyo".into(),
+            locality: "Shibuya-ku".into(),
+            country: "JP".into(),
+        },
+        ev: ev.then(|| EvSubject {
+            jurisdiction_country: "JP".into(),
+            jurisdiction_state: None,
+            jurisdiction_locality: None,
+            business_category: BusinessCategory::PrivateOrganization,
+            registration_number: "0110-01-012345".into(),
+        }),
+    }
+}
+
+fn policies(cert: &X509Certificate<'_>) -> Vec<String> {
+    cert.extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::CertificatePolicies(p) => Some(
+                p.iter()
+                    .map(|i| i.policy_id.to_id_string())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn ov_profile_fields() {
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (ca, _) = ca(now);
+    let o = order(now, "rsa2048.csr", false);
+    let token = ca.prepare(&o).unwrap_or_else(|e| panic!("{e}"));
+    let tbs = token.tbs_der().to_vec();
+    let signed = ca.sign(token).unwrap_or_else(|e| panic!("{e}"));
+    let (_, cert) = X509Certificate::from_der(&signed.der).unwrap_or_else(|e| panic!("{e}"));
+    // The signed TBS is the linted TBS, byte for byte.
+    assert_eq!(cert.tbs_certificate.as_ref(), tbs.as_slice());
+    // Serial: the reserved one.
+    assert_eq!(cert.tbs_certificate.raw_serial(), o.serial.bytes());
+    // Subject from validated data only: no CN, O/L/ST/C.
+    assert!(cert.subject().iter_common_name().next().is_none());
+    assert_eq!(
+        cert.subject()
+            .iter_organization()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        Some("テスト株式会社")
+    );
+    assert_eq!(
+        cert.subject()
+            .iter_country()
+            .next()
+            .and_then(|a| a.as_str().ok()),
+        Some("JP")
+    );
+    // SAN
+    let san = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|s| s.value.general_names.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        san,
+        vec![
+            GeneralName::DNSName("www.example.jp"),
+            GeneralName::DNSName("example.jp")
+        ]
+    );
+    // KU: digitalSignature + keyEncipherment for RSA; EKU serverAuth only.
+    let ku = cert.key_usage().ok().flatten().map(|k| {
+        (
+            k.critical,
+            k.value.digital_signature(),
+            k.value.key_encipherment(),
+        )
+    });
+    assert_eq!(ku, Some((true, true, true)));
+    let eku = cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .map(|e| (e.value.server_auth, e.value.client_auth));
+    assert_eq!(eku, Some((true, false)));
+    assert_eq!(policies(&cert), vec!["2.23.140.1.2.2".to_string()]);
+    // AIA and CRL DP under the public base URL.
+    let text = format!("{:?}", cert.extensions());
+    assert!(text.contains("http://pki.example.jp/ocsp/server"));
+    assert!(text.contains("http://pki.example.jp/ca/server.crt"));
+    assert!(text.contains("http://pki.example.jp/crl/server.crl"));
+    assert!(cert.extensions().iter().any(|e| matches!(
+        e.parsed_extension(),
+        ParsedExtension::AuthorityKeyIdentifier(_)
+    )));
+    // Validity: one day under the 200-day cap of 2026-11-24.
+    let secs = (cert.validity().not_after.to_datetime() - cert.validity().not_before.to_datetime())
+        .whole_seconds()
+        + 1;
+    assert_eq!(secs, 199 * 86_400);
+}
+
+#[test]
+fn ev_profile_fields() {
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (ca, _) = ca(now);
+    let o = order(now, "p256-cn-only.csr", true);
+    let signed = ca
+        .prepare(&o)
+        .and_then(|t| ca.sign(t))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, cert) = X509Certificate::from_der(&signed.der).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(policies(&cert), vec!["2.23.140.1.1".to_string()]);
+    let subject = cert.subject().to_string();
+    for want in [
+        "2.5.4.15=Private Organization",
+        "1.3.6.1.4.1.311.60.2.1.3=JP",
+        "2.5.4.5=0110-01-012345",
+    ] {
+        let (oid, value) = want.split_once('=').unwrap_or_default();
+        let found = cert
+            .subject()
+            .iter_attributes()
+            .any(|a| a.attr_type().to_id_string() == oid && a.as_str().ok() == Some(value));
+        assert!(found, "{want} missing from {subject}");
+    }
+    // ECDSA: digitalSignature only.
+    let ku = cert
+        .key_usage()
+        .ok()
+        .flatten()
+        .map(|k| (k.value.digital_signature(), k.value.key_encipherment()));
+    assert_eq!(ku, Some((true, false)));
+}
+
+/// The lint fails closed: an order over the validity cap is never signed.
+#[test]
+fn lint_refuses_validity_over_cap() {
+    let now = datetime!(2027-03-15 00:00:00 UTC);
+    let (ca, _) = ca(now);
+    let mut o = order(now, "rsa2048.csr", false);
+    o.not_after = now + Duration::days(100); // 100 days + 1 s: one second over.
+    match ca.prepare(&o) {
+        Err(CaError::Lint(e)) => assert!(e.to_string().contains("validity")),
+        other => panic!("not refused: {other:?}"),
+    }
+    o.not_after = now + Duration::days(100) - Duration::seconds(1);
+    assert!(ca.prepare(&o).is_ok(), "exactly 100 days is allowed");
+}
+
+#[test]
+fn lint_refuses_internal_name_slipped_into_order() {
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (ca, _) = ca(now);
+    let mut o = order(now, "rsa2048.csr", false);
+    o.names.push("intranet.local".into());
+    assert!(matches!(ca.prepare(&o), Err(CaError::Lint(_))));
+}
+
+#[test]
+fn login_p12_round_trips() {
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (_, pki) = ca(now);
+    let chain = pki.root.cert_pem.clone();
+    let login = ClientCa::from_pem(&pki.login_ca.cert_pem, &pki.login_ca.key_pem, &chain)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cert = shomei_ca::client::issue_client_cert(&login, "AB12CD34", "テスト株式会社", now, 730)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p12 = shomei_ca::client::client_p12(&login, &cert, "secret-pass", "login")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ks = p12_keystore::KeyStore::from_pkcs12(
+        &p12,
+        "secret-pass",
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (_, chain) = ks.private_key_chain().unwrap_or_else(|| panic!("no key"));
+    assert_eq!(chain.certs().len(), 3);
+    assert_eq!(chain.certs()[0].as_der(), cert.cert_der.as_slice());
+    assert!(
+        p12_keystore::KeyStore::from_pkcs12(
+            &p12,
+            "wrong",
+            p12_keystore::Pkcs12ImportPolicy::Strict
+        )
+        .is_err()
+    );
+}

@@ -1,0 +1,217 @@
+//! The manual's vocabulary as types. Each enum has a stable `code()` stored in the
+//! database and used as the message key suffix in the UI; labels live in the web
+//! layer's message files, not here.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! coded_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The stable code stored in the database and used in message keys.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+            /// Parses a stored code.
+            pub fn from_code(code: &str) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+coded_enum! {
+    /// A certificate service (R-S1).
+    Service {
+        /// セコムパスポート for Web SR3.0: organisation-validated (OV).
+        Sr30 = "SR3.0",
+        /// EV2.0: extended validation.
+        Ev20 = "EV2.0",
+        /// SR2.0: only on old contracts; not offered for new applications.
+        Sr20 = "SR2.0",
+    }
+}
+
+impl Service {
+    /// Services a customer can choose for a new application (R-N1).
+    pub const FOR_NEW: &'static [Service] = &[Service::Sr30, Service::Ev20];
+
+    /// Whether certificates of this service are extended validation.
+    pub fn is_ev(self) -> bool {
+        matches!(self, Service::Ev20)
+    }
+}
+
+coded_enum! {
+    /// The contract type (R-S1).
+    ContractType {
+        /// 期間固定タイプ
+        FixedTerm = "fixed",
+        /// 自動契約更新タイプ
+        AutoRenew = "auto",
+    }
+}
+
+coded_enum! {
+    /// お申込種別: the kind of a record (R-A1).
+    AppKind {
+        /// 新規発行
+        New = "new",
+        /// 更新
+        Renewal = "renewal",
+        /// 再発行
+        Reissue = "reissue",
+        /// 担当者変更
+        ContactChange = "contact_change",
+        /// 失効
+        Revocation = "revocation",
+        /// 解約
+        Cancellation = "cancellation",
+    }
+}
+
+coded_enum! {
+    /// ステータス of a record (RULES.md "Statuses").
+    AppStatus {
+        /// 申込受付: received, waiting for staff.
+        Received = "received",
+        /// 書類提出待ち: waiting for documents from the customer ("!", R-LS3).
+        DocumentsPending = "documents_pending",
+        /// 審査中: under review.
+        UnderReview = "under_review",
+        /// 完了: done (certificate issued for issuing kinds).
+        Completed = "completed",
+        /// 取消: withdrawn by the customer.
+        Withdrawn = "withdrawn",
+        /// 却下: rejected by staff, with a reason.
+        Rejected = "rejected",
+        /// 電話確認待ち: a revocation waiting for the phone confirmation.
+        PhoneConfirmationPending = "phone_pending",
+    }
+}
+
+impl AppStatus {
+    /// Whether staff still have to act on the record.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AppStatus::Received
+                | AppStatus::DocumentsPending
+                | AppStatus::UnderReview
+                | AppStatus::PhoneConfirmationPending
+        )
+    }
+    /// R-D2: downloads only while the status is 完了.
+    pub fn allows_download(self) -> bool {
+        self == AppStatus::Completed
+    }
+}
+
+coded_enum! {
+    /// サーバタイプ: the web server the certificate is for (R-N1, R-LS5).
+    ServerType {
+        /// Apache HTTP Server
+        Apache = "apache",
+        /// nginx
+        Nginx = "nginx",
+        /// Microsoft IIS
+        Iis = "iis",
+        /// A load balancer or appliance
+        Appliance = "appliance",
+        /// Anything else
+        Other = "other",
+    }
+}
+
+/// A contract term in years (R-S1: "1年").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Term(u8);
+
+impl Term {
+    /// Terms offered to customers.
+    pub const OFFERED: &'static [Term] = &[Term(1), Term(2), Term(3)];
+    /// A term of `years`, if offered.
+    pub fn years(years: u8) -> Option<Term> {
+        Term::OFFERED.iter().copied().find(|t| t.0 == years)
+    }
+    /// The number of years.
+    pub fn in_years(self) -> u8 {
+        self.0
+    }
+}
+
+/// 契約コード: "B" and 7 digits, given once the contract is established (R-A2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ContractCode(String);
+
+impl ContractCode {
+    /// Builds a code from a number below 10^7.
+    pub fn from_number(n: u32) -> Option<ContractCode> {
+        (n < 10_000_000).then(|| ContractCode(format!("B{n:07}")))
+    }
+    /// Parses and checks a code.
+    pub fn parse(s: &str) -> Option<ContractCode> {
+        let digits = s.strip_prefix('B')?;
+        (digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| ContractCode(s.to_owned()))
+    }
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ContractCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for s in AppStatus::ALL {
+            assert_eq!(AppStatus::from_code(s.code()), Some(*s));
+        }
+        for s in Service::ALL {
+            assert_eq!(Service::from_code(s.code()), Some(*s));
+        }
+        assert_eq!(AppKind::from_code("nonsense"), None);
+    }
+
+    /// R-A2: "B" and 7 digits.
+    #[test]
+    fn r_a2_contract_code_shape() {
+        assert_eq!(
+            ContractCode::from_number(499311).map(|c| c.0),
+            Some("B0499311".into())
+        );
+        assert!(ContractCode::from_number(10_000_000).is_none());
+        assert!(ContractCode::parse("B0499311").is_some());
+        assert!(ContractCode::parse("B049931").is_none());
+        assert!(ContractCode::parse("C0499311").is_none());
+        assert!(ContractCode::parse("B04993x1").is_none());
+    }
+
+    /// R-D2: download only when 完了.
+    #[test]
+    fn r_d2_download_only_when_completed() {
+        for s in AppStatus::ALL {
+            assert_eq!(s.allows_download(), *s == AppStatus::Completed);
+        }
+    }
+}

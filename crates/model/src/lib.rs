@@ -1,0 +1,15 @@
+//! Shomei's vocabulary: services, application kinds and statuses, contract codes,
+//! the CA/Browser Forum validity caps, the clock, and field validation.
+//!
+//! This crate is pure: no I/O, no database, no HTTP. Every rule here cites the
+//! manual's rule id (`spec/RULES.md`) or the CA/Browser Forum section it enforces.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod kinds;
+pub mod validate;
+pub mod validity;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use kinds::{AppKind, AppStatus, ContractCode, ContractType, ServerType, Service, Term};
+pub use validity::{max_validity_days, validity_for};

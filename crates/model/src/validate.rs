@@ -1,0 +1,277 @@
+//! Field validation shared by every form. Errors carry a message key (rendered by the
+//! web layer in Japanese or English) and never the value itself.
+
+use thiserror::Error;
+
+/// Why a field was refused. `key()` is the message key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FieldError {
+    /// The field is required and empty.
+    #[error("required")]
+    Required,
+    /// The field is longer than allowed.
+    #[error("too long (max {0})")]
+    TooLong(usize),
+    /// The field holds control characters.
+    #[error("control characters")]
+    ControlChars,
+    /// Not an e-mail address.
+    #[error("invalid e-mail")]
+    Email,
+    /// Not a phone number.
+    #[error("invalid phone")]
+    Phone,
+    /// Not a `NNN-NNNN` postal code.
+    #[error("invalid postal code")]
+    PostalCode,
+    /// Not a registration number of the expected shape.
+    #[error("invalid registration number")]
+    RegistrationNumber,
+    /// Not a two-letter country code.
+    #[error("invalid country")]
+    Country,
+    /// Not one of the offered choices.
+    #[error("invalid choice")]
+    Choice,
+}
+
+impl FieldError {
+    /// The message key for the web layer.
+    pub fn key(&self) -> &'static str {
+        match self {
+            FieldError::Required => "err.required",
+            FieldError::TooLong(_) => "err.too_long",
+            FieldError::ControlChars => "err.control_chars",
+            FieldError::Email => "err.email",
+            FieldError::Phone => "err.phone",
+            FieldError::PostalCode => "err.postal_code",
+            FieldError::RegistrationNumber => "err.registration_number",
+            FieldError::Country => "err.country",
+            FieldError::Choice => "err.choice",
+        }
+    }
+}
+
+/// Trims and checks a required text field of at most `max` characters.
+pub fn required_text(value: &str, max: usize) -> Result<String, FieldError> {
+    let v = optional_text(value, max)?;
+    if v.is_empty() {
+        Err(FieldError::Required)
+    } else {
+        Ok(v)
+    }
+}
+
+/// Trims and checks an optional text field of at most `max` characters.
+pub fn optional_text(value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(FieldError::TooLong(max));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::ControlChars);
+    }
+    Ok(v.to_owned())
+}
+
+/// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, ASCII.
+pub fn email(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 254)?;
+    let (local, domain) = v.rsplit_once('@').ok_or(FieldError::Email)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local.bytes().all(|b| b.is_ascii_graphic() && b != b'@');
+    if domain_ok && local_ok {
+        Ok(v)
+    } else {
+        Err(FieldError::Email)
+    }
+}
+
+/// A phone number: digits with optional hyphens and a leading `+`, 10 to 15 digits.
+pub fn phone(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 20)?;
+    let body = v.strip_prefix('+').unwrap_or(&v);
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    let ok = body.bytes().all(|b| b.is_ascii_digit() || b == b'-') && (10..=15).contains(&digits);
+    if ok { Ok(v) } else { Err(FieldError::Phone) }
+}
+
+/// A Japanese postal code, `NNN-NNNN` (R-AI2).
+pub fn postal_code(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 8)?;
+    let b = v.as_bytes();
+    let ok = b.len() == 8
+        && b[3] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 3 || c.is_ascii_digit());
+    if ok {
+        Ok(v)
+    } else {
+        Err(FieldError::PostalCode)
+    }
+}
+
+/// An ISO 3166 two-letter country code, upper case.
+pub fn country(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 2)?.to_ascii_uppercase();
+    if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(v)
+    } else {
+        Err(FieldError::Country)
+    }
+}
+
+/// A company registration number (登記番号): half-width digits with optional hyphens,
+/// e.g. `xxxx-xx-xxxxxx` (R-AI2) or the 13-digit corporate number.
+pub fn registration_number(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 20)?;
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && (6..=13).contains(&digits)
+        && !v.starts_with('-')
+        && !v.ends_with('-');
+    if ok {
+        Ok(v)
+    } else {
+        Err(FieldError::RegistrationNumber)
+    }
+}
+
+/// Why a new password was refused (R-P1; CA-RULES "The portal").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum PasswordError {
+    /// Shorter than 12 characters.
+    #[error("too short")]
+    TooShort,
+    /// Longer than 128 characters.
+    #[error("too long")]
+    TooLong,
+    /// The two entries differ.
+    #[error("mismatch")]
+    Mismatch,
+    /// Equal to or containing the access key or login name.
+    #[error("contains the login id")]
+    ContainsLogin,
+    /// Same as the current password.
+    #[error("same as the old one")]
+    SameAsOld,
+    /// Only one kind of character, or one character repeated.
+    #[error("too simple")]
+    TooSimple,
+}
+
+impl PasswordError {
+    /// The message key for the web layer.
+    pub fn key(&self) -> &'static str {
+        match self {
+            PasswordError::TooShort => "err.pw_short",
+            PasswordError::TooLong => "err.pw_long",
+            PasswordError::Mismatch => "err.pw_mismatch",
+            PasswordError::ContainsLogin => "err.pw_login",
+            PasswordError::SameAsOld => "err.pw_same",
+            PasswordError::TooSimple => "err.pw_simple",
+        }
+    }
+}
+
+/// The password policy: 12 to 128 characters, both entries equal, not containing the
+/// login id, not the old password, more than one distinct character.
+/// `same_as_old` is decided by the caller, who holds the old hash.
+pub fn new_password(
+    password: &str,
+    confirm: &str,
+    login_id: &str,
+    same_as_old: bool,
+) -> Result<(), PasswordError> {
+    if password != confirm {
+        return Err(PasswordError::Mismatch);
+    }
+    let n = password.chars().count();
+    if n < 12 {
+        return Err(PasswordError::TooShort);
+    }
+    if n > 128 {
+        return Err(PasswordError::TooLong);
+    }
+    if !login_id.is_empty() && password.to_lowercase().contains(&login_id.to_lowercase()) {
+        return Err(PasswordError::ContainsLogin);
+    }
+    let mut distinct: Vec<char> = password.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 5 {
+        return Err(PasswordError::TooSimple);
+    }
+    if same_as_old {
+        return Err(PasswordError::SameAsOld);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fields() {
+        assert_eq!(required_text("  a ", 3), Ok("a".into()));
+        assert_eq!(required_text("   ", 3), Err(FieldError::Required));
+        assert_eq!(
+            required_text("テスト株式会社", 5),
+            Err(FieldError::TooLong(5))
+        );
+        assert_eq!(optional_text("a\u{0}b", 5), Err(FieldError::ControlChars));
+    }
+
+    #[test]
+    fn formats() {
+        assert!(email("ops@example.jp").is_ok());
+        assert!(email("ops@localhost").is_err());
+        assert!(email("no-at.example.jp").is_err());
+        assert!(phone("03-1234-5678").is_ok());
+        assert!(phone("+81-3-1234-5678").is_ok());
+        assert!(phone("12-34").is_err());
+        assert!(postal_code("150-0001").is_ok());
+        assert!(postal_code("1500001").is_err());
+        assert!(country("jp").is_ok());
+        assert!(country("JPN").is_err());
+        assert!(registration_number("0100-01-012345").is_ok());
+        assert!(registration_number("abc").is_err());
+    }
+
+    /// R-P1: the password policy.
+    #[test]
+    fn r_p1_password_policy() {
+        let ok = "correct horse battery";
+        assert_eq!(new_password(ok, ok, "AB12CD34", false), Ok(()));
+        assert_eq!(
+            new_password(ok, "other", "AB12CD34", false),
+            Err(PasswordError::Mismatch)
+        );
+        assert_eq!(
+            new_password("short", "short", "x", false),
+            Err(PasswordError::TooShort)
+        );
+        let with_key = "xxAB12CD34yyzz";
+        assert_eq!(
+            new_password(with_key, with_key, "ab12cd34", false),
+            Err(PasswordError::ContainsLogin)
+        );
+        assert_eq!(
+            new_password("aaaaaaaaaaaaaa", "aaaaaaaaaaaaaa", "k", false),
+            Err(PasswordError::TooSimple)
+        );
+        assert_eq!(
+            new_password(ok, ok, "AB12CD34", true),
+            Err(PasswordError::SameAsOld)
+        );
+    }
+}
