@@ -160,6 +160,17 @@ impl ContractCode {
     pub fn from_number(n: u32) -> Option<ContractCode> {
         (n < 10_000_000).then(|| ContractCode(format!("B{n:07}")))
     }
+    /// The code of the `n`-th contract (n ≥ 1): a bijection of 0..10^7, so codes are
+    /// unique without a retry loop, and do not reveal how many contracts exist.
+    pub fn for_sequence(n: i64) -> Option<ContractCode> {
+        const M: i64 = 10_000_000;
+        if !(1..M).contains(&n) {
+            return None;
+        }
+        // 7_654_321 is coprime with 10^7, so multiplication permutes the residues.
+        let v = (n * 7_654_321 + 1_234_567) % M;
+        ContractCode::from_number(u32::try_from(v).ok()?)
+    }
     /// Parses and checks a code.
     pub fn parse(s: &str) -> Option<ContractCode> {
         let digits = s.strip_prefix('B')?;
@@ -205,6 +216,19 @@ mod tests {
         assert!(ContractCode::parse("B049931").is_none());
         assert!(ContractCode::parse("C0499311").is_none());
         assert!(ContractCode::parse("B04993x1").is_none());
+    }
+
+    #[test]
+    fn r_a2_contract_codes_unique_for_sequence() {
+        let mut seen = std::collections::HashSet::new();
+        for n in 1..20_000 {
+            let c = ContractCode::for_sequence(n)
+                .map(|c| c.0)
+                .unwrap_or_default();
+            assert!(ContractCode::parse(&c).is_some());
+            assert!(seen.insert(c));
+        }
+        assert!(ContractCode::for_sequence(0).is_none());
     }
 
     /// R-D2: download only when 完了.

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod details;
 pub mod kinds;
 pub mod validate;
 pub mod validity;

@@ -1,1 +1,188 @@
+//! Shomei's persistence. The database is the source of truth: every state change is one
+//! transaction together with its audit event (and, where it causes side effects, its
+//! jobs).
+//!
+//! One implementation serves SQLite and PostgreSQL through `sqlx::Any`: the SQL is
+//! shared, the few dialect differences are branches on [`Backend`], and each backend has
+//! its own migrations (see `docs/architecture.md` for why this departs from "one
+//! implementation per backend").
+#![deny(missing_docs)]
 
+pub mod applications;
+pub mod audit;
+pub mod certificates;
+pub mod jobs;
+pub mod principals;
+pub mod sessions;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use applications::{Application, ApplicationList, Draft, NewApplication, Validation};
+pub use audit::AuditEvent;
+pub use certificates::CertificateRecord;
+pub use principals::{Account, Credentials, NewPrincipal, Realm, StaffMember};
+pub use sessions::Session;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use thiserror::Error;
+
+/// Storage errors. Never shown to customers as such.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A stored value could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// A uniqueness rule refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database URL is not understood.
+    #[error("unsupported database URL (use sqlite:PATH or postgres://…)")]
+    BadUrl,
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt(what.to_string())
+    }
+    /// Whether the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: the embedded default.
+    Sqlite,
+    /// PostgreSQL: production, several instances.
+    Postgres,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const MIGRATIONS_SQLITE: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Unix seconds.
+pub type Ts = i64;
+
+impl Store {
+    /// Connects to `url` (`sqlite:PATH` or `postgres://…`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl);
+        };
+        let opts = AnyConnectOptions::from_str(url)?;
+        let pool = match backend {
+            // One connection: SQLite serialises writers anyway, and a single connection
+            // can never meet SQLITE_BUSY on a read-to-write upgrade.
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .connect_with(opts)
+                    .await?
+            }
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the few callers that need raw access (tests, benchmarks).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            // Several instances may start at once on one database.
+            conn.execute("SELECT pg_advisory_lock(7355608)").await?;
+        }
+        let result = async {
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                .await?;
+            let list = match self.backend {
+                Backend::Sqlite => MIGRATIONS_SQLITE,
+                Backend::Postgres => MIGRATIONS_POSTGRES,
+            };
+            for (version, sql) in list {
+                let done: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(*version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if done.is_some() {
+                    continue;
+                }
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(*version)
+                    .bind(0_i64)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version, "applied migration");
+            }
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if self.backend == Backend::Postgres {
+            conn.execute("SELECT pg_advisory_unlock(7355608)").await?;
+        }
+        result
+    }
+
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+pub(crate) fn flag(v: i64) -> bool {
+    v != 0
+}

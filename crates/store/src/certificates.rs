@@ -1,0 +1,261 @@
+//! Certificates: the serial is stored before anything is signed, then the linted
+//! to-be-signed certificate, then the certificate (docs/issuance-cycle.md).
+
+use crate::audit::{AuditEvent, append};
+use crate::jobs::enqueue;
+use crate::{Result, Store, StoreError, Ts};
+use shomei_model::{ContractCode, ContractType, Service};
+use sqlx::Row;
+
+/// A certificate row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Id.
+    pub id: i64,
+    /// Issuing CA slug.
+    pub issuer: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// Application.
+    pub application_id: i64,
+    /// `reserved`, `linted`, `issued`.
+    pub status: String,
+    /// notBefore.
+    pub not_before: Ts,
+    /// notAfter.
+    pub not_after: Ts,
+    /// DER, once issued.
+    pub der: Option<Vec<u8>>,
+    /// PEM, once issued.
+    pub pem: Option<String>,
+}
+
+/// The contract established by a first issuance.
+#[derive(Debug, Clone)]
+pub struct NewContract {
+    /// Owner.
+    pub account_id: i64,
+    /// Service.
+    pub service: Service,
+    /// Term in years.
+    pub term_years: i64,
+    /// Contract type.
+    pub contract_type: ContractType,
+    /// Start.
+    pub starts_at: Ts,
+    /// End.
+    pub ends_at: Ts,
+}
+
+impl Store {
+    /// Step 1: stores a serial for `issuer` before anything is signed with it. A serial
+    /// already used by that issuer gives a unique violation ([`StoreError::is_unique_violation`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reserve_serial(
+        &self,
+        issuer: &str,
+        serial: &str,
+        application_id: i64,
+        not_before: Ts,
+        not_after: Ts,
+        spki_sha256: &str,
+        actor: &str,
+        now: Ts,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query_scalar("INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at) VALUES ($1, $2, $3, 'reserved', $4, $5, $6, $7) RETURNING id")
+            .bind(issuer)
+            .bind(serial)
+            .bind(application_id)
+            .bind(not_before)
+            .bind(not_after)
+            .bind(spki_sha256)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "serial.reserved",
+                format!("application:{application_id}"),
+                serde_json::json!({ "issuer": issuer, "serial": serial }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Step 4: stores the linted to-be-signed certificate before signing.
+    pub async fn store_linted(&self, cert_id: i64, tbs: &[u8]) -> Result<()> {
+        let n = sqlx::query("UPDATE certificates SET tbs = $2, status = 'linted' WHERE id = $1 AND status = 'reserved'")
+            .bind(cert_id)
+            .bind(tbs.to_vec())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "certificate {cert_id} not reserved"
+            )))
+        }
+    }
+
+    /// Step 6: in one transaction, stores the certificate, establishes the contract
+    /// (its code, R-A2), marks the application 完了, audits and queues the issuance
+    /// notice. Returns the contract code.
+    pub async fn complete_issuance(
+        &self,
+        cert_id: i64,
+        application_id: i64,
+        der: &[u8],
+        pem: &str,
+        contract: &NewContract,
+        actor: &str,
+        now: Ts,
+    ) -> Result<String> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE certificates SET der = $2, pem = $3, status = 'issued', issued_at = $4 WHERE id = $1 AND status = 'linted'")
+            .bind(cert_id)
+            .bind(der.to_vec())
+            .bind(pem)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "certificate {cert_id} not linted"
+            )));
+        }
+        let contract_id: i64 = sqlx::query_scalar("INSERT INTO contracts (account_id, service, term_years, contract_type, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(contract.account_id)
+            .bind(contract.service.code())
+            .bind(contract.term_years)
+            .bind(contract.contract_type.code())
+            .bind(contract.starts_at)
+            .bind(contract.ends_at)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let code = ContractCode::for_sequence(contract_id)
+            .ok_or_else(|| StoreError::Conflict("contract codes exhausted".into()))?;
+        sqlx::query("UPDATE contracts SET code = $2 WHERE id = $1")
+            .bind(contract_id)
+            .bind(code.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("UPDATE applications SET status = 'completed', contract_id = $2, completed_at = $3, updated_at = $3 WHERE id = $1 AND status = 'under_review'")
+            .bind(application_id)
+            .bind(contract_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "application {application_id} not under review"
+            )));
+        }
+        let serial: String = sqlx::query_scalar("SELECT serial FROM certificates WHERE id = $1")
+            .bind(cert_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "certificate.issued",
+                format!("application:{application_id}"),
+                serde_json::json!({ "serial": serial, "contract_code": code.as_str() }),
+            ),
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            "mail.issued",
+            &serde_json::json!({ "application_id": application_id }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(code.as_str().to_owned())
+    }
+
+    /// The issued certificate of an application, if any.
+    pub async fn issued_certificate(
+        &self,
+        application_id: i64,
+    ) -> Result<Option<CertificateRecord>> {
+        let row = sqlx::query("SELECT id, issuer, serial, application_id, status, not_before, not_after, der, pem FROM certificates WHERE application_id = $1 AND status = 'issued' ORDER BY id DESC LIMIT 1")
+            .bind(application_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(CertificateRecord {
+                id: r.try_get("id")?,
+                issuer: r.try_get("issuer")?,
+                serial: r.try_get("serial")?,
+                application_id: r.try_get("application_id")?,
+                status: r.try_get("status")?,
+                not_before: r.try_get("not_before")?,
+                not_after: r.try_get("not_after")?,
+                der: r.try_get("der")?,
+                pem: r.try_get("pem")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Certificate rows of an application in any state (for the desk and recovery).
+    pub async fn certificate_rows(
+        &self,
+        application_id: i64,
+    ) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, serial, status FROM certificates WHERE application_id = $1 ORDER BY id",
+        )
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("serial")?, r.try_get("status")?)))
+            .collect()
+    }
+
+    /// Records a download (R-D2; used by search later) with its audit event.
+    pub async fn mark_downloaded(
+        &self,
+        account_id: i64,
+        application_id: i64,
+        what: &str,
+        now: Ts,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE applications SET downloaded_at = COALESCE(downloaded_at, $2) WHERE id = $1",
+        )
+        .bind(application_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("customer:{account_id}"),
+                "certificate.downloaded",
+                format!("application:{application_id}"),
+                serde_json::json!({ "what": what }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

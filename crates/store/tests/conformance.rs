@@ -1,0 +1,296 @@
+//! Store conformance: the same tests on SQLite and PostgreSQL.
+
+use shomei_model::details::ApplicationDetails;
+use shomei_model::{AppKind, AppStatus, ContractType, ServerType, Service};
+use shomei_store::certificates::NewContract;
+use shomei_store::testing::backends;
+use shomei_store::{AuditEvent, Draft, NewApplication, NewPrincipal, Realm, Store, Validation};
+
+async fn account(s: &Store, key: &str) -> i64 {
+    let p = NewPrincipal {
+        login: key.into(),
+        name: "テスト株式会社".into(),
+        email: "ops@example.jp".into(),
+        dealer_code: None,
+        password_hash: "$argon2id$fake".into(),
+        password_expires_at: 1_000,
+        cert_serial: format!("5a{key}"),
+        cert_subject: format!("CN={key}"),
+        cert_fingerprint: format!("fp{key}"),
+    };
+    s.create_principal(Realm::Customer, &p, "cli", 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn new_app(account_id: i64, draft: &str) -> NewApplication {
+    NewApplication {
+        account_id,
+        draft_id: draft.into(),
+        kind: AppKind::New,
+        service: Service::Sr30,
+        term_years: 1,
+        contract_type: ContractType::FixedTerm,
+        server_type: ServerType::Nginx,
+        csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
+        common_name: "www.example.jp".into(),
+        names: vec!["www.example.jp".into(), "example.jp".into()],
+        spki_sha256: "ab".into(),
+        key_desc: "RSA 2048".into(),
+        details: ApplicationDetails::default(),
+    }
+}
+
+async fn draft(s: &Store, account_id: i64, id: &str) {
+    let d = Draft {
+        id: id.into(),
+        account_id,
+        kind: AppKind::New,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    s.create_draft(&d, 20)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn access_keys_are_unique() {
+    for db in backends().await {
+        let s = &db.store;
+        account(s, "AAAA1111").await;
+        let again = NewPrincipal {
+            login: "AAAA1111".into(),
+            name: "x".into(),
+            email: "x@example.jp".into(),
+            dealer_code: None,
+            password_hash: "h".into(),
+            password_expires_at: 0,
+            cert_serial: "s".into(),
+            cert_subject: "s".into(),
+            cert_fingerprint: "f".into(),
+        };
+        let err = s.create_principal(Realm::Customer, &again, "cli", 11).await;
+        assert!(err.is_err_and(|e| e.is_unique_violation()), "{}", db.name);
+    }
+}
+
+/// R-A4: submitting the same draft twice gives one application.
+#[tokio::test]
+async fn r_a4_double_submit_gives_one_application() {
+    for db in backends().await {
+        let s = &db.store;
+        let a = account(s, "BBBB2222").await;
+        draft(s, a, "d1").await;
+        let (id1, created1) = s
+            .submit_application(&new_app(a, "d1"), 30)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (id2, created2) = s
+            .submit_application(&new_app(a, "d1"), 31)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((id1, created1, created2), (id2, true, false), "{}", db.name);
+        // Concurrent submits of another draft.
+        draft(s, a, "d2").await;
+        let (n1, n2) = (new_app(a, "d2"), new_app(a, "d2"));
+        let (r1, r2) = tokio::join!(s.submit_application(&n1, 40), s.submit_application(&n2, 40));
+        let (r1, r2) = (
+            r1.unwrap_or_else(|e| panic!("{e}")),
+            r2.unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert_eq!(r1.0, r2.0, "{}", db.name);
+        assert!(r1.1 ^ r2.1, "exactly one created on {}", db.name);
+        let list = s
+            .applications_of(a, 0, 10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(list.total, 2, "{}", db.name);
+        // The staff notice was queued once per application, in the same transaction.
+        assert_eq!(
+            s.pending_jobs("mail.staff_new_application")
+                .await
+                .map(|j| j.len())
+                .ok(),
+            Some(2)
+        );
+        // A submitted draft can no longer change.
+        assert_eq!(
+            s.update_draft(a, "d1", "{}", "input", 50).await.ok(),
+            Some(false)
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_accounts_application_is_not_found() {
+    for db in backends().await {
+        let s = &db.store;
+        let a = account(s, "CCCC3333").await;
+        let b = account(s, "DDDD4444").await;
+        draft(s, a, "da").await;
+        let (id, _) = s
+            .submit_application(&new_app(a, "da"), 30)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.application_of(a, id).await.is_ok_and(|x| x.is_some()));
+        assert!(
+            s.application_of(b, id).await.is_ok_and(|x| x.is_none()),
+            "{}",
+            db.name
+        );
+        assert!(s.draft(b, "da").await.is_ok_and(|x| x.is_none()));
+    }
+}
+
+#[tokio::test]
+async fn issuance_cycle_and_contract_code() {
+    for db in backends().await {
+        let s = &db.store;
+        let a = account(s, "EEEE5555").await;
+        draft(s, a, "de").await;
+        let (id, _) = s
+            .submit_application(&new_app(a, "de"), 30)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let staff = NewPrincipal {
+            login: "reviewer".into(),
+            name: "審査 太郎".into(),
+            email: "ra@example.jp".into(),
+            dealer_code: None,
+            password_hash: "h".into(),
+            password_expires_at: 0,
+            cert_serial: "s1".into(),
+            cert_subject: "CN=reviewer".into(),
+            cert_fingerprint: "f1".into(),
+        };
+        let staff_id = s
+            .create_principal(Realm::Staff, &staff, "cli", 11)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.staff_by_login("reviewer")
+                .await
+                .ok()
+                .flatten()
+                .map(|m| m.id),
+            Some(staff_id)
+        );
+        let v = [Validation {
+            kind: "domain".into(),
+            subject: "www.example.jp".into(),
+            method: "dns-txt".into(),
+            validated_at: 40,
+        }];
+        assert_eq!(
+            s.approve_application(id, staff_id, &v, 41).await.ok(),
+            Some(true),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            s.approve_application(id, staff_id, &v, 41).await.ok(),
+            Some(false),
+            "approve twice"
+        );
+        let cert_id = s
+            .reserve_serial("server", "5a01", id, 50, 60, "ab", "staff:1", 42)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Serials are unique per issuer.
+        let dup = s
+            .reserve_serial("server", "5a01", id, 50, 60, "ab", "staff:1", 42)
+            .await;
+        assert!(dup.is_err_and(|e| e.is_unique_violation()), "{}", db.name);
+        s.store_linted(cert_id, b"tbs")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = NewContract {
+            account_id: a,
+            service: Service::Sr30,
+            term_years: 1,
+            contract_type: ContractType::FixedTerm,
+            starts_at: 42,
+            ends_at: 1000,
+        };
+        let code = s
+            .complete_issuance(cert_id, id, b"der", "pem", &c, "staff:1", 43)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(shomei_model::ContractCode::parse(&code).is_some());
+        let app = s.application_of(a, id).await.ok().flatten();
+        assert_eq!(app.as_ref().map(|x| x.status), Some(AppStatus::Completed));
+        assert_eq!(
+            app.as_ref().and_then(|x| x.contract_code.clone()),
+            Some(code)
+        );
+        assert_eq!(app.and_then(|x| x.cert_not_after), Some(60));
+        assert_eq!(s.validations_of(id).await.map(|v| v.len()).ok(), Some(1));
+        assert_eq!(
+            s.pending_jobs("mail.issued").await.map(|j| j.len()).ok(),
+            Some(1)
+        );
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_detects_tampering() {
+    for db in backends().await {
+        let s = &db.store;
+        account(s, "FFFF6666").await;
+        s.audit(&AuditEvent::new(
+            5,
+            "system",
+            "system.start",
+            "system",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.verify_audit_chain().await.ok(),
+            Some(Ok(2)),
+            "{}",
+            db.name
+        );
+        sqlx::query("UPDATE audit_events SET detail = '{\"login\":\"forged\"}' WHERE seq = 1")
+            .execute(s.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.verify_audit_chain().await.ok(),
+            Some(Err(1)),
+            "{}",
+            db.name
+        );
+    }
+}
+
+/// R-L4 groundwork: failures are counted and lock at the threshold.
+#[tokio::test]
+async fn login_failures_lock() {
+    for db in backends().await {
+        let s = &db.store;
+        let a = account(s, "GGGG7777").await;
+        for i in 1..=5 {
+            let locked = s
+                .login_failed(Realm::Customer, a, 5, serde_json::json!({}), 100 + i)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(locked, i == 5, "{} attempt {i}", db.name);
+        }
+        let events = s
+            .audit_events_for(&format!("customer:{a}"))
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.action == "login.failure")
+                .count(),
+            5
+        );
+        assert!(events.iter().any(|e| e.action == "account.locked"));
+    }
+}
