@@ -1,1 +1,153 @@
+//! Shomei's registration authority: the workflow of the manual (submit, review,
+//! approve, issue) and the logins. It applies the rules of `shomei-model`, the CSR
+//! checks of `shomei-ca`, and is the only caller of the signer.
+//!
+//! Every operation takes `now` from the injected [`Clock`] once, at its start.
+#![deny(missing_docs)]
 
+pub mod accounts;
+pub mod apply;
+pub mod issue;
+pub mod login;
+pub mod password;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use shomei_ca::IssuingCa;
+use shomei_ca::pki::ClientCa;
+use shomei_model::Clock;
+use shomei_store::{Store, StoreError};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Errors of the workflow. The web layer turns them into pages.
+#[derive(Debug, Error)]
+pub enum RaError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CA failed (never a customer's fault).
+    #[error(transparent)]
+    Ca(#[from] shomei_ca::CaError),
+    /// Not found, or not this principal's.
+    #[error("not found")]
+    NotFound,
+    /// The record's state does not allow this.
+    #[error("not allowed in this state")]
+    WrongState,
+    /// Input refused; the message key says why.
+    #[error("invalid input: {0}")]
+    Invalid(&'static str),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, RaError>;
+
+/// Settings of the workflow.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Failed logins in a row before an account locks (R-L4).
+    pub lock_after: i64,
+    /// Days an initial password stays valid (R-L3).
+    pub initial_password_days: i64,
+    /// Days a login certificate is valid.
+    pub login_cert_days: i64,
+    /// The organisation named in login certificates' issuer context (O of staff certs).
+    pub operator_name: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            lock_after: 5,
+            initial_password_days: 30,
+            login_cert_days: 730,
+            operator_name: "Shomei".into(),
+        }
+    }
+}
+
+/// The registration authority.
+#[derive(Clone)]
+pub struct Ra {
+    /// The store.
+    pub store: Store,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    pub(crate) server_ca: Arc<IssuingCa>,
+    pub(crate) login_ca: Arc<ClientCa>,
+    pub(crate) staff_ca: Arc<ClientCa>,
+    /// Settings.
+    pub policy: Policy,
+}
+
+impl std::fmt::Debug for Ra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ra")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuing CA's slug in the store and in URLs.
+pub const SERVER_CA: &str = "server";
+
+impl Ra {
+    /// Wires the RA.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        server_ca: IssuingCa,
+        login_ca: ClientCa,
+        staff_ca: ClientCa,
+        policy: Policy,
+    ) -> Ra {
+        Ra {
+            store,
+            clock,
+            server_ca: Arc::new(server_ca),
+            login_ca: Arc::new(login_ca),
+            staff_ca: Arc::new(staff_ca),
+            policy,
+        }
+    }
+
+    /// Now, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// The issuing CA's certificate, PEM (the chain customers download).
+    pub fn server_ca_pem(&self) -> String {
+        self.server_ca.cert_pem()
+    }
+
+    /// The issuing CA's certificate, DER (served at the caIssuers URL).
+    pub fn server_ca_der(&self) -> &[u8] {
+        self.server_ca.cert_der()
+    }
+}
+
+/// A random token of `n` bytes, URL-safe base64.
+pub fn random_token(n: usize) -> Result<String> {
+    use base64::Engine;
+    let mut b = vec![0u8; n];
+    shomei_ca::random_bytes(&mut b)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// A random string of `n` characters from `alphabet`, without modulo bias.
+pub fn random_from(alphabet: &[u8], n: usize) -> Result<String> {
+    let mut out = String::with_capacity(n);
+    let limit = 256 - (256 % alphabet.len());
+    while out.len() < n {
+        let mut b = [0u8; 32];
+        shomei_ca::random_bytes(&mut b)?;
+        for x in b {
+            if (x as usize) < limit && out.len() < n {
+                out.push(alphabet[x as usize % alphabet.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,306 @@
+//! New applications (R-N1, R-A3, R-S2): the form, its validation, and submission.
+//! The same validation runs when the customer moves to the confirmation screen and
+//! again at submission, so nothing unchecked is ever stored.
+
+use crate::{Ra, Result};
+use serde::{Deserialize, Serialize};
+use shomei_ca::{BusinessCategory, CheckedCsr, check_csr};
+use shomei_model::details::{ApplicationDetails, Contact, Contacts, EvDetails, Organisation};
+use shomei_model::validate::{self, FieldError};
+use shomei_model::{AppKind, ContractType, ServerType, Service, Term};
+use shomei_store::NewApplication;
+
+/// The raw form as typed (kept in the draft so back and reload show it again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplicationForm {
+    /// Service code (SR3.0, EV2.0).
+    pub service: String,
+    /// Term in years, as text.
+    pub term: String,
+    /// Whether the terms (申請規約) were agreed to.
+    pub agreed: bool,
+    /// サーバタイプ code.
+    pub server_type: String,
+    /// The CSR as pasted or uploaded (PEM text).
+    pub csr: String,
+    /// 申請組織名
+    pub org_name: String,
+    /// 国
+    pub org_country: String,
+    /// 都道府県
+    pub org_state: String,
+    /// 市区町村
+    pub org_locality: String,
+    /// 登録担当者
+    pub reg_name: String,
+    /// 登録担当者 E-mail
+    pub reg_email: String,
+    /// 登録担当者 電話番号
+    pub reg_phone: String,
+    /// 技術担当者
+    pub tech_name: String,
+    /// 技術担当者 E-mail
+    pub tech_email: String,
+    /// 技術担当者 電話番号
+    pub tech_phone: String,
+    /// 事務担当者
+    pub admin_name: String,
+    /// 事務担当者 E-mail
+    pub admin_email: String,
+    /// 事務担当者 電話番号
+    pub admin_phone: String,
+    /// EV: jurisdictionCountryName
+    pub ev_jurisdiction_country: String,
+    /// EV: jurisdictionStateOrProvinceName
+    pub ev_jurisdiction_state: String,
+    /// EV: jurisdictionLocalityName
+    pub ev_jurisdiction_locality: String,
+    /// EV: businessCategory
+    pub ev_business_category: String,
+    /// EV: 登記番号
+    pub ev_registration_number: String,
+}
+
+/// One problem with one field: the field name, the message key, an optional detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIssue {
+    /// The form field's name.
+    pub field: &'static str,
+    /// The message key.
+    pub key: &'static str,
+    /// A name or number the message is about.
+    pub detail: Option<String>,
+}
+
+/// A validated application.
+#[derive(Debug, Clone)]
+pub struct ValidApplication {
+    /// Service.
+    pub service: Service,
+    /// Term.
+    pub term: Term,
+    /// サーバタイプ.
+    pub server_type: ServerType,
+    /// The checked CSR.
+    pub csr: CheckedCsr,
+    /// Organisation, contacts, EV data.
+    pub details: ApplicationDetails,
+}
+
+/// Field limits.
+const NAME_MAX: usize = 64;
+const ORG_MAX: usize = 64;
+
+/// Validates the service choice (step 1 of R-N1).
+pub fn check_choice(
+    form: &ApplicationForm,
+) -> std::result::Result<(Service, Term), Vec<FieldIssue>> {
+    let mut issues = Vec::new();
+    let service = Service::from_code(&form.service).filter(|s| Service::FOR_NEW.contains(s));
+    if service.is_none() {
+        issues.push(FieldIssue {
+            field: "service",
+            key: "err.choice",
+            detail: None,
+        });
+    }
+    let term = form.term.parse::<u8>().ok().and_then(Term::years);
+    if term.is_none() {
+        issues.push(FieldIssue {
+            field: "term",
+            key: "err.choice",
+            detail: None,
+        });
+    }
+    match (service, term) {
+        (Some(s), Some(t)) if issues.is_empty() => Ok((s, t)),
+        _ => Err(issues),
+    }
+}
+
+/// Validates the whole form: the choice, the CSR (R-S2), the organisation and the
+/// contacts (R-AI1), and for EV the EV data. Returns every issue at once.
+pub fn check_form(
+    form: &ApplicationForm,
+) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
+    let mut issues = Vec::new();
+    let choice = check_choice(form).map_err(|e| issues.extend(e)).ok();
+    let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| -> String {
+        r.unwrap_or_else(|e| {
+            issues.push(FieldIssue {
+                field: name,
+                key: e.key(),
+                detail: match e {
+                    FieldError::TooLong(n) => Some(n.to_string()),
+                    _ => None,
+                },
+            });
+            String::new()
+        })
+    };
+    let organisation = Organisation {
+        name: field("org_name", validate::required_text(&form.org_name, ORG_MAX)),
+        country: field("org_country", validate::country(&form.org_country)),
+        state: field("org_state", validate::required_text(&form.org_state, 64)),
+        locality: field(
+            "org_locality",
+            validate::required_text(&form.org_locality, 64),
+        ),
+    };
+    let mut contact = |prefix: [&'static str; 3], name: &str, email: &str, phone: &str| Contact {
+        name: field(prefix[0], validate::required_text(name, NAME_MAX)),
+        email: field(prefix[1], validate::email(email)),
+        phone: field(prefix[2], validate::phone(phone)),
+    };
+    let contacts = Contacts {
+        registrant: contact(
+            ["reg_name", "reg_email", "reg_phone"],
+            &form.reg_name,
+            &form.reg_email,
+            &form.reg_phone,
+        ),
+        technical: contact(
+            ["tech_name", "tech_email", "tech_phone"],
+            &form.tech_name,
+            &form.tech_email,
+            &form.tech_phone,
+        ),
+        administrative: contact(
+            ["admin_name", "admin_email", "admin_phone"],
+            &form.admin_name,
+            &form.admin_email,
+            &form.admin_phone,
+        ),
+    };
+    let is_ev = choice.is_some_and(|(s, _)| s.is_ev());
+    let ev = if is_ev {
+        let bc = BusinessCategory::from_text(&form.ev_business_category);
+        let ev = EvDetails {
+            jurisdiction_country: field(
+                "ev_jurisdiction_country",
+                validate::country(&form.ev_jurisdiction_country),
+            ),
+            jurisdiction_state: field(
+                "ev_jurisdiction_state",
+                validate::optional_text(&form.ev_jurisdiction_state, 64),
+            ),
+            jurisdiction_locality: field(
+                "ev_jurisdiction_locality",
+                validate::optional_text(&form.ev_jurisdiction_locality, 64),
+            ),
+            business_category: bc.map(|b| b.text().to_owned()).unwrap_or_default(),
+            registration_number: field(
+                "ev_registration_number",
+                validate::registration_number(&form.ev_registration_number),
+            ),
+        };
+        if bc.is_none() {
+            issues.push(FieldIssue {
+                field: "ev_business_category",
+                key: "err.choice",
+                detail: None,
+            });
+        }
+        Some(ev)
+    } else {
+        None
+    };
+    let server_type = ServerType::from_code(&form.server_type);
+    if server_type.is_none() {
+        issues.push(FieldIssue {
+            field: "server_type",
+            key: "err.choice",
+            detail: None,
+        });
+    }
+    let csr = if form.csr.trim().is_empty() {
+        issues.push(FieldIssue {
+            field: "csr",
+            key: "err.required",
+            detail: None,
+        });
+        None
+    } else {
+        match check_csr(form.csr.as_bytes()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                issues.push(FieldIssue {
+                    field: "csr",
+                    key: e.key(),
+                    detail: e.detail(),
+                });
+                None
+            }
+        }
+    };
+    match (choice, server_type, csr) {
+        (Some((service, term)), Some(server_type), Some(csr)) if issues.is_empty() => {
+            Ok(ValidApplication {
+                service,
+                term,
+                server_type,
+                csr,
+                details: ApplicationDetails {
+                    organisation,
+                    contacts,
+                    ev,
+                },
+            })
+        }
+        _ => Err(issues),
+    }
+}
+
+impl Ra {
+    /// Submits a draft (R-A3 "confirm → submit"): validates once more and stores the
+    /// application with its audit event and staff notice in one transaction. Idempotent
+    /// per draft (R-A4). Returns the application id.
+    pub async fn submit(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        form: &ApplicationForm,
+    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+        if let Some(d) = self.store.draft(account_id, draft_id).await? {
+            if let Some(id) = d.application_id {
+                return Ok(Ok(id));
+            }
+        } else {
+            return Err(crate::RaError::NotFound);
+        }
+        if !form.agreed {
+            return Ok(Err(vec![FieldIssue {
+                field: "agreed",
+                key: "err.terms",
+                detail: None,
+            }]));
+        }
+        let v = match check_form(form) {
+            Ok(v) => v,
+            Err(issues) => return Ok(Err(issues)),
+        };
+        let app = NewApplication {
+            account_id,
+            draft_id: draft_id.to_owned(),
+            kind: AppKind::New,
+            service: v.service,
+            term_years: i64::from(v.term.in_years()),
+            contract_type: ContractType::FixedTerm,
+            server_type: v.server_type,
+            common_name: v
+                .csr
+                .common_name
+                .clone()
+                .or_else(|| v.csr.names.first().cloned())
+                .unwrap_or_default(),
+            names: v.csr.names.clone(),
+            spki_sha256: v.csr.spki_sha256.clone(),
+            key_desc: v.csr.key.describe(),
+            csr_pem: v.csr.pem.clone(),
+            details: v.details,
+        };
+        let (id, _) = self.store.submit_application(&app, self.now()).await?;
+        Ok(Ok(id))
+    }
+}

@@ -1,0 +1,258 @@
+//! Approval and the single issuance path (docs/issuance-cycle.md). Every flow that
+//! issues — new today; renewal, reissue and ACME later — goes through [`Ra::issue`].
+
+use crate::{Ra, RaError, Result, SERVER_CA};
+use shomei_ca::{BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr};
+use shomei_model::{AppStatus, validity_for};
+use shomei_store::Validation;
+use shomei_store::certificates::NewContract;
+use time::{Duration, OffsetDateTime};
+
+/// Organisation validation methods (BR 3.2.2.1; EVG 11).
+pub const ORG_METHODS: &[&str] = &["registry", "qualified-database", "attestation-letter"];
+/// Domain validation methods (BR 3.2.2.4), by their section numbers' names.
+pub const DOMAIN_METHODS: &[&str] = &[
+    "dns-change",
+    "http-file",
+    "email-constructed",
+    "email-dns-txt",
+];
+
+/// What staff attest at approval.
+#[derive(Debug, Clone, Default)]
+pub struct Approval {
+    /// How the organisation was validated.
+    pub org_method: String,
+    /// How the EV data was validated (EV only).
+    pub ev_method: Option<String>,
+    /// For each domain of the application, how it was validated.
+    pub domain_methods: Vec<(String, String)>,
+}
+
+/// The result of an approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The contract code (R-A2).
+    pub contract_code: String,
+    /// The certificate's serial, hex.
+    pub serial: String,
+}
+
+/// The end of a contract of `years` starting at `start`: the same day `years` later.
+pub fn contract_end(start: OffsetDateTime, years: i64) -> OffsetDateTime {
+    let y = start.year() + i32::try_from(years).unwrap_or(1);
+    start
+        .replace_year(y)
+        .unwrap_or(start + Duration::days(365 * years))
+}
+
+impl Ra {
+    /// Staff approve an application: every domain and the organisation (and EV data)
+    /// must have a validation method; the validations are recorded with the time, then
+    /// the certificate is issued.
+    pub async fn approve(
+        &self,
+        staff_id: i64,
+        application_id: i64,
+        approval: &Approval,
+    ) -> Result<Issued> {
+        let now = self.now();
+        let app = self
+            .store
+            .application(application_id)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if !matches!(
+            app.status,
+            AppStatus::Received | AppStatus::DocumentsPending
+        ) {
+            return Err(RaError::WrongState);
+        }
+        if !ORG_METHODS.contains(&approval.org_method.as_str()) {
+            return Err(RaError::Invalid("err.org_method"));
+        }
+        let mut validations = vec![Validation {
+            kind: "organization".into(),
+            subject: app.details.organisation.name.clone(),
+            method: approval.org_method.clone(),
+            validated_at: now,
+        }];
+        if app.service.is_ev() {
+            let m = approval
+                .ev_method
+                .clone()
+                .filter(|m| ORG_METHODS.contains(&m.as_str()))
+                .ok_or(RaError::Invalid("err.ev_method"))?;
+            validations.push(Validation {
+                kind: "ev".into(),
+                subject: app.details.organisation.name.clone(),
+                method: m,
+                validated_at: now,
+            });
+        }
+        for name in &app.names {
+            let method = approval
+                .domain_methods
+                .iter()
+                .find(|(d, _)| d == name)
+                .map(|(_, m)| m.clone())
+                .filter(|m| DOMAIN_METHODS.contains(&m.as_str()))
+                .ok_or(RaError::Invalid("err.domain_method"))?;
+            validations.push(Validation {
+                kind: "domain".into(),
+                subject: name.clone(),
+                method,
+                validated_at: now,
+            });
+        }
+        if !self
+            .store
+            .approve_application(application_id, staff_id, &validations, now)
+            .await?
+        {
+            return Err(RaError::WrongState);
+        }
+        self.issue(application_id, &format!("staff:{staff_id}"))
+            .await
+    }
+
+    /// Staff reject an application with a reason.
+    pub async fn reject(&self, staff_id: i64, application_id: i64, reason: &str) -> Result<()> {
+        let reason = shomei_model::validate::required_text(reason, 1000)
+            .map_err(|_| RaError::Invalid("err.reason"))?;
+        if self
+            .store
+            .reject_application(application_id, staff_id, &reason, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+
+    /// The single issuance path. The steps match docs/issuance-cycle.md.
+    pub async fn issue(&self, application_id: i64, actor: &str) -> Result<Issued> {
+        // Step 0: the application must be approved (審査中) and its CSR still good.
+        let now_dt = self.clock.now();
+        let now = now_dt.unix_timestamp();
+        let app = self
+            .store
+            .application(application_id)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if app.status != AppStatus::UnderReview {
+            return Err(RaError::WrongState);
+        }
+        let csr =
+            check_csr(app.csr_pem.as_bytes()).map_err(|_| RaError::Invalid("err.csr_changed"))?;
+        if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
+            return Err(RaError::Invalid("err.csr_changed"));
+        }
+        // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
+        let end = contract_end(now_dt, app.term_years);
+        let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
+        // Step 2: reserve a random serial and store it before anything is signed.
+        let mut reserved = None;
+        for _ in 0..3 {
+            let serial = Serial::random()?;
+            match self
+                .store
+                .reserve_serial(
+                    SERVER_CA,
+                    &serial.hex(),
+                    application_id,
+                    not_before.unix_timestamp(),
+                    not_after.unix_timestamp(),
+                    &app.spki_sha256,
+                    actor,
+                    now,
+                )
+                .await
+            {
+                Ok(id) => {
+                    reserved = Some((id, serial));
+                    break;
+                }
+                Err(e) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (cert_id, serial) = reserved.ok_or(RaError::Invalid("err.serial_collision"))?;
+        // Step 3: build the to-be-signed certificate from validated data only, and lint it.
+        let org = &app.details.organisation;
+        let ev = match &app.details.ev {
+            Some(ev) if app.service.is_ev() => Some(EvSubject {
+                jurisdiction_country: ev.jurisdiction_country.clone(),
+                jurisdiction_state: Some(ev.jurisdiction_state.clone()).filter(|s| !s.is_empty()),
+                jurisdiction_locality: Some(ev.jurisdiction_locality.clone())
+                    .filter(|s| !s.is_empty()),
+                business_category: BusinessCategory::from_text(&ev.business_category)
+                    .ok_or(RaError::Invalid("err.ev"))?,
+                registration_number: ev.registration_number.clone(),
+            }),
+            None if !app.service.is_ev() => None,
+            _ => return Err(RaError::Invalid("err.ev")),
+        };
+        let order = ServerOrder {
+            serial,
+            not_before,
+            not_after,
+            names: csr.names.clone(),
+            spki_der: csr.spki_der.clone(),
+            key: csr.key.clone(),
+            org: OrgSubject {
+                organization: org.name.clone(),
+                state: org.state.clone(),
+                locality: org.locality.clone(),
+                country: org.country.clone(),
+            },
+            ev,
+        };
+        let token = match self.server_ca.prepare(&order) {
+            Ok(t) => t,
+            Err(e) => {
+                self.store
+                    .audit(&shomei_store::AuditEvent::new(
+                        now,
+                        actor,
+                        "issuance.lint_failed",
+                        format!("application:{application_id}"),
+                        serde_json::json!({ "serial": serial.hex(), "error": e.to_string() }),
+                    ))
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        // Step 4: store the linted to-be-signed certificate.
+        self.store.store_linted(cert_id, token.tbs_der()).await?;
+        // Step 5: sign (the token is consumed; the signed TBS is checked identical).
+        let signed = self.server_ca.sign(token)?;
+        // Step 6: one transaction: certificate, contract and its code, 完了, audit, notice.
+        let contract = NewContract {
+            account_id: app.account_id,
+            service: app.service,
+            term_years: app.term_years,
+            contract_type: app.contract_type,
+            starts_at: now,
+            ends_at: end.unix_timestamp(),
+        };
+        let code = self
+            .store
+            .complete_issuance(
+                cert_id,
+                application_id,
+                &signed.der,
+                &signed.pem,
+                &contract,
+                actor,
+                now,
+            )
+            .await?;
+        tracing::info!(application_id, serial = %serial.hex(), contract = %code, "certificate issued");
+        Ok(Issued {
+            contract_code: code,
+            serial: serial.hex(),
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The login rules (R-L1, R-L2, R-L3; R-L4 groundwork). Every success and failure is an
+//! audit event. Failures tell the user nothing about which factor was wrong.
+
+use crate::{Ra, Result, password};
+use shomei_ca::client::PresentedCert;
+use shomei_store::{Credentials, Realm};
+
+/// Why a login was refused. Only the web layer's generic message reaches the user;
+/// the reason goes to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// No client certificate from the right CA was presented (R-L1).
+    NoCertificate,
+    /// The access key or login is unknown.
+    UnknownLogin,
+    /// The certificate is valid but bound to another principal (R-L2).
+    CertificateNotBound,
+    /// Wrong password.
+    WrongPassword,
+    /// The initial password expired (R-L3): staff must set a new one.
+    InitialPasswordExpired,
+    /// Locked after repeated failures (R-L4).
+    Locked,
+    /// Disabled by staff.
+    Disabled,
+}
+
+impl LoginRefusal {
+    /// Audit code.
+    pub fn code(self) -> &'static str {
+        match self {
+            LoginRefusal::NoCertificate => "no_certificate",
+            LoginRefusal::UnknownLogin => "unknown_login",
+            LoginRefusal::CertificateNotBound => "certificate_not_bound",
+            LoginRefusal::WrongPassword => "wrong_password",
+            LoginRefusal::InitialPasswordExpired => "initial_password_expired",
+            LoginRefusal::Locked => "locked",
+            LoginRefusal::Disabled => "disabled",
+        }
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// Account or staff id.
+    pub id: i64,
+    /// Whether the password must be changed before anything else (R-L3).
+    pub must_change_password: bool,
+}
+
+/// Whether the presented certificate is the one bound to these credentials (R-L2):
+/// serial, subject and fingerprint must all match.
+pub fn bound(creds: &Credentials, cert: &PresentedCert) -> bool {
+    creds.cert_serial.as_deref() == Some(cert.serial_hex.as_str())
+        && creds.cert_subject.as_deref() == Some(cert.subject.as_str())
+        && creds.cert_fingerprint.as_deref() == Some(cert.fingerprint.as_str())
+}
+
+impl Ra {
+    /// Checks the three factors of a login: the TLS client certificate (already
+    /// chain-verified against the realm's CA by the TLS layer), the access key or staff
+    /// login, and the password.
+    pub async fn login(
+        &self,
+        realm: Realm,
+        cert: Option<&PresentedCert>,
+        login: &str,
+        pw: &str,
+    ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
+        let now = self.now();
+        let detail = |reason: LoginRefusal| serde_json::json!({ "reason": reason.code(), "login": login.chars().take(64).collect::<String>(), "cert_serial": cert.map(|c| c.serial_hex.clone()) });
+        let found = match realm {
+            Realm::Customer => self
+                .store
+                .account_by_access_key(login)
+                .await?
+                .map(|a| (a.id, a.creds)),
+            Realm::Staff => self
+                .store
+                .staff_by_login(login)
+                .await?
+                .map(|s| (s.id, s.creds)),
+        };
+        let Some((id, creds)) = found else {
+            password::burn(pw);
+            let subject = format!(
+                "{}-login:{}",
+                realm.code(),
+                login.chars().take(64).collect::<String>()
+            );
+            let reason = if cert.is_none() {
+                LoginRefusal::NoCertificate
+            } else {
+                LoginRefusal::UnknownLogin
+            };
+            self.store
+                .audit(&shomei_store::AuditEvent::new(
+                    now,
+                    "anonymous",
+                    "login.failure",
+                    subject,
+                    detail(reason),
+                ))
+                .await?;
+            return Ok(Err(reason));
+        };
+        let refusal = if creds.disabled {
+            Some(LoginRefusal::Disabled)
+        } else if creds.locked {
+            Some(LoginRefusal::Locked)
+        } else {
+            match cert {
+                None => Some(LoginRefusal::NoCertificate),
+                Some(c) if !bound(&creds, c) => Some(LoginRefusal::CertificateNotBound),
+                Some(_) => None,
+            }
+        };
+        // The password is always checked, so timing does not reveal which factor failed.
+        let password_ok = password::verify(pw, &creds.password_hash);
+        let refusal = refusal.or(if !password_ok {
+            Some(LoginRefusal::WrongPassword)
+        } else if creds.password_initial && creds.password_expires_at.is_some_and(|t| t < now) {
+            Some(LoginRefusal::InitialPasswordExpired)
+        } else {
+            None
+        });
+        match refusal {
+            Some(reason) => {
+                if matches!(reason, LoginRefusal::Locked | LoginRefusal::Disabled) {
+                    self.store
+                        .audit(&shomei_store::AuditEvent::new(
+                            now,
+                            "anonymous",
+                            "login.failure",
+                            format!("{}:{id}", realm.code()),
+                            detail(reason),
+                        ))
+                        .await?;
+                } else {
+                    self.store
+                        .login_failed(realm, id, self.policy.lock_after, detail(reason), now)
+                        .await?;
+                }
+                Ok(Err(reason))
+            }
+            None => {
+                self.store
+                    .login_succeeded(
+                        realm,
+                        id,
+                        serde_json::json!({ "cert_serial": cert.map(|c| c.serial_hex.clone()) }),
+                        now,
+                    )
+                    .await?;
+                Ok(Ok(LoggedIn {
+                    id,
+                    must_change_password: creds.password_initial,
+                }))
+            }
+        }
+    }
+
+    /// Changes a password (R-P1): the current one, then the new one twice, checked
+    /// against the policy. Returns the refusal's message key, if refused.
+    pub async fn change_password(
+        &self,
+        realm: Realm,
+        id: i64,
+        current: &str,
+        new: &str,
+        confirm: &str,
+    ) -> Result<std::result::Result<(), &'static str>> {
+        let creds = self
+            .store
+            .credentials(realm, id)
+            .await?
+            .ok_or(crate::RaError::NotFound)?;
+        if !password::verify(current, &creds.password_hash) {
+            return Ok(Err("err.pw_current"));
+        }
+        let login = match realm {
+            Realm::Customer => self.store.account(id).await?.map(|a| a.access_key),
+            Realm::Staff => self.store.staff(id).await?.map(|s| s.login),
+        }
+        .unwrap_or_default();
+        let same = password::verify(new, &creds.password_hash);
+        if let Err(e) = shomei_model::validate::new_password(new, confirm, &login, same) {
+            return Ok(Err(e.key()));
+        }
+        let hash = password::hash(new)?;
+        self.store
+            .set_password(realm, id, &hash, self.now())
+            .await?;
+        Ok(Ok(()))
+    }
+}
