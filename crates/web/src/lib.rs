@@ -1,1 +1,77 @@
+//! Shomei's web front end: the customer portal, the staff desk and the public listener.
+//! Server-rendered HTML that works without JavaScript, in Japanese (default) and
+//! English. Handlers read linearly: authenticate → load → authorise → rules (in `ra`)
+//! → render. Errors become pages here and only here.
+#![deny(missing_docs)]
 
+pub mod auth;
+pub mod desk;
+pub mod error;
+pub mod i18n;
+pub mod page;
+pub mod portal;
+pub mod public;
+pub mod security;
+pub mod session;
+pub mod tls;
+
+use shomei_ra::Ra;
+use shomei_store::Realm;
+use std::sync::Arc;
+
+/// Web settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Idle session timeout, seconds (30 min).
+    pub idle_timeout: i64,
+    /// Absolute session timeout, seconds (8 h).
+    pub absolute_timeout: i64,
+    /// The portal's URL (shown on pages and mails).
+    pub portal_url: String,
+    /// The public listener's URL (CA certificates).
+    pub public_url: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            idle_timeout: 30 * 60,
+            absolute_timeout: 8 * 3600,
+            portal_url: "https://127.0.0.1:8443".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// The state shared by one listener's handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The registration authority.
+    pub ra: Ra,
+    /// Which realm this listener serves.
+    pub realm: Realm,
+    /// Settings.
+    pub cfg: WebConfig,
+    /// The root CA certificate, PEM (the chain's top).
+    pub root_pem: String,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+/// Renders a template as an HTML response.
+pub fn html<T: askama::Template>(t: &T) -> error::WebResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    Ok(axum::response::Html(t.render()?).into_response())
+}
+
+/// The middleware every TLS listener gets: security headers with HSTS, same-origin
+/// checks on state changes, and a body limit (1 MiB; a CSR is at most 64 KiB).
+pub fn harden(router: axum::Router) -> axum::Router {
+    router
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn(|req, next| {
+            security::headers(true, req, next)
+        }))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+}

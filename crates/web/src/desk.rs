@@ -1,0 +1,290 @@
+//! The staff desk (https, client certificate from the staff CA required): the queue,
+//! the review of one application with its decoded CSR, approval (recording what was
+//! validated, how and when) and rejection with a reason.
+
+use crate::error::{WebError, WebResult};
+use crate::page::{Errors, Fieldset, Page, date, datetime};
+use crate::portal::applications::{details_form, kind_key, status_key, validity};
+use crate::portal::apply::{fieldsets, server_type_key, service_label};
+use crate::session::{Authed, Ctx};
+use crate::{Shared, auth, html};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use shomei_ra::RaError;
+use shomei_ra::issue::{Approval, DOMAIN_METHODS, ORG_METHODS};
+
+/// The desk's routes.
+pub fn router(state: Shared) -> Router {
+    let r = Router::new()
+        .route("/", get(root))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/password",
+            get(auth::password_form).post(auth::password_submit),
+        )
+        .route("/applications/{id}", get(detail))
+        .route("/applications/{id}/approve", post(approve))
+        .route("/applications/{id}/reject", post(reject))
+        .route("/lang/{code}", get(auth::set_lang))
+        .route("/static/style.css", get(auth::stylesheet))
+        .fallback(auth::not_found)
+        .with_state(state);
+    crate::harden(r)
+}
+
+struct Row {
+    id: i64,
+    date: String,
+    service: String,
+    kind: String,
+    status: String,
+    org: String,
+    server: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/queue.html")]
+struct QueuePage {
+    p: Page,
+    rows: Vec<Row>,
+}
+
+async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
+    let Some(s) = &ctx.session else {
+        return auth::login_page(&st, &ctx, "", "");
+    };
+    if st
+        .ra
+        .store
+        .credentials(st.realm, s.principal_id)
+        .await?
+        .is_some_and(|c| c.password_initial)
+    {
+        return Ok(Redirect::to("/password").into_response());
+    }
+    let t = ctx.tr;
+    let rows = st
+        .ra
+        .store
+        .open_applications(200)
+        .await?
+        .into_iter()
+        .map(|a| Row {
+            id: a.id,
+            date: date(a.created_at),
+            service: service_label(t, a.service.code(), &a.term_years.to_string()),
+            kind: t.t(kind_key(a.kind)).to_owned(),
+            status: t.t(status_key(a.status)).to_owned(),
+            org: a.details.organisation.name.clone(),
+            server: a.common_name.clone(),
+        })
+        .collect();
+    html(&QueuePage {
+        p: Page::new(&ctx, "desk", "desk.queue"),
+        rows,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "desk/detail.html")]
+struct DetailPage {
+    p: Page,
+    message: String,
+    message_class: &'static str,
+    id: i64,
+    account: String,
+    status: String,
+    date: String,
+    kind: String,
+    service: String,
+    contract: String,
+    validity: String,
+    server_type: String,
+    csr_subject: String,
+    names: String,
+    key: String,
+    spki: String,
+    csr_pem: String,
+    fieldsets: Vec<Fieldset>,
+    validations: Vec<(String, String, String, String)>,
+    open: bool,
+    is_ev: bool,
+    org: String,
+    domains: Vec<String>,
+    org_methods: Vec<(String, String)>,
+    domain_methods: Vec<(String, String)>,
+}
+
+/// `?m=issued|rejected|...`
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct MsgQuery {
+    m: String,
+}
+
+async fn render_detail(
+    st: &Shared,
+    a: &Authed,
+    id: &str,
+    message: &str,
+    good: bool,
+) -> WebResult<Response> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app = st
+        .ra
+        .store
+        .application(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let t = a.ctx.tr;
+    let account = st
+        .ra
+        .store
+        .account(app.account_id)
+        .await?
+        .map(|x| format!("{} ({})", x.org_name, x.access_key))
+        .unwrap_or_default();
+    let csr = shomei_ca::check_csr(app.csr_pem.as_bytes()).ok();
+    let validations = st
+        .ra
+        .store
+        .validations_of(id)
+        .await?
+        .into_iter()
+        .map(|v| {
+            (
+                v.kind,
+                v.subject,
+                t.t(&format!("method.{}", v.method)).to_owned(),
+                datetime(v.validated_at),
+            )
+        })
+        .collect();
+    let methods = |list: &[&str]| {
+        list.iter()
+            .map(|m| ((*m).to_owned(), t.t(&format!("method.{m}")).to_owned()))
+            .collect()
+    };
+    html(&DetailPage {
+        p: Page::new(&a.ctx, "desk", "desk.detail.title"),
+        message: message.to_owned(),
+        message_class: if good { "ok" } else { "error" },
+        id,
+        account,
+        status: t.t(status_key(app.status)).to_owned(),
+        date: datetime(app.created_at),
+        kind: t.t(kind_key(app.kind)).to_owned(),
+        service: service_label(t, app.service.code(), &app.term_years.to_string()),
+        contract: app.contract_code.clone().unwrap_or_else(|| "-".into()),
+        validity: validity(&app),
+        server_type: t.t(server_type_key(app.server_type)).to_owned(),
+        csr_subject: csr
+            .as_ref()
+            .map(|c| c.subject_text.clone())
+            .unwrap_or_default(),
+        names: app.names.join(", "),
+        key: app.key_desc.clone(),
+        spki: app.spki_sha256.clone(),
+        csr_pem: app.csr_pem.clone(),
+        fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
+        validations,
+        open: matches!(
+            app.status,
+            shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
+        ),
+        is_ev: app.service.is_ev(),
+        org: app.details.organisation.name.clone(),
+        domains: app.names.clone(),
+        org_methods: methods(ORG_METHODS),
+        domain_methods: methods(DOMAIN_METHODS),
+    })
+}
+
+async fn detail(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Query(q): Query<MsgQuery>,
+) -> WebResult<Response> {
+    let (msg, good) = match q.m.as_str() {
+        "issued" => (a.ctx.tr.t("desk.msg.issued"), true),
+        "rejected" => (a.ctx.tr.t("desk.msg.rejected"), true),
+        _ => ("", true),
+    };
+    render_detail(&st, &a, &id, msg, good).await
+}
+
+/// POST /applications/{id}/approve. The form repeats `domain`/`method` pairs.
+async fn approve(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    a.check_csrf(&get("csrf"))?;
+    let domains: Vec<String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "domain")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let methods: Vec<String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "method")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let approval = Approval {
+        org_method: get("org_method"),
+        ev_method: Some(get("ev_method")).filter(|m| !m.is_empty()),
+        domain_methods: domains.into_iter().zip(methods).collect(),
+    };
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.approve(a.id(), app_id, &approval).await {
+        Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=issued")).into_response()),
+        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(RaError::Ca(e)) => {
+            tracing::error!(application = app_id, "issuance failed: {e}");
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.issuance_failed"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RejectForm {
+    csrf: String,
+    reason: String,
+}
+
+async fn reject(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<RejectForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.reject(a.id(), app_id, &f.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/applications/{app_id}?m=rejected")).into_response()),
+        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

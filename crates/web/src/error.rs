@@ -1,0 +1,90 @@
+//! Errors turned into pages. Unknown errors become a generic page with an operation id
+//! that is also in the log — never internals.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Not found, or not yours (both look the same, and are logged).
+    #[error("not found")]
+    NotFound,
+    /// The form's CSRF token or origin did not match.
+    #[error("forbidden")]
+    Forbidden,
+    /// The request cannot be understood.
+    #[error("bad request")]
+    BadRequest,
+    /// Anything else.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<shomei_ra::RaError> for WebError {
+    fn from(e: shomei_ra::RaError) -> Self {
+        match e {
+            shomei_ra::RaError::NotFound => WebError::NotFound,
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<shomei_store::StoreError> for WebError {
+    fn from(e: shomei_store::StoreError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(e: askama::Error) -> Self {
+        WebError::Internal(format!("template: {e}"))
+    }
+}
+
+fn page(status: StatusCode, ja: &str, en: &str, extra: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{ja}</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head><body><main class=\"error\"><h1>{ja}</h1><p lang=\"en\">{en}</p>{extra}<p><a href=\"/\">トップへ / Top</a></p></main></body></html>"
+    );
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::NotFound => page(
+                StatusCode::NOT_FOUND,
+                "ページが見つかりません",
+                "Page not found",
+                "",
+            ),
+            WebError::Forbidden => page(
+                StatusCode::FORBIDDEN,
+                "この操作は受け付けられません。ページを読み込み直してやり直してください。",
+                "This request was refused. Reload the page and try again.",
+                "",
+            ),
+            WebError::BadRequest => page(
+                StatusCode::BAD_REQUEST,
+                "リクエストを処理できません",
+                "The request could not be processed",
+                "",
+            ),
+            WebError::Internal(detail) => {
+                let mut id = [0u8; 6];
+                let _ = shomei_ca::random_bytes(&mut id);
+                let id = hex::encode(id);
+                tracing::error!(operation = %id, "{detail}");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "システムエラーが発生しました",
+                    "A system error occurred",
+                    &format!("<p>Operation ID: <code>{id}</code></p>"),
+                )
+            }
+        }
+    }
+}
+
+/// Result alias for handlers.
+pub type WebResult<T> = Result<T, WebError>;

@@ -1,0 +1,324 @@
+//! お申込一覧, お申込情報詳細 and downloads (R-LS2 basic columns, R-LS6 paging, R-A5,
+//! R-D1, R-D2). Another account's application is a 404, and the attempt is logged.
+
+use crate::error::{WebError, WebResult};
+use crate::page::{Errors, Fieldset, Page, date};
+use crate::portal::apply::{fieldsets, server_type_key, service_label};
+use crate::session::Authed;
+use crate::{Shared, html};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shomei_model::{AppKind, AppStatus};
+use shomei_ra::apply::ApplicationForm;
+use shomei_store::Application;
+
+const PAGE_SIZE: i64 = 20;
+
+/// The message key of a status.
+pub fn status_key(s: AppStatus) -> &'static str {
+    match s {
+        AppStatus::Received => "status.received",
+        AppStatus::DocumentsPending => "status.documents_pending",
+        AppStatus::UnderReview => "status.under_review",
+        AppStatus::Completed => "status.completed",
+        AppStatus::Withdrawn => "status.withdrawn",
+        AppStatus::Rejected => "status.rejected",
+        AppStatus::PhoneConfirmationPending => "status.phone_pending",
+    }
+}
+
+/// The message key of a kind.
+pub fn kind_key(k: AppKind) -> &'static str {
+    match k {
+        AppKind::New => "kind.new",
+        AppKind::Renewal => "kind.renewal",
+        AppKind::Reissue => "kind.reissue",
+        AppKind::ContactChange => "kind.contact_change",
+        AppKind::Revocation => "kind.revocation",
+        AppKind::Cancellation => "kind.cancellation",
+    }
+}
+
+/// "YYYY/MM/DD～YYYY/MM/DD" or "-".
+pub fn validity(a: &Application) -> String {
+    match (a.cert_not_before, a.cert_not_after) {
+        (Some(b), Some(e)) => format!("{}～{}", date(b), date(e)),
+        _ => "-".into(),
+    }
+}
+
+/// One row of the list.
+pub struct Row {
+    id: i64,
+    date: String,
+    service: String,
+    status: String,
+    kind: String,
+    validity: String,
+    contract: String,
+    server: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/list.html")]
+struct ListPage {
+    p: Page,
+    rows: Vec<Row>,
+    page_no: i64,
+    pages: i64,
+    total: i64,
+}
+
+/// `?page=N`
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+/// GET /applications: the account's applications, newest first, paged in SQL.
+pub async fn list(
+    State(st): State<Shared>,
+    a: Authed,
+    Query(q): Query<PageQuery>,
+) -> WebResult<Response> {
+    let page_no = q
+        .page
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    let list = st
+        .ra
+        .store
+        .applications_of(a.id(), (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
+        .await?;
+    let t = a.ctx.tr;
+    let rows = list
+        .items
+        .iter()
+        .map(|x| Row {
+            id: x.id,
+            date: date(x.created_at),
+            service: service_label(t, x.service.code(), &x.term_years.to_string()),
+            status: t.t(status_key(x.status)).to_owned(),
+            kind: t.t(kind_key(x.kind)).to_owned(),
+            validity: validity(x),
+            contract: x.contract_code.clone().unwrap_or_else(|| "-".into()),
+            server: x.common_name.clone(),
+        })
+        .collect();
+    let pages = ((list.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    html(&ListPage {
+        p: Page::new(&a.ctx, "portal", "list.title"),
+        rows,
+        page_no: page_no.min(pages),
+        pages,
+        total: list.total,
+    })
+}
+
+/// Loads the caller's application, or 404 (and an audit event when it exists but is
+/// someone else's).
+pub async fn own(st: &Shared, a: &Authed, id: &str) -> WebResult<Application> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    if let Some(app) = st.ra.store.application_of(a.id(), id).await? {
+        return Ok(app);
+    }
+    if st.ra.store.application(id).await?.is_some() {
+        st.ra
+            .store
+            .audit(&shomei_store::AuditEvent::new(
+                st.ra.now(),
+                format!("customer:{}", a.id()),
+                "access.denied",
+                format!("application:{id}"),
+                serde_json::json!({}),
+            ))
+            .await?;
+    }
+    Err(WebError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "portal/detail.html")]
+struct DetailPage {
+    p: Page,
+    id: i64,
+    status: String,
+    reject_reason: String,
+    can_download: bool,
+    date: String,
+    kind: String,
+    service: String,
+    contract: String,
+    validity: String,
+    server: String,
+    names: String,
+    key: String,
+    server_type: String,
+    fieldsets: Vec<Fieldset>,
+}
+
+/// The application's organisation, contacts and EV data as a read-only form.
+pub fn details_form(app: &Application) -> ApplicationForm {
+    let d = &app.details;
+    let ev = d.ev.clone().unwrap_or_default();
+    ApplicationForm {
+        service: app.service.code().into(),
+        org_name: d.organisation.name.clone(),
+        org_country: d.organisation.country.clone(),
+        org_state: d.organisation.state.clone(),
+        org_locality: d.organisation.locality.clone(),
+        reg_name: d.contacts.registrant.name.clone(),
+        reg_email: d.contacts.registrant.email.clone(),
+        reg_phone: d.contacts.registrant.phone.clone(),
+        tech_name: d.contacts.technical.name.clone(),
+        tech_email: d.contacts.technical.email.clone(),
+        tech_phone: d.contacts.technical.phone.clone(),
+        admin_name: d.contacts.administrative.name.clone(),
+        admin_email: d.contacts.administrative.email.clone(),
+        admin_phone: d.contacts.administrative.phone.clone(),
+        ev_jurisdiction_country: ev.jurisdiction_country,
+        ev_jurisdiction_state: ev.jurisdiction_state,
+        ev_jurisdiction_locality: ev.jurisdiction_locality,
+        ev_business_category: ev.business_category,
+        ev_registration_number: ev.registration_number,
+        ..Default::default()
+    }
+}
+
+/// GET /applications/{id}: お申込情報詳細.
+pub async fn detail(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let app = own(&st, &a, &id).await?;
+    let t = a.ctx.tr;
+    html(&DetailPage {
+        p: Page::new(&a.ctx, "portal", "detail.title"),
+        id: app.id,
+        status: t.t(status_key(app.status)).to_owned(),
+        reject_reason: app.reject_reason.clone().unwrap_or_default(),
+        can_download: app.status.allows_download() && app.cert_not_after.is_some(),
+        date: date(app.created_at),
+        kind: t.t(kind_key(app.kind)).to_owned(),
+        service: service_label(t, app.service.code(), &app.term_years.to_string()),
+        contract: app.contract_code.clone().unwrap_or_else(|| "-".into()),
+        validity: validity(&app),
+        server: app.common_name.clone(),
+        names: app.names.join(", "),
+        key: app.key_desc.clone(),
+        server_type: t.t(server_type_key(app.server_type)).to_owned(),
+        fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal/apply_done.html")]
+struct DonePage {
+    p: Page,
+    id: i64,
+}
+
+/// GET /applications/{id}/done: the completion screen (only after the commit).
+pub async fn done(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let app = own(&st, &a, &id).await?;
+    html(&DonePage {
+        p: Page::new(&a.ctx, "portal", "done.title"),
+        id: app.id,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal/download.html")]
+struct DownloadPage {
+    p: Page,
+    id: i64,
+    contract: String,
+    server: String,
+    serial: String,
+    validity: String,
+}
+
+async fn issued(
+    st: &Shared,
+    a: &Authed,
+    id: &str,
+) -> WebResult<(Application, shomei_store::CertificateRecord)> {
+    let app = own(st, a, id).await?;
+    // R-D2: downloads only while 完了.
+    if !app.status.allows_download() {
+        return Err(WebError::NotFound);
+    }
+    let cert = st
+        .ra
+        .store
+        .issued_certificate(app.id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok((app, cert))
+}
+
+/// GET /applications/{id}/download: 証明書ダウンロード (R-D1).
+pub async fn download_page(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let (app, cert) = issued(&st, &a, &id).await?;
+    html(&DownloadPage {
+        p: Page::new(&a.ctx, "portal", "dl.title"),
+        id: app.id,
+        contract: app.contract_code.clone().unwrap_or_default(),
+        server: app.common_name.clone(),
+        serial: cert.serial.clone(),
+        validity: validity(&app),
+    })
+}
+
+/// GET /applications/{id}/{certificate,chain,fullchain}.pem — marks the record as downloaded.
+pub async fn download_file(
+    State(st): State<Shared>,
+    a: Authed,
+    Path((id, file)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let (app, cert) = issued(&st, &a, &id).await?;
+    let leaf = cert.pem.clone().ok_or(WebError::NotFound)?;
+    let chain = format!("{}{}", st.ra.server_ca_pem(), st.root_pem);
+    let body = match file.as_str() {
+        "certificate.pem" => leaf,
+        "chain.pem" => chain,
+        "fullchain.pem" => format!("{leaf}{chain}"),
+        _ => return Err(WebError::NotFound),
+    };
+    st.ra
+        .store
+        .mark_downloaded(a.id(), app.id, &file, st.ra.now())
+        .await?;
+    let name = format!(
+        "{}-{}",
+        app.contract_code
+            .clone()
+            .unwrap_or_else(|| app.id.to_string()),
+        file
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,117 @@
+//! The customer portal (https, client certificate from the login CA, R-L1).
+
+pub mod applications;
+pub mod apply;
+
+use crate::auth;
+use crate::error::WebResult;
+use crate::page::Page;
+use crate::session::Ctx;
+use crate::{Shared, html};
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+/// The portal's routes.
+pub fn router(state: Shared) -> Router {
+    let r = Router::new()
+        .route("/", get(root))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/password",
+            get(auth::password_form).post(auth::password_submit),
+        )
+        .route("/apply", get(apply::choose).post(apply::start))
+        .route("/apply/{draft}/terms", get(apply::terms).post(apply::agree))
+        .route(
+            "/apply/{draft}/input",
+            get(apply::input).post(apply::input_submit),
+        )
+        .route("/apply/{draft}/confirm", get(apply::confirm))
+        .route("/apply/{draft}/submit", post(apply::submit))
+        .route("/applications", get(applications::list))
+        .route("/applications/{id}", get(applications::detail))
+        .route("/applications/{id}/done", get(applications::done))
+        .route(
+            "/applications/{id}/download",
+            get(applications::download_page),
+        )
+        .route(
+            "/applications/{id}/{file}",
+            get(applications::download_file),
+        )
+        .route("/account-info", get(later))
+        .route("/coupons", get(later))
+        .route("/lang/{code}", get(auth::set_lang))
+        .route("/static/style.css", get(auth::stylesheet))
+        .fallback(auth::not_found)
+        .with_state(state);
+    crate::harden(r)
+}
+
+/// The page shown to a browser without a login certificate (R-L1): nothing but how to
+/// get one.
+#[derive(Template)]
+#[template(path = "portal/no_cert.html")]
+struct NoCertPage {
+    p: Page,
+}
+
+/// Renders [`NoCertPage`] with status 403.
+pub fn no_cert(ctx: &Ctx) -> WebResult<Response> {
+    let mut res = html(&NoCertPage {
+        p: Page::new(ctx, "portal", "nocert.title"),
+    })?;
+    *res.status_mut() = StatusCode::FORBIDDEN;
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "portal/top.html")]
+struct TopPage {
+    p: Page,
+}
+
+/// GET /: no certificate → how to get one; no session → login; else the top page (R-L7).
+async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
+    if ctx.cert.is_none() {
+        return no_cert(&ctx);
+    }
+    let Some(s) = &ctx.session else {
+        return auth::login_page(&st, &ctx, "", "");
+    };
+    let creds = st.ra.store.credentials(st.realm, s.principal_id).await?;
+    if creds.is_some_and(|c| c.password_initial) {
+        return Ok(axum::response::IntoResponse::into_response(
+            axum::response::Redirect::to("/password"),
+        ));
+    }
+    html(&TopPage {
+        p: Page::new(&ctx, "portal", "top.title"),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "shared/message.html")]
+struct MessagePage {
+    p: Page,
+    body: &'static str,
+}
+
+/// アカウント情報登録 and クーポン管理 come with a later release: a page that says so,
+/// never a dead link.
+async fn later(a: crate::session::Authed) -> WebResult<Response> {
+    let title = if a.ctx.path == "/coupons" {
+        "menu.coupons"
+    } else {
+        "menu.account_info"
+    };
+    html(&MessagePage {
+        p: Page::new(&a.ctx, "portal", title),
+        body: "later.body",
+    })
+}

@@ -1,0 +1,39 @@
+//! The public listener (plain HTTP, as CRLs and OCSP are by convention): the CA
+//! certificates at the caIssuers URLs. CRLs, OCSP and seal pages join it later.
+
+use crate::Shared;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+/// The public routes.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/ca/{file}", get(ca_cert))
+        .fallback(crate::auth::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(|req, next| {
+            crate::security::headers(false, req, next)
+        }))
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>Shomei PKI</title></head><body><h1>Shomei PKI</h1><ul><li><a href=\"/ca/server.crt\">発行CA証明書 / Issuing CA certificate</a></li><li><a href=\"/ca/root.crt\">ルートCA証明書 / Root CA certificate</a></li></ul></body></html>",
+    )
+}
+
+async fn ca_cert(State(st): State<Shared>, Path(file): Path<String>) -> Response {
+    let der = match file.as_str() {
+        "server.crt" => Some(st.ra.server_ca_der().to_vec()),
+        "root.crt" => shomei_ca::pki::pem_to_der(&st.root_pem, "CERTIFICATE").ok(),
+        _ => None,
+    };
+    match der {
+        Some(d) => ([(header::CONTENT_TYPE, "application/pkix-cert")], d).into_response(),
+        None => crate::error::WebError::NotFound.into_response(),
+    }
+}

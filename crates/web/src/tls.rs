@@ -1,0 +1,123 @@
+//! The TLS listeners. A hand-written accept loop (tokio-rustls + hyper-util) so that
+//! each request carries the client certificate presented on its connection.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use shomei_ca::client::PresentedCert;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+/// The client certificate presented on this request's TLS connection, if any. Present
+/// only when it chains to the listener's client CA (rustls verified it).
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert(pub Option<PresentedCert>);
+
+/// Whether a listener requires a client certificate at the TLS layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Requested; connections without one still get a page (the portal, R-L1).
+    Optional,
+    /// Required (the desk).
+    Required,
+}
+
+/// Errors building a TLS configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file did not parse.
+    #[error("bad PEM: {0}")]
+    Pem(String),
+    /// rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The client verifier could not be built.
+    #[error("client verifier: {0}")]
+    Verifier(String),
+}
+
+/// Builds a server configuration: our certificate chain and key, and client
+/// certificates verified against `client_ca_pem` only.
+pub fn server_config(
+    chain_pem: &str,
+    key_pem: &str,
+    client_ca_pem: &str,
+    auth: ClientAuth,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| TlsError::Pem(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(client_ca_pem.as_bytes()) {
+        roots.add(c.map_err(|e| TlsError::Pem(e.to_string()))?)?;
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+    let verifier = match auth {
+        ClientAuth::Optional => builder.allow_unauthenticated().build(),
+        ClientAuth::Required => builder.build(),
+    }
+    .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Serves `app` over TLS on `listener` until the task is dropped.
+pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Router) {
+    let acceptor = TlsAcceptor::from(config);
+    loop {
+        let (tcp, _peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!("TLS handshake: {e}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| shomei_ca::client::presented(c).ok());
+            let client = ClientCert(cert);
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(client.clone());
+                    let mut app = app.clone();
+                    async move { app.call(req).await }
+                },
+            );
+            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+}
