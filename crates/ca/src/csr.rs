@@ -178,7 +178,7 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyKi
         if bits < 2048 {
             return Err(CsrError::RsaTooSmall(bits));
         }
-        if bits % 8 != 0 {
+        if !bits.is_multiple_of(8) {
             return Err(CsrError::RsaNotMultipleOf8(bits));
         }
         if bits > 8192 {

@@ -89,7 +89,8 @@ mod tests {
     #[test]
     fn refuses_non_public_names() {
         use CsrError as E;
-        let cases: &[(&str, fn(&CsrError) -> bool)] = &[
+        type Check = fn(&CsrError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("192.0.2.1", |e| matches!(e, E::IpAddress(_))),
             ("::1", |e| matches!(e, E::IpAddress(_))),
             ("localhost", |e| matches!(e, E::SingleLabel(_))),

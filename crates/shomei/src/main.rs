@@ -1,1 +1,188 @@
-fn main() {}
+//! `shomei`: one binary with subcommands (serve, account, staff).
+
+mod config;
+mod serve;
+mod setup;
+
+use clap::{Args, Parser, Subcommand};
+use config::Config;
+use shomei_model::SystemClock;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "shomei",
+    version,
+    about = "Shomei (証明): TLS certificate applications, review and issuance for a CA"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Data directory (database, PKI, demo accounts). Default: ./shomei-data
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the public, portal and desk listeners (creates everything on first start).
+    Serve,
+    /// Customer accounts.
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
+    /// Staff members.
+    Staff {
+        #[command(subcommand)]
+        cmd: StaffCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Create a customer account with an access key, an initial password (30 days) and
+    /// a login certificate; prints JSON.
+    Create {
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+        /// Contact e-mail.
+        #[arg(long)]
+        email: String,
+        /// 特約店コード (dealer code).
+        #[arg(long)]
+        dealer_code: Option<String>,
+        /// Directory for login.p12, login.crt and login.key.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCmd {
+    /// Create a staff member with an initial password and a staff certificate; prints JSON.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// E-mail.
+        #[arg(long)]
+        email: String,
+        /// Login name (default: the e-mail's local part).
+        #[arg(long)]
+        login: Option<String>,
+        /// Directory for login.p12, login.crt and login.key.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHOMEI_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shomei: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shomei: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let cfg = Config::load(cli.global.config.as_deref(), cli.global.data_dir.as_deref())?;
+    setup::data_dir(&cfg)?;
+    let (pki, _) = setup::pki(&cfg, &SystemClock)?;
+    match cli.cmd {
+        Cmd::Serve => serve::serve(cfg, pki).await,
+        Cmd::Account {
+            cmd:
+                AccountCmd::Create {
+                    org,
+                    email,
+                    dealer_code,
+                    out,
+                },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let input = shomei_ra::accounts::AccountInput {
+                org,
+                email,
+                dealer_code,
+            };
+            let c = ra
+                .create_account(&input, "cli")
+                .await
+                .map_err(|e| format!("cannot create the account: {e}"))?;
+            let p12 = write_credentials(&out, &c)?;
+            println!(
+                "{}",
+                serde_json::json!({ "access_key": c.login, "initial_password": c.initial_password, "p12": p12, "p12_password": c.p12_password })
+            );
+            Ok(())
+        }
+        Cmd::Staff {
+            cmd:
+                StaffCmd::Create {
+                    name,
+                    email,
+                    login,
+                    out,
+                },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let login =
+                login.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+            let c = ra
+                .create_staff(&login, &name, &email, "cli")
+                .await
+                .map_err(|e| format!("cannot create the staff member: {e}"))?;
+            let p12 = write_credentials(&out, &c)?;
+            println!(
+                "{}",
+                serde_json::json!({ "login": c.login, "initial_password": c.initial_password, "p12": p12, "p12_password": c.p12_password })
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Writes login.p12, login.crt and login.key into `dir`; returns the .p12 path.
+pub(crate) fn write_credentials(
+    dir: &std::path::Path,
+    c: &shomei_ra::accounts::Created,
+) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let p12 = dir.join("login.p12");
+    setup::write_private(&p12, &c.p12)?;
+    setup::write_public(&dir.join("login.crt"), c.cert_pem.as_bytes())?;
+    setup::write_private(&dir.join("login.key"), c.key_pem.as_bytes())?;
+    Ok(p12.display().to_string())
+}

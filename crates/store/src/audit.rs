@@ -145,6 +145,6 @@ fn event_of(r: &sqlx::any::AnyRow) -> Result<AuditEvent> {
         actor: r.try_get("actor")?,
         action: r.try_get("action")?,
         subject: r.try_get("subject")?,
-        detail: r.try_get("detail").map_err(|e| StoreError::corrupt(e))?,
+        detail: r.try_get("detail").map_err(StoreError::corrupt)?,
     })
 }

@@ -50,7 +50,7 @@ pub struct NewContract {
 impl Store {
     /// Step 1: stores a serial for `issuer` before anything is signed with it. A serial
     /// already used by that issuer gives a unique violation ([`StoreError::is_unique_violation`]).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // One transaction; each argument is one fact of it.
     pub async fn reserve_serial(
         &self,
         issuer: &str,
@@ -108,6 +108,7 @@ impl Store {
     /// Step 6: in one transaction, stores the certificate, establishes the contract
     /// (its code, R-A2), marks the application 完了, audits and queues the issuance
     /// notice. Returns the contract code.
+    #[allow(clippy::too_many_arguments)] // One transaction; each argument is one fact of it.
     pub async fn complete_issuance(
         &self,
         cert_id: i64,

@@ -622,7 +622,15 @@ pub async fn input_submit(
     Path(id): Path<String>,
     mp: Multipart,
 ) -> WebResult<Response> {
-    let (d, mut form) = load_or_return!(&st, &a, &id);
+    let (d, saved) = load_or_return!(&st, &a, &id);
+    // The typed fields come from this POST alone (a missing field is missing, not the
+    // previous value); the choice and the agreement come from the draft.
+    let mut form = ApplicationForm {
+        service: saved.service,
+        term: saved.term,
+        agreed: saved.agreed,
+        ..Default::default()
+    };
     let (csrf, mut issues) = read_multipart(mp, &mut form).await;
     a.check_csrf(&csrf)?;
     if !form.agreed {

@@ -1,0 +1,158 @@
+//! Configuration: safe defaults for everything, a TOML file to override them, the
+//! `SHOMEI_DATABASE_URL` environment variable to switch to PostgreSQL. Validated at
+//! start-up; a problem stops start-up with one line naming it.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything configurable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database (SQLite), the PKI and the demo accounts live.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://…`. Default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// Listener addresses.
+    pub listen: Listen,
+    /// PKI settings.
+    pub pki: Pki,
+}
+
+/// Listener addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    /// Public: CRLs, OCSP, CA certificates (plain HTTP).
+    pub public: SocketAddr,
+    /// Portal: customers (HTTPS, login certificate).
+    pub portal: SocketAddr,
+    /// Desk: staff (HTTPS, staff certificate required).
+    pub desk: SocketAddr,
+}
+
+/// PKI settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pki {
+    /// The base URL written into certificates (AIA, CRL distribution point). For
+    /// certificates that must pass public-CA linting it must be a public name, e.g.
+    /// `http://pki.example.jp`, routed to the public listener.
+    pub public_base_url: String,
+    /// The operator's name in the development PKI's subjects.
+    pub operator: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("shomei-data"),
+            database_url: None,
+            listen: Listen::default(),
+            pki: Pki::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            public: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            portal: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            desk: SocketAddr::from(([127, 0, 0, 1], 8444)),
+        }
+    }
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Pki {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            operator: "Shomei Development".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads: defaults ← config file ← `--data-dir` ← `SHOMEI_DATABASE_URL`.
+    pub fn load(file: Option<&Path>, data_dir: Option<&Path>) -> Result<Config, String> {
+        let mut cfg = match file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| format!("cannot read config file {}: {e}", f.display()))?;
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| format!("config file {}: {}", f.display(), e.message()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(d) = data_dir {
+            cfg.data_dir = d.to_path_buf();
+        }
+        if let Ok(url) = std::env::var("SHOMEI_DATABASE_URL")
+            && !url.is_empty()
+        {
+            cfg.database_url = Some(url);
+        }
+        let base = cfg.pki.public_base_url.trim_end_matches('/').to_owned();
+        if !base.starts_with("http://") || base.len() <= 7 {
+            return Err(format!(
+                "pki.public_base_url must be an http:// URL (CRL and OCSP are served over plain HTTP), not {base:?}"
+            ));
+        }
+        cfg.pki.public_base_url = base;
+        Ok(cfg)
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite:{}?mode=rwc",
+                self.data_dir.join("shomei.db").display()
+            )
+        })
+    }
+}
+
+/// A URL with any password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite:x.db"), "sqlite:x.db");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let f = dir.path().join("shomei.toml");
+        std::fs::write(&f, "[listen]\nportal = \"127.0.0.1:9443\"\n[pki]\npublic_base_url = \"http://pki.example.jp/\"\n").unwrap_or_default();
+        let c = Config::load(Some(&f), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.portal.port(), 9443);
+        assert_eq!(c.listen.desk.port(), 8444);
+        assert_eq!(c.pki.public_base_url, "http://pki.example.jp");
+        std::fs::write(&f, "nonsense = 1\n").unwrap_or_default();
+        assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("unknown field")));
+    }
+}

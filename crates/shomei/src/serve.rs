@@ -1,0 +1,213 @@
+//! `shomei serve`: binds the three listeners (failing early and clearly), makes the demo
+//! accounts on first start, prints how to log in, and serves until interrupted.
+
+use crate::config::Config;
+use crate::setup::{self, Pki};
+use serde::{Deserialize, Serialize};
+use shomei_store::{AuditEvent, Realm};
+use shomei_web::tls::{ClientAuth, serve_tls, server_config};
+use shomei_web::{AppState, WebConfig};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What `serve` prints and keeps about the demo accounts (data dir, mode 0600).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Demo {
+    access_key: String,
+    customer_initial_password: String,
+    customer_p12: String,
+    customer_p12_password: String,
+    staff_login: String,
+    staff_initial_password: String,
+    staff_p12: String,
+    staff_p12_password: String,
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+}
+
+async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
+    let file = dir.join("demo").join("credentials.json");
+    if let Ok(text) = std::fs::read_to_string(&file)
+        && let Ok(d) = serde_json::from_str::<Demo>(&text)
+    {
+        let account = ra
+            .store
+            .account_by_access_key(&d.access_key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let staff = ra
+            .store
+            .staff_by_login(&d.staff_login)
+            .await
+            .map_err(|e| e.to_string())?;
+        if account.is_some() && staff.is_some() {
+            return Ok(d);
+        }
+    }
+    let input = shomei_ra::accounts::AccountInput {
+        org: "デモ株式会社".into(),
+        email: "demo@example.jp".into(),
+        dealer_code: None,
+    };
+    let c = ra
+        .create_account(&input, "system")
+        .await
+        .map_err(|e| format!("cannot create the demo account: {e}"))?;
+    let cp12 = crate::write_credentials(&dir.join("demo").join("customer"), &c)?;
+    let mut login = "reviewer".to_owned();
+    if ra
+        .store
+        .staff_by_login(&login)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        login = format!("reviewer-{}", c.login.to_lowercase());
+    }
+    let s = ra
+        .create_staff(&login, "デモ審査担当", "reviewer@example.jp", "system")
+        .await
+        .map_err(|e| format!("cannot create the demo staff member: {e}"))?;
+    let sp12 = crate::write_credentials(&dir.join("demo").join("staff"), &s)?;
+    let d = Demo {
+        access_key: c.login,
+        customer_initial_password: c.initial_password,
+        customer_p12: cp12,
+        customer_p12_password: c.p12_password,
+        staff_login: s.login,
+        staff_initial_password: s.initial_password,
+        staff_p12: sp12,
+        staff_p12_password: s.p12_password,
+    };
+    let json = serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?;
+    setup::write_private(&file, json.as_bytes())?;
+    Ok(d)
+}
+
+/// Runs the server.
+pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
+    // Bind first: a port in use stops start-up before anything else happens.
+    let public = bind("public", cfg.listen.public).await?;
+    let portal = bind("portal", cfg.listen.portal).await?;
+    let desk = bind("desk", cfg.listen.desk).await?;
+    let ra = setup::ra(&cfg, &pki).await?;
+    let demo = demo_accounts(&ra, &cfg.data_dir).await?;
+    let s = &pki.set;
+    let portal_tls = server_config(
+        &s.tls.cert_pem,
+        &s.tls.key_pem,
+        &s.login_ca.cert_pem,
+        ClientAuth::Optional,
+    )
+    .map_err(|e| format!("portal TLS: {e}"))?;
+    let desk_tls = server_config(
+        &s.tls.cert_pem,
+        &s.tls.key_pem,
+        &s.staff_ca.cert_pem,
+        ClientAuth::Required,
+    )
+    .map_err(|e| format!("desk TLS: {e}"))?;
+    let web = WebConfig {
+        portal_url: format!("https://{}", cfg.listen.portal),
+        public_url: format!("http://{}", cfg.listen.public),
+        ..WebConfig::default()
+    };
+    let state = |realm| {
+        Arc::new(AppState {
+            ra: ra.clone(),
+            realm,
+            cfg: web.clone(),
+            root_pem: s.root.cert_pem.clone(),
+        })
+    };
+    let portal_app = shomei_web::portal::router(state(Realm::Customer));
+    let desk_app = shomei_web::desk::router(state(Realm::Staff));
+    let public_app = shomei_web::public::router(state(Realm::Customer));
+
+    ra.store
+        .audit(&AuditEvent::new(
+            ra.now(),
+            "system",
+            "system.start",
+            "system",
+            serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+        ))
+        .await
+        .map_err(|e| format!("cannot write the audit log: {e}"))?;
+
+    println!("Shomei is running.");
+    println!("  public  http://{}", cfg.listen.public);
+    println!(
+        "  portal  https://{}   (customers: login certificate + access key + password)",
+        cfg.listen.portal
+    );
+    println!(
+        "  desk    https://{}   (staff: staff certificate + login + password)",
+        cfg.listen.desk
+    );
+    println!(
+        "Root CA (trust it in the browser, or accept the warning): {}",
+        pki.dir.join("root.crt").display()
+    );
+    println!(
+        "Demo customer: access key {}  initial password {}",
+        demo.access_key, demo.customer_initial_password
+    );
+    println!(
+        "  login certificate {}  PKCS#12 password {}",
+        demo.customer_p12, demo.customer_p12_password
+    );
+    println!(
+        "Demo staff:    login {}  initial password {}",
+        demo.staff_login, demo.staff_initial_password
+    );
+    println!(
+        "  staff certificate {}  PKCS#12 password {}",
+        demo.staff_p12, demo.staff_p12_password
+    );
+    println!("(Initial passwords are valid for 30 days and must be changed at the first login.)");
+
+    let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
+    let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
+    let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = ra
+        .store
+        .audit(&AuditEvent::new(
+            ra.now(),
+            "system",
+            "system.stop",
+            "system",
+            serde_json::json!({}),
+        ))
+        .await;
+    public_task.abort();
+    portal_task.abort();
+    desk_task.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

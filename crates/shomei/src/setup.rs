@@ -1,0 +1,146 @@
+//! First start and every start: the data directory, the development PKI (made once,
+//! reused after), the store, the RA.
+
+use crate::config::{Config, redact};
+use shomei_ca::pki::{CertAndKey, ClientCa, DevPki, generate_dev_pki};
+use shomei_ca::{CaUrls, IssuingCa};
+use shomei_model::{Clock, SystemClock};
+use shomei_ra::{Policy, Ra};
+use shomei_store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The PKI files, by role.
+pub const PKI_FILES: &[&str] = &["root", "server-ca", "login-ca", "staff-ca", "tls", "ocsp"];
+
+/// Writes a file readable by the owner only (keys, passwords).
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes a public file.
+pub fn write_public(path: &Path, data: &[u8]) -> Result<(), String> {
+    std::fs::write(path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The loaded PKI.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// Directory of the files.
+    pub dir: PathBuf,
+    /// Certificates and keys by role.
+    pub set: DevPki,
+}
+
+/// Creates the data directory if needed and checks it is writable.
+pub fn data_dir(cfg: &Config) -> Result<(), String> {
+    let d = &cfg.data_dir;
+    std::fs::create_dir_all(d.join("pki"))
+        .map_err(|e| format!("cannot create data directory {}: {e}", d.display()))?;
+    let probe = d.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| format!("data directory {} is not writable: {e}", d.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Loads the PKI from the data dir, making the development PKI on first start.
+/// Returns it and whether it was just made.
+pub fn pki(cfg: &Config, clock: &dyn Clock) -> Result<(Pki, bool), String> {
+    let dir = cfg.data_dir.join("pki");
+    let exists =
+        |n: &str| dir.join(format!("{n}.crt")).exists() && dir.join(format!("{n}.key")).exists();
+    let present = PKI_FILES.iter().filter(|n| exists(n)).count();
+    let created = present == 0;
+    if created {
+        let set = generate_dev_pki(clock.now(), &cfg.pki.operator, &cfg.pki.public_base_url)
+            .map_err(|e| format!("cannot create the development PKI: {e}"))?;
+        for (name, ck) in roles(&set) {
+            write_public(&dir.join(format!("{name}.crt")), ck.cert_pem.as_bytes())?;
+            write_private(&dir.join(format!("{name}.key")), ck.key_pem.as_bytes())?;
+        }
+    } else if present != PKI_FILES.len() {
+        return Err(format!(
+            "the PKI in {} is incomplete: expected {} .crt/.key pairs",
+            dir.display(),
+            PKI_FILES
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let load = |n: &str| -> Result<CertAndKey, String> {
+        Ok(CertAndKey {
+            cert_pem: read(&dir.join(format!("{n}.crt")))?,
+            key_pem: read(&dir.join(format!("{n}.key")))?,
+        })
+    };
+    let set = DevPki {
+        root: load("root")?,
+        server_ca: load("server-ca")?,
+        login_ca: load("login-ca")?,
+        staff_ca: load("staff-ca")?,
+        tls: load("tls")?,
+        ocsp: load("ocsp")?,
+    };
+    Ok((Pki { dir, set }, created))
+}
+
+fn roles(s: &DevPki) -> [(&'static str, &CertAndKey); 6] {
+    [
+        ("root", &s.root),
+        ("server-ca", &s.server_ca),
+        ("login-ca", &s.login_ca),
+        ("staff-ca", &s.staff_ca),
+        ("tls", &s.tls),
+        ("ocsp", &s.ocsp),
+    ]
+}
+
+/// Opens the store and wires the RA.
+pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
+    let url = cfg.database_url();
+    let store = Store::connect(&url)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", redact(&url)))?;
+    let s = &pki.set;
+    let server = IssuingCa::from_pem(
+        &s.server_ca.cert_pem,
+        &s.server_ca.key_pem,
+        CaUrls::under(&cfg.pki.public_base_url, shomei_ra::SERVER_CA),
+    )
+    .map_err(|e| format!("cannot load the issuing CA from {}: {e}", pki.dir.display()))?;
+    let login = ClientCa::from_pem(&s.login_ca.cert_pem, &s.login_ca.key_pem, &s.root.cert_pem)
+        .map_err(|e| format!("cannot load the login CA: {e}"))?;
+    let staff = ClientCa::from_pem(&s.staff_ca.cert_pem, &s.staff_ca.key_pem, &s.root.cert_pem)
+        .map_err(|e| format!("cannot load the staff CA: {e}"))?;
+    let policy = Policy {
+        operator_name: cfg.pki.operator.clone(),
+        ..Policy::default()
+    };
+    Ok(Ra::new(
+        store,
+        Arc::new(SystemClock),
+        server,
+        login,
+        staff,
+        policy,
+    ))
+}
