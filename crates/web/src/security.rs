@@ -23,7 +23,7 @@ pub async fn headers(hsts: bool, req: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if hsts {
@@ -58,6 +58,7 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
             (Some(_), None) => false,
         };
         if cross || !origin_ok {
+            tracing::warn!(origin = ?h.get(header::ORIGIN), host = ?h.get(header::HOST), uri = %req.uri(), "cross-origin state change refused");
             return crate::error::WebError::Forbidden.into_response();
         }
     }

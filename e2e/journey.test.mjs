@@ -1,0 +1,269 @@
+// The main journey of issue #2, in a real browser: the customer logs in with the login
+// certificate (PKCS#12), changes the initial password (R-L3), applies with a CSR made by
+// `openssl req` (R-N1, R-A3), staff approve at the desk, the customer downloads the
+// certificate (R-D1, R-D2), and `openssl verify` accepts it. Once for SR3.0 (OV, RSA)
+// and once for EV2.0 (ECDSA). The downloaded files go to $E2E_OUT for pkilint.
+//
+// Needs: SHOMEI_BIN (the shomei binary), /usr/bin/chromium, openssl.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.SHOMEI_BIN;
+const OUT = process.env.E2E_OUT || mkdtempSync(join(tmpdir(), 'shomei-e2e-out-'));
+const PORTS = { public: 18080, portal: 18443, desk: 18444 };
+const PORTAL = `https://127.0.0.1:${PORTS.portal}`;
+const DESK = `https://127.0.0.1:${PORTS.desk}`;
+const NEW_CUSTOMER_PW = 'Sakura-2026-blossom';
+const NEW_STAFF_PW = 'Review-2026-desk-pass';
+
+let server, serverLog = () => '', browser, dir, demo, customerPassword = null, staffPassword = null;
+
+function waitPort(port, ms = 60000) {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tryOnce = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); resolve(); });
+      s.on('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new Error(`port ${port} not open`));
+        else setTimeout(tryOnce, 200);
+      });
+    };
+    tryOnce();
+  });
+}
+
+before(async () => {
+  assert.ok(BIN && existsSync(BIN), 'SHOMEI_BIN must point at the shomei binary');
+  assert.ok(existsSync('/usr/bin/chromium'), 'Debian chromium must be installed (/usr/bin/chromium)');
+  mkdirSync(OUT, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), 'shomei-e2e-'));
+  // Certificates carry a public-style base URL so pkilint accepts their AIA/CRL URLs.
+  writeFileSync(join(dir, 'shomei.toml'), `[listen]
+public = "127.0.0.1:${PORTS.public}"
+portal = "127.0.0.1:${PORTS.portal}"
+desk = "127.0.0.1:${PORTS.desk}"
+[pki]
+public_base_url = "http://pki.example.jp"
+`);
+  server = spawn(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  server.stdout.on('data', (d) => { log += d; });
+  server.stderr.on('data', (d) => { log += d; });
+  serverLog = () => log;
+  server.on('exit', (code) => { if (code) console.error(`shomei exited ${code}:\n${log}`); });
+  const until = Date.now() + 120000;
+  while (!log.includes('Shomei is running.')) {
+    assert.ok(server.exitCode === null, `shomei exited early:\n${log}`);
+    assert.ok(Date.now() < until, `shomei did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all(Object.values(PORTS).map((p) => waitPort(p)));
+  demo = JSON.parse(readFileSync(join(dir, 'data', 'demo', 'credentials.json'), 'utf8'));
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) server.kill('SIGTERM');
+  writeFileSync(join(OUT, 'server.log'), serverLog());
+});
+
+function customerContext() {
+  return browser.newContext({
+    ignoreHTTPSErrors: true,
+    acceptDownloads: true,
+    clientCertificates: [{ origin: PORTAL, pfxPath: demo.customer_p12, passphrase: demo.customer_p12_password }],
+  });
+}
+
+function staffContext() {
+  return browser.newContext({
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{ origin: DESK, pfxPath: demo.staff_p12, passphrase: demo.staff_p12_password }],
+  });
+}
+
+async function heading(page) {
+  return (await page.locator('h1').innerText()).trim();
+}
+
+// Logs the customer in; the first time, changes the initial password (R-L3, R-P1).
+async function customerLogin(page) {
+  await page.goto(`${PORTAL}/`);
+  assert.equal(await heading(page), 'ログイン');
+  await page.getByLabel('アクセスキー').fill(demo.access_key);
+  await page.getByLabel('パスワード', { exact: true }).fill(customerPassword ?? demo.customer_initial_password);
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  if (customerPassword === null) {
+    assert.equal(await heading(page), 'パスワード変更');
+    await assert.doesNotReject(page.getByText('初期パスワードでログインしています').waitFor());
+    // The menu is not offered until the password is changed.
+    assert.equal(await page.getByRole('link', { name: '新規申請' }).count(), 0);
+    await page.getByLabel('現在のパスワード').fill(demo.customer_initial_password);
+    await page.getByLabel('パスワード', { exact: true }).fill(NEW_CUSTOMER_PW);
+    await page.getByLabel('パスワード確認').fill(NEW_CUSTOMER_PW);
+    await page.getByRole('button', { name: '変更' }).click();
+    await page.getByText('パスワードを変更しました。').waitFor();
+    customerPassword = NEW_CUSTOMER_PW;
+  }
+}
+
+async function staffLogin(page) {
+  await page.goto(`${DESK}/`);
+  await page.getByLabel('ログイン名').fill(demo.staff_login);
+  await page.getByLabel('パスワード', { exact: true }).fill(staffPassword ?? demo.staff_initial_password);
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  if (staffPassword === null) {
+    assert.equal(await heading(page), 'パスワード変更');
+    await page.getByLabel('現在のパスワード').fill(demo.staff_initial_password);
+    await page.getByLabel('パスワード', { exact: true }).fill(NEW_STAFF_PW);
+    await page.getByLabel('パスワード確認').fill(NEW_STAFF_PW);
+    await page.getByRole('button', { name: '変更' }).click();
+    await page.getByText('パスワードを変更しました。').waitFor();
+    staffPassword = NEW_STAFF_PW;
+    await page.goto(`${DESK}/`);
+  }
+  assert.equal(await heading(page), '審査待ち一覧');
+}
+
+function makeCsr(name, kind) {
+  const key = join(OUT, `${name}.key`);
+  const csr = join(OUT, `${name}.csr`);
+  const newkey = kind === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+  execFileSync('openssl', ['req', '-new', ...newkey, '-nodes', '-keyout', key, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-out', csr], { stdio: 'pipe' });
+  return readFileSync(csr, 'utf8');
+}
+
+async function apply(page, { service, label, csr, ev, name }) {
+  await page.getByRole('navigation').getByRole('link', { name: '新規申請' }).click();
+  assert.equal(await heading(page), '新規申請 サービス選択');
+  await page.getByLabel(label).check();
+  await page.getByLabel('契約期間').selectOption('1');
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+
+  // Everything filled in, but a bad CSR first: the server's message appears on the form
+  // and the rest is kept (issue #2 "bad input").
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill('this is not a CSR');
+  await page.getByLabel('サーバタイプ').selectOption('nginx');
+  await page.getByLabel('申請組織名').fill('テスト株式会社');
+  await page.locator('#org_country').fill('JP');
+  await page.locator('#org_state').fill('Tokyo');
+  await page.locator('#org_locality').fill('Shibuya-ku');
+  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
+    await page.locator(`#${p}_name`).fill(n);
+    await page.locator(`#${p}_email`).fill(m);
+    await page.locator(`#${p}_phone`).fill(t);
+  }
+  if (ev) {
+    await page.getByLabel('組織の種類（businessCategory）').selectOption('Private Organization');
+    await page.getByLabel('設立管轄国').fill('JP');
+    await page.getByLabel('登記番号').fill('0110-01-012345');
+  }
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.locator('#csr-error').waitFor();
+  assert.match(await page.locator('#csr-error').innerText(), /CSR として読み取れません/);
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'テスト株式会社');
+  assert.equal(await page.locator('#tech_email').inputValue(), 'tech@example.jp');
+
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(csr);
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  await page.getByText(service).first().waitFor();
+  // Double submit: a double click on 申込 gives one application (R-A4).
+  const submit = page.getByRole('button', { name: '申込' });
+  await Promise.all([page.waitForURL(/\/applications\/\d+\/done$/), submit.dblclick()]);
+  assert.equal(await heading(page), '申請完了');
+  const id = page.url().match(/applications\/(\d+)\/done/)[1];
+  // Back to the confirmation page of a submitted draft, and reload: still the same
+  // completion page, no second application.
+  await page.goBack();
+  await page.reload();
+  assert.match(page.url(), new RegExp(`/applications/${id}/done$`));
+  await page.goto(`${PORTAL}/applications`);
+  assert.equal(await page.getByRole('row').filter({ hasText: name }).count(), 1, 'exactly one application for this CSR');
+  return id;
+}
+
+async function approve(page, id, ev) {
+  await page.goto(`${DESK}/`);
+  await page.getByRole('row', { name: new RegExp(`^${id} `) }).getByRole('link', { name: '審査する' }).click();
+  assert.equal(await heading(page), 'お申込み審査');
+  await page.getByLabel(/組織の審査方法/).selectOption('registry');
+  if (ev) await page.getByLabel('EV 情報の審査方法').selectOption('registry');
+  const domains = page.getByLabel(/ドメインの審査方法/);
+  for (let i = 0; i < await domains.count(); i++) await domains.nth(i).selectOption('dns-change');
+  await page.getByRole('button', { name: '承認して発行する' }).click();
+  await page.getByText('承認し、証明書を発行しました。').waitFor();
+  assert.equal(await page.locator('#status').innerText(), '完了');
+}
+
+async function download(page, id, name) {
+  await page.goto(`${PORTAL}/applications`);
+  const row = page.getByRole('row').filter({ has: page.locator(`a[href="/applications/${id}"]`) });
+  assert.match(await row.innerText(), /完了/);
+  assert.match(await row.innerText(), /B\d{7}/, 'contract code (R-A2)');
+  await row.getByRole('link', { name: '詳細' }).click();
+  assert.equal(await heading(page), 'お申込情報詳細');
+  await page.getByRole('link', { name: 'ダウンロードはこちら' }).click();
+  const files = {};
+  for (const [label, file] of [['証明書をダウンロード（PEM）', 'cert'], ['中間CA証明書チェーンをダウンロード（PEM）', 'chain']]) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: label }).click()]);
+    files[file] = join(OUT, `${name}-${file}.pem`);
+    await dl.saveAs(files[file]);
+  }
+  return files;
+}
+
+test('a browser without a login certificate sees only how to get one (R-L1)', async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await ctx.newPage();
+  await page.goto(`${PORTAL}/`);
+  assert.equal(await heading(page), 'ログイン用電子証明書が必要です');
+  assert.equal(await page.locator('input[type=password]').count(), 0);
+  await ctx.close();
+});
+
+for (const c of [
+  { name: 'www.e2e-ov.example.jp', service: 'セコムパスポート for Web SR3.0 1年', label: 'セコムパスポート for Web SR3.0', kind: 'rsa', ev: false, lint: 'ov' },
+  { name: 'shop.e2e-ev.example.jp', service: 'セコムパスポート for Web EV2.0 1年', label: 'セコムパスポート for Web EV2.0', kind: 'ec', ev: true, lint: 'ev' },
+]) {
+  test(`journey ${c.lint.toUpperCase()}: login → apply → staff approve → download → openssl verify`, async () => {
+    const cctx = await customerContext();
+    const cpage = await cctx.newPage();
+    await customerLogin(cpage);
+    const id = await apply(cpage, { service: c.service, label: c.label, csr: makeCsr(c.name, c.kind), ev: c.ev, name: c.name });
+
+    // Before 完了, no download (R-D2).
+    const before = await cpage.request.get(`${PORTAL}/applications/${id}/certificate.pem`);
+    assert.equal(before.status(), 404);
+
+    const sctx = await staffContext();
+    const spage = await sctx.newPage();
+    await staffLogin(spage);
+    await approve(spage, id, c.ev);
+    await sctx.close();
+
+    const files = await download(cpage, id, c.lint);
+    const out = execFileSync('openssl', ['verify', '-CAfile', join(dir, 'data', 'pki', 'root.crt'), '-untrusted', files.chain, files.cert], { encoding: 'utf8' });
+    assert.match(out, /: OK/);
+    const text = execFileSync('openssl', ['x509', '-in', files.cert, '-noout', '-text'], { encoding: 'utf8' });
+    assert.match(text, new RegExp(`DNS:${c.name.replace(/\./g, '\\.')}`));
+    assert.match(text, c.ev ? /2\.23\.140\.1\.1\b/ : /2\.23\.140\.1\.2\.2/);
+    writeFileSync(join(OUT, `${c.lint}-root.pem`), readFileSync(join(dir, 'data', 'pki', 'root.crt')));
+    await cctx.close();
+  });
+}
