@@ -174,6 +174,22 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Says in words what was wrong with a command-line value.
+fn explain(e: &shomei_ra::RaError) -> String {
+    match e {
+        shomei_ra::RaError::Invalid(key) => match *key {
+            "err.org" => "--org is required (at most 200 characters)".into(),
+            "err.email" => "--email is not a valid e-mail address".into(),
+            "err.dealer_code" => "--dealer-code is too long (at most 32 characters)".into(),
+            "err.login" => "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into(),
+            "err.name" => "--name is required (at most 100 characters)".into(),
+            other => other.to_owned(),
+        },
+        shomei_ra::RaError::Store(s) if s.is_unique_violation() => "that login is already taken".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Writes login.p12, login.crt and login.key into `dir`; returns the .p12 path.
 pub(crate) fn write_credentials(
     dir: &std::path::Path,
