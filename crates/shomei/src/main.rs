@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let c = ra
                 .create_account(&input, "cli")
                 .await
-                .map_err(|e| format!("cannot create the account: {e}"))?;
+                .map_err(|e| format!("cannot create the account: {}", explain(&e)))?;
             let p12 = write_credentials(&out, &c)?;
             println!(
                 "{}",
@@ -163,7 +163,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let c = ra
                 .create_staff(&login, &name, &email, "cli")
                 .await
-                .map_err(|e| format!("cannot create the staff member: {e}"))?;
+                .map_err(|e| format!("cannot create the staff member: {}", explain(&e)))?;
             let p12 = write_credentials(&out, &c)?;
             println!(
                 "{}",
@@ -181,11 +181,15 @@ fn explain(e: &shomei_ra::RaError) -> String {
             "err.org" => "--org is required (at most 200 characters)".into(),
             "err.email" => "--email is not a valid e-mail address".into(),
             "err.dealer_code" => "--dealer-code is too long (at most 32 characters)".into(),
-            "err.login" => "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into(),
+            "err.login" => {
+                "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into()
+            }
             "err.name" => "--name is required (at most 100 characters)".into(),
             other => other.to_owned(),
         },
-        shomei_ra::RaError::Store(s) if s.is_unique_violation() => "that login is already taken".into(),
+        shomei_ra::RaError::Store(s) if s.is_unique_violation() => {
+            "that login is already taken".into()
+        }
         other => other.to_string(),
     }
 }
