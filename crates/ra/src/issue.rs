@@ -131,6 +131,24 @@ impl Ra {
         }
     }
 
+    /// Finishes issuances that a dead process or a failure left half done: their
+    /// unfinished certificate rows are marked abandoned (serial and TBS kept on record,
+    /// never reused) and issuance runs again through [`Ra::issue`]. Run at start-up.
+    /// Returns (application, outcome) for each.
+    pub async fn resume_interrupted_issuance(
+        &self,
+    ) -> Result<Vec<(i64, std::result::Result<Issued, String>)>> {
+        let mut out = Vec::new();
+        for id in self.store.interrupted_issuances().await? {
+            self.store
+                .abandon_unfinished_certificates(id, "system", self.now())
+                .await?;
+            let r = self.issue(id, "system").await.map_err(|e| e.to_string());
+            out.push((id, r));
+        }
+        Ok(out)
+    }
+
     /// The single issuance path. The steps match docs/issuance-cycle.md.
     pub async fn issue(&self, application_id: i64, actor: &str) -> Result<Issued> {
         // Step 0: the application must be approved (審査中) and its CSR still good.

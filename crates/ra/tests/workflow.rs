@@ -397,3 +397,89 @@ async fn approval_requires_a_method_for_every_domain() {
         );
     }
 }
+
+/// A process killed after approval (validations stored, status 審査中) and after the
+/// serial and linted TBS were stored, but before the commit: on restart the half-done
+/// rows are kept as abandoned records and issuance completes with a fresh serial.
+#[tokio::test]
+async fn interrupted_issuance_resumes_on_restart() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let a = ra
+            .create_account(&input("テスト株式会社"), "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let draft = shomei_store::Draft {
+            id: "dk".into(),
+            account_id: a.id,
+            kind: shomei_model::AppKind::New,
+            data: "{}".into(),
+            step: "confirm".into(),
+            application_id: None,
+        };
+        db.store
+            .create_draft(&draft, 0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = ra
+            .submit(a.id, "dk", &sr30_form(CSR))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        // What approve() does before the crash: validations, then serial and TBS stored.
+        let v = [shomei_store::Validation {
+            kind: "domain".into(),
+            subject: "www.example.jp".into(),
+            method: "dns-change".into(),
+            validated_at: 1,
+        }];
+        assert_eq!(
+            db.store.approve_application(id, s.id, &v, 1).await.ok(),
+            Some(true)
+        );
+        let cert_id = db
+            .store
+            .reserve_serial("server", "5a99", id, 1, 2, "x", "staff", 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        db.store
+            .store_linted(cert_id, b"tbs")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Restart.
+        let (ra2, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:05:00 UTC));
+        let resumed = ra2
+            .resume_interrupted_issuance()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resumed.len(), 1, "{}", db.name);
+        assert!(resumed[0].1.is_ok(), "{:?}", resumed[0].1);
+        assert_eq!(
+            db.store
+                .application(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.status),
+            Some(AppStatus::Completed)
+        );
+        let rows = db.store.certificate_rows(id).await.unwrap_or_default();
+        assert_eq!(
+            rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+            ["abandoned", "issued"]
+        );
+        assert_eq!(rows[0].1, "5a99", "the interrupted serial stays on record");
+        assert!(
+            ra2.resume_interrupted_issuance()
+                .await
+                .is_ok_and(|r| r.is_empty()),
+            "nothing left to resume"
+        );
+    }
+}

@@ -98,6 +98,21 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let desk = bind("desk", cfg.listen.desk).await?;
     let ra = setup::ra(&cfg, &pki).await?;
     let demo = demo_accounts(&ra, &cfg.data_dir).await?;
+    for (id, outcome) in ra
+        .resume_interrupted_issuance()
+        .await
+        .map_err(|e| format!("cannot resume interrupted issuance: {e}"))?
+    {
+        match outcome {
+            Ok(i) => {
+                tracing::info!(application = id, serial = %i.serial, "resumed interrupted issuance")
+            }
+            Err(e) => tracing::error!(
+                application = id,
+                "interrupted issuance could not be resumed: {e}"
+            ),
+        }
+    }
     let s = &pki.set;
     let portal_tls = server_config(
         &s.tls.cert_pem,

@@ -229,6 +229,48 @@ impl Store {
             .collect()
     }
 
+    /// Applications approved (審査中 with validations recorded) that have no issued
+    /// certificate: issuance was interrupted (process killed, CA error).
+    pub async fn interrupted_issuances(&self) -> Result<Vec<i64>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT a.id FROM applications a WHERE a.status = 'under_review' AND EXISTS (SELECT 1 FROM validations v WHERE v.application_id = a.id) AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.application_id = a.id AND c.status = 'issued') ORDER BY a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    /// Marks an application's unfinished certificate rows (`reserved`, `linted`)
+    /// abandoned. They stay as a record: the serial and the linted TBS are never reused.
+    pub async fn abandon_unfinished_certificates(
+        &self,
+        application_id: i64,
+        actor: &str,
+        now: Ts,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE certificates SET status = 'abandoned' WHERE application_id = $1 AND status IN ('reserved', 'linted')")
+            .bind(application_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    actor,
+                    "issuance.abandoned",
+                    format!("application:{application_id}"),
+                    serde_json::json!({ "rows": n }),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Records a download (R-D2; used by search later) with its audit event.
     pub async fn mark_downloaded(
         &self,

@@ -641,3 +641,65 @@ fn message_catalogs_are_complete() {
         assert!(ja.binary_search(&k).is_ok(), "message key {k} missing");
     }
 }
+
+/// Sessions: idle timeout 30 min, absolute 8 h, logout ends the session server-side.
+#[tokio::test]
+async fn session_timeouts_and_logout() {
+    for db in backends().await {
+        let (ra, clock, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let a = account(&ra, "テスト株式会社").await;
+        let mut cl = logged_in(&ra, &a).await;
+        assert_eq!(cl.get("/applications").await.status, StatusCode::OK);
+        // Idle for 31 minutes: logged out.
+        clock.advance(time::Duration::minutes(31));
+        let r = cl.get("/applications").await;
+        assert_eq!(
+            (r.status, location(&r)),
+            (StatusCode::SEE_OTHER, "/".into()),
+            "idle timeout on {}",
+            db.name
+        );
+        // Active every 20 minutes: still logged out after 8 hours.
+        cl.post(
+            "/login",
+            &[("login", &a.login), ("password", "Sakura-2026-blossom")],
+        )
+        .await;
+        let mut alive_for = 0;
+        for _ in 0..30 {
+            clock.advance(time::Duration::minutes(20));
+            if cl.get("/applications").await.status != StatusCode::OK {
+                break;
+            }
+            alive_for += 20;
+        }
+        assert!(
+            (7 * 60..=8 * 60).contains(&alive_for),
+            "absolute timeout after {alive_for} min on {}",
+            db.name
+        );
+        // Logout: the cookie is cleared and the old token no longer works.
+        cl.post(
+            "/login",
+            &[("login", &a.login), ("password", "Sakura-2026-blossom")],
+        )
+        .await;
+        let old_cookie = cl.cookie.clone();
+        cl.get("/applications").await;
+        let csrf = cl.csrf.clone();
+        let r = cl.post("/logout", &[("csrf", &csrf)]).await;
+        assert!(
+            r.headers
+                .get(header::SET_COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.contains("Max-Age=0"))
+        );
+        cl.cookie = old_cookie;
+        assert_eq!(
+            cl.get("/applications").await.status,
+            StatusCode::SEE_OTHER,
+            "token dead after logout"
+        );
+    }
+}
