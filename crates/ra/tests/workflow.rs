@@ -193,15 +193,8 @@ async fn r_p1_forced_password_change() {
     }
 }
 
-async fn issue_at(
-    db: &shomei_store::testing::TestDb,
-    at: OffsetDateTime,
-) -> (
-    x509_parser::prelude::X509Certificate<'static>,
-    shomei_ra::Ra,
-    i64,
-) {
-    let (ra, _, _) = ra(db.store.clone(), at);
+/// An account, a staff member and a submitted SR3.0 application: (account, staff, application).
+async fn submitted(ra: &shomei_ra::Ra, at: OffsetDateTime) -> (i64, i64, i64) {
     let a = ra
         .create_account(&input("テスト株式会社"), "test")
         .await
@@ -218,7 +211,7 @@ async fn issue_at(
         step: "confirm".into(),
         application_id: None,
     };
-    db.store
+    ra.store
         .create_draft(&draft, at.unix_timestamp())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -227,6 +220,19 @@ async fn issue_at(
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|i| panic!("{i:?}"));
+    (a.id, staff.id, id)
+}
+
+async fn issue_at(
+    db: &shomei_store::testing::TestDb,
+    at: OffsetDateTime,
+) -> (
+    x509_parser::prelude::X509Certificate<'static>,
+    shomei_ra::Ra,
+    i64,
+) {
+    let (ra, _, _) = ra(db.store.clone(), at);
+    let (_, staff_id, id) = submitted(&ra, at).await;
     let approval = Approval {
         org_method: "registry".into(),
         ev_method: None,
@@ -236,7 +242,7 @@ async fn issue_at(
         ],
     };
     let issued = ra
-        .approve(staff.id, id, &approval)
+        .approve(staff_id, id, &approval)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(shomei_model::ContractCode::parse(&issued.contract_code).is_some());
@@ -351,39 +357,14 @@ async fn issuance_records_everything() {
 async fn approval_requires_a_method_for_every_domain() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let a = ra
-            .create_account(&input("テスト株式会社"), "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let s = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let draft = shomei_store::Draft {
-            id: "dx".into(),
-            account_id: a.id,
-            kind: shomei_model::AppKind::New,
-            data: "{}".into(),
-            step: "confirm".into(),
-            application_id: None,
-        };
-        db.store
-            .create_draft(&draft, 0)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let id = ra
-            .submit(a.id, "dx", &sr30_form(CSR))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let (_, staff_id, id) = submitted(&ra, datetime!(2026-11-24 10:00:00 UTC)).await;
         let partial = Approval {
             org_method: "registry".into(),
             ev_method: None,
             domain_methods: vec![("www.example.jp".into(), "dns-change".into())],
         };
         assert!(matches!(
-            ra.approve(s.id, id, &partial).await,
+            ra.approve(staff_id, id, &partial).await,
             Err(shomei_ra::RaError::Invalid("err.domain_method"))
         ));
         assert_eq!(
@@ -405,32 +386,7 @@ async fn approval_requires_a_method_for_every_domain() {
 async fn interrupted_issuance_resumes_on_restart() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let a = ra
-            .create_account(&input("テスト株式会社"), "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let s = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let draft = shomei_store::Draft {
-            id: "dk".into(),
-            account_id: a.id,
-            kind: shomei_model::AppKind::New,
-            data: "{}".into(),
-            step: "confirm".into(),
-            application_id: None,
-        };
-        db.store
-            .create_draft(&draft, 0)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let id = ra
-            .submit(a.id, "dk", &sr30_form(CSR))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let (_, staff_id, id) = submitted(&ra, datetime!(2026-11-24 10:00:00 UTC)).await;
         // What approve() does before the crash: validations, then serial and TBS stored.
         let v = [shomei_store::Validation {
             kind: "domain".into(),
@@ -439,7 +395,7 @@ async fn interrupted_issuance_resumes_on_restart() {
             validated_at: 1,
         }];
         assert_eq!(
-            db.store.approve_application(id, s.id, &v, 1).await.ok(),
+            db.store.approve_application(id, staff_id, &v, 1).await.ok(),
             Some(true)
         );
         let cert_id = db
