@@ -226,6 +226,20 @@ fn text(
     }
 }
 
+fn select(
+    name: &'static str,
+    label: &'static str,
+    value: &str,
+    errors: &Errors,
+    options: Vec<(String, String, bool)>,
+) -> FieldView {
+    FieldView {
+        input: "select",
+        options,
+        ..text(name, label, value, errors, "select", true, 0)
+    }
+}
+
 /// The form's fields, grouped as the manual groups them (R-AI1).
 pub fn fieldsets(
     t: crate::i18n::Tr,
@@ -247,17 +261,13 @@ pub fn fieldsets(
             .collect();
         out.push(Fieldset {
             legend: t.t("input.basic"),
-            fields: vec![FieldView {
-                name: "server_type",
-                label: t.t("field.server_type"),
-                hint: "",
-                value: f.server_type.clone(),
-                error: e.msg("server_type"),
-                input: "select",
-                required: true,
+            fields: vec![select(
+                "server_type",
+                t.t("field.server_type"),
+                &f.server_type,
+                e,
                 options,
-                maxlength: 0,
-            }],
+            )],
         });
     }
     out.push(Fieldset {
@@ -353,17 +363,13 @@ pub fn fieldsets(
         out.push(Fieldset {
             legend: t.t("input.ev"),
             fields: vec![
-                FieldView {
-                    name: "ev_business_category",
-                    label: t.t("field.ev_business_category"),
-                    hint: "",
-                    value: f.ev_business_category.clone(),
-                    error: e.msg("ev_business_category"),
-                    input: "select",
-                    required: true,
-                    options: cats,
-                    maxlength: 0,
-                },
+                select(
+                    "ev_business_category",
+                    t.t("field.ev_business_category"),
+                    &f.ev_business_category,
+                    e,
+                    cats,
+                ),
                 FieldView {
                     hint: t.t("field.org_country.hint"),
                     ..text(
