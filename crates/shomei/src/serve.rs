@@ -170,17 +170,41 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         "Root CA (trust it in the browser, or accept the warning): {}",
         pki.dir.join("root.crt").display()
     );
+    // Once the demo user has chosen a password, the initial one no longer works.
+    let initial = |still: bool, pw: &str| {
+        if still {
+            format!("initial password {pw}")
+        } else {
+            "password already changed".to_owned()
+        }
+    };
+    let customer_initial = ra
+        .store
+        .account_by_access_key(&demo.access_key)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|a| a.creds.password_initial);
+    let staff_initial = ra
+        .store
+        .staff_by_login(&demo.staff_login)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.creds.password_initial);
     println!(
-        "Demo customer: access key {}  initial password {}",
-        demo.access_key, demo.customer_initial_password
+        "Demo customer: access key {}  {}",
+        demo.access_key,
+        initial(customer_initial, &demo.customer_initial_password)
     );
     println!(
         "  login certificate {}  PKCS#12 password {}",
         demo.customer_p12, demo.customer_p12_password
     );
     println!(
-        "Demo staff:    login {}  initial password {}",
-        demo.staff_login, demo.staff_initial_password
+        "Demo staff:    login {}  {}",
+        demo.staff_login,
+        initial(staff_initial, &demo.staff_initial_password)
     );
     println!(
         "  staff certificate {}  PKCS#12 password {}",
