@@ -20,7 +20,7 @@ pub use csr::{CheckedCsr, KeyKind, check_csr};
 pub use lint::{LintError, LintedCert};
 pub use profile::{BusinessCategory, EvSubject, OrgSubject, ServerOrder};
 pub use serial::Serial;
-pub use signer::{CaUrls, IssuingCa, SignedCert};
+pub use signer::{CaUrls, CrlEntry, IssuingCa, SignedCert};
 
 use thiserror::Error;
 

@@ -49,6 +49,7 @@ pub struct SignedCert {
 /// An issuing CA with its key.
 pub struct IssuingCa {
     cert_der: Vec<u8>,
+    ski: Vec<u8>,
     issuer: Issuer<'static, KeyPair>,
     lint_issuer: Issuer<'static, KeyPair>,
     urls: CaUrls,
@@ -72,8 +73,10 @@ impl IssuingCa {
         let der = CertificateDer::from(cert_der.clone());
         let issuer = Issuer::from_ca_cert_der(&der, key)?;
         let lint_issuer = Issuer::from_ca_cert_der(&der, lint_key)?;
+        let ski = subject_key_id(&cert_der)?;
         Ok(IssuingCa {
             cert_der,
+            ski,
             issuer,
             lint_issuer,
             urls,
@@ -121,5 +124,80 @@ impl IssuingCa {
             pem: pem_encode("CERTIFICATE", &der),
             der,
         })
+    }
+}
+
+fn subject_key_id(der: &[u8]) -> Result<Vec<u8>, CaError> {
+    use x509_parser::extensions::ParsedExtension;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, c) = X509Certificate::from_der(der).map_err(|e| CaError::Parse(e.to_string()))?;
+    c.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
+        .ok_or_else(|| CaError::Parse("CA certificate has no subjectKeyIdentifier".into()))
+}
+
+/// One revoked certificate for a CRL.
+#[derive(Debug, Clone)]
+pub struct CrlEntry {
+    /// Serial, big-endian bytes.
+    pub serial: Vec<u8>,
+    /// Revocation time.
+    pub revoked_at: time::OffsetDateTime,
+    /// RFC 5280 CRLReason; 0 (unspecified) is written without the extension
+    /// (BR 7.2.2), 6 (certificateHold) is never accepted.
+    pub reason: u8,
+}
+
+impl IssuingCa {
+    /// Signs a full CRL (v2, AKI, CRL number; BR 7.2.2). Reasons other than those the
+    /// BR allow for TLS CRLs are refused.
+    pub fn crl(
+        &self,
+        number: u64,
+        this_update: time::OffsetDateTime,
+        next_update: time::OffsetDateTime,
+        entries: &[CrlEntry],
+    ) -> Result<Vec<u8>, CaError> {
+        use rcgen::{
+            CertificateRevocationListParams, KeyIdMethod, RevocationReason as R, RevokedCertParams,
+            SerialNumber,
+        };
+        let revoked_certs = entries
+            .iter()
+            .map(|e| {
+                let reason = match e.reason {
+                    0 => None,
+                    1 => Some(R::KeyCompromise),
+                    3 => Some(R::AffiliationChanged),
+                    4 => Some(R::Superseded),
+                    5 => Some(R::CessationOfOperation),
+                    9 => Some(R::PrivilegeWithdrawn),
+                    other => {
+                        return Err(CaError::Parse(format!(
+                            "CRL reason {other} not allowed in a TLS CRL"
+                        )));
+                    }
+                };
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&e.serial),
+                    revocation_time: e.revoked_at,
+                    reason_code: reason,
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, CaError>>()?;
+        let params = CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::PreSpecified(self.ski.clone()),
+        };
+        Ok(params.signed_by(&self.issuer)?.der().to_vec())
     }
 }

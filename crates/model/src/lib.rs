@@ -8,9 +8,11 @@
 pub mod clock;
 pub mod details;
 pub mod kinds;
+pub mod revocation;
 pub mod validate;
 pub mod validity;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use kinds::{AppKind, AppStatus, ContractCode, ContractType, ServerType, Service, Term};
+pub use revocation::RevocationReason;
 pub use validity::{max_validity_days, validity_for};

@@ -280,6 +280,14 @@ impl Ra {
             Ok(v) => v,
             Err(issues) => return Ok(Err(issues)),
         };
+        // A key reported compromised is refused on every path (CA-RULES "Key compromise").
+        if self.store.is_key_blocked(&v.csr.spki_sha256).await? {
+            return Ok(Err(vec![FieldIssue {
+                field: "csr",
+                key: "csr.blocked_key",
+                detail: None,
+            }]));
+        }
         let app = NewApplication {
             account_id,
             draft_id: draft_id.to_owned(),

@@ -167,6 +167,9 @@ impl Ra {
         if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
             return Err(RaError::Invalid("err.csr_changed"));
         }
+        if self.store.is_key_blocked(&csr.spki_sha256).await? {
+            return Err(RaError::Invalid("csr.blocked_key"));
+        }
         // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
         let end = contract_end(now_dt, app.term_years);
         let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;

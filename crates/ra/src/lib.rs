@@ -10,6 +10,7 @@ pub mod apply;
 pub mod issue;
 pub mod login;
 pub mod password;
+pub mod revoke;
 #[cfg(feature = "testing")]
 pub mod testing;
 

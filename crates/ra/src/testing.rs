@@ -70,3 +70,78 @@ pub fn sr30_form(csr: &str) -> crate::apply::ApplicationForm {
         ..Default::default()
     }
 }
+
+/// A new account with an issued SR3.0 certificate for `csr`, approved by `staff_id`.
+/// Returns (account, application id).
+pub async fn issued(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Created, i64) {
+    let input = crate::accounts::AccountInput {
+        org: "テスト株式会社".into(),
+        email: "ops@example.jp".into(),
+        dealer_code: None,
+    };
+    let a = ra.create_account(&input, "test").await.expect("account");
+    let draft = shomei_store::Draft {
+        id: format!("d{}", a.id),
+        account_id: a.id,
+        kind: shomei_model::AppKind::New,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    ra.store
+        .create_draft(&draft, ra.now())
+        .await
+        .expect("draft");
+    let id = ra
+        .submit(a.id, &draft.id, &sr30_form(csr))
+        .await
+        .expect("submit")
+        .expect("valid form");
+    let app = ra
+        .store
+        .application(id)
+        .await
+        .expect("load")
+        .expect("exists");
+    let approval = crate::issue::Approval {
+        org_method: "registry".into(),
+        ev_method: None,
+        domain_methods: app
+            .names
+            .iter()
+            .map(|n| (n.clone(), "dns-change".to_string()))
+            .collect(),
+    };
+    ra.approve(staff_id, id, &approval).await.expect("issued");
+    (a, id)
+}
+
+/// Starts a revocation draft for `target` with `reason` and submits it.
+pub async fn request_revocation(
+    ra: &Ra,
+    account_id: i64,
+    target: i64,
+    reason: &str,
+) -> std::result::Result<i64, &'static str> {
+    let form = crate::revoke::RevocationForm {
+        target,
+        agreed: true,
+        reason: reason.into(),
+    };
+    let id = crate::random_token(8).expect("random");
+    let draft = shomei_store::Draft {
+        id: id.clone(),
+        account_id,
+        kind: shomei_model::AppKind::Revocation,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    ra.store
+        .create_draft(&draft, ra.now())
+        .await
+        .expect("draft");
+    ra.request_revocation(account_id, &id, &form)
+        .await
+        .expect("request")
+}

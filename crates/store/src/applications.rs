@@ -105,6 +105,12 @@ pub struct Application {
     pub cert_not_before: Option<Ts>,
     /// The issued certificate's notAfter.
     pub cert_not_after: Option<Ts>,
+    /// When the issued certificate was revoked.
+    pub cert_revoked_at: Option<Ts>,
+    /// For a revocation record: the record whose certificate it revokes.
+    pub target_id: Option<i64>,
+    /// For a revocation record: the reason code (`RevocationReason::code`).
+    pub revocation_reason: Option<String>,
 }
 
 /// One page of applications.
@@ -129,7 +135,7 @@ pub struct Validation {
     pub validated_at: Ts,
 }
 
-const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after";
+const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason";
 const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -166,6 +172,9 @@ fn app_of(r: &AnyRow) -> Result<Application> {
         contract_code: r.try_get("contract_code")?,
         cert_not_before: r.try_get("cert_not_before")?,
         cert_not_after: r.try_get("cert_not_after")?,
+        cert_revoked_at: r.try_get("cert_revoked_at")?,
+        target_id: r.try_get("target_id")?,
+        revocation_reason: r.try_get("revocation_reason")?,
     })
 }
 
@@ -362,7 +371,7 @@ impl Store {
     /// Applications waiting for staff, oldest first.
     pub async fn open_applications(&self, limit: i64) -> Result<Vec<Application>> {
         let sql = format!(
-            "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.status IN ('received', 'under_review', 'documents_pending') ORDER BY a.created_at, a.id LIMIT $1"
+            "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.status IN ('received', 'under_review', 'documents_pending', 'phone_pending') ORDER BY a.created_at, a.id LIMIT $1"
         );
         let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(app_of).collect()

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod certificates;
 pub mod jobs;
 pub mod principals;
+pub mod revocations;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -78,10 +79,17 @@ pub struct Store {
     backend: Backend,
 }
 
-const MIGRATIONS_SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const MIGRATIONS_POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_revocation.sql")),
+];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_revocation.sql"),
+    ),
+];
 
 /// Unix seconds.
 pub type Ts = i64;

@@ -1,0 +1,180 @@
+//! Revocation (R-V1–R-V4): the customer's request, the staff's phone confirmation that
+//! revokes, key-compromise blocking, and the CRL (BR 4.9.7, 7.2).
+
+use crate::{Ra, RaError, Result, SERVER_CA};
+use serde::{Deserialize, Serialize};
+use shomei_ca::CrlEntry;
+use shomei_model::{AppKind, AppStatus, RevocationReason};
+use shomei_store::revocations::StoredCrl;
+use time::{Duration, OffsetDateTime};
+
+/// nextUpdate − thisUpdate of our CRLs (≤ 7 days, issue #3; BR allows 10).
+pub const CRL_VALIDITY: Duration = Duration::days(7);
+/// A CRL is re-signed once it is older than this, even without revocations (≤ 24 h).
+pub const CRL_REFRESH_AFTER: Duration = Duration::hours(23);
+
+/// The revocation form as kept in the draft.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RevocationForm {
+    /// The record whose certificate is to be revoked.
+    pub target: i64,
+    /// Whether the terms were agreed to.
+    pub agreed: bool,
+    /// `RevocationReason::code`.
+    pub reason: String,
+}
+
+impl Ra {
+    /// Whether the customer may start a revocation from this record (R-V1, R-A5).
+    pub async fn may_revoke(&self, app: &shomei_store::Application) -> Result<bool> {
+        let live =
+            app.cert_not_after.is_some_and(|t| t > self.now()) && app.cert_revoked_at.is_none();
+        let pending = self.store.revocation_pending(app.id).await?;
+        Ok(shomei_model::revocation::may_revoke(
+            app.kind, app.status, live, pending,
+        ))
+    }
+
+    /// Submits a revocation request (R-V2): a new record, 電話確認待ち. Returns the
+    /// record's id, or the message key of why it was refused.
+    pub async fn request_revocation(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        form: &RevocationForm,
+    ) -> Result<std::result::Result<i64, &'static str>> {
+        if let Some(d) = self.store.draft(account_id, draft_id).await? {
+            if let Some(id) = d.application_id {
+                return Ok(Ok(id));
+            }
+        } else {
+            return Err(RaError::NotFound);
+        }
+        if !form.agreed {
+            return Ok(Err("err.terms"));
+        }
+        let Some(reason) = RevocationReason::from_code(&form.reason) else {
+            return Ok(Err("err.revoke_reason"));
+        };
+        match self
+            .store
+            .submit_revocation(account_id, draft_id, form.target, reason.code(), self.now())
+            .await
+        {
+            Ok((id, _)) => Ok(Ok(id)),
+            Err(shomei_store::StoreError::Conflict(_)) => Ok(Err("err.revoke_not_allowed")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The deadline of a revocation request (BR 4.9.1.1), counted from the request.
+    pub fn revocation_deadline(app: &shomei_store::Application) -> Option<i64> {
+        let reason = RevocationReason::from_code(app.revocation_reason.as_deref()?)?;
+        Some(app.created_at + reason.deadline_seconds())
+    }
+
+    /// Staff record the phone confirmation (R-V4): revokes, blocks the key on key
+    /// compromise (and revokes every other certificate with it), and re-signs the CRL at
+    /// once. Returns the revoked serials.
+    pub async fn confirm_revocation(
+        &self,
+        staff_id: i64,
+        revocation_id: i64,
+    ) -> Result<Vec<String>> {
+        let app = self
+            .store
+            .application(revocation_id)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if app.kind != AppKind::Revocation || app.status != AppStatus::PhoneConfirmationPending {
+            return Err(RaError::WrongState);
+        }
+        let reason = app
+            .revocation_reason
+            .as_deref()
+            .and_then(RevocationReason::from_code)
+            .ok_or(RaError::Invalid("err.revoke_reason"))?;
+        let serials = self
+            .store
+            .confirm_revocation(
+                revocation_id,
+                staff_id,
+                i64::from(reason.crl_reason()),
+                reason == RevocationReason::KeyCompromise,
+                self.now(),
+            )
+            .await
+            .map_err(|e| {
+                if matches!(e, shomei_store::StoreError::Conflict(_)) {
+                    RaError::WrongState
+                } else {
+                    e.into()
+                }
+            })?;
+        self.refresh_crl().await?;
+        Ok(serials)
+    }
+
+    /// Signs a new CRL of the issuing CA with the next CRL number and stores it.
+    pub async fn refresh_crl(&self) -> Result<StoredCrl> {
+        let now = self.clock.now();
+        let number = self.store.next_crl_number(SERVER_CA).await?;
+        // Entries stay until a day after the certificate expired.
+        let entries = self
+            .store
+            .revoked_entries(SERVER_CA, (now - Duration::days(1)).unix_timestamp())
+            .await?
+            .into_iter()
+            .map(|e| {
+                Ok(CrlEntry {
+                    serial: hex_bytes(&e.serial)?,
+                    revoked_at: OffsetDateTime::from_unix_timestamp(e.revoked_at)
+                        .map_err(|_| RaError::Invalid("err.internal"))?,
+                    reason: u8::try_from(e.reason).map_err(|_| RaError::Invalid("err.internal"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = now + CRL_VALIDITY;
+        let der = self.server_ca.crl(
+            u64::try_from(number).unwrap_or_default(),
+            now,
+            next,
+            &entries,
+        )?;
+        let crl = StoredCrl {
+            number,
+            this_update: now.unix_timestamp(),
+            next_update: next.unix_timestamp(),
+            der,
+        };
+        self.store.save_crl(SERVER_CA, &crl).await?;
+        tracing::info!(number, entries = entries.len(), "CRL signed");
+        Ok(crl)
+    }
+
+    /// The CRL to serve: the stored one while fresh, else a newly signed one.
+    pub async fn current_crl(&self) -> Result<StoredCrl> {
+        let now = self.now();
+        match self.store.latest_crl(SERVER_CA).await? {
+            Some(c)
+                if now - c.this_update < CRL_REFRESH_AFTER.whole_seconds()
+                    && now < c.next_update =>
+            {
+                Ok(c)
+            }
+            _ => self.refresh_crl().await,
+        }
+    }
+}
+
+fn hex_bytes(s: &str) -> Result<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or(RaError::Invalid("err.internal"))
+        })
+        .collect()
+}

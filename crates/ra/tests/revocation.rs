@@ -1,0 +1,252 @@
+//! Revocation on every backend: R-V1, R-V2 (reasons → RFC 5280 codes), R-V4 (phone
+//! confirmation revokes), the BR 4.9.1.1 deadlines, key-compromise blocking, and the CRL
+//! (number strictly increasing, entries with reasons, signed by the issuing CA).
+
+use shomei_model::AppStatus;
+use shomei_ra::testing::{issued, ra, request_revocation};
+use shomei_store::testing::backends;
+use time::macros::datetime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
+
+const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
+const CSR_EC: &str = include_str!("../../ca/tests/data/p256-cn-only.csr");
+
+fn crl_entries(der: &[u8]) -> Vec<(String, Option<u8>)> {
+    let (_, crl) = CertificateRevocationList::from_der(der).unwrap_or_else(|e| panic!("{e}"));
+    crl.iter_revoked_certificates()
+        .map(|r| {
+            (
+                hex::encode(r.raw_serial()),
+                r.reason_code().map(|(_, c)| c.0),
+            )
+        })
+        .collect()
+}
+
+fn crl_number(der: &[u8]) -> u64 {
+    let (_, crl) = CertificateRevocationList::from_der(der).unwrap_or_else(|e| panic!("{e}"));
+    crl.crl_number()
+        .and_then(|n| n.to_u64_digits().first().copied())
+        .unwrap_or(0)
+}
+
+/// R-V2 → R-V4: the request waits for the phone confirmation; the confirmation revokes
+/// with superseded (4), and the next CRL lists it, with a higher CRL number.
+#[tokio::test]
+async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
+    for db in backends().await {
+        let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let serial = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default();
+        let crl0 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(crl_entries(&crl0.der).is_empty());
+
+        let rev = request_revocation(&ra, a.id, app, "content_change")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        let rec = db
+            .store
+            .application(rev)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no record"));
+        assert_eq!(
+            rec.status,
+            AppStatus::PhoneConfirmationPending,
+            "{}",
+            db.name
+        );
+        assert_eq!(rec.target_id, Some(app), "R-A1: its own record");
+        // A second request while one is pending is refused.
+        assert_eq!(
+            request_revocation(&ra, a.id, app, "switching").await,
+            Err("err.revoke_not_allowed")
+        );
+        // Not revoked before the confirmation.
+        assert!(
+            db.store
+                .issued_certificate(app)
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        );
+        assert!(crl_entries(&ra.current_crl().await.map(|c| c.der).unwrap_or_default()).is_empty());
+
+        clock.advance(time::Duration::hours(2));
+        let revoked = ra
+            .confirm_revocation(staff.id, rev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(revoked, vec![serial.clone()]);
+        let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            crl_entries(&crl.der),
+            vec![(serial.clone(), Some(4))],
+            "superseded on {}",
+            db.name
+        );
+        assert!(
+            crl_number(&crl.der) > crl_number(&crl0.der),
+            "CRL number strictly increasing"
+        );
+        assert!(crl.next_update - crl.this_update <= 7 * 86_400);
+        // Signed by the issuing CA.
+        let ca_der =
+            shomei_ca::pki::pem_to_der(&pki.server_ca.cert_pem, "CERTIFICATE").unwrap_or_default();
+        let (_, ca) = X509Certificate::from_der(&ca_der).unwrap_or_else(|e| panic!("{e}"));
+        let (_, parsed) =
+            CertificateRevocationList::from_der(&crl.der).unwrap_or_else(|e| panic!("{e}"));
+        assert!(parsed.verify_signature(ca.public_key()).is_ok());
+        // Confirming twice is refused; the record is 完了; revoking again is not offered.
+        assert!(ra.confirm_revocation(staff.id, rev).await.is_err());
+        assert_eq!(
+            db.store
+                .application(rev)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.status),
+            Some(AppStatus::Completed)
+        );
+        let target = db
+            .store
+            .application(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("target"));
+        assert!(!ra.may_revoke(&target).await.unwrap_or(true));
+        // The CRL number survives a "restart" (a new RA on the same store).
+        let (ra2, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-25 10:00:00 UTC));
+        let crl2 = ra2.refresh_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(crl2.number > crl.number);
+    }
+}
+
+/// CA-RULES "Key compromise": revoke every certificate with the key, refuse it from then on.
+#[tokio::test]
+async fn key_compromise_blocks_the_key_everywhere() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app1) = issued(&ra, staff.id, CSR_EC).await;
+        let (_, app2) = issued(&ra, staff.id, CSR_EC).await; // another account, same key
+        let rev = request_revocation(&ra, a.id, app1, "key_compromise")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        let rec = db
+            .store
+            .application(rev)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            shomei_ra::Ra::revocation_deadline(&rec),
+            Some(rec.created_at + 86_400),
+            "24 h for key compromise"
+        );
+        let revoked = ra
+            .confirm_revocation(staff.id, rev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            revoked.len(),
+            2,
+            "both certificates with the key on {}",
+            db.name
+        );
+        let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(crl_entries(&crl.der).iter().all(|(_, r)| *r == Some(1)));
+        // The key is refused on submission from now on.
+        let d = shomei_store::Draft {
+            id: "again".into(),
+            account_id: a.id,
+            kind: shomei_model::AppKind::New,
+            data: "{}".into(),
+            step: "confirm".into(),
+            application_id: None,
+        };
+        db.store
+            .create_draft(&d, ra.now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refused = ra
+            .submit(a.id, "again", &shomei_ra::testing::sr30_form(CSR_EC))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(refused.is_err_and(|i| i.iter().any(|x| x.key == "csr.blocked_key")));
+        let _ = app2;
+    }
+}
+
+/// BR 4.9.1.1: 5 days for the other reasons; R-V1: only 完了 records with a live certificate.
+#[tokio::test]
+async fn r_v1_deadlines_and_eligibility() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let rev = request_revocation(&ra, a.id, app, "end_of_service")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        let rec = db
+            .store
+            .application(rev)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            shomei_ra::Ra::revocation_deadline(&rec),
+            Some(rec.created_at + 5 * 86_400)
+        );
+        // A revocation record itself cannot be revoked; neither can another account's record.
+        assert_eq!(
+            request_revocation(&ra, a.id, rev, "end_of_service").await,
+            Err("err.revoke_not_allowed")
+        );
+        let other = ra
+            .create_account(
+                &shomei_ra::accounts::AccountInput {
+                    org: "B社".into(),
+                    email: "b@example.jp".into(),
+                    dealer_code: None,
+                },
+                "t",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            request_revocation(&ra, other.id, app, "end_of_service").await,
+            Err("err.revoke_not_allowed"),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            request_revocation(&ra, a.id, app, "bogus").await,
+            Err("err.revoke_reason")
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! Revocation records (R-A1: a revocation is its own record), the phone confirmation
+//! that revokes (R-V4), blocked keys, and the CRL state (CRL numbers strictly
+//! increasing across restarts: the number is taken in its own committed transaction).
+
+use crate::audit::{AuditEvent, append};
+use crate::jobs::enqueue;
+use crate::{Result, Store, StoreError, Ts};
+use sqlx::Row;
+
+/// One entry of a CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// Serial, hex.
+    pub serial: String,
+    /// When it was revoked.
+    pub revoked_at: Ts,
+    /// RFC 5280 CRLReason code; 0 (unspecified) is written without a reasonCode.
+    pub reason: i64,
+}
+
+/// The latest CRL of an issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCrl {
+    /// CRL number.
+    pub number: i64,
+    /// thisUpdate.
+    pub this_update: Ts,
+    /// nextUpdate.
+    pub next_update: Ts,
+    /// DER.
+    pub der: Vec<u8>,
+}
+
+impl Store {
+    /// Whether a revocation of `target_id` is waiting for its phone confirmation.
+    pub async fn revocation_pending(&self, target_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE target_id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
+            .bind(target_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Stores a revocation request (R-V2) as its own record, 電話確認待ち, with its audit
+    /// event and the staff notice, in one transaction. Idempotent per draft (R-A4).
+    /// The target must be the account's, 完了, with a live certificate and no pending
+    /// revocation; otherwise [`StoreError::Conflict`].
+    pub async fn submit_revocation(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target_id: i64,
+        reason: &str,
+        now: Ts,
+    ) -> Result<(i64, bool)> {
+        match self
+            .try_submit_revocation(account_id, draft_id, target_id, reason, now)
+            .await
+        {
+            Err(e) if e.is_unique_violation() => {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE draft_id = $1 AND account_id = $2",
+                )
+                .bind(draft_id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                id.map(|id| (id, false)).ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    async fn try_submit_revocation(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target_id: i64,
+        reason: &str,
+        now: Ts,
+    ) -> Result<(i64, bool)> {
+        let mut tx = self.begin().await?;
+        let existing: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT application_id FROM drafts WHERE id = $1 AND account_id = $2",
+        )
+        .bind(draft_id)
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match existing {
+            None => return Err(StoreError::Conflict("no such draft".into())),
+            Some(Some(id)) => return Ok((id, false)),
+            Some(None) => {}
+        }
+        let allowed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM applications a JOIN certificates c ON c.application_id = a.id AND c.status = 'issued' AND c.revoked_at IS NULL AND c.not_after > $3 \
+             WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue') \
+             AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'revocation' AND r.status = 'phone_pending')",
+        )
+        .bind(target_id)
+        .bind(account_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if allowed == 0 {
+            return Err(StoreError::Conflict(
+                "revocation not allowed for this record".into(),
+            ));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, revocation_reason, created_at, updated_at) \
+             SELECT account_id, contract_id, $2, 'revocation', service, term_years, contract_type, 'phone_pending', server_type, '', common_name, names, spki_sha256, key_desc, details, id, $3, $4, $4 FROM applications WHERE id = $1 RETURNING id",
+        )
+        .bind(target_id)
+        .bind(draft_id)
+        .bind(reason)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1").bind(draft_id).bind(id).bind(now).execute(&mut *tx).await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("customer:{account_id}"),
+                "revocation.requested",
+                format!("application:{id}"),
+                serde_json::json!({ "target": target_id, "reason": reason }),
+            ),
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            "mail.staff_revocation_request",
+            &serde_json::json!({ "application_id": id }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, true))
+    }
+
+    /// Staff record the phone confirmation (R-V4): the certificate is revoked with
+    /// `crl_reason`, the record becomes 完了, all in one transaction with the audit
+    /// events and a CRL refresh job. For key compromise (`block_key`), the key is
+    /// blocked and every other unexpired certificate with it is revoked too
+    /// (CA-RULES "Key compromise"). Returns the revoked serials.
+    pub async fn confirm_revocation(
+        &self,
+        revocation_id: i64,
+        staff_id: i64,
+        crl_reason: i64,
+        block_key: bool,
+        now: Ts,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending' RETURNING target_id, spki_sha256")
+            .bind(revocation_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict("not waiting for confirmation".into()));
+        };
+        let target: i64 = row.try_get("target_id")?;
+        let spki: String = row.try_get("spki_sha256")?;
+        let actor = format!("staff:{staff_id}");
+        let mut rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
+            .bind(target)
+            .bind(now)
+            .bind(crl_reason)
+            .fetch_all(&mut *tx)
+            .await?;
+        if block_key {
+            sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', $2, $3) ON CONFLICT (spki_sha256) DO NOTHING")
+                .bind(&spki)
+                .bind(format!("application:{revocation_id}"))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    &actor,
+                    "key.blocked",
+                    format!("application:{revocation_id}"),
+                    serde_json::json!({ "spki_sha256": spki }),
+                ),
+            )
+            .await?;
+            let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING serial, application_id")
+                .bind(&spki)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+            rows.extend(more);
+        }
+        let mut serials = Vec::new();
+        for r in &rows {
+            let serial: String = r.try_get("serial")?;
+            let app: i64 = r.try_get("application_id")?;
+            append(&mut tx, &AuditEvent::new(now, &actor, "certificate.revoked", format!("application:{app}"), serde_json::json!({ "serial": serial, "reason": if app == target { crl_reason } else { 1 }, "request": revocation_id }))).await?;
+            serials.push(serial);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                &actor,
+                "revocation.confirmed",
+                format!("application:{revocation_id}"),
+                serde_json::json!({ "serials": serials }),
+            ),
+        )
+        .await?;
+        enqueue(&mut tx, "crl.refresh", &serde_json::json!({}), now).await?;
+        enqueue(
+            &mut tx,
+            "mail.revoked",
+            &serde_json::json!({ "application_id": revocation_id }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(serials)
+    }
+
+    /// Whether a key (SHA-256 of its SPKI) is blocked.
+    pub async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = $1")
+            .bind(spki_sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Revoked certificates of `issuer` that have not expired before `expired_before`
+    /// (entries stay on the CRL until after the certificate expires).
+    pub async fn revoked_entries(
+        &self,
+        issuer: &str,
+        expired_before: Ts,
+    ) -> Result<Vec<RevokedEntry>> {
+        let rows = sqlx::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE issuer = $1 AND revoked_at IS NOT NULL AND not_after >= $2 ORDER BY revoked_at, serial")
+            .bind(issuer)
+            .bind(expired_before)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RevokedEntry {
+                    serial: r.try_get("serial")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                    reason: r
+                        .try_get::<Option<i64>, _>("revocation_reason")?
+                        .unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the next CRL number of `issuer` in its own committed transaction, so a
+    /// number is never handed out twice, even across crashes.
+    pub async fn next_crl_number(&self, issuer: &str) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO crls (issuer, crl_number, this_update, next_update) VALUES ($1, 0, 0, 0) ON CONFLICT (issuer) DO NOTHING").bind(issuer).execute(&mut *tx).await?;
+        let n: i64 = sqlx::query_scalar(
+            "UPDATE crls SET crl_number = crl_number + 1 WHERE issuer = $1 RETURNING crl_number",
+        )
+        .bind(issuer)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Stores a signed CRL if its number is still the latest taken.
+    pub async fn save_crl(&self, issuer: &str, crl: &StoredCrl) -> Result<bool> {
+        let n = sqlx::query("UPDATE crls SET der = $3, this_update = $4, next_update = $5 WHERE issuer = $1 AND crl_number = $2")
+            .bind(issuer)
+            .bind(crl.number)
+            .bind(crl.der.clone())
+            .bind(crl.this_update)
+            .bind(crl.next_update)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// The latest signed CRL of `issuer`.
+    pub async fn latest_crl(&self, issuer: &str) -> Result<Option<StoredCrl>> {
+        let row = sqlx::query("SELECT crl_number, this_update, next_update, der FROM crls WHERE issuer = $1 AND der IS NOT NULL").bind(issuer).fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok(StoredCrl {
+                number: r.try_get("crl_number")?,
+                this_update: r.try_get("this_update")?,
+                next_update: r.try_get("next_update")?,
+                der: r.try_get("der")?,
+            })
+        })
+        .transpose()
+    }
+}
