@@ -156,10 +156,12 @@ impl Ra {
     /// The CRL to serve: the stored one while fresh, else a newly signed one.
     pub async fn current_crl(&self) -> Result<StoredCrl> {
         let now = self.now();
+        let latest_revocation = self.store.latest_revocation_at(SERVER_CA).await?;
         match self.store.latest_crl(SERVER_CA).await? {
             Some(c)
                 if now - c.this_update < CRL_REFRESH_AFTER.whole_seconds()
-                    && now < c.next_update =>
+                    && now < c.next_update
+                    && latest_revocation.is_none_or(|r| r < c.this_update) =>
             {
                 Ok(c)
             }

@@ -212,6 +212,21 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     );
     println!("(Initial passwords are valid for 30 days and must be changed at the first login.)");
 
+    // The CRL: signed at start, then kept current (re-signed within minutes of a
+    // revocation, and at least every 23 hours).
+    ra.current_crl()
+        .await
+        .map_err(|e| format!("cannot sign the CRL: {e}"))?;
+    let crl_ra = ra.clone();
+    let crl_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(120));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crl_ra.current_crl().await {
+                tracing::error!("CRL refresh failed: {e}");
+            }
+        }
+    });
     let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
     let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
     let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
@@ -228,6 +243,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         ))
         .await;
     public_task.abort();
+    crl_task.abort();
     portal_task.abort();
     desk_task.abort();
     Ok(())

@@ -142,7 +142,8 @@ impl Store {
 
     /// Staff record the phone confirmation (R-V4): the certificate is revoked with
     /// `crl_reason`, the record becomes 完了, all in one transaction with the audit
-    /// events and a CRL refresh job. For key compromise (`block_key`), the key is
+    /// events; the RA re-signs the CRL right after (and `Ra::current_crl` catches up
+    /// after a crash). For key compromise (`block_key`), the key is
     /// blocked and every other unexpired certificate with it is revoked too
     /// (CA-RULES "Key compromise"). Returns the revoked serials.
     pub async fn confirm_revocation(
@@ -214,7 +215,6 @@ impl Store {
             ),
         )
         .await?;
-        enqueue(&mut tx, "crl.refresh", &serde_json::json!({}), now).await?;
         enqueue(
             &mut tx,
             "mail.revoked",
@@ -224,6 +224,16 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(serials)
+    }
+
+    /// The most recent revocation time of `issuer`'s certificates.
+    pub async fn latest_revocation_at(&self, issuer: &str) -> Result<Option<Ts>> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(revoked_at) FROM certificates WHERE issuer = $1")
+                .bind(issuer)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Whether a key (SHA-256 of its SPKI) is blocked.

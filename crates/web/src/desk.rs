@@ -30,6 +30,10 @@ pub fn router(state: Shared) -> Router {
         .route("/applications/{id}", get(detail))
         .route("/applications/{id}/approve", post(approve))
         .route("/applications/{id}/reject", post(reject))
+        .route(
+            "/applications/{id}/confirm-revocation",
+            post(confirm_revocation),
+        )
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
         .fallback(auth::not_found)
@@ -45,6 +49,7 @@ struct Row {
     status: String,
     org: String,
     server: String,
+    deadline: String,
 }
 
 #[derive(Template)]
@@ -82,6 +87,9 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
             status: t.t(status_key(a.status)).to_owned(),
             org: a.details.organisation.name.clone(),
             server: a.common_name.clone(),
+            deadline: shomei_ra::Ra::revocation_deadline(&a)
+                .map(datetime)
+                .unwrap_or_default(),
         })
         .collect();
     html(&QueuePage {
@@ -118,6 +126,25 @@ struct DetailPage {
     domains: Vec<String>,
     org_methods: Vec<(String, String)>,
     domain_methods: Vec<(String, String)>,
+    is_revocation: bool,
+    rev_open: bool,
+    rev_reason: String,
+    rev_target: i64,
+    rev_serial: String,
+    rev_deadline: String,
+    rev_left: String,
+    rev_registrant: String,
+}
+
+/// "残り 3時間12分" / "期限切れ 2時間" in the page's language.
+fn time_left(t: crate::i18n::Tr, deadline: i64, now: i64) -> String {
+    let d = deadline - now;
+    let hm = |s: i64| format!("{}:{:02}", s / 3600, (s % 3600) / 60);
+    if d >= 0 {
+        t.t1("desk.rev.left", &hm(d))
+    } else {
+        t.t1("desk.rev.overdue", &hm(-d))
+    }
 }
 
 /// `?m=issued|rejected|...`
@@ -165,6 +192,24 @@ async fn render_detail(
             )
         })
         .collect();
+    let reason = app
+        .revocation_reason
+        .as_deref()
+        .and_then(shomei_model::RevocationReason::from_code);
+    let deadline = shomei_ra::Ra::revocation_deadline(&app);
+    let rev_serial = match app.target_id {
+        Some(tid) => st
+            .ra
+            .store
+            .certificate_rows(tid)
+            .await?
+            .into_iter()
+            .find(|r| r.2 == "issued")
+            .map(|r| r.1)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let reg = &app.details.contacts.registrant;
     let methods = |list: &[&str]| {
         list.iter()
             .map(|m| ((*m).to_owned(), t.t(&format!("method.{m}")).to_owned()))
@@ -202,6 +247,18 @@ async fn render_detail(
         domains: app.names.clone(),
         org_methods: methods(ORG_METHODS),
         domain_methods: methods(DOMAIN_METHODS),
+        is_revocation: app.kind == shomei_model::AppKind::Revocation,
+        rev_open: app.status == shomei_model::AppStatus::PhoneConfirmationPending,
+        rev_reason: reason
+            .map(|r| t.t(crate::portal::revoke::reason_key(r)).to_owned())
+            .unwrap_or_default(),
+        rev_target: app.target_id.unwrap_or_default(),
+        rev_serial,
+        rev_deadline: deadline.map(datetime).unwrap_or_default(),
+        rev_left: deadline
+            .map(|d| time_left(t, d, st.ra.now()))
+            .unwrap_or_default(),
+        rev_registrant: format!("{} / {} / {}", reg.name, reg.phone, reg.email),
     })
 }
 
@@ -214,6 +271,7 @@ async fn detail(
     let (msg, good) = match q.m.as_str() {
         "issued" => (a.ctx.tr.t("desk.msg.issued"), true),
         "rejected" => (a.ctx.tr.t("desk.msg.rejected"), true),
+        "revoked" => (a.ctx.tr.t("desk.msg.revoked"), true),
         _ => ("", true),
     };
     render_detail(&st, &a, &id, msg, good).await
@@ -282,6 +340,25 @@ async fn reject(
     match st.ra.reject(a.id(), app_id, &f.reason).await {
         Ok(()) => Ok(Redirect::to(&format!("/applications/{app_id}?m=rejected")).into_response()),
         Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /applications/{id}/confirm-revocation: the phone confirmation is recorded and
+/// the certificate revoked at once (R-V4); the CRL is re-signed.
+async fn confirm_revocation(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.confirm_revocation(a.id(), app_id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=revoked")).into_response()),
         Err(RaError::WrongState) => {
             render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
         }

@@ -13,6 +13,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/ca/{file}", get(ca_cert))
+        .route("/crl/{file}", get(crl))
         .fallback(crate::auth::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(|req, next| {
@@ -35,5 +36,24 @@ async fn ca_cert(State(st): State<Shared>, Path(file): Path<String>) -> Response
     match der {
         Some(d) => ([(header::CONTENT_TYPE, "application/pkix-cert")], d).into_response(),
         None => crate::error::WebError::NotFound.into_response(),
+    }
+}
+
+/// The issuing CA's CRL at the URL of the certificates' CRL distribution point. Always
+/// answers with a parseable, current CRL (re-signed when older than 23 hours).
+async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
+    if file != "server.crl" {
+        return crate::error::WebError::NotFound.into_response();
+    }
+    match st.ra.current_crl().await {
+        Ok(c) => (
+            [
+                (header::CONTENT_TYPE, "application/pkix-crl"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            c.der,
+        )
+            .into_response(),
+        Err(e) => crate::error::WebError::from(e).into_response(),
     }
 }

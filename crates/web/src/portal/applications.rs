@@ -160,6 +160,8 @@ struct DetailPage {
     key: String,
     server_type: String,
     fieldsets: Vec<Fieldset>,
+    actions: Vec<(String, String)>,
+    revocation: String,
 }
 
 /// The application's organisation, contacts and EV data as a read-only form.
@@ -198,6 +200,21 @@ pub async fn detail(
 ) -> WebResult<Response> {
     let app = own(&st, &a, &id).await?;
     let t = a.ctx.tr;
+    // R-A5: only what this record and its status allow. Renewal, reissue, contact
+    // change, cancellation and withdrawal join this list in later releases.
+    let mut actions = Vec::new();
+    if st.ra.may_revoke(&app).await? {
+        actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
+    }
+    let reason = app
+        .revocation_reason
+        .as_deref()
+        .and_then(shomei_model::RevocationReason::from_code);
+    let revocation = match (app.kind, reason, app.cert_revoked_at) {
+        (AppKind::Revocation, Some(r), _) => t.t(crate::portal::revoke::reason_key(r)).to_owned(),
+        (_, _, Some(at)) => t.t1("detail.revoked_at", &crate::page::datetime(at)),
+        _ => String::new(),
+    };
     html(&DetailPage {
         p: Page::new(&a.ctx, "portal", "detail.title"),
         id: app.id,
@@ -214,6 +231,8 @@ pub async fn detail(
         key: app.key_desc.clone(),
         server_type: t.t(server_type_key(app.server_type)).to_owned(),
         fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
+        actions,
+        revocation,
     })
 }
 
@@ -222,6 +241,30 @@ pub async fn detail(
 struct DonePage {
     p: Page,
     id: i64,
+    next: &'static str,
+}
+
+/// The pull-down's choice.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ActionForm {
+    csrf: String,
+    action: String,
+}
+
+/// POST /applications/{id}/action: starts the chosen procedure (R-A5).
+pub async fn action(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<ActionForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app = own(&st, &a, &id).await?;
+    match f.action.as_str() {
+        "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
+        _ => Err(WebError::NotFound),
+    }
 }
 
 /// GET /applications/{id}/done: the completion screen (only after the commit).
@@ -231,9 +274,14 @@ pub async fn done(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let app = own(&st, &a, &id).await?;
+    let (title, next) = match app.kind {
+        AppKind::Revocation => ("revoke.done.title", "revoke.done.next"),
+        _ => ("done.title", "done.next"),
+    };
     html(&DonePage {
-        p: Page::new(&a.ctx, "portal", "done.title"),
+        p: Page::new(&a.ctx, "portal", title),
         id: app.id,
+        next,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod apply;
+pub mod revoke;
 
 use crate::auth;
 use crate::error::WebResult;
@@ -44,6 +45,17 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/{file}",
             get(applications::download_file),
         )
+        .route("/applications/{id}/action", post(applications::action))
+        .route(
+            "/revoke/{draft}/terms",
+            get(revoke::terms).post(revoke::agree),
+        )
+        .route(
+            "/revoke/{draft}/input",
+            get(revoke::input).post(revoke::input_submit),
+        )
+        .route("/revoke/{draft}/confirm", get(revoke::confirm))
+        .route("/revoke/{draft}/submit", post(revoke::submit))
         .route("/account-info", get(later))
         .route("/coupons", get(later))
         .route("/lang/{code}", get(auth::set_lang))

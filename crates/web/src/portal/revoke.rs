@@ -1,0 +1,266 @@
+//! 失効申請 (R-V1–R-V3): from the detail page's pull-down → terms → reason → confirm
+//! (which warns that it cannot be taken back) → submit → done. The record then waits
+//! for the phone confirmation at the desk (R-V4).
+
+use crate::error::{WebError, WebResult};
+use crate::page::Page;
+use crate::session::Authed;
+use crate::{Shared, html};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use shomei_model::{AppKind, RevocationReason};
+use shomei_ra::revoke::RevocationForm;
+use shomei_store::{Application, Draft};
+
+/// The message key of a revocation reason, as the manual words it (R-V2).
+pub fn reason_key(r: RevocationReason) -> &'static str {
+    match r {
+        RevocationReason::ContentChange => "reason.content_change",
+        RevocationReason::Switching => "reason.switching",
+        RevocationReason::EndOfService => "reason.end_of_service",
+        RevocationReason::KeyCompromise => "reason.key_compromise",
+    }
+}
+
+/// Starts a revocation draft for `target` (called from the detail page's pull-down).
+pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<Response> {
+    if !st.ra.may_revoke(target).await? {
+        return Err(WebError::NotFound);
+    }
+    let form = RevocationForm {
+        target: target.id,
+        ..Default::default()
+    };
+    let id = shomei_ra::random_token(16)?;
+    let data = serde_json::to_string(&form).map_err(|e| WebError::Internal(e.to_string()))?;
+    st.ra
+        .store
+        .create_draft(
+            &Draft {
+                id: id.clone(),
+                account_id: a.id(),
+                kind: AppKind::Revocation,
+                data,
+                step: "terms".into(),
+                application_id: None,
+            },
+            st.ra.now(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response())
+}
+
+struct Loaded {
+    draft: Draft,
+    form: RevocationForm,
+    target: Application,
+}
+
+async fn load(st: &Shared, a: &Authed, id: &str) -> WebResult<Result<Loaded, Response>> {
+    let draft = st
+        .ra
+        .store
+        .draft(a.id(), id)
+        .await?
+        .filter(|d| d.kind == AppKind::Revocation)
+        .ok_or(WebError::NotFound)?;
+    if let Some(app) = draft.application_id {
+        return Ok(Err(
+            Redirect::to(&format!("/applications/{app}/done")).into_response()
+        ));
+    }
+    let form: RevocationForm =
+        serde_json::from_str(&draft.data).map_err(|e| WebError::Internal(e.to_string()))?;
+    let target = st
+        .ra
+        .store
+        .application_of(a.id(), form.target)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Ok(Loaded {
+        draft,
+        form,
+        target,
+    }))
+}
+
+macro_rules! load_or_return {
+    ($st:expr, $a:expr, $id:expr) => {
+        match load($st, $a, $id).await? {
+            Ok(x) => x,
+            Err(redirect) => return Ok(redirect),
+        }
+    };
+}
+
+async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
+    let data = serde_json::to_string(&l.form).map_err(|e| WebError::Internal(e.to_string()))?;
+    st.ra
+        .store
+        .update_draft(a.id(), &l.draft.id, &data, step, st.ra.now())
+        .await?;
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "portal/revoke_terms.html")]
+struct TermsPage {
+    p: Page,
+    draft: String,
+    target: i64,
+}
+
+/// GET /revoke/{draft}/terms
+pub async fn terms(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    html(&TermsPage {
+        p: Page::new(&a.ctx, "portal", "revoke.terms.page_title"),
+        draft: l.draft.id,
+        target: l.target.id,
+    })
+}
+
+/// POST /revoke/{draft}/terms: 同意する.
+pub async fn agree(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let mut l = load_or_return!(&st, &a, &id);
+    l.form.agreed = true;
+    save(&st, &a, &l, "input").await?;
+    Ok(Redirect::to(&format!("/revoke/{id}/input")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "portal/revoke_input.html")]
+struct InputPage {
+    p: Page,
+    draft: String,
+    error: String,
+    contract: String,
+    server: String,
+    org: String,
+    reasons: Vec<(String, String, bool)>,
+}
+
+fn input_page(a: &Authed, l: &Loaded, error: &str) -> WebResult<Response> {
+    let t = a.ctx.tr;
+    let reasons = RevocationReason::ALL
+        .iter()
+        .map(|r| {
+            (
+                r.code().to_owned(),
+                t.t(reason_key(*r)).to_owned(),
+                l.form.reason == r.code(),
+            )
+        })
+        .collect();
+    let mut res = html(&InputPage {
+        p: Page::new(&a.ctx, "portal", "revoke.input.title"),
+        draft: l.draft.id.clone(),
+        error: error.to_owned(),
+        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+        server: l.target.common_name.clone(),
+        org: l.target.details.organisation.name.clone(),
+        reasons,
+    })?;
+    if !error.is_empty() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+/// GET /revoke/{draft}/input: 失効申請 入力画面 (R-V2).
+pub async fn input(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    if !l.form.agreed {
+        return Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response());
+    }
+    input_page(&a, &l, "")
+}
+
+/// The reason form.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ReasonForm {
+    csrf: String,
+    reason: String,
+}
+
+/// POST /revoke/{draft}/input
+pub async fn input_submit(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<ReasonForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let mut l = load_or_return!(&st, &a, &id);
+    if RevocationReason::from_code(&f.reason).is_none() {
+        return input_page(&a, &l, a.ctx.tr.t("err.revoke_reason"));
+    }
+    l.form.reason = f.reason;
+    save(&st, &a, &l, "confirm").await?;
+    Ok(Redirect::to(&format!("/revoke/{id}/confirm")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "portal/revoke_confirm.html")]
+struct ConfirmPage {
+    p: Page,
+    draft: String,
+    contract: String,
+    server: String,
+    org: String,
+    reason: String,
+}
+
+/// GET /revoke/{draft}/confirm: 失効申請 入力確認画面, with the warning of R-V3.
+pub async fn confirm(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    let Some(reason) = RevocationReason::from_code(&l.form.reason) else {
+        return Ok(Redirect::to(&format!("/revoke/{id}/input")).into_response());
+    };
+    html(&ConfirmPage {
+        p: Page::new(&a.ctx, "portal", "revoke.confirm.title"),
+        draft: l.draft.id.clone(),
+        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+        server: l.target.common_name.clone(),
+        org: l.target.details.organisation.name.clone(),
+        reason: a.ctx.tr.t(reason_key(reason)).to_owned(),
+    })
+}
+
+/// POST /revoke/{draft}/submit: 確認 — the request goes to the CA (idempotent per draft).
+pub async fn submit(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let l = load_or_return!(&st, &a, &id);
+    match st.ra.request_revocation(a.id(), &id, &l.form).await? {
+        Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
+        Err(key) => input_page(&a, &l, a.ctx.tr.t(key)),
+    }
+}
