@@ -22,6 +22,7 @@ const DESK = `https://127.0.0.1:${PORTS.desk}`;
 const NEW_CUSTOMER_PW = 'Sakura-2026-blossom';
 const NEW_STAFF_PW = 'Review-2026-desk-pass';
 
+const issued = {};
 let server, serverLog = () => '', browser, dir, demo, customerPassword = null, staffPassword = null;
 
 function waitPort(port, ms = 60000) {
@@ -264,6 +265,62 @@ for (const c of [
     assert.match(text, new RegExp(`DNS:${c.name.replace(/\./g, '\\.')}`));
     assert.match(text, c.ev ? /2\.23\.140\.1\.1\b/ : /2\.23\.140\.1\.2\.2/);
     writeFileSync(join(OUT, `${c.lint}-root.pem`), readFileSync(join(dir, 'data', 'pki', 'root.crt')));
+    issued[c.lint] = { id, files };
     await cctx.close();
   });
 }
+
+async function fetchCrl(name) {
+  const res = await fetch(`http://127.0.0.1:${PORTS.public}/crl/server.crl`);
+  assert.equal(res.status, 200);
+  const file = join(OUT, name);
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return execFileSync('openssl', ['crl', '-inform', 'DER', '-in', file, '-CAfile', issued.ov.files.chain, '-noout', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+test('revocation R-V1..R-V4: request → warning → phone confirmation at the desk → CRL lists it', async () => {
+  assert.ok(issued.ov, 'the OV journey ran first');
+  const serial = execFileSync('openssl', ['x509', '-in', issued.ov.files.cert, '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
+  const before = await fetchCrl('crl-before.der');
+  assert.ok(!before.includes(serial), 'not on the CRL before the revocation');
+
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.goto(`${PORTAL}/applications/${issued.ov.id}`);
+  await page.getByLabel('手続き').selectOption({ label: '失効申請' });
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '失効申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '失効申請 入力画面');
+  await page.getByLabel('証明書の内容を変更するため').check();
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '失効申請 入力確認画面');
+  await page.getByText('取消しはできません').first().waitFor(); // R-V3
+  await Promise.all([page.waitForURL(/\/applications\/\d+\/done$/), page.getByRole('button', { name: '確認' }).dblclick()]);
+  assert.equal(await heading(page), '失効申請完了画面');
+  const revId = page.url().match(/applications\/(\d+)\/done/)[1];
+  // Still valid until the phone confirmation (R-V4).
+  assert.ok(!(await fetchCrl('crl-pending.der')).includes(serial));
+
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  const row = desk.getByRole('row', { name: new RegExp(`^${revId} `) });
+  assert.match(await row.innerText(), /電話確認待ち/);
+  await row.getByRole('link', { name: '審査する' }).click();
+  assert.match(await desk.locator('#rev-deadline').innerText(), /残り/);
+  await desk.getByRole('button', { name: '電話確認を記録して失効する' }).click();
+  await desk.getByText('証明書を失効しました').waitFor();
+  await sctx.close();
+
+  const after = await fetchCrl('crl.der');
+  assert.ok(after.includes(serial), `serial ${serial} on the CRL`);
+  assert.match(after, /Superseded/);
+  // The record shows the revocation; revoking again is no longer offered (R-A5).
+  await page.goto(`${PORTAL}/applications/${issued.ov.id}`);
+  await page.getByText('に失効しました').waitFor();
+  assert.equal(await page.getByLabel('手続き').count(), 0);
+  writeFileSync(join(OUT, 'crl-serial.txt'), serial);
+  await cctx.close();
+});
