@@ -270,6 +270,15 @@ for (const c of [
   });
 }
 
+// Asks the OCSP responder with the real client; saves the DER response for pkilint.
+function ocsp() {
+  const issuer = join(dir, 'data', 'pki', 'server-ca.crt');
+  const out = execFileSync('openssl', ['ocsp', '-issuer', issuer, '-cert', issued.ov.files.cert, '-url', `http://127.0.0.1:${PORTS.public}/ocsp/server`,
+    '-CAfile', issued.ov.files.chain, '-no_nonce', '-respout', join(OUT, 'ocsp.der')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.match(out, /Response verify OK|: (good|revoked)/);
+  return out;
+}
+
 async function fetchCrl(name) {
   const res = await fetch(`http://127.0.0.1:${PORTS.public}/crl/server.crl`);
   assert.equal(res.status, 200);
@@ -283,6 +292,7 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   const serial = execFileSync('openssl', ['x509', '-in', issued.ov.files.cert, '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
   const before = await fetchCrl('crl-before.der');
   assert.ok(!before.includes(serial), 'not on the CRL before the revocation');
+  assert.match(ocsp(), /: good/, 'OCSP good before the revocation');
 
   const cctx = await customerContext();
   const page = await cctx.newPage();
@@ -314,6 +324,9 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   await desk.getByText('証明書を失効しました').waitFor();
   await sctx.close();
 
+  const status = ocsp();
+  assert.match(status, /: revoked/, 'OCSP revoked after the confirmation');
+  assert.match(status, /Reason: superseded/);
   const after = await fetchCrl('crl.der');
   assert.ok(after.includes(serial), `serial ${serial} on the CRL`);
   assert.match(after, /Superseded/);

@@ -10,6 +10,7 @@ pub mod client;
 pub mod csr;
 pub mod lint;
 pub mod names;
+pub mod ocsp;
 pub mod p12;
 pub mod pki;
 pub mod profile;

@@ -270,6 +270,11 @@ impl Ra {
                 now,
             )
             .await?;
+        // The OCSP response exists from the first moment (failure here is not fatal:
+        // the refresh and on-demand signing cover it).
+        if let Err(e) = self.prebuild_ocsp(&[serial.hex()]).await {
+            tracing::warn!(application_id, "OCSP pre-build failed: {e}");
+        }
         tracing::info!(application_id, serial = %serial.hex(), contract = %code, "certificate issued");
         Ok(Issued {
             contract_code: code,

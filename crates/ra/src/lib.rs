@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod apply;
 pub mod issue;
 pub mod login;
+pub mod ocsp;
 pub mod password;
 pub mod revoke;
 #[cfg(feature = "testing")]
@@ -78,6 +79,7 @@ pub struct Ra {
     pub(crate) server_ca: Arc<IssuingCa>,
     pub(crate) login_ca: Arc<ClientCa>,
     pub(crate) staff_ca: Arc<ClientCa>,
+    pub(crate) ocsp: Option<Arc<shomei_ca::ocsp::OcspResponder>>,
     /// Settings.
     pub policy: Policy,
 }
@@ -109,8 +111,15 @@ impl Ra {
             server_ca: Arc::new(server_ca),
             login_ca: Arc::new(login_ca),
             staff_ca: Arc::new(staff_ca),
+            ocsp: None,
             policy,
         }
+    }
+
+    /// Adds the OCSP responder (the delegated responder of the issuing CA).
+    pub fn with_ocsp(mut self, responder: shomei_ca::ocsp::OcspResponder) -> Ra {
+        self.ocsp = Some(Arc::new(responder));
+        self
     }
 
     /// Now, Unix seconds.

@@ -113,6 +113,7 @@ impl Ra {
                 }
             })?;
         self.refresh_crl().await?;
+        self.prebuild_ocsp(&serials).await?;
         Ok(serials)
     }
 

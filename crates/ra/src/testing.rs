@@ -42,6 +42,14 @@ pub fn ra(store: Store, at: OffsetDateTime) -> (Ra, FixedClock, DevPki) {
         login,
         staff,
         Policy::default(),
+    )
+    .with_ocsp(
+        shomei_ca::ocsp::OcspResponder::from_pem(
+            &pki.server_ca.cert_pem,
+            &pki.ocsp.cert_pem,
+            &pki.ocsp.key_pem,
+        )
+        .expect("ocsp responder"),
     );
     (ra, clock, pki)
 }

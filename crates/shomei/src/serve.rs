@@ -213,7 +213,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     println!("(Initial passwords are valid for 30 days and must be changed at the first login.)");
 
     // The CRL: signed at start, then kept current (re-signed within minutes of a
-    // revocation, and at least every 23 hours).
+    // revocation, and at least every 23 hours). OCSP responses likewise.
     ra.current_crl()
         .await
         .map_err(|e| format!("cannot sign the CRL: {e}"))?;
@@ -224,6 +224,10 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             tick.tick().await;
             if let Err(e) = crl_ra.current_crl().await {
                 tracing::error!("CRL refresh failed: {e}");
+            }
+            // OCSP responses: rebuilt a day into their four days of validity.
+            if let Err(e) = crl_ra.refresh_ocsp(10_000).await {
+                tracing::error!("OCSP refresh failed: {e}");
             }
         }
     });

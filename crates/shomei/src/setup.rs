@@ -135,12 +135,11 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         operator_name: cfg.pki.operator.clone(),
         ..Policy::default()
     };
-    Ok(Ra::new(
-        store,
-        Arc::new(SystemClock),
-        server,
-        login,
-        staff,
-        policy,
-    ))
+    let ocsp = shomei_ca::ocsp::OcspResponder::from_pem(
+        &s.server_ca.cert_pem,
+        &s.ocsp.cert_pem,
+        &s.ocsp.key_pem,
+    )
+    .map_err(|e| format!("cannot load the OCSP responder certificate and key: {e}"))?;
+    Ok(Ra::new(store, Arc::new(SystemClock), server, login, staff, policy).with_ocsp(ocsp))
 }

@@ -12,6 +12,7 @@ pub mod applications;
 pub mod audit;
 pub mod certificates;
 pub mod jobs;
+pub mod ocsp;
 pub mod principals;
 pub mod revocations;
 pub mod sessions;
@@ -82,13 +83,13 @@ pub struct Store {
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_revocation.sql")),
+    (3, include_str!("../migrations/sqlite/0003_ocsp.sql")),
 ];
+#[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (
-        2,
-        include_str!("../migrations/postgres/0002_revocation.sql"),
-    ),
+    (2, include_str!("../migrations/postgres/0002_revocation.sql")),
+    (3, include_str!("../migrations/postgres/0003_ocsp.sql")),
 ];
 
 /// Unix seconds.

@@ -199,7 +199,13 @@ impl Store {
         }
         let mut serials = Vec::new();
         for r in &rows {
+            // The pre-built OCSP response of a revoked certificate is gone at once; the
+            // next request or the refresh builds the "revoked" one.
             let serial: String = r.try_get("serial")?;
+            sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
+                .bind(&serial)
+                .execute(&mut *tx)
+                .await?;
             let app: i64 = r.try_get("application_id")?;
             append(&mut tx, &AuditEvent::new(now, &actor, "certificate.revoked", format!("application:{app}"), serde_json::json!({ "serial": serial, "reason": if app == target { crl_reason } else { 1 }, "request": revocation_id }))).await?;
             serials.push(serial);

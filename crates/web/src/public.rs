@@ -14,6 +14,8 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(index))
         .route("/ca/{file}", get(ca_cert))
         .route("/crl/{file}", get(crl))
+        .route("/ocsp/server", axum::routing::post(ocsp_post))
+        .route("/ocsp/server/{*request}", get(ocsp_get))
         .fallback(crate::auth::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(|req, next| {
@@ -55,5 +57,40 @@ async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
         )
             .into_response(),
         Err(e) => crate::error::WebError::from(e).into_response(),
+    }
+}
+
+fn ocsp_response(der: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/ocsp-response"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        der,
+    )
+        .into_response()
+}
+
+/// POST /ocsp/server (RFC 6960 A.1.1): the body is the DER request.
+async fn ocsp_post(State(st): State<Shared>, body: axum::body::Bytes) -> Response {
+    if body.len() > 10 * 1024 {
+        return ocsp_response(shomei_ca::ocsp::malformed());
+    }
+    ocsp_response(st.ra.ocsp_answer(&body).await)
+}
+
+/// GET /ocsp/server/{base64 of the DER request, URL-encoded} (RFC 6960 A.1.1).
+async fn ocsp_get(State(st): State<Shared>, Path(request): Path<String>) -> Response {
+    use base64::Engine;
+    // Path already URL-decoded by axum; some clients also leave '+' and '/' raw.
+    let cleaned: String = request.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.trim_start_matches('/'))
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE.decode(cleaned.trim_start_matches('/'))
+        });
+    match der {
+        Ok(d) if d.len() <= 10 * 1024 => ocsp_response(st.ra.ocsp_answer(&d).await),
+        _ => ocsp_response(shomei_ca::ocsp::malformed()),
     }
 }
