@@ -112,6 +112,10 @@ impl AppStatus {
                 | AppStatus::PhoneConfirmationPending
         )
     }
+    /// R-A5 申請取消: only an application that is not done yet can be withdrawn.
+    pub fn allows_withdrawal(self) -> bool {
+        matches!(self, AppStatus::Received | AppStatus::DocumentsPending)
+    }
     /// R-D2: downloads only while the status is 完了.
     pub fn allows_download(self) -> bool {
         self == AppStatus::Completed

@@ -282,3 +282,46 @@ impl Ra {
         })
     }
 }
+
+impl Ra {
+    /// 申請取消 (R-A5): the customer withdraws an application that is not done yet.
+    pub async fn withdraw(&self, account_id: i64, application_id: i64) -> Result<bool> {
+        Ok(self
+            .store
+            .withdraw_application(account_id, application_id, self.now())
+            .await?)
+    }
+
+    /// Staff mark an application 書類提出待ち with what is missing (R-LS3).
+    pub async fn request_documents(
+        &self,
+        staff_id: i64,
+        application_id: i64,
+        note: &str,
+    ) -> Result<()> {
+        let note = shomei_model::validate::required_text(note, 1000)
+            .map_err(|_| RaError::Invalid("err.documents_note"))?;
+        if self
+            .store
+            .request_documents(application_id, staff_id, &note, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+
+    /// Staff record the documents as received; the application goes back to review.
+    pub async fn documents_received(&self, staff_id: i64, application_id: i64) -> Result<()> {
+        if self
+            .store
+            .documents_received(application_id, staff_id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+}

@@ -111,6 +111,8 @@ pub struct Application {
     pub target_id: Option<i64>,
     /// For a revocation record: the reason code (`RevocationReason::code`).
     pub revocation_reason: Option<String>,
+    /// What staff asked for while 書類提出待ち (R-LS3).
+    pub documents_note: Option<String>,
 }
 
 /// One page of applications.
@@ -135,7 +137,7 @@ pub struct Validation {
     pub validated_at: Ts,
 }
 
-const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason";
+const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note";
 const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -175,6 +177,7 @@ fn app_of(r: &AnyRow) -> Result<Application> {
         cert_revoked_at: r.try_get("cert_revoked_at")?,
         target_id: r.try_get("target_id")?,
         revocation_reason: r.try_get("revocation_reason")?,
+        documents_note: r.try_get("documents_note")?,
     })
 }
 
@@ -472,5 +475,105 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// The customer withdraws (申請取消) an application not yet done. Returns false if
+    /// it was not the account's or no longer withdrawable.
+    pub async fn withdraw_application(&self, account_id: i64, id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'withdrawn', updated_at = $3 WHERE id = $1 AND account_id = $2 AND status IN ('received', 'documents_pending')")
+            .bind(id)
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("customer:{account_id}"),
+                "application.withdrawn",
+                format!("application:{id}"),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Staff mark an application 書類提出待ち with a note of what is missing (R-LS3),
+    /// and queue the "documents requested" mail.
+    pub async fn request_documents(
+        &self,
+        id: i64,
+        staff_id: i64,
+        note: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'documents_pending', documents_note = $2, updated_at = $3 WHERE id = $1 AND status IN ('received', 'documents_pending') AND kind <> 'revocation'")
+            .bind(id)
+            .bind(note)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "documents.requested",
+                format!("application:{id}"),
+                serde_json::json!({ "note": note }),
+            ),
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            "mail.documents_requested",
+            &serde_json::json!({ "application_id": id }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Staff record that the documents arrived: back to 申込受付 for review.
+    pub async fn documents_received(&self, id: i64, staff_id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'received', documents_note = NULL, updated_at = $2 WHERE id = $1 AND status = 'documents_pending'")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "documents.received",
+                format!("application:{id}"),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

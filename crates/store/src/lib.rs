@@ -84,12 +84,14 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_revocation.sql")),
     (3, include_str!("../migrations/sqlite/0003_ocsp.sql")),
+    (4, include_str!("../migrations/sqlite/0004_documents.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_revocation.sql")),
     (3, include_str!("../migrations/postgres/0003_ocsp.sql")),
+    (4, include_str!("../migrations/postgres/0004_documents.sql")),
 ];
 
 /// Unix seconds.

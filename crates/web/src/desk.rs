@@ -34,6 +34,14 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/confirm-revocation",
             post(confirm_revocation),
         )
+        .route(
+            "/applications/{id}/request-documents",
+            post(request_documents),
+        )
+        .route(
+            "/applications/{id}/documents-received",
+            post(documents_received),
+        )
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
         .fallback(auth::not_found)
@@ -134,6 +142,8 @@ struct DetailPage {
     rev_deadline: String,
     rev_left: String,
     rev_registrant: String,
+    docs_possible: bool,
+    documents_note: String,
 }
 
 /// "残り 3時間12分" / "期限切れ 2時間" in the page's language.
@@ -259,6 +269,12 @@ async fn render_detail(
             .map(|d| time_left(t, d, st.ra.now()))
             .unwrap_or_default(),
         rev_registrant: format!("{} / {} / {}", reg.name, reg.phone, reg.email),
+        docs_possible: app.kind != shomei_model::AppKind::Revocation
+            && matches!(
+                app.status,
+                shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
+            ),
+        documents_note: app.documents_note.clone().unwrap_or_default(),
     })
 }
 
@@ -272,6 +288,8 @@ async fn detail(
         "issued" => (a.ctx.tr.t("desk.msg.issued"), true),
         "rejected" => (a.ctx.tr.t("desk.msg.rejected"), true),
         "revoked" => (a.ctx.tr.t("desk.msg.revoked"), true),
+        "docs_requested" => (a.ctx.tr.t("desk.msg.docs_requested"), true),
+        "docs_received" => (a.ctx.tr.t("desk.msg.docs_received"), true),
         _ => ("", true),
     };
     render_detail(&st, &a, &id, msg, good).await
@@ -359,6 +377,54 @@ async fn confirm_revocation(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     match st.ra.confirm_revocation(a.id(), app_id).await {
         Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=revoked")).into_response()),
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct NoteForm {
+    csrf: String,
+    note: String,
+}
+
+/// POST /applications/{id}/request-documents: 書類提出待ち with a note (R-LS3).
+async fn request_documents(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.request_documents(a.id(), app_id, &f.note).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_requested")).into_response())
+        }
+        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /applications/{id}/documents-received: back to review.
+async fn documents_received(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.documents_received(a.id(), app_id).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_received")).into_response())
+        }
         Err(RaError::WrongState) => {
             render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
         }

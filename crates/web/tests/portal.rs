@@ -703,3 +703,103 @@ async fn session_timeouts_and_logout() {
         );
     }
 }
+
+/// R-LS3: staff mark 書類提出待ち; the customer sees "!" and the note. R-A5 申請取消:
+/// offered only while the application is not done; repeating it is harmless.
+#[tokio::test]
+async fn r_ls3_documents_mark_and_r_a5_withdrawal() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = account(&ra, "テスト株式会社").await;
+        let mut cl = logged_in(&ra, &a).await;
+        let input = start_draft(&mut cl, "SR3.0").await;
+        let csrf = cl.csrf.clone();
+        let r = cl
+            .multipart(&input, &form_parts(&csrf, CSR.as_bytes()))
+            .await;
+        let submit = location(&r).replace("/confirm", "/submit");
+        let done = location(&cl.post(&submit, &[("csrf", &csrf)]).await);
+        let id: i64 = done
+            .trim_start_matches("/applications/")
+            .trim_end_matches("/done")
+            .parse()
+            .unwrap_or_default();
+
+        assert!(
+            !cl.get("/applications")
+                .await
+                .body
+                .contains("class=\"mark\"")
+        );
+        ra.request_documents(staff.id, id, "登記事項証明書（発行後3か月以内）")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let list = cl.get("/applications").await;
+        assert!(
+            list.body.contains("class=\"mark\""),
+            "R-LS3 '!' on {}",
+            db.name
+        );
+        let detail = cl.get(&format!("/applications/{id}")).await;
+        assert!(detail.body.contains("登記事項証明書（発行後3か月以内）"));
+        assert!(detail.body.contains("書類提出待ち"));
+        ra.documents_received(staff.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !cl.get("/applications")
+                .await
+                .body
+                .contains("class=\"mark\"")
+        );
+
+        // Withdrawal: offered in the pull-down, confirmed, idempotent.
+        let detail = cl.get(&format!("/applications/{id}")).await;
+        assert!(detail.body.contains("value=\"withdraw\""));
+        let page = cl
+            .post(
+                &format!("/applications/{id}/action"),
+                &[("csrf", &csrf), ("action", "withdraw")],
+            )
+            .await;
+        assert!(page.body.contains("元に戻せません"));
+        let r = cl
+            .post(&format!("/applications/{id}/withdraw"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(location(&r), format!("/applications/{id}?m=withdrawn"));
+        let r = cl
+            .post(&format!("/applications/{id}/withdraw"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(
+            location(&r),
+            format!("/applications/{id}?m=withdrawn"),
+            "repeat is harmless"
+        );
+        assert_eq!(
+            db.store
+                .application(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|x| x.status),
+            Some(shomei_model::AppStatus::Withdrawn)
+        );
+        let detail = cl.get(&format!("/applications/{id}")).await;
+        assert!(
+            !detail.body.contains("value=\"withdraw\""),
+            "no longer offered"
+        );
+        // A withdrawn application cannot be approved.
+        let approval = shomei_ra::issue::Approval {
+            org_method: "registry".into(),
+            ev_method: None,
+            domain_methods: vec![],
+        };
+        assert!(ra.approve(staff.id, id, &approval).await.is_err());
+    }
+}

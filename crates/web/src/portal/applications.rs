@@ -60,6 +60,7 @@ pub struct Row {
     validity: String,
     contract: String,
     server: String,
+    docs: bool,
 }
 
 #[derive(Template)]
@@ -108,6 +109,7 @@ pub async fn list(
             validity: validity(x),
             contract: x.contract_code.clone().unwrap_or_else(|| "-".into()),
             server: x.common_name.clone(),
+            docs: x.status == AppStatus::DocumentsPending,
         })
         .collect();
     let pages = ((list.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -162,6 +164,8 @@ struct DetailPage {
     fieldsets: Vec<Fieldset>,
     actions: Vec<(String, String)>,
     revocation: String,
+    message: String,
+    documents_note: String,
 }
 
 /// The application's organisation, contacts and EV data as a read-only form.
@@ -197,6 +201,7 @@ pub async fn detail(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
+    Query(q): Query<MsgQuery>,
 ) -> WebResult<Response> {
     let app = own(&st, &a, &id).await?;
     let t = a.ctx.tr;
@@ -205,6 +210,9 @@ pub async fn detail(
     let mut actions = Vec::new();
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
+    }
+    if app.status.allows_withdrawal() && app.kind != AppKind::Revocation {
+        actions.push(("withdraw".to_owned(), t.t("action.withdraw").to_owned()));
     }
     let reason = app
         .revocation_reason
@@ -233,6 +241,11 @@ pub async fn detail(
         fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
         actions,
         revocation,
+        message: match q.m.as_str() {
+            "withdrawn" => t.t("withdraw.done").to_owned(),
+            _ => String::new(),
+        },
+        documents_note: app.documents_note.clone().unwrap_or_default(),
     })
 }
 
@@ -263,6 +276,13 @@ pub async fn action(
     let app = own(&st, &a, &id).await?;
     match f.action.as_str() {
         "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
+        "withdraw" if app.status.allows_withdrawal() && app.kind != AppKind::Revocation => {
+            html(&WithdrawPage {
+                p: Page::new(&a.ctx, "portal", "withdraw.title"),
+                id: app.id,
+                server: app.common_name.clone(),
+            })
+        }
         _ => Err(WebError::NotFound),
     }
 }
@@ -369,4 +389,37 @@ pub async fn download_file(
         body,
     )
         .into_response())
+}
+
+/// `?m=withdrawn`
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct MsgQuery {
+    m: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/withdraw.html")]
+struct WithdrawPage {
+    p: Page,
+    id: i64,
+    server: String,
+}
+
+/// POST /applications/{id}/withdraw: 申請取消 (R-A5). Safe to repeat.
+pub async fn withdraw(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app = own(&st, &a, &id).await?;
+    let done = st.ra.withdraw(a.id(), app.id).await? || app.status == AppStatus::Withdrawn;
+    let to = if done {
+        format!("/applications/{}?m=withdrawn", app.id)
+    } else {
+        format!("/applications/{}", app.id)
+    };
+    Ok(axum::response::Redirect::to(&to).into_response())
 }

@@ -46,6 +46,7 @@ pub fn router(state: Shared) -> Router {
             get(applications::download_file),
         )
         .route("/applications/{id}/action", post(applications::action))
+        .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route(
             "/revoke/{draft}/terms",
             get(revoke::terms).post(revoke::agree),
