@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -53,7 +53,7 @@ portal = "127.0.0.1:${PORTS.portal}"
 desk = "127.0.0.1:${PORTS.desk}"
 [pki]
 public_base_url = "http://pki.example.jp"
-`);
+${process.env.E2E_SMTP ? `[mail]\nsmtp_url = "${process.env.E2E_SMTP}"\n` : ''}`);
   server = spawn(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   server.stdout.on('data', (d) => { log += d; });
@@ -347,4 +347,34 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   assert.equal(await page.getByLabel('手続き').count(), 0);
   writeFileSync(join(OUT, 'crl-serial.txt'), serial);
   await cctx.close();
+});
+
+// The notice mails (issue #3): through the SMTP server CI runs (E2E_SMTP + E2E_MAILDIR),
+// or the outbox directory without one. Japanese first, then English.
+function readMails() {
+  const dirs = process.env.E2E_MAILDIR ? [join(process.env.E2E_MAILDIR, 'new'), join(process.env.E2E_MAILDIR, 'cur')] : [join(dir, 'data', 'outbox')];
+  const bodies = [];
+  for (const d of dirs) {
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d)) {
+      const text = readFileSync(join(d, f), 'utf8');
+      const [, body = ''] = text.split(/\r?\n\r?\n/, 2).length > 1 ? [null, text.slice(text.search(/\r?\n\r?\n/)).trim()] : [];
+      bodies.push(Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8'));
+    }
+  }
+  return bodies;
+}
+
+test('notices by mail: new application and revocation request to staff, issuance and revocation to the customer', async () => {
+  const want = [/新しいお申込みがあります/, /証明書を発行しました/, /失効申請があります/, /証明書を失効しました/];
+  const until = Date.now() + 20000;
+  let bodies = [];
+  while (Date.now() < until) {
+    bodies = readMails();
+    if (want.every((re) => bodies.some((b) => re.test(b))) && bodies.length >= 6) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  for (const re of want) assert.ok(bodies.some((b) => re.test(b)), `a mail matching ${re} (got ${bodies.length} mails)`);
+  assert.ok(bodies.every((b) => b.includes('---- English ----')), 'every mail has an English part');
+  assert.equal(bodies.filter((b) => /新しいお申込みがあります/.test(b)).length, 2, 'one staff notice per application (OV, EV)');
 });

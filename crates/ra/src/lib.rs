@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod apply;
 pub mod issue;
 pub mod login;
+pub mod mail;
 pub mod ocsp;
 pub mod password;
 pub mod revoke;
@@ -37,6 +38,9 @@ pub enum RaError {
     /// The record's state does not allow this.
     #[error("not allowed in this state")]
     WrongState,
+    /// A mail could not be built or sent.
+    #[error("mail: {0}")]
+    Mail(String),
     /// Input refused; the message key says why.
     #[error("invalid input: {0}")]
     Invalid(&'static str),
@@ -80,6 +84,7 @@ pub struct Ra {
     pub(crate) login_ca: Arc<ClientCa>,
     pub(crate) staff_ca: Arc<ClientCa>,
     pub(crate) ocsp: Option<Arc<shomei_ca::ocsp::OcspResponder>>,
+    pub(crate) mail: Option<Arc<mail::MailSettings>>,
     /// Settings.
     pub policy: Policy,
 }
@@ -112,8 +117,15 @@ impl Ra {
             login_ca: Arc::new(login_ca),
             staff_ca: Arc::new(staff_ca),
             ocsp: None,
+            mail: None,
             policy,
         }
+    }
+
+    /// Adds mail delivery (SMTP or outbox) for the notice jobs.
+    pub fn with_mail(mut self, settings: mail::MailSettings) -> Ra {
+        self.mail = Some(Arc::new(settings));
+        self
     }
 
     /// Adds the OCSP responder (the delegated responder of the issuing CA).

@@ -18,6 +18,31 @@ pub struct Config {
     pub listen: Listen,
     /// PKI settings.
     pub pki: Pki,
+    /// Notice mails.
+    pub mail: Mail,
+}
+
+/// Notice mails.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mail {
+    /// A local SMTP relay, `smtp://host:port` (plain SMTP; the relay handles TLS
+    /// onwards). Without it, mails are written to `outbox/` in the data directory.
+    pub smtp_url: Option<String>,
+    /// Sender.
+    pub from: String,
+    /// Where staff notices (new application, revocation request) go.
+    pub staff_to: String,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            smtp_url: None,
+            from: "Shomei <noreply@shomei.invalid>".into(),
+            staff_to: "ca-staff@shomei.invalid".into(),
+        }
+    }
 }
 
 /// Listener addresses.
@@ -51,6 +76,7 @@ impl Default for Config {
             database_url: None,
             listen: Listen::default(),
             pki: Pki::default(),
+            mail: Mail::default(),
         }
     }
 }

@@ -96,7 +96,19 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let public = bind("public", cfg.listen.public).await?;
     let portal = bind("portal", cfg.listen.portal).await?;
     let desk = bind("desk", cfg.listen.desk).await?;
-    let ra = setup::ra(&cfg, &pki).await?;
+    let mail = shomei_ra::mail::MailSettings::new(
+        &cfg.mail.from,
+        &cfg.mail.staff_to,
+        &format!("https://{}", cfg.listen.portal),
+        cfg.mail.smtp_url.as_deref(),
+        cfg.data_dir.join("outbox"),
+    )?;
+    let ra = setup::ra(&cfg, &pki).await?.with_mail(mail);
+    // Jobs a killed process left running go back to the queue (workers are idempotent).
+    ra.store
+        .requeue_running_jobs()
+        .await
+        .map_err(|e| format!("cannot read the job queue: {e}"))?;
     let demo = demo_accounts(&ra, &cfg.data_dir).await?;
     for (id, outcome) in ra
         .resume_interrupted_issuance()
@@ -231,6 +243,17 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             }
         }
     });
+    // The job worker: notice mails (SMTP or the outbox).
+    let job_ra = ra.clone();
+    let job_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = job_ra.run_due_jobs(100).await {
+                tracing::error!("job worker: {e}");
+            }
+        }
+    });
     let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
     let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
     let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
@@ -248,6 +271,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         .await;
     public_task.abort();
     crl_task.abort();
+    job_task.abort();
     portal_task.abort();
     desk_task.abort();
     Ok(())

@@ -1,0 +1,277 @@
+//! Notice mails (issue #3 "Notices"): the jobs queued with each change are sent here,
+//! through SMTP when configured, otherwise written as .eml files to an outbox
+//! directory. Japanese first, with an English part. Workers are idempotent per job.
+
+use crate::{Ra, RaError, Result};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Mailbox, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use shomei_store::jobs::Job;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Where mails go.
+#[derive(Clone)]
+pub enum Transport {
+    /// `.eml` files in this directory (the default without SMTP).
+    Outbox(PathBuf),
+    /// An SMTP relay.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// Mail settings.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// Sender.
+    pub from: Mailbox,
+    /// Where staff notices go.
+    pub staff_to: Mailbox,
+    /// The portal's URL, written into customer mails.
+    pub portal_url: String,
+    /// The transport.
+    pub transport: Transport,
+}
+
+impl MailSettings {
+    /// Settings for an SMTP URL (`smtp://host:port`, plain, for a local relay) or,
+    /// without one, for an outbox directory.
+    pub fn new(
+        from: &str,
+        staff_to: &str,
+        portal_url: &str,
+        smtp: Option<&str>,
+        outbox: PathBuf,
+    ) -> std::result::Result<MailSettings, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("mail.from {from:?}: {e}"))?;
+        let staff_to: Mailbox = staff_to
+            .parse()
+            .map_err(|e| format!("mail.staff_to {staff_to:?}: {e}"))?;
+        let transport = match smtp {
+            Some(url) => {
+                // A local relay (plain SMTP); the relay does TLS onwards. smtp://host:port
+                let rest = url.strip_prefix("smtp://").ok_or_else(|| {
+                    format!("mail.smtp_url must be smtp://host:port, not {url:?}")
+                })?;
+                let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+                    Some((h, p)) => (
+                        h.to_owned(),
+                        p.parse::<u16>()
+                            .map_err(|_| format!("mail.smtp_url: bad port in {url:?}"))?,
+                    ),
+                    None => (rest.trim_end_matches('/').to_owned(), 25),
+                };
+                Transport::Smtp(
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                        .port(port)
+                        .build(),
+                )
+            }
+            None => {
+                std::fs::create_dir_all(&outbox).map_err(|e| {
+                    format!("cannot create the mail outbox {}: {e}", outbox.display())
+                })?;
+                Transport::Outbox(outbox)
+            }
+        };
+        Ok(MailSettings {
+            from,
+            staff_to,
+            portal_url: portal_url.to_owned(),
+            transport,
+        })
+    }
+}
+
+fn texts() -> &'static HashMap<String, String> {
+    static T: OnceLock<HashMap<String, String>> = OnceLock::new();
+    T.get_or_init(|| toml::from_str(include_str!("../mail/messages.toml")).unwrap_or_default())
+}
+
+fn fill(key: &str, vars: &[(&str, String)]) -> String {
+    let mut s = texts().get(key).cloned().unwrap_or_default();
+    for (k, v) in vars {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+/// A composed mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject.
+    pub subject: String,
+    /// Body: Japanese, then English.
+    pub body: String,
+}
+
+fn jst(ts: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ts)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(time::macros::offset!(+9));
+    format!(
+        "{:04}/{:02}/{:02} {:02}:{:02} JST",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+impl Ra {
+    /// Composes the mail of a job from the database, or `None` if there is nothing to
+    /// send (e.g. the record disappeared).
+    pub async fn compose(&self, job: &Job) -> Result<Option<Mail>> {
+        let Some(m) = &self.mail else { return Ok(None) };
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+        let Some(id) = payload
+            .get("application_id")
+            .and_then(serde_json::Value::as_i64)
+        else {
+            return Ok(None);
+        };
+        let Some(app) = self.store.application(id).await? else {
+            return Ok(None);
+        };
+        let account = self.store.account(app.account_id).await?;
+        let org = app.details.organisation.name.clone();
+        let c = &app.details.contacts;
+        let mut customer: Vec<String> = [&c.registrant.email, &c.technical.email]
+            .into_iter()
+            .filter(|e| !e.is_empty())
+            .cloned()
+            .collect();
+        if let Some(a) = &account {
+            customer.push(a.email.clone());
+        }
+        customer.dedup();
+        let staff = vec![m.staff_to.to_string()];
+        let validity = match (app.cert_not_before, app.cert_not_after) {
+            (Some(b), Some(e)) => format!("{} – {}", jst(b), jst(e)),
+            _ => "-".into(),
+        };
+        let vars = vec![
+            ("id", id.to_string()),
+            ("org", org),
+            ("names", app.names.join(", ")),
+            (
+                "contract",
+                app.contract_code.clone().unwrap_or_else(|| "-".into()),
+            ),
+            ("validity", validity),
+            ("portal", m.portal_url.clone()),
+            ("service", app.service.code().to_owned()),
+            ("note", app.documents_note.clone().unwrap_or_default()),
+            ("reason", app.revocation_reason.clone().unwrap_or_default()),
+            (
+                "deadline",
+                Ra::revocation_deadline(&app).map(jst).unwrap_or_default(),
+            ),
+            (
+                "registrant",
+                format!(
+                    "{} {} {}",
+                    c.registrant.name, c.registrant.phone, c.registrant.email
+                ),
+            ),
+            ("at", jst(app.updated_at)),
+            (
+                "serials",
+                payload
+                    .get("serials")
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| app.target_id.map(|t| t.to_string()).unwrap_or_default()),
+            ),
+        ];
+        let (prefix, to) = match job.kind.as_str() {
+            "mail.issued" => ("issued", customer),
+            "mail.staff_new_application" => ("staff_new", staff),
+            "mail.staff_revocation_request" => ("staff_revocation", staff),
+            "mail.revoked" => ("revoked", customer),
+            "mail.documents_requested" => ("documents", customer),
+            _ => return Ok(None),
+        };
+        Ok(Some(Mail {
+            to,
+            subject: fill(&format!("{prefix}.subject"), &vars),
+            body: format!(
+                "{}\n\n---- English ----\n\n{}\n",
+                fill(&format!("{prefix}.ja"), &vars),
+                fill(&format!("{prefix}.en"), &vars)
+            ),
+        }))
+    }
+
+    async fn send(&self, mail: &Mail) -> Result<()> {
+        let Some(m) = &self.mail else { return Ok(()) };
+        let mut b = Message::builder()
+            .from(m.from.clone())
+            .subject(mail.subject.clone());
+        for to in &mail.to {
+            b = b.to(to
+                .parse()
+                .map_err(|_| RaError::Invalid("err.mail_address"))?);
+        }
+        let msg = b
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .header(ContentTransferEncoding::Base64)
+                    .body(mail.body.clone()),
+            )
+            .map_err(|e| RaError::Mail(e.to_string()))?;
+        match &m.transport {
+            Transport::Smtp(t) => {
+                t.send(msg)
+                    .await
+                    .map_err(|e| RaError::Mail(e.to_string()))?;
+            }
+            Transport::Outbox(dir) => {
+                AsyncFileTransport::<Tokio1Executor>::new(dir)
+                    .send(msg)
+                    .await
+                    .map_err(|e| RaError::Mail(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs up to `max` due jobs. A failed job is retried later (backoff doubling from
+    /// one minute) and, after ten attempts, left failed for an operator to see.
+    pub async fn run_due_jobs(&self, max: usize) -> Result<usize> {
+        let mut n = 0;
+        while n < max {
+            let now = self.now();
+            let Some(job) = self.store.claim_job(now).await? else {
+                break;
+            };
+            n += 1;
+            let outcome = match job.kind.as_str() {
+                k if k.starts_with("mail.") => match self.compose(&job).await {
+                    Ok(Some(mail)) => self.send(&mail).await,
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+                other => {
+                    tracing::warn!(kind = other, "unknown job kind; marked done");
+                    Ok(())
+                }
+            };
+            let result = match outcome {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let backoff = 60_i64 << job.attempts.clamp(0, 10);
+                    tracing::warn!(job = job.id, kind = %job.kind, "job failed: {e}");
+                    Err((e.to_string(), now + backoff))
+                }
+            };
+            self.store.finish_job(job.id, result).await?;
+        }
+        Ok(n)
+    }
+}
