@@ -233,11 +233,21 @@ async function download(page, id, name) {
   assert.equal(await heading(page), 'お申込情報詳細');
   await page.getByRole('link', { name: 'ダウンロードはこちら' }).click();
   const files = {};
-  for (const [label, file] of [['証明書をダウンロード（PEM）', 'cert'], ['中間CA証明書チェーンをダウンロード（PEM）', 'chain']]) {
+  for (const [label, file, ext] of [
+    ['証明書をダウンロード（PEM）', 'cert', 'pem'],
+    ['中間CA証明書チェーンをダウンロード（PEM）', 'chain', 'pem'],
+    ['証明書をダウンロード（DER）', 'der', 'der'],
+    ['証明書＋チェーンをダウンロード（PKCS#7、IIS 向け）', 'p7b', 'p7b'],
+  ]) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: label }).click()]);
-    files[file] = join(OUT, `${name}-${file}.pem`);
+    files[file] = join(OUT, `${name}-${file}.${ext}`);
     await dl.saveAs(files[file]);
   }
+  // R-D1: the same certificate as DER, and as PKCS#7 with the whole chain.
+  const fromDer = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', files.der], { encoding: 'utf8' });
+  assert.equal(fromDer.trim(), readFileSync(files.cert, 'utf8').trim());
+  const p7 = execFileSync('openssl', ['pkcs7', '-inform', 'DER', '-in', files.p7b, '-print_certs'], { encoding: 'utf8' });
+  assert.equal((p7.match(/BEGIN CERTIFICATE/g) || []).length, 3, 'leaf, issuing CA and root');
   return files;
 }
 

@@ -169,6 +169,17 @@ pub enum CaError {
     NoValidity,
 }
 
+/// A certs-only PKCS#7 (CMS SignedData, RFC 5652) of `chain_der` (leaf first): what
+/// IIS and Windows import as `.p7b` (R-D1).
+pub fn pkcs7(chain_der: &[Vec<u8>]) -> Result<Vec<u8>, CaError> {
+    use der::{Decode, Encode};
+    let certs = chain_der
+        .iter()
+        .map(|d| x509_cert::Certificate::from_der(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(cms::content_info::ContentInfo::try_from(certs)?.to_der()?)
+}
+
 /// SHA-256 of `data`, lower-case hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;

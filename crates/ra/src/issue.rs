@@ -3,7 +3,7 @@
 
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr};
-use shomei_model::{AppStatus, validity_for};
+use shomei_model::{AppKind, AppStatus, validity_for};
 use shomei_store::Validation;
 use shomei_store::certificates::NewContract;
 use time::{Duration, OffsetDateTime};
@@ -66,6 +66,10 @@ impl Ra {
             app.status,
             AppStatus::Received | AppStatus::DocumentsPending
         ) {
+            return Err(RaError::WrongState);
+        }
+        // Only records that ask for a certificate can be approved into issuance.
+        if !matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue) {
             return Err(RaError::WrongState);
         }
         if !ORG_METHODS.contains(&approval.org_method.as_str()) {

@@ -361,10 +361,28 @@ pub async fn download_file(
     let (app, cert) = issued(&st, &a, &id).await?;
     let leaf = cert.pem.clone().ok_or(WebError::NotFound)?;
     let chain = format!("{}{}", st.ra.server_ca_pem(), st.root_pem);
-    let body = match file.as_str() {
-        "certificate.pem" => leaf,
-        "chain.pem" => chain,
-        "fullchain.pem" => format!("{leaf}{chain}"),
+    let (body, content_type): (Vec<u8>, &str) = match file.as_str() {
+        "certificate.pem" => (leaf.into_bytes(), "application/x-pem-file"),
+        "chain.pem" => (chain.into_bytes(), "application/x-pem-file"),
+        "fullchain.pem" => (
+            format!("{leaf}{chain}").into_bytes(),
+            "application/x-pem-file",
+        ),
+        "certificate.der" => (
+            cert.der.clone().ok_or(WebError::NotFound)?,
+            "application/pkix-cert",
+        ),
+        "certificate.p7b" => {
+            let mut ders = vec![cert.der.clone().ok_or(WebError::NotFound)?];
+            ders.extend(
+                shomei_ca::pki::pem_chain_to_der(&chain)
+                    .map_err(|e| WebError::Internal(e.to_string()))?,
+            );
+            (
+                shomei_ca::pkcs7(&ders).map_err(|e| WebError::Internal(e.to_string()))?,
+                "application/pkcs7-mime",
+            )
+        }
         _ => return Err(WebError::NotFound),
     };
     st.ra
@@ -380,7 +398,7 @@ pub async fn download_file(
     );
     Ok((
         [
-            (header::CONTENT_TYPE, "application/x-pem-file".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
