@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod apply;
+pub mod contacts;
 pub mod issue;
 pub mod login;
 pub mod mail;

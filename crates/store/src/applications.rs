@@ -577,3 +577,125 @@ impl Store {
         Ok(true)
     }
 }
+
+impl Store {
+    /// Stores a contact change request (R-C1) as its own record (R-A1), 申込受付, with
+    /// `details` (the target's data with the new contacts), its audit event and the
+    /// staff notice. The target must be the account's, an issuing record, 完了, with no
+    /// open contact change. Idempotent per draft (R-A4).
+    pub async fn submit_contact_change(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target_id: i64,
+        details: &ApplicationDetails,
+        now: Ts,
+    ) -> Result<(i64, bool)> {
+        let details = serde_json::to_string(details).map_err(StoreError::corrupt)?;
+        let attempt = async {
+            let mut tx = self.begin().await?;
+            let existing: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT application_id FROM drafts WHERE id = $1 AND account_id = $2",
+            )
+            .bind(draft_id)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                None => return Err(StoreError::Conflict("no such draft".into())),
+                Some(Some(id)) => return Ok((id, false)),
+                Some(None) => {}
+            }
+            let allowed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue') \
+                 AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN ('received', 'documents_pending'))",
+            )
+            .bind(target_id)
+            .bind(account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if allowed == 0 {
+                return Err(StoreError::Conflict(
+                    "contact change not allowed for this record".into(),
+                ));
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, created_at, updated_at) \
+                 SELECT account_id, contract_id, $2, 'contact_change', service, term_years, contract_type, 'received', server_type, '', common_name, names, spki_sha256, key_desc, $3, id, $4, $4 FROM applications WHERE id = $1 RETURNING id",
+            )
+            .bind(target_id)
+            .bind(draft_id)
+            .bind(&details)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1").bind(draft_id).bind(id).bind(now).execute(&mut *tx).await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    format!("customer:{account_id}"),
+                    "contacts.change_requested",
+                    format!("application:{id}"),
+                    serde_json::json!({ "target": target_id }),
+                ),
+            )
+            .await?;
+            enqueue(
+                &mut tx,
+                "mail.staff_new_application",
+                &serde_json::json!({ "application_id": id }),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok((id, true))
+        };
+        match attempt.await {
+            Err(e) if e.is_unique_violation() => {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE draft_id = $1 AND account_id = $2",
+                )
+                .bind(draft_id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                id.map(|id| (id, false)).ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Staff complete a contact change (R-C1): the record becomes 完了 and the contract's
+    /// record takes the new contacts, in one transaction with the audit event.
+    pub async fn complete_contact_change(&self, id: i64, staff_id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'contact_change' AND status IN ('received', 'documents_pending') RETURNING target_id, details")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let target: i64 = row.try_get("target_id")?;
+        let details: String = row.try_get("details")?;
+        sqlx::query("UPDATE applications SET details = $2, updated_at = $3 WHERE id = $1")
+            .bind(target)
+            .bind(&details)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "contacts.changed",
+                format!("application:{target}"),
+                serde_json::json!({ "request": id }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -35,6 +35,10 @@ pub fn router(state: Shared) -> Router {
             post(confirm_revocation),
         )
         .route(
+            "/applications/{id}/complete-contact-change",
+            post(complete_contact_change),
+        )
+        .route(
             "/applications/{id}/request-documents",
             post(request_documents),
         )
@@ -144,6 +148,7 @@ struct DetailPage {
     rev_registrant: String,
     docs_possible: bool,
     documents_note: String,
+    contact_change_open: bool,
 }
 
 /// "残り 3時間12分" / "期限切れ 2時間" in the page's language.
@@ -251,7 +256,17 @@ async fn render_detail(
         open: matches!(
             app.status,
             shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
+        ) && matches!(
+            app.kind,
+            shomei_model::AppKind::New
+                | shomei_model::AppKind::Renewal
+                | shomei_model::AppKind::Reissue
         ),
+        contact_change_open: app.kind == shomei_model::AppKind::ContactChange
+            && matches!(
+                app.status,
+                shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
+            ),
         is_ev: app.service.is_ev(),
         org: app.details.organisation.name.clone(),
         domains: app.names.clone(),
@@ -290,6 +305,7 @@ async fn detail(
         "revoked" => (a.ctx.tr.t("desk.msg.revoked"), true),
         "docs_requested" => (a.ctx.tr.t("desk.msg.docs_requested"), true),
         "docs_received" => (a.ctx.tr.t("desk.msg.docs_received"), true),
+        "contacts_changed" => (a.ctx.tr.t("desk.msg.contacts_changed"), true),
         _ => ("", true),
     };
     render_detail(&st, &a, &id, msg, good).await
@@ -424,6 +440,26 @@ async fn documents_received(
     match st.ra.documents_received(a.id(), app_id).await {
         Ok(()) => {
             Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_received")).into_response())
+        }
+        Err(RaError::WrongState) => {
+            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// POST /applications/{id}/complete-contact-change: 担当者変更 completed (R-C1).
+async fn complete_contact_change(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st.ra.complete_contact_change(a.id(), app_id).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/applications/{app_id}?m=contacts_changed")).into_response())
         }
         Err(RaError::WrongState) => {
             render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await

@@ -803,3 +803,121 @@ async fn r_ls3_documents_mark_and_r_a5_withdrawal() {
         assert!(ra.approve(staff.id, id, &approval).await.is_err());
     }
 }
+
+/// R-C1: only the contacts change; the request is its own record; staff complete it and
+/// the contract's contacts change. It never reaches issuance, and it cannot be revoked.
+#[tokio::test]
+async fn r_c1_contact_change() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+        let mut cl = logged_in(&ra, &a).await;
+        let detail = cl.get(&format!("/applications/{app}")).await;
+        assert!(
+            detail.body.contains("value=\"contacts\""),
+            "offered from a 完了 record on {}",
+            db.name
+        );
+        let csrf = cl.csrf.clone();
+        let terms = location(
+            &cl.post(
+                &format!("/applications/{app}/action"),
+                &[("csrf", &csrf), ("action", "contacts")],
+            )
+            .await,
+        );
+        assert!(terms.starts_with("/contacts/"), "{terms}");
+        let input = location(&cl.post(&terms, &[("csrf", &csrf)]).await);
+        let page = cl.get(&input).await;
+        assert!(
+            page.body.contains("value=\"登録 太郎\""),
+            "prefilled with the current contacts"
+        );
+        assert!(
+            !page.body.contains("name=\"org_name\""),
+            "only the contacts are editable"
+        );
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("reg_name", "新担当 一郎"),
+            ("reg_email", "bad"),
+            ("reg_phone", "03-9999-0000"),
+            ("tech_name", "技術 花子"),
+            ("tech_email", "tech@example.jp"),
+            ("tech_phone", "03-1234-5679"),
+            ("admin_name", "事務 次郎"),
+            ("admin_email", "admin@example.jp"),
+            ("admin_phone", "03-1234-5670"),
+        ];
+        let r = cl.post(&input, &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("value=\"新担当 一郎\""), "input kept");
+        form[2] = ("reg_email", "new@example.jp");
+        let confirm = location(&cl.post(&input, &form).await);
+        assert!(confirm.ends_with("/confirm"));
+        let submit = confirm.replace("/confirm", "/submit");
+        let done = location(&cl.post(&submit, &[("csrf", &csrf)]).await);
+        assert_eq!(
+            location(&cl.post(&submit, &[("csrf", &csrf)]).await),
+            done,
+            "R-A4"
+        );
+        let id: i64 = done
+            .trim_start_matches("/applications/")
+            .trim_end_matches("/done")
+            .parse()
+            .unwrap_or_default();
+        let rec = db
+            .store
+            .application(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            (rec.kind, rec.status),
+            (
+                shomei_model::AppKind::ContactChange,
+                shomei_model::AppStatus::Received
+            )
+        );
+        // Never approved into issuance; no revocation or contact change from this record.
+        let approval = shomei_ra::issue::Approval {
+            org_method: "registry".into(),
+            ev_method: None,
+            domain_methods: vec![],
+        };
+        assert!(ra.approve(staff.id, id, &approval).await.is_err());
+        let rec_page = cl.get(&format!("/applications/{id}")).await;
+        assert!(
+            !rec_page.body.contains("value=\"revoke\"")
+                && !rec_page.body.contains("value=\"contacts\"")
+        );
+        // Staff complete it: the contract's record takes the new contacts.
+        ra.complete_contact_change(staff.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let target = db
+            .store
+            .application(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("target"));
+        assert_eq!(
+            target.details.contacts.registrant.name, "新担当 一郎",
+            "{}",
+            db.name
+        );
+        assert_eq!(target.details.contacts.registrant.email, "new@example.jp");
+        assert!(
+            ra.complete_contact_change(staff.id, id).await.is_err(),
+            "once"
+        );
+    }
+}

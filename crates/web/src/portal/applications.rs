@@ -211,6 +211,9 @@ pub async fn detail(
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
     }
+    if shomei_ra::Ra::may_change_contacts(&app) {
+        actions.push(("contacts".to_owned(), t.t("action.contacts").to_owned()));
+    }
     if app.status.allows_withdrawal() && app.kind != AppKind::Revocation {
         actions.push(("withdraw".to_owned(), t.t("action.withdraw").to_owned()));
     }
@@ -276,6 +279,7 @@ pub async fn action(
     let app = own(&st, &a, &id).await?;
     match f.action.as_str() {
         "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
+        "contacts" => crate::portal::contacts::start(&st, &a, &app).await,
         "withdraw" if app.status.allows_withdrawal() && app.kind != AppKind::Revocation => {
             html(&WithdrawPage {
                 p: Page::new(&a.ctx, "portal", "withdraw.title"),
@@ -296,6 +300,7 @@ pub async fn done(
     let app = own(&st, &a, &id).await?;
     let (title, next) = match app.kind {
         AppKind::Revocation => ("revoke.done.title", "revoke.done.next"),
+        AppKind::ContactChange => ("contacts.done.title", "contacts.done.next"),
         _ => ("done.title", "done.next"),
     };
     html(&DonePage {

@@ -317,38 +317,7 @@ pub fn fieldsets(
             ),
         ],
     });
-    for (legend, n, m, p, (nv, mv, pv)) in [
-        (
-            "contact.registrant",
-            "reg_name",
-            "reg_email",
-            "reg_phone",
-            (&f.reg_name, &f.reg_email, &f.reg_phone),
-        ),
-        (
-            "contact.technical",
-            "tech_name",
-            "tech_email",
-            "tech_phone",
-            (&f.tech_name, &f.tech_email, &f.tech_phone),
-        ),
-        (
-            "contact.administrative",
-            "admin_name",
-            "admin_email",
-            "admin_phone",
-            (&f.admin_name, &f.admin_email, &f.admin_phone),
-        ),
-    ] {
-        out.push(Fieldset {
-            legend: t.t(legend),
-            fields: vec![
-                text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
-                text(m, t.t("field.email"), mv, e, "email", true, 254),
-                text(p, t.t("field.phone"), pv, e, "tel", true, 20),
-            ],
-        });
-    }
+    out.extend(contact_fieldsets(t, f, e));
     if Service::from_code(&f.service).is_some_and(Service::is_ev) {
         let cats = BusinessCategory::ALL
             .iter()
@@ -412,6 +381,44 @@ pub fn fieldsets(
                         20,
                     )
                 },
+            ],
+        });
+    }
+    out
+}
+
+/// The three contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者).
+pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) -> Vec<Fieldset> {
+    let mut out = Vec::new();
+    for (legend, n, m, p, (nv, mv, pv)) in [
+        (
+            "contact.registrant",
+            "reg_name",
+            "reg_email",
+            "reg_phone",
+            (&f.reg_name, &f.reg_email, &f.reg_phone),
+        ),
+        (
+            "contact.technical",
+            "tech_name",
+            "tech_email",
+            "tech_phone",
+            (&f.tech_name, &f.tech_email, &f.tech_phone),
+        ),
+        (
+            "contact.administrative",
+            "admin_name",
+            "admin_email",
+            "admin_phone",
+            (&f.admin_name, &f.admin_email, &f.admin_phone),
+        ),
+    ] {
+        out.push(Fieldset {
+            legend: t.t(legend),
+            fields: vec![
+                text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
+                text(m, t.t("field.email"), mv, e, "email", true, 254),
+                text(p, t.t("field.phone"), pv, e, "tel", true, 20),
             ],
         });
     }

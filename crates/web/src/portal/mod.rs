@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod apply;
+pub mod contacts;
 pub mod revoke;
 
 use crate::auth;
@@ -47,6 +48,16 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/applications/{id}/action", post(applications::action))
         .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route(
+            "/contacts/{draft}/terms",
+            get(contacts::terms).post(contacts::agree),
+        )
+        .route(
+            "/contacts/{draft}/input",
+            get(contacts::input).post(contacts::input_submit),
+        )
+        .route("/contacts/{draft}/confirm", get(contacts::confirm))
+        .route("/contacts/{draft}/submit", post(contacts::submit))
         .route(
             "/revoke/{draft}/terms",
             get(revoke::terms).post(revoke::agree),

@@ -1,0 +1,177 @@
+//! 担当者変更 (R-C1): only the contacts can be edited; the request is its own record;
+//! staff complete it at the desk and the contract's contacts change.
+
+use crate::apply::FieldIssue;
+use crate::{Ra, RaError, Result};
+use serde::{Deserialize, Serialize};
+use shomei_model::details::{Contact, Contacts};
+use shomei_model::validate::{self, FieldError};
+use shomei_model::{AppKind, AppStatus};
+use shomei_store::Application;
+
+/// The contact change form as kept in the draft.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContactForm {
+    /// The record whose contacts change.
+    pub target: i64,
+    /// Whether the terms were agreed to.
+    pub agreed: bool,
+    /// 登録担当者
+    pub reg_name: String,
+    /// 登録担当者 E-mail
+    pub reg_email: String,
+    /// 登録担当者 電話番号
+    pub reg_phone: String,
+    /// 技術担当者
+    pub tech_name: String,
+    /// 技術担当者 E-mail
+    pub tech_email: String,
+    /// 技術担当者 電話番号
+    pub tech_phone: String,
+    /// 事務担当者
+    pub admin_name: String,
+    /// 事務担当者 E-mail
+    pub admin_email: String,
+    /// 事務担当者 電話番号
+    pub admin_phone: String,
+}
+
+impl ContactForm {
+    /// The form prefilled from a record's current contacts.
+    pub fn from_record(app: &Application) -> ContactForm {
+        let c = &app.details.contacts;
+        ContactForm {
+            target: app.id,
+            agreed: false,
+            reg_name: c.registrant.name.clone(),
+            reg_email: c.registrant.email.clone(),
+            reg_phone: c.registrant.phone.clone(),
+            tech_name: c.technical.name.clone(),
+            tech_email: c.technical.email.clone(),
+            tech_phone: c.technical.phone.clone(),
+            admin_name: c.administrative.name.clone(),
+            admin_email: c.administrative.email.clone(),
+            admin_phone: c.administrative.phone.clone(),
+        }
+    }
+}
+
+/// Validates the three contacts with the same rules as the application form.
+pub fn check_contacts(f: &ContactForm) -> std::result::Result<Contacts, Vec<FieldIssue>> {
+    let mut issues = Vec::new();
+    let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| {
+        r.unwrap_or_else(|e| {
+            issues.push(FieldIssue {
+                field: name,
+                key: e.key(),
+                detail: match e {
+                    FieldError::TooLong(n) => Some(n.to_string()),
+                    _ => None,
+                },
+            });
+            String::new()
+        })
+    };
+    let mut contact = |n: [&'static str; 3], name: &str, email: &str, phone: &str| Contact {
+        name: field(n[0], validate::required_text(name, 64)),
+        email: field(n[1], validate::email(email)),
+        phone: field(n[2], validate::phone(phone)),
+    };
+    let contacts = Contacts {
+        registrant: contact(
+            ["reg_name", "reg_email", "reg_phone"],
+            &f.reg_name,
+            &f.reg_email,
+            &f.reg_phone,
+        ),
+        technical: contact(
+            ["tech_name", "tech_email", "tech_phone"],
+            &f.tech_name,
+            &f.tech_email,
+            &f.tech_phone,
+        ),
+        administrative: contact(
+            ["admin_name", "admin_email", "admin_phone"],
+            &f.admin_name,
+            &f.admin_email,
+            &f.admin_phone,
+        ),
+    };
+    if issues.is_empty() {
+        Ok(contacts)
+    } else {
+        Err(issues)
+    }
+}
+
+impl Ra {
+    /// Whether the customer may start a contact change from this record (R-C1, R-A5):
+    /// an issuing record that is 完了 (never from a 担当者変更 record itself).
+    pub fn may_change_contacts(app: &Application) -> bool {
+        matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+            && app.status == AppStatus::Completed
+    }
+
+    /// Submits a contact change: a new record with the target's data and the new
+    /// contacts. Returns its id, or the problems with the form.
+    pub async fn request_contact_change(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        form: &ContactForm,
+    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+        let draft = self
+            .store
+            .draft(account_id, draft_id)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if let Some(id) = draft.application_id {
+            return Ok(Ok(id));
+        }
+        if !form.agreed {
+            return Ok(Err(vec![FieldIssue {
+                field: "agreed",
+                key: "err.terms",
+                detail: None,
+            }]));
+        }
+        let contacts = match check_contacts(form) {
+            Ok(c) => c,
+            Err(issues) => return Ok(Err(issues)),
+        };
+        let target = self
+            .store
+            .application_of(account_id, form.target)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        let mut details = target.details.clone();
+        details.contacts = contacts;
+        match self
+            .store
+            .submit_contact_change(account_id, draft_id, target.id, &details, self.now())
+            .await
+        {
+            Ok((id, _)) => Ok(Ok(id)),
+            Err(shomei_store::StoreError::Conflict(_)) => Ok(Err(vec![FieldIssue {
+                field: "target",
+                key: "err.contacts_not_allowed",
+                detail: None,
+            }])),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Staff complete a contact change (R-C1).
+    pub async fn complete_contact_change(&self, staff_id: i64, id: i64) -> Result<()> {
+        if self
+            .store
+            .complete_contact_change(id, staff_id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! 担当者変更申請 (R-C1): detail pull-down → terms → the contacts only (prefilled) →
+//! confirm → submit → done. Staff complete it at the desk.
+
+use crate::error::{WebError, WebResult};
+use crate::page::{Errors, Fieldset, Page};
+use crate::portal::apply::contact_fieldsets;
+use crate::session::Authed;
+use crate::{Shared, html};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use shomei_model::AppKind;
+use shomei_ra::Ra;
+use shomei_ra::apply::{ApplicationForm, FieldIssue};
+use shomei_ra::contacts::{ContactForm, check_contacts};
+use shomei_store::{Application, Draft};
+
+/// Starts a contact change draft for `target`, prefilled with its contacts.
+pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<Response> {
+    if !Ra::may_change_contacts(target) {
+        return Err(WebError::NotFound);
+    }
+    let id = shomei_ra::random_token(16)?;
+    let data = serde_json::to_string(&ContactForm::from_record(target))
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    st.ra
+        .store
+        .create_draft(
+            &Draft {
+                id: id.clone(),
+                account_id: a.id(),
+                kind: AppKind::ContactChange,
+                data,
+                step: "terms".into(),
+                application_id: None,
+            },
+            st.ra.now(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response())
+}
+
+struct Loaded {
+    draft: Draft,
+    form: ContactForm,
+    target: Application,
+}
+
+async fn load(st: &Shared, a: &Authed, id: &str) -> WebResult<Result<Loaded, Response>> {
+    let draft = st
+        .ra
+        .store
+        .draft(a.id(), id)
+        .await?
+        .filter(|d| d.kind == AppKind::ContactChange)
+        .ok_or(WebError::NotFound)?;
+    if let Some(app) = draft.application_id {
+        return Ok(Err(
+            Redirect::to(&format!("/applications/{app}/done")).into_response()
+        ));
+    }
+    let form: ContactForm =
+        serde_json::from_str(&draft.data).map_err(|e| WebError::Internal(e.to_string()))?;
+    let target = st
+        .ra
+        .store
+        .application_of(a.id(), form.target)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Ok(Loaded {
+        draft,
+        form,
+        target,
+    }))
+}
+
+macro_rules! load_or_return {
+    ($st:expr, $a:expr, $id:expr) => {
+        match load($st, $a, $id).await? {
+            Ok(x) => x,
+            Err(redirect) => return Ok(redirect),
+        }
+    };
+}
+
+async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
+    let data = serde_json::to_string(&l.form).map_err(|e| WebError::Internal(e.to_string()))?;
+    st.ra
+        .store
+        .update_draft(a.id(), &l.draft.id, &data, step, st.ra.now())
+        .await?;
+    Ok(())
+}
+
+fn as_form(f: &ContactForm) -> ApplicationForm {
+    ApplicationForm {
+        reg_name: f.reg_name.clone(),
+        reg_email: f.reg_email.clone(),
+        reg_phone: f.reg_phone.clone(),
+        tech_name: f.tech_name.clone(),
+        tech_email: f.tech_email.clone(),
+        tech_phone: f.tech_phone.clone(),
+        admin_name: f.admin_name.clone(),
+        admin_email: f.admin_email.clone(),
+        admin_phone: f.admin_phone.clone(),
+        ..Default::default()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/contacts_terms.html")]
+struct TermsPage {
+    p: Page,
+    draft: String,
+    target: i64,
+}
+
+/// GET /contacts/{draft}/terms: 担当者変更申請規約同意.
+pub async fn terms(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    html(&TermsPage {
+        p: Page::new(&a.ctx, "portal", "contacts.terms.page_title"),
+        draft: l.draft.id,
+        target: l.target.id,
+    })
+}
+
+/// POST /contacts/{draft}/terms: 同意する.
+pub async fn agree(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let mut l = load_or_return!(&st, &a, &id);
+    l.form.agreed = true;
+    save(&st, &a, &l, "input").await?;
+    Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "portal/contacts_input.html")]
+struct InputPage {
+    p: Page,
+    draft: String,
+    contract: String,
+    server: String,
+    errors: Errors,
+    fieldsets: Vec<Fieldset>,
+}
+
+fn input_page(a: &Authed, l: &Loaded, issues: &[FieldIssue]) -> WebResult<Response> {
+    let errors = Errors::from_issues(a.ctx.tr, issues);
+    let mut res = html(&InputPage {
+        p: Page::new(&a.ctx, "portal", "contacts.input.title"),
+        draft: l.draft.id.clone(),
+        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+        server: l.target.common_name.clone(),
+        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.form), &errors),
+        errors,
+    })?;
+    if !issues.is_empty() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+/// GET /contacts/{draft}/input: only the contacts, prefilled (R-C1).
+pub async fn input(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    if !l.form.agreed {
+        return Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response());
+    }
+    input_page(&a, &l, &[])
+}
+
+/// The contacts as posted.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ContactsPost {
+    csrf: String,
+    reg_name: String,
+    reg_email: String,
+    reg_phone: String,
+    tech_name: String,
+    tech_email: String,
+    tech_phone: String,
+    admin_name: String,
+    admin_email: String,
+    admin_phone: String,
+}
+
+/// POST /contacts/{draft}/input: saves what was typed, checks it.
+pub async fn input_submit(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<ContactsPost>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let mut l = load_or_return!(&st, &a, &id);
+    l.form = ContactForm {
+        target: l.form.target,
+        agreed: l.form.agreed,
+        reg_name: f.reg_name,
+        reg_email: f.reg_email,
+        reg_phone: f.reg_phone,
+        tech_name: f.tech_name,
+        tech_email: f.tech_email,
+        tech_phone: f.tech_phone,
+        admin_name: f.admin_name,
+        admin_email: f.admin_email,
+        admin_phone: f.admin_phone,
+    };
+    let checked = check_contacts(&l.form);
+    save(
+        &st,
+        &a,
+        &l,
+        if checked.is_ok() { "confirm" } else { "input" },
+    )
+    .await?;
+    match checked {
+        Ok(_) => Ok(Redirect::to(&format!("/contacts/{id}/confirm")).into_response()),
+        Err(issues) => input_page(&a, &l, &issues),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/contacts_confirm.html")]
+struct ConfirmPage {
+    p: Page,
+    draft: String,
+    contract: String,
+    server: String,
+    fieldsets: Vec<Fieldset>,
+}
+
+/// GET /contacts/{draft}/confirm: 担当者変更申請入力確認.
+pub async fn confirm(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = load_or_return!(&st, &a, &id);
+    if check_contacts(&l.form).is_err() {
+        return Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response());
+    }
+    html(&ConfirmPage {
+        p: Page::new(&a.ctx, "portal", "contacts.confirm.title"),
+        draft: l.draft.id.clone(),
+        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+        server: l.target.common_name.clone(),
+        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.form), &Errors::default()),
+    })
+}
+
+/// POST /contacts/{draft}/submit: 申込 (idempotent per draft).
+pub async fn submit(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let l = load_or_return!(&st, &a, &id);
+    match st.ra.request_contact_change(a.id(), &id, &l.form).await? {
+        Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
+        Err(issues) => input_page(&a, &l, &issues),
+    }
+}
