@@ -20,6 +20,8 @@ pub struct ApplicationForm {
     pub term: String,
     /// Whether the terms (申請規約) were agreed to.
     pub agreed: bool,
+    /// For a renewal (更新): the record whose contract is renewed; 0 for a new one.
+    pub target: i64,
     /// サーバタイプ code.
     pub server_type: String,
     /// The CSR as pasted or uploaded (PEM text).
@@ -288,10 +290,35 @@ impl Ra {
                 detail: None,
             }]));
         }
+        // 更新 (R-R1, R-R2): from a 完了 issuing record of this account, same service.
+        let draft_kind = self
+            .store
+            .draft(account_id, draft_id)
+            .await?
+            .map(|d| d.kind)
+            .unwrap_or(AppKind::New);
+        let (kind, target_id) = if draft_kind == AppKind::Renewal {
+            let target = self
+                .store
+                .application_of(account_id, form.target)
+                .await?
+                .ok_or(crate::RaError::NotFound)?;
+            if !Ra::may_renew(&target) || target.service != v.service {
+                return Ok(Err(vec![FieldIssue {
+                    field: "service",
+                    key: "err.renew_not_allowed",
+                    detail: None,
+                }]));
+            }
+            (AppKind::Renewal, Some(target.id))
+        } else {
+            (AppKind::New, None)
+        };
         let app = NewApplication {
             account_id,
             draft_id: draft_id.to_owned(),
-            kind: AppKind::New,
+            kind,
+            target_id,
             service: v.service,
             term_years: i64::from(v.term.in_years()),
             contract_type: ContractType::FixedTerm,
@@ -310,5 +337,15 @@ impl Ra {
         };
         let (id, _) = self.store.submit_application(&app, self.now()).await?;
         Ok(Ok(id))
+    }
+}
+
+impl Ra {
+    /// R-R1, R-R2: renewal is offered from a 完了 record that established a contract
+    /// (new, renewal, reissue) — never from a 担当者変更 record.
+    pub fn may_renew(app: &shomei_store::Application) -> bool {
+        matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+            && app.status == shomei_model::AppStatus::Completed
+            && app.contract_code.is_some()
     }
 }

@@ -175,7 +175,17 @@ impl Ra {
             return Err(RaError::Invalid("csr.blocked_key"));
         }
         // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
-        let end = contract_end(now_dt, app.term_years);
+        // A renewal's term continues from the old contract's end (R-R1), not from today.
+        let start = match (app.kind, app.target_id) {
+            (AppKind::Renewal, Some(t)) => match self.store.contract_period(t).await? {
+                Some((_, old_end)) if old_end > now => {
+                    OffsetDateTime::from_unix_timestamp(old_end).unwrap_or(now_dt)
+                }
+                _ => now_dt,
+            },
+            _ => now_dt,
+        };
+        let end = contract_end(start, app.term_years);
         let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
         // Step 2: reserve a random serial and store it before anything is signed.
         let mut reserved = None;
@@ -259,7 +269,7 @@ impl Ra {
             service: app.service,
             term_years: app.term_years,
             contract_type: app.contract_type,
-            starts_at: now,
+            starts_at: start.unix_timestamp(),
             ends_at: end.unix_timestamp(),
         };
         let code = self

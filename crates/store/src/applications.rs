@@ -56,6 +56,8 @@ pub struct NewApplication {
     pub key_desc: String,
     /// Organisation, contacts, EV data.
     pub details: ApplicationDetails,
+    /// For a renewal: the record whose contract it renews.
+    pub target_id: Option<i64>,
 }
 
 /// A stored application, with its contract code and certificate validity if any.
@@ -277,7 +279,7 @@ impl Store {
         }
         let details = serde_json::to_string(&a.details).map_err(StoreError::corrupt)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id",
         )
         .bind(a.account_id)
         .bind(&a.draft_id)
@@ -294,6 +296,7 @@ impl Store {
         .bind(&a.key_desc)
         .bind(details)
         .bind(now)
+        .bind(a.target_id)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1")
@@ -697,5 +700,17 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+impl Store {
+    /// The contract (start, end) of an application, if it has one.
+    pub async fn contract_period(&self, application_id: i64) -> Result<Option<(Ts, Ts)>> {
+        let row = sqlx::query("SELECT c.starts_at, c.ends_at FROM applications a JOIN contracts c ON c.id = a.contract_id WHERE a.id = $1")
+            .bind(application_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("starts_at")?, r.try_get("ends_at")?)))
+            .transpose()
     }
 }

@@ -38,6 +38,7 @@ fn new_app(account_id: i64, draft: &str) -> NewApplication {
         spki_sha256: "ab".into(),
         key_desc: "RSA 2048".into(),
         details: ApplicationDetails::default(),
+        target_id: None,
     }
 }
 

@@ -898,6 +898,10 @@ async fn r_c1_contact_change() {
             !rec_page.body.contains("value=\"revoke\"")
                 && !rec_page.body.contains("value=\"contacts\"")
         );
+        assert!(
+            !rec_page.body.contains("value=\"renew\""),
+            "R-R2: no renewal from a 担当者変更 record"
+        );
         // Staff complete it: the contract's record takes the new contacts.
         ra.complete_contact_change(staff.id, id)
             .await
@@ -919,5 +923,106 @@ async fn r_c1_contact_change() {
             ra.complete_contact_change(staff.id, id).await.is_err(),
             "once"
         );
+    }
+}
+
+/// R-R1, R-R3: renewal from the detail page, prefilled from the previous application,
+/// with a new CSR; on issuance the contract continues from the old end date.
+#[tokio::test]
+async fn r_r1_r_r3_renewal_prefilled_and_term_continues() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+        let mut cl = logged_in(&ra, &a).await;
+        let detail = cl.get(&format!("/applications/{app}")).await;
+        assert!(
+            detail.body.contains("value=\"renew\""),
+            "R-R1 offered on {}",
+            db.name
+        );
+        let csrf = cl.csrf.clone();
+        let terms = location(
+            &cl.post(
+                &format!("/applications/{app}/action"),
+                &[("csrf", &csrf), ("action", "renew")],
+            )
+            .await,
+        );
+        assert!(
+            terms.starts_with("/apply/") && terms.ends_with("/terms"),
+            "{terms}"
+        );
+        let input = location(&cl.post(&terms, &[("csrf", &csrf)]).await);
+        let page = cl.get(&input).await;
+        assert!(
+            page.body.contains("value=\"テスト株式会社\"")
+                && page.body.contains("value=\"tech@example.jp\""),
+            "R-R3 prefilled"
+        );
+        assert!(
+            page.body
+                .contains("aria-describedby=\"csr-hint\"></textarea>"),
+            "the CSR is new (empty)"
+        );
+        let ec = include_bytes!("../../ca/tests/data/p256-cn-only.csr");
+        let confirm = location(&cl.multipart(&input, &form_parts(&csrf, ec)).await);
+        assert!(confirm.ends_with("/confirm"), "{confirm}");
+        let done = location(
+            &cl.post(&confirm.replace("/confirm", "/submit"), &[("csrf", &csrf)])
+                .await,
+        );
+        let id: i64 = done
+            .trim_start_matches("/applications/")
+            .trim_end_matches("/done")
+            .parse()
+            .unwrap_or_default();
+        let rec = db
+            .store
+            .application(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            (rec.kind, rec.target_id),
+            (shomei_model::AppKind::Renewal, Some(app))
+        );
+        let approval = shomei_ra::issue::Approval {
+            org_method: "registry".into(),
+            ev_method: None,
+            domain_methods: rec
+                .names
+                .iter()
+                .map(|n| (n.clone(), "dns-change".to_string()))
+                .collect(),
+        };
+        ra.approve(staff.id, id, &approval)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, old_end) = db
+            .store
+            .contract_period(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let (new_start, new_end) = db
+            .store
+            .contract_period(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(
+            new_start, old_end,
+            "the term continues from the old end date on {}",
+            db.name
+        );
+        assert!(new_end > old_end);
     }
 }

@@ -211,6 +211,9 @@ pub async fn detail(
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
     }
+    if shomei_ra::Ra::may_renew(&app) {
+        actions.push(("renew".to_owned(), t.t("action.renew").to_owned()));
+    }
     if shomei_ra::Ra::may_change_contacts(&app) {
         actions.push(("contacts".to_owned(), t.t("action.contacts").to_owned()));
     }
@@ -280,6 +283,9 @@ pub async fn action(
     match f.action.as_str() {
         "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
         "contacts" => crate::portal::contacts::start(&st, &a, &app).await,
+        "renew" if shomei_ra::Ra::may_renew(&app) => {
+            crate::portal::apply::start_renewal(&st, &a, &app).await
+        }
         "withdraw" if app.status.allows_withdrawal() && app.kind != AppKind::Revocation => {
             html(&WithdrawPage {
                 p: Page::new(&a.ctx, "portal", "withdraw.title"),

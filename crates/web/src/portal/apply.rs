@@ -133,6 +133,7 @@ async fn load(
         .store
         .draft(a.id(), id)
         .await?
+        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal))
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Err(
@@ -642,6 +643,7 @@ pub async fn input_submit(
         service: saved.service,
         term: saved.term,
         agreed: saved.agreed,
+        target: saved.target,
         ..Default::default()
     };
     let (csrf, mut issues) = read_multipart(mp, &mut form).await;
@@ -713,6 +715,7 @@ pub async fn submit(
         .store
         .draft(a.id(), &id)
         .await?
+        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal))
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Redirect::to(&format!("/applications/{app}/done")).into_response());
@@ -723,4 +726,28 @@ pub async fn submit(
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
         Err(issues) => input_page(&a, &d, &form, &issues),
     }
+}
+
+/// 更新申請 (R-R1, R-R3): a renewal draft prefilled with the previous application's
+/// data (organisation, contacts, server type, EV data); only the CSR is new (R-S2).
+pub async fn start_renewal(
+    st: &Shared,
+    a: &Authed,
+    target: &shomei_store::Application,
+) -> WebResult<Response> {
+    let mut form = crate::portal::applications::details_form(target);
+    form.term = target.term_years.to_string();
+    form.server_type = target.server_type.code().to_owned();
+    form.target = target.id;
+    let id = shomei_ra::random_token(16)?;
+    let draft = Draft {
+        id: id.clone(),
+        account_id: a.id(),
+        kind: AppKind::Renewal,
+        data: to_json(&form)?,
+        step: "terms".into(),
+        application_id: None,
+    };
+    st.ra.store.create_draft(&draft, st.ra.now()).await?;
+    Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response())
 }
