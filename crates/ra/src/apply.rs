@@ -347,5 +347,6 @@ impl Ra {
         matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
             && app.status == shomei_model::AppStatus::Completed
             && app.contract_code.is_some()
+            && app.cert_revoked_at.is_none()
     }
 }

@@ -111,6 +111,7 @@ impl Ra {
     pub fn may_change_contacts(app: &Application) -> bool {
         matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
             && app.status == AppStatus::Completed
+            && app.cert_revoked_at.is_none()
     }
 
     /// Submits a contact change: a new record with the target's data and the new
