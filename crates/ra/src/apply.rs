@@ -20,8 +20,10 @@ pub struct ApplicationForm {
     pub term: String,
     /// Whether the terms (申請規約) were agreed to.
     pub agreed: bool,
-    /// For a renewal (更新): the record whose contract is renewed; 0 for a new one.
+    /// For a renewal (更新) or reissue (再発行): the record continued; 0 for a new one.
     pub target: i64,
+    /// For a reissue (R-RI4): `now` (再発行と同時に失効する) or `later` (後日失効する).
+    pub reissue_revoke: String,
     /// サーバタイプ code.
     pub server_type: String,
     /// The CSR as pasted or uploaded (PEM text).
@@ -297,7 +299,28 @@ impl Ra {
             .await?
             .map(|d| d.kind)
             .unwrap_or(AppKind::New);
-        let (kind, target_id) = if draft_kind == AppKind::Renewal {
+        let (kind, target_id) = if draft_kind == AppKind::Reissue {
+            let target = self
+                .store
+                .application_of(account_id, form.target)
+                .await?
+                .ok_or(crate::RaError::NotFound)?;
+            if !self.may_reissue(&target).await? || target.service != v.service {
+                return Ok(Err(vec![FieldIssue {
+                    field: "service",
+                    key: "err.reissue_not_allowed",
+                    detail: None,
+                }]));
+            }
+            if !matches!(form.reissue_revoke.as_str(), "now" | "later") {
+                return Ok(Err(vec![FieldIssue {
+                    field: "reissue_revoke",
+                    key: "err.choice",
+                    detail: None,
+                }]));
+            }
+            (AppKind::Reissue, Some(target.id))
+        } else if draft_kind == AppKind::Renewal {
             let target = self
                 .store
                 .application_of(account_id, form.target)
@@ -319,6 +342,7 @@ impl Ra {
             draft_id: draft_id.to_owned(),
             kind,
             target_id,
+            reissue_revoke: (kind == AppKind::Reissue).then(|| form.reissue_revoke.clone()),
             service: v.service,
             term_years: i64::from(v.term.in_years()),
             contract_type: ContractType::FixedTerm,

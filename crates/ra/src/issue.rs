@@ -185,7 +185,21 @@ impl Ra {
             },
             _ => now_dt,
         };
-        let end = contract_end(start, app.term_years);
+        // A reissue stays in its contract: validity capped by that contract's end.
+        let existing_contract = if app.kind == AppKind::Reissue {
+            let (_, end) = self
+                .store
+                .contract_period(application_id)
+                .await?
+                .ok_or(RaError::Invalid("err.no_contract"))?;
+            Some(
+                OffsetDateTime::from_unix_timestamp(end)
+                    .map_err(|_| RaError::Invalid("err.no_contract"))?,
+            )
+        } else {
+            None
+        };
+        let end = existing_contract.unwrap_or_else(|| contract_end(start, app.term_years));
         let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
         // Step 2: reserve a random serial and store it before anything is signed.
         let mut reserved = None;
@@ -272,6 +286,12 @@ impl Ra {
             starts_at: start.unix_timestamp(),
             ends_at: end.unix_timestamp(),
         };
+        // R-RI4: the old certificate is revoked at issuance, or 14 days later.
+        let supersede = match (app.kind, app.target_id, app.reissue_revoke.as_deref()) {
+            (AppKind::Reissue, Some(t), Some("later")) => Some((t, now + 14 * 86_400)),
+            (AppKind::Reissue, Some(t), _) => Some((t, now)),
+            _ => None,
+        };
         let code = self
             .store
             .complete_issuance(
@@ -279,11 +299,18 @@ impl Ra {
                 application_id,
                 &signed.der,
                 &signed.pem,
-                &contract,
+                existing_contract.is_none().then_some(&contract),
+                supersede,
                 actor,
                 now,
             )
             .await?;
+        if supersede.is_some_and(|(_, at)| at <= now) {
+            // 再発行と同時に失効する: done now; the job stays as the durable record.
+            if let Some(target) = app.target_id {
+                self.revoke_superseded(target, application_id).await?;
+            }
+        }
         // The OCSP response exists from the first moment (failure here is not fatal:
         // the refresh and on-demand signing cover it).
         if let Err(e) = self.prebuild_ocsp(&[serial.hex()]).await {
@@ -337,5 +364,42 @@ impl Ra {
         } else {
             Err(RaError::WrongState)
         }
+    }
+}
+
+/// R-RI2: reissue is offered until 25 days after the certificate was issued.
+pub const REISSUE_WINDOW_DAYS: i64 = 25;
+
+impl Ra {
+    /// R-RI1–R-RI3: whether a reissue may start from this record now: an issuing record,
+    /// 完了, with a live certificate issued at most 25 days ago; for EV2.0 only once.
+    pub async fn may_reissue(&self, app: &shomei_store::Application) -> Result<bool> {
+        let now = self.now();
+        let live = app.cert_revoked_at.is_none() && app.cert_not_after.is_some_and(|t| t > now);
+        let in_window = app
+            .cert_not_before
+            .is_some_and(|nb| (now - nb).div_euclid(86_400) <= REISSUE_WINDOW_DAYS);
+        if !(matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+            && app.status == AppStatus::Completed
+            && live
+            && in_window)
+        {
+            return Ok(false);
+        }
+        if app.service.is_ev() && self.store.reissue_count(app.id).await? > 0 {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Revokes a reissued record's old certificate as superseded, then refreshes the CRL
+    /// and OCSP. Idempotent (the job may run after the immediate revocation).
+    pub async fn revoke_superseded(&self, target: i64, by: i64) -> Result<Vec<String>> {
+        let serials = self.store.revoke_superseded(target, by, self.now()).await?;
+        if !serials.is_empty() {
+            self.refresh_crl().await?;
+            self.prebuild_ocsp(&serials).await?;
+        }
+        Ok(serials)
     }
 }

@@ -257,6 +257,19 @@ impl Ra {
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
                 },
+                "revoke.superseded" => {
+                    let payload: serde_json::Value =
+                        serde_json::from_str(&job.payload).unwrap_or_default();
+                    match (
+                        payload.get("target").and_then(serde_json::Value::as_i64),
+                        payload.get("by").and_then(serde_json::Value::as_i64),
+                    ) {
+                        (Some(target), Some(by)) => {
+                            self.revoke_superseded(target, by).await.map(|_| ())
+                        }
+                        _ => Ok(()),
+                    }
+                }
                 other => {
                     tracing::warn!(kind = other, "unknown job kind; marked done");
                     Ok(())

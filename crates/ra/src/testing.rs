@@ -153,3 +153,116 @@ pub async fn request_revocation(
         .await
         .expect("request")
 }
+
+/// Submits and approves a reissue of `target` for `csr`; `revoke` is `now` or `later`.
+/// Returns the reissue's application id.
+pub async fn reissued(
+    ra: &Ra,
+    staff_id: i64,
+    account_id: i64,
+    target: i64,
+    csr: &str,
+    revoke: &str,
+) -> std::result::Result<i64, String> {
+    let t = ra
+        .store
+        .application(target)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no target")?;
+    let mut form = sr30_form(csr);
+    form.service = t.service.code().to_owned();
+    form.target = target;
+    form.reissue_revoke = revoke.to_owned();
+    if let Some(ev) = &t.details.ev {
+        form.ev_business_category = ev.business_category.clone();
+        form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
+        form.ev_registration_number = ev.registration_number.clone();
+    }
+    let id = crate::random_token(8).map_err(|e| e.to_string())?;
+    let draft = shomei_store::Draft {
+        id: id.clone(),
+        account_id,
+        kind: shomei_model::AppKind::Reissue,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    ra.store
+        .create_draft(&draft, ra.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    let app_id = ra
+        .submit(account_id, &id, &form)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|i| format!("{i:?}"))?;
+    let app = ra
+        .store
+        .application(app_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no record")?;
+    let approval = crate::issue::Approval {
+        org_method: "registry".into(),
+        ev_method: app.service.is_ev().then(|| "registry".to_string()),
+        domain_methods: app
+            .names
+            .iter()
+            .map(|n| (n.clone(), "dns-change".to_string()))
+            .collect(),
+    };
+    ra.approve(staff_id, app_id, &approval)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(app_id)
+}
+
+/// Like [`issued`] but for EV2.0.
+pub async fn issued_ev(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Created, i64) {
+    let input = crate::accounts::AccountInput {
+        org: "テスト株式会社".into(),
+        email: "ops@example.jp".into(),
+        dealer_code: None,
+    };
+    let a = ra.create_account(&input, "test").await.expect("account");
+    let draft = shomei_store::Draft {
+        id: format!("ev{}", a.id),
+        account_id: a.id,
+        kind: shomei_model::AppKind::New,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    ra.store
+        .create_draft(&draft, ra.now())
+        .await
+        .expect("draft");
+    let mut form = sr30_form(csr);
+    form.service = "EV2.0".into();
+    form.ev_business_category = "Private Organization".into();
+    form.ev_jurisdiction_country = "JP".into();
+    form.ev_registration_number = "0110-01-012345".into();
+    let id = ra
+        .submit(a.id, &draft.id, &form)
+        .await
+        .expect("submit")
+        .expect("valid form");
+    let app = ra
+        .store
+        .application(id)
+        .await
+        .expect("load")
+        .expect("exists");
+    let approval = crate::issue::Approval {
+        org_method: "registry".into(),
+        ev_method: Some("registry".into()),
+        domain_methods: app
+            .names
+            .iter()
+            .map(|n| (n.clone(), "dns-change".to_string()))
+            .collect(),
+    };
+    ra.approve(staff_id, id, &approval).await.expect("issued");
+    (a, id)
+}

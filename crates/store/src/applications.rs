@@ -56,8 +56,10 @@ pub struct NewApplication {
     pub key_desc: String,
     /// Organisation, contacts, EV data.
     pub details: ApplicationDetails,
-    /// For a renewal: the record whose contract it renews.
+    /// For a renewal or reissue: the record it continues.
     pub target_id: Option<i64>,
+    /// For a reissue: `now` or `later` (R-RI4).
+    pub reissue_revoke: Option<String>,
 }
 
 /// A stored application, with its contract code and certificate validity if any.
@@ -115,6 +117,8 @@ pub struct Application {
     pub revocation_reason: Option<String>,
     /// What staff asked for while 書類提出待ち (R-LS3).
     pub documents_note: Option<String>,
+    /// For a reissue: when the old certificate is revoked, `now` or `later` (R-RI4).
+    pub reissue_revoke: Option<String>,
 }
 
 /// One page of applications.
@@ -139,7 +143,7 @@ pub struct Validation {
     pub validated_at: Ts,
 }
 
-const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note";
+const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke";
 const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -180,6 +184,7 @@ fn app_of(r: &AnyRow) -> Result<Application> {
         target_id: r.try_get("target_id")?,
         revocation_reason: r.try_get("revocation_reason")?,
         documents_note: r.try_get("documents_note")?,
+        reissue_revoke: r.try_get("reissue_revoke")?,
     })
 }
 
@@ -279,7 +284,7 @@ impl Store {
         }
         let details = serde_json::to_string(&a.details).map_err(StoreError::corrupt)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id",
+            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id, reissue_revoke, contract_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, (SELECT contract_id FROM applications WHERE id = $18 AND $19 = 'reissue')) RETURNING id",
         )
         .bind(a.account_id)
         .bind(&a.draft_id)
@@ -297,6 +302,9 @@ impl Store {
         .bind(details)
         .bind(now)
         .bind(a.target_id)
+        .bind(&a.reissue_revoke)
+        .bind(a.target_id)
+        .bind(a.kind.code())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1")
@@ -712,5 +720,16 @@ impl Store {
             .await?;
         row.map(|r| Ok((r.try_get("starts_at")?, r.try_get("ends_at")?)))
             .transpose()
+    }
+}
+
+impl Store {
+    /// Reissues of `target` (and of reissues of it) that were not withdrawn or rejected:
+    /// R-RI3 allows one for EV.
+    pub async fn reissue_count(&self, contract_target: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE kind = 'reissue' AND status NOT IN ('withdrawn', 'rejected') AND contract_id = (SELECT contract_id FROM applications WHERE id = $1)")
+            .bind(contract_target)
+            .fetch_one(&self.pool)
+            .await?)
     }
 }

@@ -115,7 +115,8 @@ impl Store {
         application_id: i64,
         der: &[u8],
         pem: &str,
-        contract: &NewContract,
+        contract: Option<&NewContract>,
+        supersede: Option<(i64, Ts)>,
         actor: &str,
         now: Ts,
     ) -> Result<String> {
@@ -133,23 +134,38 @@ impl Store {
                 "certificate {cert_id} not linted"
             )));
         }
-        let contract_id: i64 = sqlx::query_scalar("INSERT INTO contracts (account_id, service, term_years, contract_type, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
-            .bind(contract.account_id)
-            .bind(contract.service.code())
-            .bind(contract.term_years)
-            .bind(contract.contract_type.code())
-            .bind(contract.starts_at)
-            .bind(contract.ends_at)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-        let code = ContractCode::for_sequence(contract_id)
-            .ok_or_else(|| StoreError::Conflict("contract codes exhausted".into()))?;
-        sqlx::query("UPDATE contracts SET code = $2 WHERE id = $1")
-            .bind(contract_id)
-            .bind(code.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // A new contract (new, renewal), or the application's existing one (reissue).
+        let (contract_id, code) = match contract {
+            Some(contract) => {
+                let contract_id: i64 = sqlx::query_scalar("INSERT INTO contracts (account_id, service, term_years, contract_type, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+                    .bind(contract.account_id)
+                    .bind(contract.service.code())
+                    .bind(contract.term_years)
+                    .bind(contract.contract_type.code())
+                    .bind(contract.starts_at)
+                    .bind(contract.ends_at)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let code = ContractCode::for_sequence(contract_id)
+                    .ok_or_else(|| StoreError::Conflict("contract codes exhausted".into()))?;
+                sqlx::query("UPDATE contracts SET code = $2 WHERE id = $1")
+                    .bind(contract_id)
+                    .bind(code.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                (contract_id, code.as_str().to_owned())
+            }
+            None => {
+                let row = sqlx::query("SELECT c.id, c.code FROM applications a JOIN contracts c ON c.id = a.contract_id WHERE a.id = $1")
+                    .bind(application_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Conflict(format!("application {application_id} has no contract")))?;
+                let code: Option<String> = row.try_get("code")?;
+                (row.try_get("id")?, code.unwrap_or_default())
+            }
+        };
         let n = sqlx::query("UPDATE applications SET status = 'completed', contract_id = $2, completed_at = $3, updated_at = $3 WHERE id = $1 AND status = 'under_review'")
             .bind(application_id)
             .bind(contract_id)
@@ -177,6 +193,17 @@ impl Store {
             ),
         )
         .await?;
+        // Reissue (R-RI4): the old certificate is revoked by a job written here, in the
+        // issuance transaction — at once, or 14 days later — so a restart cannot lose it.
+        if let Some((target, run_at)) = supersede {
+            enqueue(
+                &mut tx,
+                "revoke.superseded",
+                &serde_json::json!({ "target": target, "by": application_id }),
+                run_at,
+            )
+            .await?;
+        }
         enqueue(
             &mut tx,
             "mail.issued",
@@ -300,5 +327,40 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Revokes the issued, unrevoked certificate of `target` as superseded (reason 4),
+    /// with audit events and the revocation mail. Idempotent. Returns the serials.
+    pub async fn revoke_superseded(&self, target: i64, by: i64, now: Ts) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 4 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial")
+            .bind(target)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut serials = Vec::new();
+        for r in &rows {
+            let serial: String = r.try_get("serial")?;
+            sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
+                .bind(&serial)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    "system",
+                    "certificate.revoked",
+                    format!("application:{target}"),
+                    serde_json::json!({ "serial": serial, "reason": 4, "superseded_by": by }),
+                ),
+            )
+            .await?;
+            serials.push(serial);
+        }
+        tx.commit().await?;
+        Ok(serials)
     }
 }

@@ -85,6 +85,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_revocation.sql")),
     (3, include_str!("../migrations/sqlite/0003_ocsp.sql")),
     (4, include_str!("../migrations/sqlite/0004_documents.sql")),
+    (5, include_str!("../migrations/sqlite/0005_reissue.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -92,6 +93,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (2, include_str!("../migrations/postgres/0002_revocation.sql")),
     (3, include_str!("../migrations/postgres/0003_ocsp.sql")),
     (4, include_str!("../migrations/postgres/0004_documents.sql")),
+    (5, include_str!("../migrations/postgres/0005_reissue.sql")),
 ];
 
 /// Unix seconds.

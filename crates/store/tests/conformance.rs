@@ -39,6 +39,7 @@ fn new_app(account_id: i64, draft: &str) -> NewApplication {
         key_desc: "RSA 2048".into(),
         details: ApplicationDetails::default(),
         target_id: None,
+        reissue_revoke: None,
     }
 }
 
@@ -216,7 +217,7 @@ async fn issuance_cycle_and_contract_code() {
             ends_at: 1000,
         };
         let code = s
-            .complete_issuance(cert_id, id, b"der", "pem", &c, "staff:1", 43)
+            .complete_issuance(cert_id, id, b"der", "pem", Some(&c), None, "staff:1", 43)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(shomei_model::ContractCode::parse(&code).is_some());

@@ -214,6 +214,9 @@ pub async fn detail(
     if shomei_ra::Ra::may_renew(&app) {
         actions.push(("renew".to_owned(), t.t("action.renew").to_owned()));
     }
+    if st.ra.may_reissue(&app).await? {
+        actions.push(("reissue".to_owned(), t.t("action.reissue").to_owned()));
+    }
     if shomei_ra::Ra::may_change_contacts(&app) {
         actions.push(("contacts".to_owned(), t.t("action.contacts").to_owned()));
     }
@@ -284,7 +287,10 @@ pub async fn action(
         "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
         "contacts" => crate::portal::contacts::start(&st, &a, &app).await,
         "renew" if shomei_ra::Ra::may_renew(&app) => {
-            crate::portal::apply::start_renewal(&st, &a, &app).await
+            crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Renewal).await
+        }
+        "reissue" if st.ra.may_reissue(&app).await? => {
+            crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Reissue).await
         }
         "withdraw" if app.status.allows_withdrawal() && app.kind != AppKind::Revocation => {
             html(&WithdrawPage {

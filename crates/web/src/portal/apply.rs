@@ -133,7 +133,7 @@ async fn load(
         .store
         .draft(a.id(), id)
         .await?
-        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal))
+        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue))
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Err(
@@ -203,6 +203,8 @@ struct InputPage {
     csr_error: String,
     errors: Errors,
     fieldsets: Vec<Fieldset>,
+    is_reissue: bool,
+    reissue_revoke: String,
 }
 
 fn text(
@@ -462,6 +464,8 @@ fn input_page(
         csr_error: errors.msg("csr"),
         fieldsets: fieldsets(t, form, &errors, true),
         errors,
+        is_reissue: d.kind == AppKind::Reissue,
+        reissue_revoke: form.reissue_revoke.clone(),
     };
     let mut res = html(&page)?;
     if !issues.is_empty() {
@@ -558,6 +562,7 @@ async fn read_multipart(
             "ev_jurisdiction_locality" => form.ev_jurisdiction_locality = value,
             "ev_business_category" => form.ev_business_category = value,
             "ev_registration_number" => form.ev_registration_number = value,
+            "reissue_revoke" => form.reissue_revoke = value,
             _ => {}
         }
     }
@@ -646,6 +651,7 @@ pub async fn input_submit(
         target: saved.target,
         ..Default::default()
     };
+    let is_reissue = d.kind == AppKind::Reissue;
     let (csrf, mut issues) = read_multipart(mp, &mut form).await;
     a.check_csrf(&csrf)?;
     if !form.agreed {
@@ -653,6 +659,13 @@ pub async fn input_submit(
     }
     if let Err(more) = check_form(&form) {
         issues.extend(more);
+    }
+    if is_reissue && !matches!(form.reissue_revoke.as_str(), "now" | "later") {
+        issues.push(FieldIssue {
+            field: "reissue_revoke",
+            key: "err.choice",
+            detail: None,
+        });
     }
     let step = if issues.is_empty() {
         "confirm"
@@ -715,7 +728,7 @@ pub async fn submit(
         .store
         .draft(a.id(), &id)
         .await?
-        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal))
+        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue))
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Redirect::to(&format!("/applications/{app}/done")).into_response());
@@ -728,12 +741,14 @@ pub async fn submit(
     }
 }
 
-/// 更新申請 (R-R1, R-R3): a renewal draft prefilled with the previous application's
-/// data (organisation, contacts, server type, EV data); only the CSR is new (R-S2).
-pub async fn start_renewal(
+/// 更新申請 (R-R1, R-R3) and 再発行申請 (R-RI1, R-RI5): a draft prefilled with the
+/// previous application's data (organisation, contacts, server type, EV data); only the
+/// CSR is new (R-S2).
+pub async fn start_continuation(
     st: &Shared,
     a: &Authed,
     target: &shomei_store::Application,
+    kind: AppKind,
 ) -> WebResult<Response> {
     let mut form = crate::portal::applications::details_form(target);
     form.term = target.term_years.to_string();
@@ -743,7 +758,7 @@ pub async fn start_renewal(
     let draft = Draft {
         id: id.clone(),
         account_id: a.id(),
-        kind: AppKind::Renewal,
+        kind,
         data: to_json(&form)?,
         step: "terms".into(),
         application_id: None,
