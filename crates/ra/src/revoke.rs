@@ -87,7 +87,12 @@ impl Ra {
             .application(revocation_id)
             .await?
             .ok_or(RaError::NotFound)?;
-        if app.kind != AppKind::Revocation || app.status != AppStatus::PhoneConfirmationPending {
+        let waiting = matches!(
+            (app.kind, app.status),
+            (AppKind::Revocation, AppStatus::PhoneConfirmationPending)
+                | (AppKind::Cancellation, AppStatus::Received)
+        );
+        if !waiting {
             return Err(RaError::WrongState);
         }
         let reason = app
@@ -180,4 +185,33 @@ fn hex_bytes(s: &str) -> Result<Vec<u8>> {
                 .ok_or(RaError::Invalid("err.internal"))
         })
         .collect()
+}
+
+impl Ra {
+    /// 解約: a cancellation request for `target` (its own record). Staff confirm it; the
+    /// contract then ends and its certificate is revoked (cessationOfOperation).
+    pub async fn request_cancellation(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target: i64,
+    ) -> Result<std::result::Result<i64, &'static str>> {
+        let draft = self
+            .store
+            .draft(account_id, draft_id)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if let Some(id) = draft.application_id {
+            return Ok(Ok(id));
+        }
+        match self
+            .store
+            .submit_cancellation(account_id, draft_id, target, self.now())
+            .await
+        {
+            Ok((id, _)) => Ok(Ok(id)),
+            Err(shomei_store::StoreError::Conflict(_)) => Ok(Err("err.cancel_not_allowed")),
+            Err(e) => Err(e.into()),
+        }
+    }
 }

@@ -34,7 +34,7 @@ pub struct StoredCrl {
 impl Store {
     /// Whether a revocation of `target_id` is waiting for its phone confirmation.
     pub async fn revocation_pending(&self, target_id: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE target_id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE target_id = $1 AND kind IN ('revocation', 'cancellation') AND status IN ('phone_pending', 'received')")
             .bind(target_id)
             .fetch_one(&self.pool)
             .await?;
@@ -54,7 +54,7 @@ impl Store {
         now: Ts,
     ) -> Result<(i64, bool)> {
         match self
-            .try_submit_revocation(account_id, draft_id, target_id, reason, now)
+            .try_submit_termination(account_id, draft_id, target_id, "revocation", reason, now)
             .await
         {
             Err(e) if e.is_unique_violation() => {
@@ -71,11 +71,48 @@ impl Store {
         }
     }
 
-    async fn try_submit_revocation(
+    /// Stores a cancellation (解約) request: its own record, 申込受付, ending the contract
+    /// and revoking its certificate (cessationOfOperation) once staff confirm it.
+    /// Same eligibility and idempotency as a revocation request.
+    pub async fn submit_cancellation(
         &self,
         account_id: i64,
         draft_id: &str,
         target_id: i64,
+        now: Ts,
+    ) -> Result<(i64, bool)> {
+        match self
+            .try_submit_termination(
+                account_id,
+                draft_id,
+                target_id,
+                "cancellation",
+                "end_of_service",
+                now,
+            )
+            .await
+        {
+            Err(e) if e.is_unique_violation() => {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE draft_id = $1 AND account_id = $2",
+                )
+                .bind(draft_id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                id.map(|id| (id, false)).ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // One transaction; each argument is one fact of it.
+    async fn try_submit_termination(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target_id: i64,
+        kind: &str,
         reason: &str,
         now: Ts,
     ) -> Result<(i64, bool)> {
@@ -95,7 +132,7 @@ impl Store {
         let allowed: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM applications a JOIN certificates c ON c.application_id = a.id AND c.status = 'issued' AND c.revoked_at IS NULL AND c.not_after > $3 \
              WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue') \
-             AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'revocation' AND r.status = 'phone_pending')",
+             AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind IN ('revocation', 'cancellation') AND r.status IN ('phone_pending', 'received'))",
         )
         .bind(target_id)
         .bind(account_id)
@@ -109,12 +146,13 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, revocation_reason, created_at, updated_at) \
-             SELECT account_id, contract_id, $2, 'revocation', service, term_years, contract_type, 'phone_pending', server_type, '', common_name, names, spki_sha256, key_desc, details, id, $3, $4, $4 FROM applications WHERE id = $1 RETURNING id",
+             SELECT account_id, contract_id, $2, $5, service, term_years, contract_type, CASE WHEN $5 = 'revocation' THEN 'phone_pending' ELSE 'received' END, server_type, '', common_name, names, spki_sha256, key_desc, details, id, $3, $4, $4 FROM applications WHERE id = $1 RETURNING id",
         )
         .bind(target_id)
         .bind(draft_id)
         .bind(reason)
         .bind(now)
+        .bind(kind)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1").bind(draft_id).bind(id).bind(now).execute(&mut *tx).await?;
@@ -123,7 +161,7 @@ impl Store {
             &AuditEvent::new(
                 now,
                 format!("customer:{account_id}"),
-                "revocation.requested",
+                &format!("{kind}.requested"),
                 format!("application:{id}"),
                 serde_json::json!({ "target": target_id, "reason": reason }),
             ),
@@ -155,7 +193,7 @@ impl Store {
         now: Ts,
     ) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending' RETURNING target_id, spki_sha256")
+        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND ((kind = 'revocation' AND status = 'phone_pending') OR (kind = 'cancellation' AND status = 'received')) RETURNING target_id, spki_sha256, kind")
             .bind(revocation_id)
             .bind(now)
             .fetch_optional(&mut *tx)
@@ -165,6 +203,26 @@ impl Store {
         };
         let target: i64 = row.try_get("target_id")?;
         let spki: String = row.try_get("spki_sha256")?;
+        let kind: String = row.try_get("kind")?;
+        if kind == "cancellation" {
+            // 解約: the contract ends now.
+            sqlx::query("UPDATE contracts SET ends_at = $2 WHERE id = (SELECT contract_id FROM applications WHERE id = $1) AND ends_at > $2")
+                .bind(target)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    format!("staff:{staff_id}"),
+                    "contract.cancelled",
+                    format!("application:{target}"),
+                    serde_json::json!({ "request": revocation_id }),
+                ),
+            )
+            .await?;
+        }
         let actor = format!("staff:{staff_id}");
         let mut rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
             .bind(target)

@@ -139,6 +139,7 @@ struct DetailPage {
     org_methods: Vec<(String, String)>,
     domain_methods: Vec<(String, String)>,
     is_revocation: bool,
+    is_cancellation: bool,
     rev_open: bool,
     rev_reason: String,
     rev_target: i64,
@@ -272,8 +273,21 @@ async fn render_detail(
         domains: app.names.clone(),
         org_methods: methods(ORG_METHODS),
         domain_methods: methods(DOMAIN_METHODS),
-        is_revocation: app.kind == shomei_model::AppKind::Revocation,
-        rev_open: app.status == shomei_model::AppStatus::PhoneConfirmationPending,
+        is_revocation: matches!(
+            app.kind,
+            shomei_model::AppKind::Revocation | shomei_model::AppKind::Cancellation
+        ),
+        is_cancellation: app.kind == shomei_model::AppKind::Cancellation,
+        rev_open: matches!(
+            (app.kind, app.status),
+            (
+                shomei_model::AppKind::Revocation,
+                shomei_model::AppStatus::PhoneConfirmationPending
+            ) | (
+                shomei_model::AppKind::Cancellation,
+                shomei_model::AppStatus::Received
+            )
+        ),
         rev_reason: reason
             .map(|r| t.t(crate::portal::revoke::reason_key(r)).to_owned())
             .unwrap_or_default(),

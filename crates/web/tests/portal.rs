@@ -1026,3 +1026,95 @@ async fn r_r1_r_r3_renewal_prefilled_and_term_continues() {
         assert!(new_end > old_end);
     }
 }
+
+/// 解約: the request is its own record; after the desk's confirmation the contract ends
+/// and the certificate is revoked with cessationOfOperation (5).
+#[tokio::test]
+async fn cancellation_ends_contract_and_revokes() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+        let mut cl = logged_in(&ra, &a).await;
+        cl.get(&format!("/applications/{app}")).await;
+        let csrf = cl.csrf.clone();
+        let page_url = location(
+            &cl.post(
+                &format!("/applications/{app}/action"),
+                &[("csrf", &csrf), ("action", "cancel")],
+            )
+            .await,
+        );
+        let page = cl.get(&page_url).await;
+        assert!(
+            page.body.contains("取消しはできません"),
+            "warning on {}",
+            db.name
+        );
+        let submit = format!("{page_url}/submit");
+        let done = location(&cl.post(&submit, &[("csrf", &csrf)]).await);
+        assert_eq!(
+            location(&cl.post(&submit, &[("csrf", &csrf)]).await),
+            done,
+            "R-A4"
+        );
+        let id: i64 = done
+            .trim_start_matches("/applications/")
+            .trim_end_matches("/done")
+            .parse()
+            .unwrap_or_default();
+        assert!(
+            cl.get(&done)
+                .await
+                .body
+                .contains("解約の申請を受け付けました")
+        );
+        assert!(
+            db.store
+                .application(app)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|x| x.cert_revoked_at.is_none()),
+            "not before staff confirm"
+        );
+        ra.confirm_revocation(staff.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let serial = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default();
+        assert_eq!(
+            db.store.certificate_state("server", &serial).await.ok(),
+            Some(shomei_store::ocsp::CertState::Revoked(ra.now(), 5))
+        );
+        assert_eq!(
+            db.store
+                .contract_period(app)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.1),
+            Some(ra.now()),
+            "contract ended"
+        );
+        assert_eq!(
+            db.store
+                .application(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|x| x.status),
+            Some(shomei_model::AppStatus::Completed)
+        );
+    }
+}

@@ -220,6 +220,9 @@ pub async fn detail(
     if shomei_ra::Ra::may_change_contacts(&app) {
         actions.push(("contacts".to_owned(), t.t("action.contacts").to_owned()));
     }
+    if st.ra.may_revoke(&app).await? {
+        actions.push(("cancel".to_owned(), t.t("action.cancel").to_owned()));
+    }
     if app.status.allows_withdrawal() && app.kind != AppKind::Revocation {
         actions.push(("withdraw".to_owned(), t.t("action.withdraw").to_owned()));
     }
@@ -286,6 +289,7 @@ pub async fn action(
     match f.action.as_str() {
         "revoke" => crate::portal::revoke::start(&st, &a, &app).await,
         "contacts" => crate::portal::contacts::start(&st, &a, &app).await,
+        "cancel" => crate::portal::cancel::start(&st, &a, &app).await,
         "renew" if shomei_ra::Ra::may_renew(&app) => {
             crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Renewal).await
         }
@@ -313,6 +317,7 @@ pub async fn done(
     let (title, next) = match app.kind {
         AppKind::Revocation => ("revoke.done.title", "revoke.done.next"),
         AppKind::ContactChange => ("contacts.done.title", "contacts.done.next"),
+        AppKind::Cancellation => ("cancel.done.title", "cancel.done.next"),
         _ => ("done.title", "done.next"),
     };
     html(&DonePage {

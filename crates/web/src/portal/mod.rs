@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod apply;
+pub mod cancel;
 pub mod contacts;
 pub mod revoke;
 
@@ -48,6 +49,8 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/applications/{id}/action", post(applications::action))
         .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route("/cancel/{draft}", get(cancel::confirm))
+        .route("/cancel/{draft}/submit", post(cancel::submit))
         .route(
             "/contacts/{draft}/terms",
             get(contacts::terms).post(contacts::agree),
