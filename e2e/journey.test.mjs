@@ -293,9 +293,9 @@ for (const c of [
 }
 
 // Asks the OCSP responder with the real client; saves the DER response for pkilint.
-function ocsp() {
+function ocsp(cert = issued.ov.files.cert) {
   const issuer = join(dir, 'data', 'pki', 'server-ca.crt');
-  const out = execFileSync('openssl', ['ocsp', '-issuer', issuer, '-cert', issued.ov.files.cert, '-url', `http://127.0.0.1:${PORTS.public}/ocsp/server`,
+  const out = execFileSync('openssl', ['ocsp', '-issuer', issuer, '-cert', cert, '-url', `http://127.0.0.1:${PORTS.public}/ocsp/server`,
     '-CAfile', issued.ov.files.chain, '-no_nonce', '-respout', join(OUT, 'ocsp.der')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   assert.match(out, /Response verify OK|: (good|revoked)/);
   return out;
@@ -387,4 +387,51 @@ test('notices by mail: new application and revocation request to staff, issuance
   for (const re of want) assert.ok(bodies.some((b) => re.test(b)), `a mail matching ${re} (got ${bodies.length} mails)`);
   assert.ok(bodies.every((b) => b.includes('---- English ----')), 'every mail has an English part');
   assert.equal(bodies.filter((b) => /新しいお申込みがあります/.test(b)).length, 2, 'one staff notice per application (OV, EV)');
+});
+
+// Fills the (prefilled) input page of a renewal or reissue: only a new CSR is needed.
+async function continuation(page, id, action, heading_, csr, extra = async () => {}) {
+  await page.goto(`${PORTAL}/applications/${id}`);
+  await page.getByLabel('手続き').selectOption({ label: action });
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'テスト株式会社', 'prefilled from the previous application (R-R3, R-RI5)');
+  assert.equal(await page.getByLabel('CSR（PEM 形式を貼り付け）').inputValue(), '', 'a new CSR is required');
+  await extra();
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(csr);
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  return submitTwice(page, '申込');
+}
+
+test('reissue R-RI1..R-RI5 and renewal R-R1..R-R3 of the EV certificate', async () => {
+  assert.ok(issued.ev, 'the EV journey ran first');
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+
+  // 再発行: the old certificate is revoked when the new one is issued (R-RI4).
+  const reId = await continuation(page, issued.ev.id, '再発行申請', '基本情報入力', makeCsr('shop.e2e-ev.example.jp', 'ec'), async () => {
+    await page.getByLabel('再発行と同時に失効する').check();
+  });
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await approve(desk, reId, true);
+  const re = await download(page, reId, 'ev-reissue');
+  assert.match(ocsp(issued.ev.files.cert), /: revoked/, 'the old certificate is revoked (R-RI4)');
+  assert.match(ocsp(re.cert), /: good/);
+  // EV2.0 is reissued once only (R-RI3): not offered again.
+  await page.goto(`${PORTAL}/applications/${reId}`);
+  assert.equal(await page.locator('option', { hasText: '再発行申請' }).count(), 0);
+
+  // 更新 from the reissued record: same data, new CSR; a new contract term (R-R1).
+  const renId = await continuation(page, reId, '更新申請', '基本情報入力', makeCsr('shop.e2e-ev.example.jp', 'ec'));
+  await approve(desk, renId, true);
+  const ren = await download(page, renId, 'ev-renewal');
+  assert.match(ocsp(ren.cert), /: good/);
+  await sctx.close();
+  await cctx.close();
 });
