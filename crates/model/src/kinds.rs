@@ -78,6 +78,9 @@ coded_enum! {
         Revocation = "revocation",
         /// 解約
         Cancellation = "cancellation",
+        /// 継続発行: the next certificate of a contract longer than its certificates
+        /// (CA/B Forum SC-081).
+        Continuation = "continuation",
     }
 }
 

@@ -30,6 +30,25 @@ pub fn max_validity_days(issued_at: OffsetDateTime) -> i64 {
         .unwrap_or(BEFORE_SC081)
 }
 
+/// How long a domain validation may be reused for a certificate issued at `at`
+/// (BR 4.2.1 as amended by SC-081): 398 days before 2026-03-15, then 200, 100 from
+/// 2027-03-15, 10 from 2029-03-15.
+pub fn domain_reuse_days(at: OffsetDateTime) -> i64 {
+    let day = at.to_offset(time::UtcOffset::UTC).date();
+    if day >= date(2029, Month::March, 15) {
+        10
+    } else if day >= date(2027, Month::March, 15) {
+        100
+    } else if day >= date(2026, Month::March, 15) {
+        200
+    } else {
+        398
+    }
+}
+
+/// How long an organisation validation may be reused (BR 4.2.1): 398 days.
+pub const ORG_REUSE_DAYS: i64 = 398;
+
 /// The validity period of a certificate signed at `now` for a contract that ends at
 /// `contract_end`: one day less than the cap (CA-RULES: don't issue at the maximum),
 /// never past the contract's end. Returns `None` if the contract has already ended.
@@ -64,6 +83,15 @@ mod tests {
         assert_eq!(max_validity_days(datetime!(2029-03-14 12:00:00 UTC)), 100);
         assert_eq!(max_validity_days(datetime!(2029-03-15 00:00:00 UTC)), 47);
         assert_eq!(max_validity_days(datetime!(2035-01-01 00:00:00 UTC)), 47);
+    }
+
+    /// BR 4.2.1 / SC-081 data reuse periods across the dates.
+    #[test]
+    fn sc081_domain_reuse_periods() {
+        assert_eq!(domain_reuse_days(datetime!(2026-03-14 00:00:00 UTC)), 398);
+        assert_eq!(domain_reuse_days(datetime!(2026-11-24 00:00:00 UTC)), 200);
+        assert_eq!(domain_reuse_days(datetime!(2027-03-15 00:00:00 UTC)), 100);
+        assert_eq!(domain_reuse_days(datetime!(2029-03-15 00:00:00 UTC)), 10);
     }
 
     #[test]

@@ -299,7 +299,21 @@ impl Ra {
             .await?
             .map(|d| d.kind)
             .unwrap_or(AppKind::New);
-        let (kind, target_id) = if draft_kind == AppKind::Reissue {
+        let (kind, target_id) = if draft_kind == AppKind::Continuation {
+            let target = self
+                .store
+                .application_of(account_id, form.target)
+                .await?
+                .ok_or(crate::RaError::NotFound)?;
+            if !self.may_continue(&target).await? || target.service != v.service {
+                return Ok(Err(vec![FieldIssue {
+                    field: "service",
+                    key: "err.continue_not_allowed",
+                    detail: None,
+                }]));
+            }
+            (AppKind::Continuation, Some(target.id))
+        } else if draft_kind == AppKind::Reissue {
             let target = self
                 .store
                 .application_of(account_id, form.target)
@@ -359,7 +373,16 @@ impl Ra {
             csr_pem: v.csr.pem.clone(),
             details: v.details,
         };
-        let (id, _) = self.store.submit_application(&app, self.now()).await?;
+        let (id, created) = self.store.submit_application(&app, self.now()).await?;
+        if created && kind == AppKind::Continuation {
+            // Fresh validations: issued without the desk (a failure leaves it for staff).
+            if let Err(e) = self.continue_if_fresh(id).await {
+                tracing::warn!(
+                    application = id,
+                    "continuation not issued automatically: {e}"
+                );
+            }
+        }
         Ok(Ok(id))
     }
 }

@@ -266,3 +266,31 @@ pub async fn issued_ev(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::C
     ra.approve(staff_id, id, &approval).await.expect("issued");
     (a, id)
 }
+
+/// Submits a 継続発行 of `target` for `csr` (no approval). Returns the application id.
+pub async fn continued(
+    ra: &Ra,
+    account_id: i64,
+    target: i64,
+    csr: &str,
+) -> std::result::Result<i64, String> {
+    let mut form = sr30_form(csr);
+    form.target = target;
+    let id = crate::random_token(8).map_err(|e| e.to_string())?;
+    let draft = shomei_store::Draft {
+        id: id.clone(),
+        account_id,
+        kind: shomei_model::AppKind::Continuation,
+        data: "{}".into(),
+        step: "confirm".into(),
+        application_id: None,
+    };
+    ra.store
+        .create_draft(&draft, ra.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    ra.submit(account_id, &id, &form)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|i| format!("{i:?}"))
+}

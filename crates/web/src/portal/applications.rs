@@ -39,6 +39,7 @@ pub fn kind_key(k: AppKind) -> &'static str {
         AppKind::ContactChange => "kind.contact_change",
         AppKind::Revocation => "kind.revocation",
         AppKind::Cancellation => "kind.cancellation",
+        AppKind::Continuation => "kind.continuation",
     }
 }
 
@@ -214,6 +215,9 @@ pub async fn detail(
     if shomei_ra::Ra::may_renew(&app) {
         actions.push(("renew".to_owned(), t.t("action.renew").to_owned()));
     }
+    if st.ra.may_continue(&app).await? {
+        actions.push(("continue".to_owned(), t.t("action.continue").to_owned()));
+    }
     if st.ra.may_reissue(&app).await? {
         actions.push(("reissue".to_owned(), t.t("action.reissue").to_owned()));
     }
@@ -292,6 +296,9 @@ pub async fn action(
         "cancel" => crate::portal::cancel::start(&st, &a, &app).await,
         "renew" if shomei_ra::Ra::may_renew(&app) => {
             crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Renewal).await
+        }
+        "continue" if st.ra.may_continue(&app).await? => {
+            crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Continuation).await
         }
         "reissue" if st.ra.may_reissue(&app).await? => {
             crate::portal::apply::start_continuation(&st, &a, &app, AppKind::Reissue).await

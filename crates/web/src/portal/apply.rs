@@ -133,7 +133,12 @@ async fn load(
         .store
         .draft(a.id(), id)
         .await?
-        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue))
+        .filter(|d| {
+            matches!(
+                d.kind,
+                AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
+            )
+        })
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Err(
@@ -728,7 +733,12 @@ pub async fn submit(
         .store
         .draft(a.id(), &id)
         .await?
-        .filter(|d| matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue))
+        .filter(|d| {
+            matches!(
+                d.kind,
+                AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
+            )
+        })
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Redirect::to(&format!("/applications/{app}/done")).into_response());
