@@ -243,6 +243,17 @@ async function download(page, id, name) {
     files[file] = join(OUT, `${name}-${file}.${ext}`);
     await dl.saveAs(files[file]);
   }
+  // R-D1: web stickers, SVG and PNG in two sizes, linking to the public seal page.
+  assert.ok(await page.getByRole('img', { name: 'Web ステッカー（見本）' }).evaluate((img) => img.complete && img.naturalWidth > 0), 'the sticker preview renders');
+  for (const [label, file] of [['Web ステッカー 大（PNG）をダウンロード', 'seal-large.png'], ['Web ステッカー 小（SVG）をダウンロード', 'seal-small.svg']]) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: label }).click()]);
+    files[file] = join(OUT, `${name}-${file}`);
+    await dl.saveAs(files[file]);
+  }
+  assert.deepEqual([...readFileSync(files['seal-large.png']).subarray(1, 4)], [...Buffer.from('PNG')]);
+  const sealUrl = await page.locator('a[href*="/seal/"]').first().getAttribute('href');
+  assert.ok(readFileSync(files['seal-small.svg'], 'utf8').includes(sealUrl), 'the sticker links to the seal page');
+  files.seal = sealUrl.replace('http://pki.example.jp', `http://127.0.0.1:${PORTS.public}`);
   // R-D1: the same certificate as DER, and as PKCS#7 with the whole chain.
   const fromDer = execFileSync('openssl', ['x509', '-inform', 'DER', '-in', files.der], { encoding: 'utf8' });
   assert.equal(fromDer.trim(), readFileSync(files.cert, 'utf8').trim());
@@ -287,6 +298,12 @@ for (const c of [
     assert.match(text, new RegExp(`DNS:${c.name.replace(/\./g, '\\.')}`));
     assert.match(text, c.ev ? /2\.23\.140\.1\.1\b/ : /2\.23\.140\.1\.2\.2/);
     writeFileSync(join(OUT, `${c.lint}-root.pem`), readFileSync(join(dir, 'data', 'pki', 'root.crt')));
+    // The seal's verification page on the public listener: organisation, domain, live status.
+    await cpage.goto(files.seal);
+    assert.equal(await heading(cpage), '証明書の確認');
+    assert.match(await cpage.getByRole('status').innerText(), /状態: 有効/);
+    assert.match(await cpage.locator('dl.kv').innerText(), new RegExp(c.name.replace(/\./g, '\\.')));
+    assert.match(await cpage.locator('dl.kv').innerText(), /テスト株式会社/);
     issued[c.lint] = { id, files };
     await cctx.close();
   });
@@ -356,6 +373,9 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   await page.getByText('に失効しました').waitFor();
   assert.equal(await page.locator('option', { hasText: '失効申請' }).count(), 0, 'revocation no longer offered (R-A5)');
   writeFileSync(join(OUT, 'crl-serial.txt'), serial);
+  // The seal page says so too (R-D1: live status).
+  await page.goto(issued.ov.files.seal);
+  assert.match(await page.getByRole('status').innerText(), /状態: 失効済み/);
   await cctx.close();
 });
 

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod csr;
+pub mod facts;
 pub mod lint;
 pub mod names;
 pub mod ocsp;

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod ocsp;
 pub mod password;
 pub mod revoke;
+pub mod seal;
 #[cfg(feature = "testing")]
 pub mod testing;
 

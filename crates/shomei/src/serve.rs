@@ -142,7 +142,8 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     .map_err(|e| format!("desk TLS: {e}"))?;
     let web = WebConfig {
         portal_url: format!("https://{}", cfg.listen.portal),
-        public_url: format!("http://{}", cfg.listen.public),
+        public_url: cfg.pki.public_base_url.clone(),
+        ca_name: cfg.pki.operator.clone(),
         ..WebConfig::default()
     };
     let state = |realm| {

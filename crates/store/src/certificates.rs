@@ -240,6 +240,37 @@ impl Store {
         .transpose()
     }
 
+    /// An issued certificate by issuer and serial (hex, lower case), with the time it was
+    /// revoked if it was: what a site seal's verification page shows.
+    pub async fn issued_by_serial(
+        &self,
+        issuer: &str,
+        serial: &str,
+    ) -> Result<Option<(CertificateRecord, Option<Ts>)>> {
+        let row = sqlx::query("SELECT id, issuer, serial, application_id, status, not_before, not_after, der, pem, revoked_at FROM certificates WHERE issuer = $1 AND serial = $2 AND status = 'issued'")
+            .bind(issuer)
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                CertificateRecord {
+                    id: r.try_get("id")?,
+                    issuer: r.try_get("issuer")?,
+                    serial: r.try_get("serial")?,
+                    application_id: r.try_get("application_id")?,
+                    status: r.try_get("status")?,
+                    not_before: r.try_get("not_before")?,
+                    not_after: r.try_get("not_after")?,
+                    der: r.try_get("der")?,
+                    pem: r.try_get("pem")?,
+                },
+                r.try_get("revoked_at")?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Certificate rows of an application in any state (for the desk and recovery).
     pub async fn certificate_rows(
         &self,

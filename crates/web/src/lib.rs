@@ -13,6 +13,7 @@ pub mod portal;
 pub mod public;
 pub mod security;
 pub mod session;
+pub mod sticker;
 pub mod tls;
 
 use shomei_ra::Ra;
@@ -28,8 +29,11 @@ pub struct WebConfig {
     pub absolute_timeout: i64,
     /// The portal's URL (shown on pages and mails).
     pub portal_url: String,
-    /// The public listener's URL (CA certificates).
+    /// The public base URL (as in the certificates' AIA and CRL URLs): where site seals
+    /// link to their verification page.
     pub public_url: String,
+    /// The CA's name as site seals show it.
+    pub ca_name: String,
 }
 
 impl Default for WebConfig {
@@ -39,6 +43,7 @@ impl Default for WebConfig {
             absolute_timeout: 8 * 3600,
             portal_url: "https://127.0.0.1:8443".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            ca_name: "Shomei Development".into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The public listener (plain HTTP, as CRLs and OCSP are by convention): the CA
-//! certificates at the caIssuers URLs. CRLs, OCSP and seal pages join it later.
+//! certificates at the caIssuers URLs, the CRL, the OCSP responder, and the site seals'
+//! verification pages.
 
 use crate::Shared;
 use axum::Router;
@@ -16,6 +17,8 @@ pub fn router(state: Shared) -> Router {
         .route("/crl/{file}", get(crl))
         .route("/ocsp/server", axum::routing::post(ocsp_post))
         .route("/ocsp/server/{*request}", get(ocsp_get))
+        .route("/seal/{serial}", get(seal))
+        .route("/static/style.css", get(crate::auth::stylesheet))
         .fallback(crate::auth::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(|req, next| {
@@ -92,5 +95,88 @@ async fn ocsp_get(State(st): State<Shared>, Path(request): Path<String>) -> Resp
     match der {
         Ok(d) if d.len() <= 10 * 1024 => ocsp_response(st.ra.ocsp_answer(&d).await),
         _ => ocsp_response(shomei_ca::ocsp::malformed()),
+    }
+}
+
+/// `?lang=en` on public pages (no session here).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct LangQuery {
+    lang: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "public/seal.html")]
+struct SealPage {
+    p: crate::page::Page,
+    seal: Option<shomei_ra::seal::Seal>,
+    ca_name: String,
+    status_key: &'static str,
+    status_class: &'static str,
+    validity: String,
+    revoked_at: String,
+    checked_at: String,
+}
+
+/// GET /seal/{serial}: the verification page a web sticker links to (R-D1): the
+/// organisation, the domain, the validity and the live status. Not cached: the status
+/// is live. An unknown serial gets a 404 page that says so.
+async fn seal(
+    State(st): State<Shared>,
+    Path(serial): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LangQuery>,
+) -> Response {
+    use crate::page::{date, datetime};
+    use shomei_ra::seal::SealStatus;
+    let tr = crate::i18n::Tr {
+        lang: crate::i18n::Lang::from_code(&q.lang),
+    };
+    let found = match st.ra.seal(&serial).await {
+        Ok(s) => s,
+        Err(e) => return crate::error::WebError::from(e).into_response(),
+    };
+    let (status_key, status_class, revoked_at) = match found.as_ref().map(|s| s.status) {
+        Some(SealStatus::Valid) => ("seal.valid", "ok", String::new()),
+        Some(SealStatus::Revoked(at)) => ("seal.revoked", "bad", datetime(at)),
+        Some(SealStatus::Expired) => ("seal.expired", "bad", String::new()),
+        Some(SealStatus::NotYetValid) => ("seal.not_yet_valid", "bad", String::new()),
+        None => ("seal.not_found", "bad", String::new()),
+    };
+    let page = SealPage {
+        p: crate::page::Page {
+            t: tr,
+            area: "public",
+            csrf: String::new(),
+            logged_in: false,
+            menu: false,
+            path: format!(
+                "/seal/{}",
+                serial
+                    .chars()
+                    .filter(char::is_ascii_hexdigit)
+                    .take(64)
+                    .collect::<String>()
+            ),
+            title: "seal.title",
+        },
+        validity: found
+            .as_ref()
+            .map(|s| format!("{} – {}", date(s.not_before), date(s.not_after)))
+            .unwrap_or_default(),
+        seal: found.clone(),
+        ca_name: st.cfg.ca_name.clone(),
+        status_key,
+        status_class,
+        revoked_at,
+        checked_at: datetime(st.ra.now()),
+    };
+    let code = if found.is_some() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::NOT_FOUND
+    };
+    match crate::html(&page) {
+        Ok(r) => (code, [(header::CACHE_CONTROL, "no-store")], r).into_response(),
+        Err(e) => e.into_response(),
     }
 }

@@ -1118,3 +1118,121 @@ async fn cancellation_ends_contract_and_revokes() {
         );
     }
 }
+
+/// R-D1 web stickers: SVG and PNG in two sizes on the download page, linking to the
+/// public verification page, which shows organisation, domain, validity and the live
+/// status (valid → revoked); R-D2: none before 完了, none for another account.
+#[tokio::test]
+async fn r_d1_stickers_and_public_seal_page() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+        let serial = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default();
+        let mut cl = logged_in(&ra, &a).await;
+        let page = cl.get(&format!("/applications/{app}/download")).await;
+        let seal_url = format!("http://127.0.0.1:8080/seal/{serial}");
+        assert!(page.body.contains(&seal_url), "{}", page.body);
+        for (file, ct) in [
+            ("sticker-small.svg", "image/svg+xml"),
+            ("sticker-large.svg", "image/svg+xml"),
+            ("sticker-small.png", "image/png"),
+            ("sticker-large.png", "image/png"),
+        ] {
+            assert!(page.body.contains(&format!("/applications/{app}/{file}")));
+            let r = cl.get(&format!("/applications/{app}/{file}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{file} on {}", db.name);
+            assert_eq!(
+                r.headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                Some(ct)
+            );
+            if ct == "image/svg+xml" {
+                assert!(r.body.contains(&seal_url), "links to the seal page");
+                assert!(r.body.contains("Shomei Development"), "the CA's name");
+            } else {
+                assert!(r.body.as_bytes().starts_with(b"\x89PNG") || r.body.contains("PNG"));
+            }
+        }
+        assert_eq!(
+            cl.get(&format!("/applications/{app}/sticker-huge.svg"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            cl.get(&format!("/applications/{app}/sticker-small.gif"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let other = account(&ra, "他社").await;
+        let mut co = logged_in(&ra, &other).await;
+        assert_eq!(
+            co.get(&format!("/applications/{app}/sticker-small.svg"))
+                .await
+                .status,
+            StatusCode::NOT_FOUND,
+            "not another account's"
+        );
+
+        // The public verification page.
+        let public = shomei_web::public::router(Arc::new(AppState {
+            ra: ra.clone(),
+            realm: Realm::Customer,
+            cfg: WebConfig::default(),
+            root_pem: String::new(),
+        }));
+        let mut pc = Client {
+            app: public,
+            cert: None,
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let r = pc.get(&format!("/seal/{serial}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        for want in [
+            "有効",
+            "テスト株式会社",
+            "www.example.jp",
+            "Shomei Development",
+        ] {
+            assert!(r.body.contains(want), "{want} in {}", r.body);
+        }
+        assert_eq!(
+            r.headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "the status is live"
+        );
+        let en = pc.get(&format!("/seal/{serial}?lang=en")).await;
+        assert!(en.body.contains("Status: Valid"), "{}", en.body);
+        assert_eq!(pc.get("/seal/00ff").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            pc.get("/seal/%3Cscript%3E").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        let rev = shomei_ra::testing::request_revocation(&ra, a.id, app, "content_change")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        ra.confirm_revocation(staff.id, rev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = pc.get(&format!("/seal/{serial}?lang=en")).await;
+        assert!(r.body.contains("Status: Revoked"), "{}", r.body);
+    }
+}

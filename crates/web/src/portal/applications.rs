@@ -343,6 +343,7 @@ struct DownloadPage {
     server: String,
     serial: String,
     validity: String,
+    seal_url: String,
 }
 
 async fn issued(
@@ -378,6 +379,11 @@ pub async fn download_page(
         server: app.common_name.clone(),
         serial: cert.serial.clone(),
         validity: validity(&app),
+        seal_url: format!(
+            "{}/seal/{}",
+            st.cfg.public_url.trim_end_matches('/'),
+            cert.serial
+        ),
     })
 }
 
@@ -388,6 +394,9 @@ pub async fn download_file(
     Path((id, file)): Path<(String, String)>,
 ) -> WebResult<Response> {
     let (app, cert) = issued(&st, &a, &id).await?;
+    if let Some(sticker) = file.strip_prefix("sticker-") {
+        return sticker_file(&st, &cert, sticker);
+    }
     let leaf = cert.pem.clone().ok_or(WebError::NotFound)?;
     let chain = format!("{}{}", st.ra.server_ca_pem(), st.root_pem);
     let (body, content_type): (Vec<u8>, &str) = match file.as_str() {
@@ -431,6 +440,50 @@ pub async fn download_file(
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A web sticker (Web ステッカー, R-D1): `small.svg`, `large.png`, … It shows the
+/// certificate's domain and the CA's name and links to the public verification page.
+fn sticker_file(
+    st: &Shared,
+    cert: &shomei_store::CertificateRecord,
+    file: &str,
+) -> WebResult<Response> {
+    let (size, ext) = file.split_once('.').ok_or(WebError::NotFound)?;
+    let &(_, width, height) = crate::sticker::SIZES
+        .iter()
+        .find(|(name, _, _)| *name == size)
+        .ok_or(WebError::NotFound)?;
+    let der = cert.der.as_deref().ok_or(WebError::NotFound)?;
+    let facts = shomei_ca::facts::cert_facts(der).map_err(|e| WebError::Internal(e.to_string()))?;
+    let url = format!(
+        "{}/seal/{}",
+        st.cfg.public_url.trim_end_matches('/'),
+        cert.serial
+    );
+    let svg = crate::sticker::svg(&facts.common_name, &st.cfg.ca_name, &url, width, height);
+    let (body, content_type) = match ext {
+        "svg" => (svg.into_bytes(), "image/svg+xml"),
+        "png" => (
+            crate::sticker::png(&svg).map_err(|e| WebError::Internal(e.to_string()))?,
+            "image/png",
+        ),
+        _ => return Err(WebError::NotFound),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"seal-{}-{file}\"",
+                    facts.common_name.replace('*', "_")
+                ),
             ),
         ],
         body,
