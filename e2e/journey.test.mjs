@@ -455,3 +455,53 @@ test('reissue R-RI1..R-RI5 and renewal R-R1..R-R3 of the EV certificate', async 
   await sctx.close();
   await cctx.close();
 });
+
+test('service switch R-R5: an SR2.0 contract imported by staff moves to SR3.0 with its data', async () => {
+  // Staff import the old contract from the command line (SR2.0 is no longer sold).
+  const name = 'old.e2e-switch.example.jp';
+  makeCsr(name, 'rsa');
+  const data = join(OUT, 'sr20.json');
+  writeFileSync(data, JSON.stringify({
+    service: 'SR2.0', term: '1', server_type: 'apache', org_name: 'テスト株式会社', org_country: 'JP', org_state: 'Tokyo', org_locality: 'Shibuya-ku',
+    reg_name: '登録 太郎', reg_email: 'reg@example.jp', reg_phone: '03-1234-5678', tech_name: '技術 花子', tech_email: 'tech@example.jp', tech_phone: '03-1234-5679',
+    admin_name: '事務 次郎', admin_email: 'admin@example.jp', admin_phone: '03-1234-5670',
+  }));
+  const out = execFileSync(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'contract', 'import',
+    '--access-key', demo.access_key, '--staff', demo.staff_login, '--file', data, '--csr', join(OUT, `${name}.csr`)], { encoding: 'utf8' });
+  const imported = JSON.parse(out);
+  assert.match(imported.contract_code, /^B\d{7}$/);
+
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.goto(`${PORTAL}/applications/${imported.application_id}`);
+  assert.equal(await page.locator('option', { hasText: '更新申請' }).count(), 0, 'SR2.0 is not renewed as such');
+  await page.getByRole('link', { name: '別サービスへ切り替えて申請' }).click();
+  assert.equal(await heading(page), '別サービスへ切り替えて申請');
+  assert.equal(await page.getByLabel('セコムパスポート for Web SR2.0').count(), 0);
+  await page.getByLabel('セコムパスポート for Web SR3.0').check();
+  await page.getByLabel('契約期間').selectOption('1');
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'テスト株式会社', 'the contract data is taken over');
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr(name, 'ec'));
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  await page.getByText('サービス切替').first().waitFor();
+  await page.getByText('14日後に失効').waitFor();
+  const id = await submitTwice(page, '申込');
+
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await approve(desk, id, false);
+  await sctx.close();
+  const files = await download(page, id, 'switch');
+  assert.match(ocsp(files.cert), /: good/);
+  // The old contract ended: nothing more to do from it but what its live certificate allows.
+  await page.goto(`${PORTAL}/applications/${imported.application_id}`);
+  assert.equal(await page.getByRole('link', { name: '別サービスへ切り替えて申請' }).count(), 0);
+  await cctx.close();
+});

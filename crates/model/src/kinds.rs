@@ -81,6 +81,24 @@ coded_enum! {
         /// 継続発行: the next certificate of a contract longer than its certificates
         /// (CA/B Forum SC-081).
         Continuation = "continuation",
+        /// サービス切替 (別サービスへ切り替えて申請, R-R5): the contract continues under
+        /// another service, keeping its data and its remaining paid time.
+        Switch = "switch",
+    }
+}
+
+impl AppKind {
+    /// Whether a record of this kind asks for a certificate and, once 完了, holds one
+    /// (everything but 担当者変更, 失効 and 解約).
+    pub fn issues_certificate(self) -> bool {
+        matches!(
+            self,
+            AppKind::New
+                | AppKind::Renewal
+                | AppKind::Reissue
+                | AppKind::Continuation
+                | AppKind::Switch
+        )
     }
 }
 

@@ -65,10 +65,7 @@ pub fn may_revoke(
     cert_live: bool,
     revocation_pending: bool,
 ) -> bool {
-    matches!(kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
-        && status == AppStatus::Completed
-        && cert_live
-        && !revocation_pending
+    kind.issues_certificate() && status == AppStatus::Completed && cert_live && !revocation_pending
 }
 
 #[cfg(test)]

@@ -96,12 +96,20 @@ pub struct ValidApplication {
 const NAME_MAX: usize = 64;
 const ORG_MAX: usize = 64;
 
-/// Validates the service choice (step 1 of R-N1).
+/// Validates the service choice (step 1 of R-N1) among the services sold today.
 pub fn check_choice(
     form: &ApplicationForm,
 ) -> std::result::Result<(Service, Term), Vec<FieldIssue>> {
+    check_choice_in(form, Service::FOR_NEW)
+}
+
+/// Validates the service choice among `services`.
+pub fn check_choice_in(
+    form: &ApplicationForm,
+    services: &[Service],
+) -> std::result::Result<(Service, Term), Vec<FieldIssue>> {
     let mut issues = Vec::new();
-    let service = Service::from_code(&form.service).filter(|s| Service::FOR_NEW.contains(s));
+    let service = Service::from_code(&form.service).filter(|s| services.contains(s));
     if service.is_none() {
         issues.push(FieldIssue {
             field: "service",
@@ -128,8 +136,18 @@ pub fn check_choice(
 pub fn check_form(
     form: &ApplicationForm,
 ) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
+    check_form_in(form, Service::FOR_NEW)
+}
+
+/// [`check_form`] with the service among `services` (an import may bring SR2.0).
+pub fn check_form_in(
+    form: &ApplicationForm,
+    services: &[Service],
+) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
     let mut issues = Vec::new();
-    let choice = check_choice(form).map_err(|e| issues.extend(e)).ok();
+    let choice = check_choice_in(form, services)
+        .map_err(|e| issues.extend(e))
+        .ok();
     let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| -> String {
         r.unwrap_or_else(|e| {
             issues.push(FieldIssue {
@@ -266,6 +284,26 @@ impl Ra {
         draft_id: &str,
         form: &ApplicationForm,
     ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+        self.submit_in(
+            account_id,
+            draft_id,
+            form,
+            Service::FOR_NEW,
+            ContractType::FixedTerm,
+        )
+        .await
+    }
+
+    /// [`Ra::submit`] with the services allowed and the contract type given (an import
+    /// of an existing contract may bring SR2.0 and 自動契約更新タイプ).
+    async fn submit_in(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        form: &ApplicationForm,
+        services: &[Service],
+        contract_type: ContractType,
+    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
         if let Some(d) = self.store.draft(account_id, draft_id).await? {
             if let Some(id) = d.application_id {
                 return Ok(Ok(id));
@@ -280,7 +318,7 @@ impl Ra {
                 detail: None,
             }]));
         }
-        let v = match check_form(form) {
+        let v = match check_form_in(form, services) {
             Ok(v) => v,
             Err(issues) => return Ok(Err(issues)),
         };
@@ -334,6 +372,22 @@ impl Ra {
                 }]));
             }
             (AppKind::Reissue, Some(target.id))
+        } else if draft_kind == AppKind::Switch {
+            let target = self
+                .store
+                .application_of(account_id, form.target)
+                .await?
+                .ok_or(crate::RaError::NotFound)?;
+            if !self.may_switch(&target).await?
+                || !Ra::switch_targets(target.service).contains(&v.service)
+            {
+                return Ok(Err(vec![FieldIssue {
+                    field: "service",
+                    key: "err.switch_not_allowed",
+                    detail: None,
+                }]));
+            }
+            (AppKind::Switch, Some(target.id))
         } else if draft_kind == AppKind::Renewal {
             let target = self
                 .store
@@ -359,7 +413,7 @@ impl Ra {
             reissue_revoke: (kind == AppKind::Reissue).then(|| form.reissue_revoke.clone()),
             service: v.service,
             term_years: i64::from(v.term.in_years()),
-            contract_type: ContractType::FixedTerm,
+            contract_type,
             server_type: v.server_type,
             common_name: v
                 .csr
@@ -388,10 +442,82 @@ impl Ra {
 }
 
 impl Ra {
-    /// R-R1, R-R2: renewal is offered from a 完了 record that established a contract
-    /// (new, renewal, reissue) — never from a 担当者変更 record.
+    /// Staff import of an existing contract from the previous system (for example an
+    /// SR2.0 自動契約更新タイプ contract, which is no longer sold): the application is
+    /// recorded, approved with the validations staff attest, and its certificate issued
+    /// through the single issuance path. Returns the application id and what was issued,
+    /// or the problems with the form.
+    pub async fn import_contract(
+        &self,
+        staff_id: i64,
+        account_id: i64,
+        form: &ApplicationForm,
+        contract_type: ContractType,
+        approval: &crate::issue::Approval,
+    ) -> Result<std::result::Result<(i64, crate::issue::Issued), Vec<FieldIssue>>> {
+        let draft_id = format!("import-{}", crate::random_token(12)?);
+        self.store
+            .create_draft(
+                &shomei_store::Draft {
+                    id: draft_id.clone(),
+                    account_id,
+                    kind: AppKind::New,
+                    data: "{}".into(),
+                    step: "confirm".into(),
+                    application_id: None,
+                },
+                self.now(),
+            )
+            .await?;
+        let mut form = form.clone();
+        form.agreed = true;
+        let id = match self
+            .submit_in(account_id, &draft_id, &form, Service::ALL, contract_type)
+            .await?
+        {
+            Ok(id) => id,
+            Err(issues) => return Ok(Err(issues)),
+        };
+        let issued = self.approve(staff_id, id, approval).await?;
+        Ok(Ok((id, issued)))
+    }
+
+    /// R-R5: the services a contract of `from` may switch to: those offered today, but
+    /// not the one it has (SR2.0 → SR3.0 or EV2.0, SR3.0 → EV2.0, EV2.0 → SR3.0).
+    pub fn switch_targets(from: Service) -> Vec<Service> {
+        Service::FOR_NEW
+            .iter()
+            .copied()
+            .filter(|s| *s != from)
+            .collect()
+    }
+
+    /// R-R5 別サービスへ切り替えて申請: from a 完了 record that holds the contract's live
+    /// certificate (never 担当者変更), while the contract runs and no other switch of it
+    /// is under way or done.
+    pub async fn may_switch(&self, app: &shomei_store::Application) -> Result<bool> {
+        let live = app.kind.issues_certificate()
+            && app.status == shomei_model::AppStatus::Completed
+            && app.contract_code.is_some()
+            && app.cert_revoked_at.is_none()
+            && app.cert_not_after.is_some_and(|t| t > self.now());
+        if !live || Ra::switch_targets(app.service).is_empty() {
+            return Ok(false);
+        }
+        let runs = self
+            .store
+            .contract_period(app.id)
+            .await?
+            .is_some_and(|(_, end)| end > self.now());
+        Ok(runs && !self.store.has_switch(app.id).await?)
+    }
+
+    /// R-R1, R-R2: renewal is offered from a 完了 record that holds a certificate of its
+    /// contract — never from a 担当者変更 record — for a service still sold (an SR2.0
+    /// contract moves on by a service switch, R-R5).
     pub fn may_renew(app: &shomei_store::Application) -> bool {
-        matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+        app.kind.issues_certificate()
+            && Service::FOR_NEW.contains(&app.service)
             && app.status == shomei_model::AppStatus::Completed
             && app.contract_code.is_some()
             && app.cert_revoked_at.is_none()

@@ -4,9 +4,9 @@
 use crate::apply::FieldIssue;
 use crate::{Ra, RaError, Result};
 use serde::{Deserialize, Serialize};
+use shomei_model::AppStatus;
 use shomei_model::details::{Contact, Contacts};
 use shomei_model::validate::{self, FieldError};
-use shomei_model::{AppKind, AppStatus};
 use shomei_store::Application;
 
 /// The contact change form as kept in the draft.
@@ -109,7 +109,7 @@ impl Ra {
     /// Whether the customer may start a contact change from this record (R-C1, R-A5):
     /// an issuing record that is 完了 (never from a 担当者変更 record itself).
     pub fn may_change_contacts(app: &Application) -> bool {
-        matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+        app.kind.issues_certificate()
             && app.status == AppStatus::Completed
             && app.cert_revoked_at.is_none()
     }

@@ -3,7 +3,7 @@
 
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr};
-use shomei_model::{AppKind, AppStatus, validity_for};
+use shomei_model::{AppKind, AppStatus, Service, validity_for};
 use shomei_store::Validation;
 use shomei_store::certificates::NewContract;
 use time::{Duration, OffsetDateTime};
@@ -69,10 +69,7 @@ impl Ra {
             return Err(RaError::WrongState);
         }
         // Only records that ask for a certificate can be approved into issuance.
-        if !matches!(
-            app.kind,
-            AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
-        ) {
+        if !app.kind.issues_certificate() {
             return Err(RaError::WrongState);
         }
         if !ORG_METHODS.contains(&approval.org_method.as_str()) {
@@ -179,13 +176,16 @@ impl Ra {
         }
         // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
         // A renewal's term continues from the old contract's end (R-R1), not from today.
+        // So does a service switch's (R-R5): no paid time is lost.
         let start = match (app.kind, app.target_id) {
-            (AppKind::Renewal, Some(t)) => match self.store.contract_period(t).await? {
-                Some((_, old_end)) if old_end > now => {
-                    OffsetDateTime::from_unix_timestamp(old_end).unwrap_or(now_dt)
+            (AppKind::Renewal | AppKind::Switch, Some(t)) => {
+                match self.store.contract_period(t).await? {
+                    Some((_, old_end)) if old_end > now => {
+                        OffsetDateTime::from_unix_timestamp(old_end).unwrap_or(now_dt)
+                    }
+                    _ => now_dt,
                 }
-                _ => now_dt,
-            },
+            }
             _ => now_dt,
         };
         // A reissue stays in its contract: validity capped by that contract's end.
@@ -293,6 +293,9 @@ impl Ra {
         let supersede = match (app.kind, app.target_id, app.reissue_revoke.as_deref()) {
             (AppKind::Reissue, Some(t), Some("later")) => Some((t, now + 14 * 86_400)),
             (AppKind::Reissue, Some(t), _) => Some((t, now)),
+            // R-R5: the switched-from contract ends now (in the issuance transaction);
+            // its certificate stays valid 14 days, for the move to the new one.
+            (AppKind::Switch, Some(t), _) => Some((t, now + SWITCH_OVERLAP_DAYS * 86_400)),
             _ => None,
         };
         let code = self
@@ -370,6 +373,9 @@ impl Ra {
     }
 }
 
+/// R-R5: days the switched-from certificate stays valid after the switch is issued.
+pub const SWITCH_OVERLAP_DAYS: i64 = 14;
+
 /// R-RI2: reissue is offered until 25 days after the certificate was issued.
 pub const REISSUE_WINDOW_DAYS: i64 = 25;
 
@@ -382,7 +388,8 @@ impl Ra {
         let in_window = app
             .cert_not_before
             .is_some_and(|nb| (now - nb).div_euclid(86_400) <= REISSUE_WINDOW_DAYS);
-        if !(matches!(app.kind, AppKind::New | AppKind::Renewal | AppKind::Reissue)
+        if !(app.kind.issues_certificate()
+            && Service::FOR_NEW.contains(&app.service)
             && app.status == AppStatus::Completed
             && live
             && in_window)
@@ -425,10 +432,9 @@ impl Ra {
             .contract_period(app.id)
             .await?
             .is_some_and(|(_, end)| end > na + 86_400);
-        Ok(matches!(
-            app.kind,
-            AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
-        ) && app.status == AppStatus::Completed
+        Ok(app.kind.issues_certificate()
+            && Service::FOR_NEW.contains(&app.service)
+            && app.status == AppStatus::Completed
             && live
             && in_window
             && runs_on)

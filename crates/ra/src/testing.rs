@@ -111,15 +111,7 @@ pub async fn issued(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Crea
         .await
         .expect("load")
         .expect("exists");
-    let approval = crate::issue::Approval {
-        org_method: "registry".into(),
-        ev_method: None,
-        domain_methods: app
-            .names
-            .iter()
-            .map(|n| (n.clone(), "dns-change".to_string()))
-            .collect(),
-    };
+    let approval = approval_for(&app);
     ra.approve(staff_id, id, &approval).await.expect("issued");
     (a, id)
 }
@@ -179,11 +171,30 @@ pub async fn reissued(
         form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
         form.ev_registration_number = ev.registration_number.clone();
     }
+    submit_and_approve(
+        ra,
+        staff_id,
+        account_id,
+        shomei_model::AppKind::Reissue,
+        &form,
+    )
+    .await
+}
+
+/// Submits `form` through a draft of `kind` and approves it as staff (registry and
+/// dns-change). Returns the application id.
+pub async fn submit_and_approve(
+    ra: &Ra,
+    staff_id: i64,
+    account_id: i64,
+    kind: shomei_model::AppKind,
+    form: &crate::apply::ApplicationForm,
+) -> std::result::Result<i64, String> {
     let id = crate::random_token(8).map_err(|e| e.to_string())?;
     let draft = shomei_store::Draft {
         id: id.clone(),
         account_id,
-        kind: shomei_model::AppKind::Reissue,
+        kind,
         data: "{}".into(),
         step: "confirm".into(),
         application_id: None,
@@ -193,7 +204,7 @@ pub async fn reissued(
         .await
         .map_err(|e| e.to_string())?;
     let app_id = ra
-        .submit(account_id, &id, &form)
+        .submit(account_id, &id, form)
         .await
         .map_err(|e| e.to_string())?
         .map_err(|i| format!("{i:?}"))?;
@@ -203,7 +214,16 @@ pub async fn reissued(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no record")?;
-    let approval = crate::issue::Approval {
+    ra.approve(staff_id, app_id, &approval_for(&app))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(app_id)
+}
+
+/// What staff attest in tests: registry for the organisation (and EV data), dns-change
+/// for every domain.
+pub fn approval_for(app: &shomei_store::Application) -> crate::issue::Approval {
+    crate::issue::Approval {
         org_method: "registry".into(),
         ev_method: app.service.is_ev().then(|| "registry".to_string()),
         domain_methods: app
@@ -211,11 +231,67 @@ pub async fn reissued(
             .iter()
             .map(|n| (n.clone(), "dns-change".to_string()))
             .collect(),
+    }
+}
+
+/// Submits and approves a service switch (R-R5) of `target` to `service` for `csr`.
+pub async fn switched(
+    ra: &Ra,
+    staff_id: i64,
+    account_id: i64,
+    target: i64,
+    service: &str,
+    csr: &str,
+) -> std::result::Result<i64, String> {
+    let mut form = sr30_form(csr);
+    form.service = service.to_owned();
+    form.target = target;
+    if service == "EV2.0" {
+        form.ev_business_category = "Private Organization".into();
+        form.ev_jurisdiction_country = "JP".into();
+        form.ev_registration_number = "0110-01-012345".into();
+    }
+    submit_and_approve(
+        ra,
+        staff_id,
+        account_id,
+        shomei_model::AppKind::Switch,
+        &form,
+    )
+    .await
+}
+
+/// An account with an SR2.0 自動契約更新タイプ contract imported by staff.
+pub async fn imported_sr20(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Created, i64) {
+    let input = crate::accounts::AccountInput {
+        org: "テスト株式会社".into(),
+        email: "ops@example.jp".into(),
+        dealer_code: None,
     };
-    ra.approve(staff_id, app_id, &approval)
+    let a = ra.create_account(&input, "test").await.expect("account");
+    let mut form = sr30_form(csr);
+    form.service = "SR2.0".into();
+    let names = shomei_ca::check_csr(csr.as_bytes()).expect("csr").names;
+    let approval = crate::issue::Approval {
+        org_method: "registry".into(),
+        ev_method: None,
+        domain_methods: names
+            .iter()
+            .map(|n| (n.clone(), "dns-change".to_string()))
+            .collect(),
+    };
+    let (id, _) = ra
+        .import_contract(
+            staff_id,
+            a.id,
+            &form,
+            shomei_model::ContractType::AutoRenew,
+            &approval,
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(app_id)
+        .expect("import")
+        .expect("valid form");
+    (a, id)
 }
 
 /// Like [`issued`] but for EV2.0.
@@ -254,15 +330,7 @@ pub async fn issued_ev(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::C
         .await
         .expect("load")
         .expect("exists");
-    let approval = crate::issue::Approval {
-        org_method: "registry".into(),
-        ev_method: Some("registry".into()),
-        domain_methods: app
-            .names
-            .iter()
-            .map(|n| (n.clone(), "dns-change".to_string()))
-            .collect(),
-    };
+    let approval = approval_for(&app);
     ra.approve(staff_id, id, &approval).await.expect("issued");
     (a, id)
 }

@@ -47,6 +47,45 @@ enum Cmd {
         #[command(subcommand)]
         cmd: StaffCmd,
     },
+    /// Contracts.
+    Contract {
+        #[command(subcommand)]
+        cmd: ContractCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContractCmd {
+    /// Import an existing contract from the previous system (for example SR2.0, which is
+    /// no longer sold): records the application, approves it with the validation methods
+    /// given, and issues its certificate. Prints JSON with the application id, contract
+    /// code and serial.
+    Import {
+        /// The customer account's access key.
+        #[arg(long)]
+        access_key: String,
+        /// The staff member (login) who attests the validations.
+        #[arg(long)]
+        staff: String,
+        /// The application data as JSON: service, term, server_type, org_*, reg_*,
+        /// tech_*, admin_* and for EV2.0 ev_* (the field names of the portal's form).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// The CSR (PEM) for the certificate.
+        #[arg(long, value_name = "FILE")]
+        csr: PathBuf,
+        /// Contract type: `auto` (自動契約更新タイプ) or `fixed` (期間固定タイプ).
+        #[arg(long, default_value = "auto")]
+        contract_type: String,
+        /// How the organisation was validated (registry, qualified-database,
+        /// attestation-letter).
+        #[arg(long, default_value = "registry")]
+        org_method: String,
+        /// How the domains were validated (dns-change, http-file, email-constructed,
+        /// email-dns-txt).
+        #[arg(long, default_value = "dns-change")]
+        domain_method: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +210,99 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Cmd::Contract {
+            cmd:
+                ContractCmd::Import {
+                    access_key,
+                    staff,
+                    file,
+                    csr,
+                    contract_type,
+                    org_method,
+                    domain_method,
+                },
+        } => {
+            import_contract(
+                &cfg,
+                &pki,
+                &access_key,
+                &staff,
+                &file,
+                &csr,
+                &contract_type,
+                &org_method,
+                &domain_method,
+            )
+            .await
+        }
+    }
+}
+
+/// `shomei contract import`.
+#[allow(clippy::too_many_arguments)] // Each argument is one command-line option.
+async fn import_contract(
+    cfg: &Config,
+    pki: &setup::Pki,
+    access_key: &str,
+    staff: &str,
+    file: &std::path::Path,
+    csr: &std::path::Path,
+    contract_type: &str,
+    org_method: &str,
+    domain_method: &str,
+) -> Result<(), String> {
+    let ra = setup::ra(cfg, pki).await?;
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let mut form: shomei_ra::apply::ApplicationForm = serde_json::from_str(&read(file)?)
+        .map_err(|e| format!("{} is not valid application JSON: {e}", file.display()))?;
+    form.csr = read(csr)?;
+    let contract_type = shomei_model::ContractType::from_code(contract_type)
+        .ok_or("--contract-type must be auto or fixed")?;
+    let account = ra
+        .store
+        .account_by_access_key(access_key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no account with that --access-key")?;
+    let staff = ra
+        .store
+        .staff_by_login(staff)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no staff member with that --staff login")?;
+    let names = shomei_ca::check_csr(form.csr.as_bytes())
+        .map(|c| c.names)
+        .unwrap_or_default();
+    let approval = shomei_ra::issue::Approval {
+        org_method: org_method.to_owned(),
+        ev_method: Some(org_method.to_owned()),
+        domain_methods: names
+            .into_iter()
+            .map(|n| (n, domain_method.to_owned()))
+            .collect(),
+    };
+    match ra
+        .import_contract(staff.id, account.id, &form, contract_type, &approval)
+        .await
+    {
+        Ok(Ok((id, issued))) => {
+            println!(
+                "{}",
+                serde_json::json!({ "application_id": id, "contract_code": issued.contract_code, "serial": issued.serial })
+            );
+            Ok(())
+        }
+        Ok(Err(issues)) => Err(format!(
+            "the application is not valid: {}",
+            issues
+                .iter()
+                .map(|i| format!("{}: {}", i.field, i.key))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Err(format!("cannot import: {}", explain(&e))),
     }
 }
 

@@ -724,8 +724,18 @@ impl Store {
 }
 
 impl Store {
-    /// Reissues of `target` (and of reissues of it) that were not withdrawn or rejected:
-    /// R-RI3 allows one for EV.
+    /// R-R5: whether a service switch of the contract of `record` is under way or done
+    /// (a contract is switched once; its time moves to the new contract).
+    pub async fn has_switch(&self, record: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications s JOIN applications t ON t.id = s.target_id WHERE s.kind = 'switch' AND s.status NOT IN ('withdrawn', 'rejected') AND t.contract_id = (SELECT contract_id FROM applications WHERE id = $1)")
+            .bind(record)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Reissues in the contract of `contract_target` that were not withdrawn or
+    /// rejected: R-RI3 allows one for EV.
     pub async fn reissue_count(&self, contract_target: i64) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE kind = 'reissue' AND status NOT IN ('withdrawn', 'rejected') AND contract_id = (SELECT contract_id FROM applications WHERE id = $1)")
             .bind(contract_target)

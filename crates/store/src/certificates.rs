@@ -193,6 +193,33 @@ impl Store {
             ),
         )
         .await?;
+        // Service switch (R-R5): the switched-from contract ends now; its remaining time
+        // went into the new contract's end.
+        let (kind, target): (String, Option<i64>) = {
+            let r = sqlx::query("SELECT kind, target_id FROM applications WHERE id = $1")
+                .bind(application_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            (r.try_get("kind")?, r.try_get("target_id")?)
+        };
+        if let ("switch", Some(target)) = (kind.as_str(), target) {
+            sqlx::query("UPDATE contracts SET ends_at = $2 WHERE id = (SELECT contract_id FROM applications WHERE id = $1) AND ends_at > $2")
+                .bind(target)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    actor,
+                    "contract.switched",
+                    format!("application:{target}"),
+                    serde_json::json!({ "to_application": application_id, "to_contract": code.as_str() }),
+                ),
+            )
+            .await?;
+        }
         // Reissue (R-RI4): the old certificate is revoked by a job written here, in the
         // issuance transaction — at once, or 14 days later — so a restart cannot lose it.
         if let Some((target, run_at)) = supersede {

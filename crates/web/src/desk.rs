@@ -257,12 +257,7 @@ async fn render_detail(
         open: matches!(
             app.status,
             shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
-        ) && matches!(
-            app.kind,
-            shomei_model::AppKind::New
-                | shomei_model::AppKind::Renewal
-                | shomei_model::AppKind::Reissue
-        ),
+        ) && app.kind.issues_certificate(),
         contact_change_open: app.kind == shomei_model::AppKind::ContactChange
             && matches!(
                 app.status,

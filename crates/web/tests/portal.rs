@@ -1236,3 +1236,97 @@ async fn r_d1_stickers_and_public_seal_page() {
         assert!(r.body.contains("Status: Revoked"), "{}", r.body);
     }
 }
+
+/// R-R5 別サービスへ切り替えて申請 from an imported SR2.0 contract: offered on the
+/// detail page (no renewal of SR2.0); choose among the services sold today (not SR2.0);
+/// terms → input prefilled from the contract → confirmation with the kind and the
+/// warning → submit, safe to repeat; the record is a サービス切替 of the old one.
+#[tokio::test]
+async fn r_r5_service_switch_in_the_portal() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::imported_sr20(&ra, staff.id, CSR).await;
+        let mut cl = logged_in(&ra, &a).await;
+        let detail = cl.get(&format!("/applications/{app}")).await;
+        let link = format!("href=\"/applications/{app}/switch\"");
+        assert!(detail.body.contains(&link), "R-R5 offered on {}", db.name);
+        assert!(
+            !detail.body.contains("value=\"renew\""),
+            "SR2.0 is not renewed"
+        );
+        let page = cl.get(&format!("/applications/{app}/switch")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("value=\"SR3.0\"") && page.body.contains("value=\"EV2.0\""));
+        assert!(
+            !page.body.contains("value=\"SR2.0\""),
+            "not to the same service"
+        );
+        let csrf = cl.csrf.clone();
+        let path = format!("/applications/{app}/switch");
+        let bad = cl
+            .post(
+                &path,
+                &[("csrf", &csrf), ("service", "SR2.0"), ("term", "1")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let terms = location(
+            &cl.post(
+                &path,
+                &[("csrf", &csrf), ("service", "SR3.0"), ("term", "1")],
+            )
+            .await,
+        );
+        assert!(terms.ends_with("/terms"), "{terms}");
+        let input = location(&cl.post(&terms, &[("csrf", &csrf)]).await);
+        let page = cl.get(&input).await;
+        assert!(
+            page.body.contains("value=\"テスト株式会社\""),
+            "the contract's data is kept"
+        );
+        let ec = include_bytes!("../../ca/tests/data/p256-cn-only.csr");
+        let confirm = location(&cl.multipart(&input, &form_parts(&csrf, ec)).await);
+        assert!(confirm.ends_with("/confirm"), "{confirm}");
+        let page = cl.get(&confirm).await;
+        assert!(page.body.contains("サービス切替") && page.body.contains("14日後に失効"));
+        let submit = confirm.replace("/confirm", "/submit");
+        let done = location(&cl.post(&submit, &[("csrf", &csrf)]).await);
+        assert_eq!(
+            location(&cl.post(&submit, &[("csrf", &csrf)]).await),
+            done,
+            "R-A4: a second submit lands on the same record"
+        );
+        let id: i64 = done
+            .trim_start_matches("/applications/")
+            .trim_end_matches("/done")
+            .parse()
+            .unwrap_or_default();
+        let rec = db
+            .store
+            .application(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            (rec.kind, rec.target_id, rec.service),
+            (
+                shomei_model::AppKind::Switch,
+                Some(app),
+                shomei_model::Service::Sr30
+            )
+        );
+        // While it is under way, no second switch is offered.
+        let detail = cl.get(&format!("/applications/{app}")).await;
+        assert!(!detail.body.contains(&link));
+        assert_eq!(
+            cl.get(&format!("/applications/{app}/switch")).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

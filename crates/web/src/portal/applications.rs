@@ -40,6 +40,7 @@ pub fn kind_key(k: AppKind) -> &'static str {
         AppKind::Revocation => "kind.revocation",
         AppKind::Cancellation => "kind.cancellation",
         AppKind::Continuation => "kind.continuation",
+        AppKind::Switch => "kind.switch",
     }
 }
 
@@ -167,6 +168,7 @@ struct DetailPage {
     revocation: String,
     message: String,
     documents_note: String,
+    can_switch: bool,
 }
 
 /// The application's organisation, contacts and EV data as a read-only form.
@@ -262,6 +264,7 @@ pub async fn detail(
             _ => String::new(),
         },
         documents_note: app.documents_note.clone().unwrap_or_default(),
+        can_switch: st.ra.may_switch(&app).await?,
     })
 }
 

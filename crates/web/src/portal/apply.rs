@@ -34,14 +34,36 @@ pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
 #[template(path = "portal/apply_choose.html")]
 struct ChoosePage {
     p: Page,
+    action: String,
+    lead: &'static str,
     error: String,
     services: Vec<(String, String, bool)>,
     terms: Vec<(String, String, bool)>,
 }
 
 fn choose_page(a: &Authed, form: &ApplicationForm, error: &str) -> WebResult<Response> {
+    choose_page_for(
+        a,
+        form,
+        error,
+        Service::FOR_NEW,
+        "/apply",
+        ("apply.choose.title", "apply.choose.lead"),
+    )
+}
+
+/// The choice of service and term among `services`, posted to `action`; `texts` are
+/// the title's and the lead's message keys.
+pub fn choose_page_for(
+    a: &Authed,
+    form: &ApplicationForm,
+    error: &str,
+    services: &[Service],
+    action: &str,
+    texts: (&'static str, &'static str),
+) -> WebResult<Response> {
     let t = a.ctx.tr;
-    let services = Service::FOR_NEW
+    let services = services
         .iter()
         .map(|s| {
             (
@@ -60,7 +82,9 @@ fn choose_page(a: &Authed, form: &ApplicationForm, error: &str) -> WebResult<Res
         })
         .collect();
     html(&ChoosePage {
-        p: Page::new(&a.ctx, "portal", "apply.choose.title"),
+        p: Page::new(&a.ctx, "portal", texts.0),
+        action: action.to_owned(),
+        lead: texts.1,
         error: error.to_owned(),
         services,
         terms,
@@ -133,12 +157,7 @@ async fn load(
         .store
         .draft(a.id(), id)
         .await?
-        .filter(|d| {
-            matches!(
-                d.kind,
-                AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
-            )
-        })
+        .filter(|d| d.kind.issues_certificate())
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Err(
@@ -696,6 +715,8 @@ struct ConfirmPage {
     names: Vec<String>,
     key: String,
     fieldsets: Vec<Fieldset>,
+    kind: &'static str,
+    note: &'static str,
 }
 
 /// GET /apply/{draft}/confirm: 確認 — what will be sent, with the CSR decoded.
@@ -716,6 +737,11 @@ pub async fn confirm(
         names: valid.csr.names.clone(),
         key: valid.csr.key.describe(),
         fieldsets: fieldsets(t, &form, &Errors::default(), true),
+        kind: crate::portal::applications::kind_key(d.kind),
+        note: match d.kind {
+            AppKind::Switch => "switch.confirm_note",
+            _ => "",
+        },
     })
 }
 
@@ -733,12 +759,7 @@ pub async fn submit(
         .store
         .draft(a.id(), &id)
         .await?
-        .filter(|d| {
-            matches!(
-                d.kind,
-                AppKind::New | AppKind::Renewal | AppKind::Reissue | AppKind::Continuation
-            )
-        })
+        .filter(|d| d.kind.issues_certificate())
         .ok_or(WebError::NotFound)?;
     if let Some(app) = d.application_id {
         return Ok(Redirect::to(&format!("/applications/{app}/done")).into_response());
@@ -764,12 +785,96 @@ pub async fn start_continuation(
     form.term = target.term_years.to_string();
     form.server_type = target.server_type.code().to_owned();
     form.target = target.id;
+    start_draft(st, a, kind, &form).await
+}
+
+/// GET /applications/{id}/switch: 別サービスへ切り替えて申請 (R-R5), choose the new
+/// service and term.
+pub async fn switch_choose(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let target = switchable(&st, &a, &id).await?;
+    let form = ApplicationForm {
+        term: "1".into(),
+        ..Default::default()
+    };
+    switch_page(&a, &target, &form, "")
+}
+
+fn switch_page(
+    a: &Authed,
+    target: &shomei_store::Application,
+    form: &ApplicationForm,
+    error: &str,
+) -> WebResult<Response> {
+    choose_page_for(
+        a,
+        form,
+        error,
+        &shomei_ra::Ra::switch_targets(target.service),
+        &format!("/applications/{}/switch", target.id),
+        ("switch.title", "switch.lead"),
+    )
+}
+
+async fn switchable(st: &Shared, a: &Authed, id: &str) -> WebResult<shomei_store::Application> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let target = st
+        .ra
+        .store
+        .application_of(a.id(), id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !st.ra.may_switch(&target).await? {
+        return Err(WebError::NotFound);
+    }
+    Ok(target)
+}
+
+/// POST /applications/{id}/switch: starts the switch's draft, filled from the record
+/// (R-R5 keeps the contract's data), then terms → input → confirm → submit.
+pub async fn switch_start(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<ChoiceForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let target = switchable(&st, &a, &id).await?;
+    let targets = shomei_ra::Ra::switch_targets(target.service);
+    let choice = ApplicationForm {
+        service: f.service,
+        term: f.term,
+        ..Default::default()
+    };
+    if shomei_ra::apply::check_choice_in(&choice, &targets).is_err() {
+        let mut res = switch_page(&a, &target, &choice, a.ctx.tr.t("apply.choose.error"))?;
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(res);
+    }
+    let mut form = crate::portal::applications::details_form(&target);
+    form.service = choice.service;
+    form.term = choice.term;
+    form.server_type = target.server_type.code().to_owned();
+    form.target = target.id;
+    start_draft(&st, &a, AppKind::Switch, &form).await
+}
+
+/// Stores a new draft of `kind` with `form` and sends the browser to its terms.
+async fn start_draft(
+    st: &Shared,
+    a: &Authed,
+    kind: AppKind,
+    form: &ApplicationForm,
+) -> WebResult<Response> {
     let id = shomei_ra::random_token(16)?;
     let draft = Draft {
         id: id.clone(),
         account_id: a.id(),
         kind,
-        data: to_json(&form)?,
+        data: to_json(form)?,
         step: "terms".into(),
         application_id: None,
     };

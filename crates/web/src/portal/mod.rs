@@ -29,6 +29,10 @@ pub fn router(state: Shared) -> Router {
             get(auth::password_form).post(auth::password_submit),
         )
         .route("/apply", get(apply::choose).post(apply::start))
+        .route(
+            "/applications/{id}/switch",
+            get(apply::switch_choose).post(apply::switch_start),
+        )
         .route("/apply/{draft}/terms", get(apply::terms).post(apply::agree))
         .route(
             "/apply/{draft}/input",
