@@ -498,7 +498,7 @@ test('service switch R-R5: an SR2.0 contract imported by staff moves to SR3.0 wi
   await staffLogin(desk);
   await approve(desk, id, false);
   await sctx.close();
-  const files = await download(page, id, 'switch');
+  const files = await download(page, id, 'ov-switch');
   assert.match(ocsp(files.cert), /: good/);
   // The old contract ended: nothing more to do from it but what its live certificate allows.
   await page.goto(`${PORTAL}/applications/${imported.application_id}`);
