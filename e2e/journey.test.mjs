@@ -500,8 +500,106 @@ test('service switch R-R5: an SR2.0 contract imported by staff moves to SR3.0 wi
   await sctx.close();
   const files = await download(page, id, 'ov-switch');
   assert.match(ocsp(files.cert), /: good/);
+  issued.switch = { id, files };
   // The old contract ended: nothing more to do from it but what its live certificate allows.
   await page.goto(`${PORTAL}/applications/${imported.application_id}`);
   assert.equal(await page.getByRole('link', { name: '別サービスへ切り替えて申請' }).count(), 0);
+  await cctx.close();
+});
+
+// Picks a procedure from the detail page's pull-down (R-A5).
+async function pick(page, id, label) {
+  await page.goto(`${PORTAL}/applications/${id}`);
+  await page.getByLabel('手続き').selectOption({ label });
+  await page.getByRole('button', { name: '次へ' }).click();
+}
+
+test('documents pending "!" (R-LS3) and withdrawal 申請取消 (R-A5)', async () => {
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  const name = 'docs.e2e.example.jp';
+  const id = await apply(page, { service: 'セコムパスポート for Web SR3.0 1年', label: 'セコムパスポート for Web SR3.0', csr: makeCsr(name, 'ec'), ev: false, name });
+
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('row', { name: new RegExp(`^${id} `) }).getByRole('link', { name: '審査する' }).click();
+  await desk.getByLabel('不足している書類（お客様に表示されます）').fill('登記事項証明書（3か月以内）');
+  await desk.getByRole('button', { name: '書類提出待ちにする' }).click();
+  await desk.getByText('書類提出待ちにしました。').waitFor();
+
+  await page.goto(`${PORTAL}/applications`);
+  const row = page.getByRole('row').filter({ has: page.locator(`a[href="/applications/${id}"]`) });
+  assert.match(await row.innerText(), /!/, 'the "!" mark (R-LS3)');
+  assert.match(await row.innerText(), /書類提出待ち/);
+  await row.getByRole('link', { name: '詳細' }).click();
+  assert.match(await page.getByRole('alert').innerText(), /登記事項証明書（3か月以内）/);
+
+  await desk.getByRole('button', { name: '書類を受領した（審査に戻す）' }).click();
+  await desk.getByText('書類を受領し、申込受付に戻しました。').waitFor();
+  await sctx.close();
+
+  await pick(page, id, '申請取消');
+  assert.equal(await heading(page), '申請取消');
+  await page.getByText('元に戻せません').waitFor();
+  await page.getByRole('button', { name: '取り消す' }).click();
+  await page.getByText('お申込みを取り消しました。').waitFor();
+  assert.equal(await page.locator('#status').innerText(), '取消');
+  assert.equal(await page.locator('option', { hasText: '申請取消' }).count(), 0, 'not offered twice');
+  await cctx.close();
+});
+
+test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switched contract', async () => {
+  assert.ok(issued.switch, 'the service switch ran first');
+  const { id } = issued.switch;
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await pick(page, id, '担当者変更申請');
+  assert.equal(await heading(page), '担当者変更申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '担当者変更申請 入力画面');
+  assert.equal(await page.getByLabel('申請組織名').count(), 0, 'only the contacts can be edited');
+  await page.locator('#tech_name').fill('新任 技術');
+  await page.locator('#tech_email').fill('new-tech@example.jp');
+  await page.locator('#tech_phone').fill('phone?');
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.locator('#tech_phone-error').waitFor();
+  assert.equal(await page.locator('#tech_name').inputValue(), '新任 技術', 'the input is kept');
+  await page.locator('#tech_phone').fill('03-5555-0000');
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '担当者変更申請 入力確認画面');
+  await page.getByText('新任 技術').waitFor();
+  const ccId = await submitTwice(page, '申込');
+  assert.equal(await heading(page), '担当者変更申請完了');
+
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('row', { name: new RegExp(`^${ccId} `) }).getByRole('link', { name: '審査する' }).click();
+  await desk.getByRole('button', { name: '担当者変更を完了する' }).click();
+  await desk.getByText('担当者変更を完了し、契約の担当者情報を更新しました。').waitFor();
+  await page.goto(`${PORTAL}/applications/${id}`);
+  await page.getByText('new-tech@example.jp').first().waitFor();
+
+  // 解約: the warning, its own record, the desk confirms: the certificate is revoked
+  // with cessationOfOperation.
+  await pick(page, id, '解約');
+  assert.equal(await heading(page), '解約申請');
+  await page.getByText('取消しはできません').waitFor();
+  const cancelId = await submitTwice(page, '解約を申し込む');
+  assert.equal(await heading(page), '解約申請完了');
+  assert.match(ocsp(issued.switch.files.cert), /: good/, 'valid until staff confirm');
+  await desk.goto(`${DESK}/`);
+  await desk.getByRole('row', { name: new RegExp(`^${cancelId} `) }).getByRole('link', { name: '審査する' }).click();
+  await desk.getByRole('button', { name: '解約を確定して失効する' }).click();
+  await desk.getByText('証明書を失効しました').waitFor();
+  await sctx.close();
+  const status = ocsp(issued.switch.files.cert);
+  assert.match(status, /: revoked/);
+  assert.match(status, /Reason: cessationOfOperation/);
+  await page.goto(`${PORTAL}/applications/${id}`);
+  assert.equal(await page.locator('option', { hasText: '解約' }).count(), 0);
   await cctx.close();
 });

@@ -85,6 +85,16 @@ async fn continuation_reuses_fresh_validations() {
                 .iter()
                 .any(|e| e.action == "application.approved_by_reuse" && e.actor == "system")
         );
+        // The continued record holds the contract's certificate: it can be revoked
+        // (R-V1) and renewed (R-R1) like any other.
+        assert!(shomei_ra::Ra::may_renew(&rec));
+        assert!(
+            shomei_ra::testing::request_revocation(&ra, a.id, id, "content_change")
+                .await
+                .is_ok(),
+            "revocation from a continuation record on {}",
+            db.name
+        );
     }
 }
 

@@ -130,8 +130,16 @@ async fn r_r5_sr20_switches_keeping_remaining_time() {
             db.name
         );
         assert!(load(new).await.cert_revoked_at.is_none());
-        // The switched record is an ordinary SR3.0 contract now: renewal is offered.
+        // The switched record is an ordinary SR3.0 contract now: renewal is offered, and
+        // its certificate can be revoked (R-V1).
         assert!(Ra::may_renew(&load(new).await));
+        assert!(
+            shomei_ra::testing::request_revocation(&ra2, a.id, new, "content_change")
+                .await
+                .is_ok(),
+            "revocation from a switch record on {}",
+            db.name
+        );
     }
 }
 

@@ -618,7 +618,7 @@ impl Store {
                 Some(None) => {}
             }
             let allowed: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue') \
+                "SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue', 'continuation', 'switch') \
                  AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN ('received', 'documents_pending'))",
             )
             .bind(target_id)

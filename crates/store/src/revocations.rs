@@ -131,7 +131,7 @@ impl Store {
         }
         let allowed: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM applications a JOIN certificates c ON c.application_id = a.id AND c.status = 'issued' AND c.revoked_at IS NULL AND c.not_after > $3 \
-             WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue') \
+             WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue', 'continuation', 'switch') \
              AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind IN ('revocation', 'cancellation') AND r.status IN ('phone_pending', 'received'))",
         )
         .bind(target_id)
