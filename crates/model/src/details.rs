@@ -26,6 +26,9 @@ pub struct Contact {
     pub email: String,
     /// 電話番号
     pub phone: String,
+    /// 更新のご案内メール: wants renewal reminders (R-AI2).
+    #[serde(default)]
+    pub renewal_mail: bool,
 }
 
 /// The contacts of R-AI1: 登録担当者, 技術担当者, 事務担当者.

@@ -5,7 +5,7 @@
 use crate::{Ra, Result};
 use serde::{Deserialize, Serialize};
 use shomei_ca::{BusinessCategory, CheckedCsr, check_csr};
-use shomei_model::details::{ApplicationDetails, Contact, Contacts, EvDetails, Organisation};
+use shomei_model::details::{ApplicationDetails, EvDetails, Organisation};
 use shomei_model::validate::{self, FieldError};
 use shomei_model::{AppKind, ContractType, ServerType, Service, Term};
 use shomei_store::NewApplication;
@@ -54,6 +54,12 @@ pub struct ApplicationForm {
     pub admin_email: String,
     /// 事務担当者 電話番号
     pub admin_phone: String,
+    /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no).
+    pub reg_renewal_mail: String,
+    /// 技術担当者 更新のご案内メール
+    pub tech_renewal_mail: String,
+    /// 事務担当者 更新のご案内メール
+    pub admin_renewal_mail: String,
     /// EV: jurisdictionCountryName
     pub ev_jurisdiction_country: String,
     /// EV: jurisdictionStateOrProvinceName
@@ -93,7 +99,6 @@ pub struct ValidApplication {
 }
 
 /// Field limits.
-const NAME_MAX: usize = 64;
 const ORG_MAX: usize = 64;
 
 /// Validates the service choice (step 1 of R-N1) among the services sold today.
@@ -148,6 +153,10 @@ pub fn check_form_in(
     let choice = check_choice_in(form, services)
         .map_err(|e| issues.extend(e))
         .ok();
+    let contacts = crate::contacts::check_contact_fields(
+        &crate::contacts::ContactForm::from_application_form(form),
+        &mut issues,
+    );
     let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| -> String {
         r.unwrap_or_else(|e| {
             issues.push(FieldIssue {
@@ -168,31 +177,6 @@ pub fn check_form_in(
         locality: field(
             "org_locality",
             validate::required_text(&form.org_locality, 64),
-        ),
-    };
-    let mut contact = |prefix: [&'static str; 3], name: &str, email: &str, phone: &str| Contact {
-        name: field(prefix[0], validate::required_text(name, NAME_MAX)),
-        email: field(prefix[1], validate::email(email)),
-        phone: field(prefix[2], validate::phone(phone)),
-    };
-    let contacts = Contacts {
-        registrant: contact(
-            ["reg_name", "reg_email", "reg_phone"],
-            &form.reg_name,
-            &form.reg_email,
-            &form.reg_phone,
-        ),
-        technical: contact(
-            ["tech_name", "tech_email", "tech_phone"],
-            &form.tech_name,
-            &form.tech_email,
-            &form.tech_phone,
-        ),
-        administrative: contact(
-            ["admin_name", "admin_email", "admin_phone"],
-            &form.admin_name,
-            &form.admin_email,
-            &form.admin_phone,
         ),
     };
     let is_ev = choice.is_some_and(|(s, _)| s.is_ev());

@@ -35,6 +35,12 @@ pub struct ContactForm {
     pub admin_email: String,
     /// 事務担当者 電話番号
     pub admin_phone: String,
+    /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no).
+    pub reg_renewal_mail: String,
+    /// 技術担当者 更新のご案内メール
+    pub tech_renewal_mail: String,
+    /// 事務担当者 更新のご案内メール
+    pub admin_renewal_mail: String,
 }
 
 impl ContactForm {
@@ -53,13 +59,52 @@ impl ContactForm {
             admin_name: c.administrative.name.clone(),
             admin_email: c.administrative.email.clone(),
             admin_phone: c.administrative.phone.clone(),
+            reg_renewal_mail: yes_no(c.registrant.renewal_mail),
+            tech_renewal_mail: yes_no(c.technical.renewal_mail),
+            admin_renewal_mail: yes_no(c.administrative.renewal_mail),
         }
     }
+
+    /// The contact fields of an application form.
+    pub fn from_application_form(f: &crate::apply::ApplicationForm) -> ContactForm {
+        ContactForm {
+            target: f.target,
+            agreed: f.agreed,
+            reg_name: f.reg_name.clone(),
+            reg_email: f.reg_email.clone(),
+            reg_phone: f.reg_phone.clone(),
+            tech_name: f.tech_name.clone(),
+            tech_email: f.tech_email.clone(),
+            tech_phone: f.tech_phone.clone(),
+            admin_name: f.admin_name.clone(),
+            admin_email: f.admin_email.clone(),
+            admin_phone: f.admin_phone.clone(),
+            reg_renewal_mail: f.reg_renewal_mail.clone(),
+            tech_renewal_mail: f.tech_renewal_mail.clone(),
+            admin_renewal_mail: f.admin_renewal_mail.clone(),
+        }
+    }
+}
+
+/// The form value of a 更新のご案内メール choice.
+pub fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
 }
 
 /// Validates the three contacts with the same rules as the application form.
 pub fn check_contacts(f: &ContactForm) -> std::result::Result<Contacts, Vec<FieldIssue>> {
     let mut issues = Vec::new();
+    let contacts = check_contact_fields(f, &mut issues);
+    if issues.is_empty() {
+        Ok(contacts)
+    } else {
+        Err(issues)
+    }
+}
+
+/// Validates the three contacts (name, e-mail, phone, 更新のご案内メール), adding each
+/// problem to `issues`.
+pub fn check_contact_fields(f: &ContactForm, issues: &mut Vec<FieldIssue>) -> Contacts {
     let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| {
         r.unwrap_or_else(|e| {
             issues.push(FieldIssue {
@@ -73,35 +118,47 @@ pub fn check_contacts(f: &ContactForm) -> std::result::Result<Contacts, Vec<Fiel
             String::new()
         })
     };
-    let mut contact = |n: [&'static str; 3], name: &str, email: &str, phone: &str| Contact {
-        name: field(n[0], validate::required_text(name, 64)),
-        email: field(n[1], validate::email(email)),
-        phone: field(n[2], validate::phone(phone)),
+    let mut contact = |n: [&'static str; 4], v: [&str; 4]| Contact {
+        name: field(n[0], validate::required_text(v[0], 64)),
+        email: field(n[1], validate::email(v[1])),
+        phone: field(n[2], validate::phone(v[2])),
+        renewal_mail: match v[3] {
+            "yes" => true,
+            "no" | "" => false,
+            _ => {
+                field(n[3], Err(FieldError::Choice));
+                false
+            }
+        },
     };
-    let contacts = Contacts {
+    Contacts {
         registrant: contact(
-            ["reg_name", "reg_email", "reg_phone"],
-            &f.reg_name,
-            &f.reg_email,
-            &f.reg_phone,
+            ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
+            [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
         ),
         technical: contact(
-            ["tech_name", "tech_email", "tech_phone"],
-            &f.tech_name,
-            &f.tech_email,
-            &f.tech_phone,
+            ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
+            [
+                &f.tech_name,
+                &f.tech_email,
+                &f.tech_phone,
+                &f.tech_renewal_mail,
+            ],
         ),
         administrative: contact(
-            ["admin_name", "admin_email", "admin_phone"],
-            &f.admin_name,
-            &f.admin_email,
-            &f.admin_phone,
+            [
+                "admin_name",
+                "admin_email",
+                "admin_phone",
+                "admin_renewal_mail",
+            ],
+            [
+                &f.admin_name,
+                &f.admin_email,
+                &f.admin_phone,
+                &f.admin_renewal_mail,
+            ],
         ),
-    };
-    if issues.is_empty() {
-        Ok(contacts)
-    } else {
-        Err(issues)
     }
 }
 
@@ -174,5 +231,31 @@ impl Ra {
         } else {
             Err(RaError::WrongState)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ContactForm {
+        ContactForm::from_application_form(&crate::testing::sr30_form(""))
+    }
+
+    /// R-AI2 更新のご案内メール: yes / no / empty (no); anything else is an error on
+    /// that field.
+    #[test]
+    fn renewal_mail_choice_is_checked() {
+        let ok = check_contacts(&form()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(ok.technical.renewal_mail && !ok.registrant.renewal_mail);
+        assert!(!ok.administrative.renewal_mail, "empty means no");
+        let mut bad = form();
+        bad.admin_renewal_mail = "maybe".into();
+        let issues = check_contacts(&bad).err().unwrap_or_default();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(
+            (issues[0].field, issues[0].key),
+            ("admin_renewal_mail", "err.choice")
+        );
     }
 }

@@ -13,6 +13,7 @@ pub mod login;
 pub mod mail;
 pub mod ocsp;
 pub mod password;
+pub mod reminders;
 pub mod revoke;
 pub mod seal;
 #[cfg(feature = "testing")]

@@ -188,7 +188,46 @@ impl Ra {
                     .unwrap_or_else(|| app.target_id.map(|t| t.to_string()).unwrap_or_default()),
             ),
         ];
+        // 更新のご案内メール: only the contacts who asked for it.
+        let wants_reminders: Vec<String> = {
+            let mut v: Vec<String> = [&c.registrant, &c.technical, &c.administrative]
+                .into_iter()
+                .filter(|x| x.renewal_mail && !x.email.is_empty())
+                .map(|x| x.email.clone())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let mut vars = vars;
+        vars.push((
+            "days",
+            payload
+                .get("days")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or_default()
+                .to_string(),
+        ));
+        vars.push((
+            "ends",
+            payload
+                .get("ends_at")
+                .and_then(serde_json::Value::as_i64)
+                .map(jst)
+                .unwrap_or_default(),
+        ));
+        let reminder = if payload
+            .get("subject")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|s| s.starts_with("certificate:"))
+        {
+            "reminder_certificate"
+        } else {
+            "reminder_contract"
+        };
         let (prefix, to) = match job.kind.as_str() {
+            "mail.reminder" if wants_reminders.is_empty() => return Ok(None),
+            "mail.reminder" => (reminder, wants_reminders),
             "mail.issued" => ("issued", customer),
             "mail.staff_new_application" => ("staff_new", staff),
             "mail.staff_revocation_request" => ("staff_revocation", staff),

@@ -75,6 +75,9 @@ pub fn sr30_form(csr: &str) -> crate::apply::ApplicationForm {
         admin_name: "事務 次郎".into(),
         admin_email: "admin@example.jp".into(),
         admin_phone: "03-1234-5670".into(),
+        // Only the technical contact asked for 更新のご案内メール.
+        tech_renewal_mail: "yes".into(),
+        reg_renewal_mail: "no".into(),
         ..Default::default()
     }
 }

@@ -97,3 +97,112 @@ async fn notices_are_sent_once_in_japanese_and_english() {
         );
     }
 }
+
+/// 更新のご案内メール (R-AI2; issue #3 item 8; issue #4): the contact who asked for it
+/// (and only that one) is mailed 90/60/30/10 days before the certificate ends while the
+/// contract runs on (継続発行 open from 30 days) and before the contract ends; each
+/// reminder once, also after a restart; when several are due at once, only the nearest.
+#[tokio::test]
+async fn renewal_reminders_once_each_to_those_who_asked() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let settings = || {
+            MailSettings::new(
+                "Shomei <noreply@example.jp>",
+                "staff@example.jp",
+                "https://portal.example.jp",
+                None,
+                dir.path().to_path_buf(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
+        let ra0 = ra0.with_mail(settings());
+        let staff = ra0
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, app) = issued(&ra0, staff.id, CSR).await;
+        ra0.run_due_jobs(100)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = outbox(dir.path()).len();
+        let rec = db
+            .store
+            .application(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        let cert_end = rec.cert_not_after.unwrap_or_default();
+        let (_, contract_end) = db
+            .store
+            .contract_period(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let at = |ts: i64| {
+            time::OffsetDateTime::from_unix_timestamp(ts).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let queue = |ra: shomei_ra::Ra| async move {
+            let n = ra.queue_reminders().await.unwrap_or_else(|e| panic!("{e}"));
+            ra.run_due_jobs(100).await.unwrap_or_else(|e| panic!("{e}"));
+            n
+        };
+        assert_eq!(queue(ra0.clone()).await, 0, "nothing due on issuance day");
+        clock.set(at(cert_end - 89 * 86_400));
+        assert_eq!(
+            queue(ra0.clone()).await,
+            1,
+            "certificate, 90 days, on {}",
+            db.name
+        );
+        assert_eq!(queue(ra0.clone()).await, 0, "once");
+        clock.set(at(cert_end - 61 * 86_400));
+        assert_eq!(queue(ra0.clone()).await, 0, "60 days not yet");
+        clock.set(at(cert_end - 25 * 86_400));
+        assert_eq!(
+            queue(ra0.clone()).await,
+            1,
+            "30 days (60 was missed: only the nearest)"
+        );
+        // A restart on the same database sends nothing again.
+        let (ra1, _, _) = ra(db.store.clone(), at(cert_end - 25 * 86_400));
+        let ra1 = ra1.with_mail(settings());
+        assert_eq!(queue(ra1.clone()).await, 0, "not twice after a restart");
+        let mails = outbox(dir.path());
+        assert_eq!(mails.len(), before + 2);
+        let m30 = mails
+            .iter()
+            .find(|(_, b)| b.contains("あと 30 日"))
+            .unwrap_or_else(|| panic!("30-day reminder in {mails:?}"));
+        assert!(m30.1.contains("継続発行") && m30.1.contains("continuation"));
+        // Only the contact who asked: the technical contact, not the registrant.
+        let raw: Vec<String> = std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .filter(|t| t.contains("To: tech@example.jp") && !t.contains("reg@example.jp"))
+            .collect();
+        assert_eq!(raw.len(), 2, "both reminders to tech@ only");
+
+        // The contract: 60 days before its end (the 90-day one was missed), then 10.
+        clock.set(at(contract_end - 59 * 86_400));
+        assert_eq!(
+            queue(ra0.clone()).await,
+            1,
+            "contract, 60 days, on {}",
+            db.name
+        );
+        clock.set(at(contract_end - 9 * 86_400));
+        assert_eq!(queue(ra0.clone()).await, 1, "contract, 10 days");
+        assert_eq!(queue(ra0.clone()).await, 0);
+        assert!(
+            outbox(dir.path())
+                .iter()
+                .any(|(_, b)| b.contains("あと 10 日") && b.contains("更新申請"))
+        );
+    }
+}

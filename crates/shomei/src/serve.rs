@@ -242,6 +242,10 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             if let Err(e) = crl_ra.refresh_ocsp(10_000).await {
                 tracing::error!("OCSP refresh failed: {e}");
             }
+            // 更新のご案内メール due now (each once; the job worker sends them).
+            if let Err(e) = crl_ra.queue_reminders().await {
+                tracing::error!("renewal reminders failed: {e}");
+            }
         }
     });
     // The job worker: notice mails (SMTP or the outbox).

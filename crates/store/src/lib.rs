@@ -14,6 +14,7 @@ pub mod certificates;
 pub mod jobs;
 pub mod ocsp;
 pub mod principals;
+pub mod reminders;
 pub mod revocations;
 pub mod sessions;
 #[cfg(feature = "testing")]
@@ -86,6 +87,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_ocsp.sql")),
     (4, include_str!("../migrations/sqlite/0004_documents.sql")),
     (5, include_str!("../migrations/sqlite/0005_reissue.sql")),
+    (6, include_str!("../migrations/sqlite/0006_reminders.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -94,6 +96,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_ocsp.sql")),
     (4, include_str!("../migrations/postgres/0004_documents.sql")),
     (5, include_str!("../migrations/postgres/0005_reissue.sql")),
+    (6, include_str!("../migrations/postgres/0006_reminders.sql")),
 ];
 
 /// Unix seconds.

@@ -78,6 +78,21 @@ pub struct FieldView {
     pub maxlength: usize,
 }
 
+impl FieldView {
+    /// The value as a confirmation or detail page shows it: a choice's label, or the text.
+    pub fn shown(&self) -> String {
+        if self.input == "select" {
+            self.options
+                .iter()
+                .find(|o| o.2)
+                .map(|o| o.1.clone())
+                .unwrap_or_default()
+        } else {
+            self.value.clone()
+        }
+    }
+}
+
 /// A group of fields.
 #[derive(Debug, Clone)]
 pub struct Fieldset {

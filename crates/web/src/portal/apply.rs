@@ -417,35 +417,53 @@ pub fn fieldsets(
 /// The three contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者).
 pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) -> Vec<Fieldset> {
     let mut out = Vec::new();
-    for (legend, n, m, p, (nv, mv, pv)) in [
+    for (legend, [n, m, p, r], [nv, mv, pv, rv]) in [
         (
             "contact.registrant",
-            "reg_name",
-            "reg_email",
-            "reg_phone",
-            (&f.reg_name, &f.reg_email, &f.reg_phone),
+            ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
+            [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
         ),
         (
             "contact.technical",
-            "tech_name",
-            "tech_email",
-            "tech_phone",
-            (&f.tech_name, &f.tech_email, &f.tech_phone),
+            ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
+            [
+                &f.tech_name,
+                &f.tech_email,
+                &f.tech_phone,
+                &f.tech_renewal_mail,
+            ],
         ),
         (
             "contact.administrative",
-            "admin_name",
-            "admin_email",
-            "admin_phone",
-            (&f.admin_name, &f.admin_email, &f.admin_phone),
+            [
+                "admin_name",
+                "admin_email",
+                "admin_phone",
+                "admin_renewal_mail",
+            ],
+            [
+                &f.admin_name,
+                &f.admin_email,
+                &f.admin_phone,
+                &f.admin_renewal_mail,
+            ],
         ),
     ] {
+        let options = [("yes", "renewal_mail.yes"), ("no", "renewal_mail.no")]
+            .iter()
+            .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), rv.as_str() == *v))
+            .collect();
         out.push(Fieldset {
             legend: t.t(legend),
             fields: vec![
                 text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
                 text(m, t.t("field.email"), mv, e, "email", true, 254),
                 text(p, t.t("field.phone"), pv, e, "tel", true, 20),
+                FieldView {
+                    required: false,
+                    hint: t.t("field.renewal_mail.hint"),
+                    ..select(r, t.t("field.renewal_mail"), rv, e, options)
+                },
             ],
         });
     }
@@ -581,6 +599,9 @@ async fn read_multipart(
             "admin_name" => form.admin_name = value,
             "admin_email" => form.admin_email = value,
             "admin_phone" => form.admin_phone = value,
+            "reg_renewal_mail" => form.reg_renewal_mail = value,
+            "tech_renewal_mail" => form.tech_renewal_mail = value,
+            "admin_renewal_mail" => form.admin_renewal_mail = value,
             "ev_jurisdiction_country" => form.ev_jurisdiction_country = value,
             "ev_jurisdiction_state" => form.ev_jurisdiction_state = value,
             "ev_jurisdiction_locality" => form.ev_jurisdiction_locality = value,
@@ -650,6 +671,9 @@ const FIELD_NAMES: &[&str] = &[
     "admin_name",
     "admin_email",
     "admin_phone",
+    "reg_renewal_mail",
+    "tech_renewal_mail",
+    "admin_renewal_mail",
     "ev_jurisdiction_country",
     "ev_jurisdiction_state",
     "ev_jurisdiction_locality",

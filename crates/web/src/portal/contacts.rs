@@ -106,6 +106,9 @@ fn as_form(f: &ContactForm) -> ApplicationForm {
         admin_name: f.admin_name.clone(),
         admin_email: f.admin_email.clone(),
         admin_phone: f.admin_phone.clone(),
+        reg_renewal_mail: f.reg_renewal_mail.clone(),
+        tech_renewal_mail: f.tech_renewal_mail.clone(),
+        admin_renewal_mail: f.admin_renewal_mail.clone(),
         ..Default::default()
     }
 }
@@ -200,6 +203,9 @@ pub struct ContactsPost {
     admin_name: String,
     admin_email: String,
     admin_phone: String,
+    reg_renewal_mail: String,
+    tech_renewal_mail: String,
+    admin_renewal_mail: String,
 }
 
 /// POST /contacts/{draft}/input: saves what was typed, checks it.
@@ -223,6 +229,9 @@ pub async fn input_submit(
         admin_name: f.admin_name,
         admin_email: f.admin_email,
         admin_phone: f.admin_phone,
+        reg_renewal_mail: f.reg_renewal_mail,
+        tech_renewal_mail: f.tech_renewal_mail,
+        admin_renewal_mail: f.admin_renewal_mail,
     };
     let checked = check_contacts(&l.form);
     save(
