@@ -60,6 +60,8 @@ pub struct ApplicationForm {
     pub tech_renewal_mail: String,
     /// 事務担当者 更新のご案内メール
     pub admin_renewal_mail: String,
+    /// クーポン番号 (R-N2, R-R4): empty for none.
+    pub coupon: String,
     /// EV: jurisdictionCountryName
     pub ev_jurisdiction_country: String,
     /// EV: jurisdictionStateOrProvinceName
@@ -410,8 +412,36 @@ impl Ra {
             key_desc: v.csr.key.describe(),
             csr_pem: v.csr.pem.clone(),
             details: v.details,
+            coupon: None,
         };
-        let (id, created) = self.store.submit_application(&app, self.now()).await?;
+        // R-N2, R-R4: a coupon pays for a new term (new, renewal, switch), not for a
+        // certificate within a paid one.
+        let coupon = form.coupon.trim();
+        let app = if coupon.is_empty() {
+            app
+        } else if matches!(kind, AppKind::New | AppKind::Renewal | AppKind::Switch) {
+            NewApplication {
+                coupon: Some(coupon.to_owned()),
+                ..app
+            }
+        } else {
+            return Ok(Err(vec![FieldIssue {
+                field: "coupon",
+                key: "err.coupon",
+                detail: None,
+            }]));
+        };
+        let (id, created) = match self.store.submit_application(&app, self.now()).await {
+            Ok(r) => r,
+            Err(shomei_store::StoreError::CouponUnavailable) => {
+                return Ok(Err(vec![FieldIssue {
+                    field: "coupon",
+                    key: "err.coupon",
+                    detail: None,
+                }]));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if created && kind == AppKind::Continuation {
             // Fresh validations: issued without the desk (a failure leaves it for staff).
             if let Err(e) = self.continue_if_fresh(id).await {

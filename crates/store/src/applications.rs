@@ -60,6 +60,8 @@ pub struct NewApplication {
     pub target_id: Option<i64>,
     /// For a reissue: `now` or `later` (R-RI4).
     pub reissue_revoke: Option<String>,
+    /// クーポン番号 used (R-N2, R-R4), taken in the submission's transaction.
+    pub coupon: Option<String>,
 }
 
 /// A stored application, with its contract code and certificate validity if any.
@@ -119,6 +121,8 @@ pub struct Application {
     pub documents_note: Option<String>,
     /// For a reissue: when the old certificate is revoked, `now` or `later` (R-RI4).
     pub reissue_revoke: Option<String>,
+    /// クーポン番号 used, if any.
+    pub coupon: Option<String>,
 }
 
 /// One page of applications.
@@ -143,7 +147,7 @@ pub struct Validation {
     pub validated_at: Ts,
 }
 
-const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke";
+const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke, a.coupon";
 const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -185,6 +189,7 @@ fn app_of(r: &AnyRow) -> Result<Application> {
         revocation_reason: r.try_get("revocation_reason")?,
         documents_note: r.try_get("documents_note")?,
         reissue_revoke: r.try_get("reissue_revoke")?,
+        coupon: r.try_get("coupon")?,
     })
 }
 
@@ -307,6 +312,23 @@ impl Store {
         .bind(a.kind.code())
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(number) = &a.coupon {
+            crate::coupons::take(
+                &mut tx,
+                number,
+                id,
+                a.account_id,
+                a.service,
+                a.term_years,
+                now,
+            )
+            .await?;
+            sqlx::query("UPDATE applications SET coupon = $2 WHERE id = $1")
+                .bind(id)
+                .bind(number)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1")
             .bind(&a.draft_id)
             .bind(id)
@@ -410,6 +432,7 @@ impl Store {
         if n != 1 {
             return Ok(false);
         }
+        crate::coupons::release(&mut tx, id).await?;
         append(
             &mut tx,
             &AuditEvent::new(
@@ -504,6 +527,7 @@ impl Store {
         if n != 1 {
             return Ok(false);
         }
+        crate::coupons::release(&mut tx, id).await?;
         append(
             &mut tx,
             &AuditEvent::new(

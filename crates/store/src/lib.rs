@@ -11,6 +11,7 @@
 pub mod applications;
 pub mod audit;
 pub mod certificates;
+pub mod coupons;
 pub mod jobs;
 pub mod ocsp;
 pub mod principals;
@@ -43,6 +44,9 @@ pub enum StoreError {
     /// A uniqueness rule refused the write.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The coupon chosen is not (or no longer) usable for this application.
+    #[error("coupon not available")]
+    CouponUnavailable,
     /// The database URL is not understood.
     #[error("unsupported database URL (use sqlite:PATH or postgres://…)")]
     BadUrl,
@@ -88,6 +92,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_documents.sql")),
     (5, include_str!("../migrations/sqlite/0005_reissue.sql")),
     (6, include_str!("../migrations/sqlite/0006_reminders.sql")),
+    (7, include_str!("../migrations/sqlite/0007_coupons.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -97,6 +102,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (4, include_str!("../migrations/postgres/0004_documents.sql")),
     (5, include_str!("../migrations/postgres/0005_reissue.sql")),
     (6, include_str!("../migrations/postgres/0006_reminders.sql")),
+    (7, include_str!("../migrations/postgres/0007_coupons.sql")),
 ];
 
 /// Unix seconds.

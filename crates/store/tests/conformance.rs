@@ -40,6 +40,7 @@ fn new_app(account_id: i64, draft: &str) -> NewApplication {
         details: ApplicationDetails::default(),
         target_id: None,
         reissue_revoke: None,
+        coupon: None,
     }
 }
 

@@ -46,6 +46,10 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/documents-received",
             post(documents_received),
         )
+        .route(
+            "/coupons",
+            get(crate::desk_coupons::list).post(crate::desk_coupons::issue),
+        )
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
         .fallback(auth::not_found)

@@ -1330,3 +1330,90 @@ async fn r_r5_service_switch_in_the_portal() {
         );
     }
 }
+
+/// R-CP1, R-N2: クーポン管理 lists the dealer's coupons and their state; the input page
+/// offers the unused matching ones; the chosen one is shown on the confirmation and
+/// used by the application; a used coupon chosen again gets a message on the form.
+#[tokio::test]
+async fn r_cp1_coupon_list_and_pick() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let a = ra
+            .create_account(
+                &AccountInput {
+                    org: "テスト株式会社".into(),
+                    email: "ops@example.jp".into(),
+                    dealer_code: Some("D-100".into()),
+                },
+                "test",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let numbers = ra
+            .issue_coupons(
+                staff.id,
+                &shomei_ra::coupons::CouponForm {
+                    service: "SR3.0".into(),
+                    term: "1".into(),
+                    dealer_code: "D-100".into(),
+                    expires: "2027-03-31".into(),
+                    count: "1".into(),
+                    batch: "batch-token-for-test-1".into(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|i| panic!("{i:?}"));
+        let n = numbers[0].clone();
+        let mut cl = logged_in(&ra, &a).await;
+        let page = cl.get("/coupons").await;
+        assert!(
+            page.body.contains(&n) && page.body.contains("未使用"),
+            "{}",
+            page.body
+        );
+
+        let input = start_draft(&mut cl, "SR3.0").await;
+        let page = cl.get(&input).await;
+        assert!(
+            page.body.contains(&format!("<option value=\"{n}\"")),
+            "offered"
+        );
+        let csrf = cl.csrf.clone();
+        let mut parts = form_parts(&csrf, CSR.as_bytes());
+        parts.push(("coupon", n.as_bytes()));
+        let confirm = location(&cl.multipart(&input, &parts).await);
+        assert!(confirm.ends_with("/confirm"), "{confirm}");
+        assert!(
+            cl.get(&confirm).await.body.contains(&n),
+            "shown on the confirmation"
+        );
+        let done = location(
+            &cl.post(&confirm.replace("/confirm", "/submit"), &[("csrf", &csrf)])
+                .await,
+        );
+        assert!(done.ends_with("/done"), "{done}");
+        let page = cl.get("/coupons").await;
+        assert!(page.body.contains("使用済み"), "{}", page.body);
+
+        // The same coupon in a second application: refused on the form, input kept.
+        let input = start_draft(&mut cl, "SR3.0").await;
+        let page = cl.get(&input).await;
+        assert!(
+            !page.body.contains(&format!("<option value=\"{n}\"")),
+            "no longer offered"
+        );
+        let confirm = location(&cl.multipart(&input, &parts).await);
+        let r = cl
+            .post(&confirm.replace("/confirm", "/submit"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", db.name);
+        assert!(r.body.contains("このクーポンは使用できません"));
+        assert!(r.body.contains("value=\"テスト株式会社\""), "input kept");
+    }
+}

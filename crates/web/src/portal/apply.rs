@@ -490,7 +490,60 @@ fn bc_key(c: BusinessCategory) -> &'static str {
     }
 }
 
-fn input_page(
+/// R-N2, R-R4: the coupon pull-down of a new, renewal or switch application: the
+/// account's unused coupons for this service and term (and the one chosen, if it is no
+/// longer usable, so its error shows with the choice kept). `None` when there is nothing
+/// to choose.
+async fn coupon_fieldset(
+    st: &Shared,
+    a: &Authed,
+    d: &Draft,
+    form: &ApplicationForm,
+    errors: &Errors,
+) -> WebResult<Option<Fieldset>> {
+    let t = a.ctx.tr;
+    if !matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Switch) {
+        return Ok(None);
+    }
+    let (Some(service), Ok(term)) = (Service::from_code(&form.service), form.term.parse::<i64>())
+    else {
+        return Ok(None);
+    };
+    let mut options: Vec<(String, String, bool)> = st
+        .ra
+        .usable_coupons(a.id(), service, term)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let label = t.t1("coupon.option", &crate::page::date(c.expires_at));
+            let selected = form.coupon == c.number;
+            (c.number.clone(), format!("{} {label}", c.number), selected)
+        })
+        .collect();
+    if !form.coupon.is_empty() && !options.iter().any(|o| o.2) {
+        options.push((form.coupon.clone(), form.coupon.clone(), true));
+    }
+    if options.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Fieldset {
+        legend: t.t("coupon.legend"),
+        fields: vec![FieldView {
+            required: false,
+            hint: t.t("coupon.hint"),
+            ..select(
+                "coupon",
+                t.t("coupon.number"),
+                &form.coupon,
+                errors,
+                options,
+            )
+        }],
+    }))
+}
+
+async fn input_page(
+    st: &Shared,
     a: &Authed,
     d: &Draft,
     form: &ApplicationForm,
@@ -498,13 +551,15 @@ fn input_page(
 ) -> WebResult<Response> {
     let t = a.ctx.tr;
     let errors = Errors::from_issues(t, issues);
+    let mut sets = fieldsets(t, form, &errors, true);
+    sets.extend(coupon_fieldset(st, a, d, form, &errors).await?);
     let page = InputPage {
         p: Page::new(&a.ctx, "portal", "input.title"),
         draft: d.id.clone(),
         service_label: service_label(t, &form.service, &form.term),
         csr: form.csr.clone(),
         csr_error: errors.msg("csr"),
-        fieldsets: fieldsets(t, form, &errors, true),
+        fieldsets: sets,
         errors,
         is_reissue: d.kind == AppKind::Reissue,
         reissue_revoke: form.reissue_revoke.clone(),
@@ -526,7 +581,7 @@ pub async fn input(
     if !form.agreed {
         return Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response());
     }
-    input_page(&a, &d, &form, &[])
+    input_page(&st, &a, &d, &form, &[]).await
 }
 
 /// Reads the multipart form. Problems with the bytes themselves (invalid UTF-8, an
@@ -608,6 +663,7 @@ async fn read_multipart(
             "ev_business_category" => form.ev_business_category = value,
             "ev_registration_number" => form.ev_registration_number = value,
             "reissue_revoke" => form.reissue_revoke = value,
+            "coupon" => form.coupon = value,
             _ => {}
         }
     }
@@ -674,6 +730,7 @@ const FIELD_NAMES: &[&str] = &[
     "reg_renewal_mail",
     "tech_renewal_mail",
     "admin_renewal_mail",
+    "coupon",
     "ev_jurisdiction_country",
     "ev_jurisdiction_state",
     "ev_jurisdiction_locality",
@@ -725,7 +782,7 @@ pub async fn input_submit(
         .update_draft(a.id(), &d.id, &to_json(&form)?, step, st.ra.now())
         .await?;
     if !issues.is_empty() {
-        return input_page(&a, &d, &form, &issues);
+        return input_page(&st, &a, &d, &form, &issues).await;
     }
     Ok(Redirect::to(&format!("/apply/{id}/confirm")).into_response())
 }
@@ -741,6 +798,7 @@ struct ConfirmPage {
     fieldsets: Vec<Fieldset>,
     kind: &'static str,
     note: &'static str,
+    coupon: String,
 }
 
 /// GET /apply/{draft}/confirm: 確認 — what will be sent, with the CSR decoded.
@@ -766,6 +824,7 @@ pub async fn confirm(
             AppKind::Switch => "switch.confirm_note",
             _ => "",
         },
+        coupon: form.coupon.clone(),
     })
 }
 
@@ -792,7 +851,7 @@ pub async fn submit(
         serde_json::from_str(&d.data).map_err(|e| WebError::Internal(e.to_string()))?;
     match st.ra.submit(a.id(), &id, &form).await? {
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
-        Err(issues) => input_page(&a, &d, &form, &issues),
+        Err(issues) => input_page(&st, &a, &d, &form, &issues).await,
     }
 }
 

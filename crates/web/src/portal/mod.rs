@@ -4,6 +4,7 @@ pub mod applications;
 pub mod apply;
 pub mod cancel;
 pub mod contacts;
+pub mod coupons;
 pub mod revoke;
 
 use crate::auth;
@@ -76,7 +77,7 @@ pub fn router(state: Shared) -> Router {
         .route("/revoke/{draft}/confirm", get(revoke::confirm))
         .route("/revoke/{draft}/submit", post(revoke::submit))
         .route("/account-info", get(later))
-        .route("/coupons", get(later))
+        .route("/coupons", get(coupons::list))
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
         .fallback(auth::not_found)
@@ -133,16 +134,11 @@ struct MessagePage {
     body: &'static str,
 }
 
-/// アカウント情報登録 and クーポン管理 come with a later release: a page that says so,
-/// never a dead link.
+/// アカウント情報登録 comes with a later release: a page that says so, never a dead
+/// link.
 async fn later(a: crate::session::Authed) -> WebResult<Response> {
-    let title = if a.ctx.path == "/coupons" {
-        "menu.coupons"
-    } else {
-        "menu.account_info"
-    };
     html(&MessagePage {
-        p: Page::new(&a.ctx, "portal", title),
+        p: Page::new(&a.ctx, "portal", "menu.account_info"),
         body: "later.body",
     })
 }
