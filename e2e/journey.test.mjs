@@ -514,6 +514,45 @@ async function pick(page, id, label) {
   await page.getByRole('button', { name: '次へ' }).click();
 }
 
+test('coupons R-CP1, R-R4: staff issue one for the dealer code; the customer sees it and uses it in a renewal', async () => {
+  assert.ok(issued.switch, 'the service switch ran first');
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('navigation').getByRole('link', { name: 'クーポン発行' }).click();
+  assert.equal(await heading(desk), 'クーポン発行');
+  await desk.getByLabel('サービス').selectOption('SR3.0');
+  await desk.getByLabel('契約期間').selectOption('1');
+  await desk.getByLabel('特約店コード').fill('ディーラー');
+  await desk.getByLabel('有効期限').fill('2099-12-31');
+  await desk.getByLabel('枚数（1〜100）').fill('1');
+  await desk.getByRole('button', { name: 'クーポンを発行する' }).click();
+  await desk.locator('#dealer_code-error').waitFor();
+  assert.equal(await desk.getByLabel('有効期限').inputValue(), '2099-12-31', 'input kept');
+  await desk.getByLabel('特約店コード').fill('DEMO-001');
+  await desk.getByRole('button', { name: 'クーポンを発行する' }).click();
+  await desk.getByText('次のクーポンを発行しました。').waitFor();
+  const number = (await desk.locator('[role=status] code').first().innerText()).trim();
+  assert.match(number, /^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+  // A reload of the result page issues nothing more.
+  await desk.reload();
+  assert.equal(await desk.getByRole('row').filter({ hasText: 'DEMO-001' }).count(), 1);
+  await sctx.close();
+
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'クーポン管理' }).click();
+  assert.match(await page.getByRole('row').filter({ hasText: number }).innerText(), /未使用/);
+  const renId = await continuation(page, issued.switch.id, '更新申請', '基本情報入力', makeCsr('old.e2e-switch.example.jp', 'ec'), async () => {
+    await page.getByLabel('クーポン番号').selectOption(number);
+  });
+  assert.ok(renId);
+  await page.goto(`${PORTAL}/coupons`);
+  assert.match(await page.getByRole('row').filter({ hasText: number }).innerText(), /使用済み/);
+  await cctx.close();
+});
+
 test('documents pending "!" (R-LS3) and withdrawal 申請取消 (R-A5)', async () => {
   const cctx = await customerContext();
   const page = await cctx.newPage();

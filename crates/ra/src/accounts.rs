@@ -51,9 +51,13 @@ impl Ra {
             validate::required_text(&input.org, 200).map_err(|_| RaError::Invalid("err.org"))?;
         let email = validate::email(&input.email).map_err(|_| RaError::Invalid("err.email"))?;
         let dealer = match &input.dealer_code {
-            Some(d) if !d.trim().is_empty() => Some(
-                validate::required_text(d, 32).map_err(|_| RaError::Invalid("err.dealer_code"))?,
-            ),
+            Some(d) if !d.trim().is_empty() => {
+                let d = d.trim();
+                if !crate::coupons::valid_dealer_code(d) {
+                    return Err(RaError::Invalid("err.dealer_code"));
+                }
+                Some(d.to_owned())
+            }
             _ => None,
         };
         for _ in 0..5 {

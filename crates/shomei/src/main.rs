@@ -312,7 +312,7 @@ fn explain(e: &shomei_ra::RaError) -> String {
         shomei_ra::RaError::Invalid(key) => match *key {
             "err.org" => "--org is required (at most 200 characters)".into(),
             "err.email" => "--email is not a valid e-mail address".into(),
-            "err.dealer_code" => "--dealer-code is too long (at most 32 characters)".into(),
+            "err.dealer_code" => "--dealer-code must be 1 to 32 letters, digits or '-'".into(),
             "err.login" => {
                 "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into()
             }

@@ -53,7 +53,8 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
     let input = shomei_ra::accounts::AccountInput {
         org: "デモ株式会社".into(),
         email: "demo@example.jp".into(),
-        dealer_code: None,
+        // A dealer code, so that coupons issued for it show in クーポン管理.
+        dealer_code: Some("DEMO-001".into()),
     };
     let c = ra
         .create_account(&input, "system")
