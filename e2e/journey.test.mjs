@@ -41,6 +41,32 @@ function waitPort(port, ms = 60000) {
   });
 }
 
+// Starts shomei on the e2e data dir (again after a stop: everything is reused), with
+// extra environment (the debug build's SHOMEI_DEV_TIME_OFFSET_DAYS moves its clock).
+let earlierLogs = '';
+async function startServer(env = {}) {
+  server = spawn(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  server.stdout.on('data', (d) => { log += d; });
+  server.stderr.on('data', (d) => { log += d; });
+  serverLog = () => earlierLogs + log;
+  server.on('exit', (code) => { if (code) console.error(`shomei exited ${code}:\n${log}`); });
+  const until = Date.now() + 120000;
+  while (!log.includes('Shomei is running.')) {
+    assert.ok(server.exitCode === null, `shomei exited early:\n${log}`);
+    assert.ok(Date.now() < until, `shomei did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all(Object.values(PORTS).map((p) => waitPort(p)));
+}
+
+async function stopServer() {
+  earlierLogs = serverLog();
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await exited;
+}
+
 before(async () => {
   assert.ok(BIN && existsSync(BIN), 'SHOMEI_BIN must point at the shomei binary');
   assert.ok(existsSync('/usr/bin/chromium'), 'Debian chromium must be installed (/usr/bin/chromium)');
@@ -54,19 +80,7 @@ desk = "127.0.0.1:${PORTS.desk}"
 [pki]
 public_base_url = "http://pki.example.jp"
 ${process.env.E2E_SMTP ? `[mail]\nsmtp_url = "${process.env.E2E_SMTP}"\n` : ''}`);
-  server = spawn(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  server.stdout.on('data', (d) => { log += d; });
-  server.stderr.on('data', (d) => { log += d; });
-  serverLog = () => log;
-  server.on('exit', (code) => { if (code) console.error(`shomei exited ${code}:\n${log}`); });
-  const until = Date.now() + 120000;
-  while (!log.includes('Shomei is running.')) {
-    assert.ok(server.exitCode === null, `shomei exited early:\n${log}`);
-    assert.ok(Date.now() < until, `shomei did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await Promise.all(Object.values(PORTS).map((p) => waitPort(p)));
+  await startServer();
   demo = JSON.parse(readFileSync(join(dir, 'data', 'demo', 'credentials.json'), 'utf8'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -451,6 +465,7 @@ test('reissue R-RI1..R-RI5 and renewal R-R1..R-R3 of the EV certificate', async 
   const renId = await continuation(page, reId, '更新申請', '基本情報入力', makeCsr('shop.e2e-ev.example.jp', 'ec'));
   await approve(desk, renId, true);
   const ren = await download(page, renId, 'ev-renewal');
+  issued.evRenewal = { id: renId, files: ren };
   assert.match(ocsp(ren.cert), /: good/);
   await sctx.close();
   await cctx.close();
@@ -641,4 +656,37 @@ test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switc
   await page.goto(`${PORTAL}/applications/${id}`);
   assert.equal(await page.locator('option', { hasText: '解約' }).count(), 0);
   await cctx.close();
+});
+
+test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract gets its next certificate, in the same contract', async () => {
+  assert.ok(issued.evRenewal, 'the EV renewal ran first');
+  // Restart with the clock 175 days ahead (debug build only): the renewed EV
+  // certificate ends within 30 days while its contract runs on.
+  await stopServer();
+  await startServer({ SHOMEI_DEV_TIME_OFFSET_DAYS: '175' });
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  const contract = await page.goto(`${PORTAL}/applications/${issued.evRenewal.id}`).then(() => page.locator('dl.kv').first().innerText());
+  const code = contract.match(/B\d{7}/)[0];
+  const id = await continuation(page, issued.evRenewal.id, '継続発行', '基本情報入力', makeCsr('shop.e2e-ev.example.jp', 'ec'));
+  // 175 days on it is after 2027-03-15, when SC-081 cuts domain validation reuse to 100
+  // days: the organisation and EV data could be reused, the domain not, so staff decide.
+  await page.goto(`${PORTAL}/applications/${id}`);
+  assert.equal(await page.locator('#status').innerText(), '申込受付');
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await approve(desk, id, true);
+  await sctx.close();
+  await page.goto(`${PORTAL}/applications/${id}`);
+  assert.equal(await page.locator('#status').innerText(), '完了');
+  assert.match(await page.locator('dl.kv').first().innerText(), new RegExp(code), 'the same contract');
+  const files = await download(page, id, 'ev-continuation');
+  const text = execFileSync('openssl', ['x509', '-in', files.cert, '-noout', '-serial', '-enddate'], { encoding: 'utf8' });
+  const old = execFileSync('openssl', ['x509', '-in', issued.evRenewal.files.cert, '-noout', '-serial'], { encoding: 'utf8' });
+  assert.notEqual(text.split('\n')[0], old.trim(), 'a new certificate');
+  await cctx.close();
+  await stopServer();
+  await startServer();
 });

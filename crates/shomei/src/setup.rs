@@ -141,5 +141,32 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         &s.ocsp.key_pem,
     )
     .map_err(|e| format!("cannot load the OCSP responder certificate and key: {e}"))?;
-    Ok(Ra::new(store, Arc::new(SystemClock), server, login, staff, policy).with_ocsp(ocsp))
+    Ok(Ra::new(store, clock(), server, login, staff, policy).with_ocsp(ocsp))
+}
+
+/// The system clock, or — in debug builds only, for the browser tests that must cross
+/// certificate lifetimes — the system clock moved by `SHOMEI_DEV_TIME_OFFSET_DAYS`.
+/// Release builds ignore the variable.
+fn clock() -> Arc<dyn Clock> {
+    let offset = std::env::var("SHOMEI_DEV_TIME_OFFSET_DAYS")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|_| cfg!(debug_assertions));
+    match offset {
+        Some(days) => {
+            tracing::warn!(days, "development build: the clock runs {days} days ahead");
+            Arc::new(OffsetClock(time::Duration::days(days)))
+        }
+        None => Arc::new(SystemClock),
+    }
+}
+
+/// The system clock moved by a fixed offset (debug builds only, see [`clock`]).
+#[derive(Debug)]
+struct OffsetClock(time::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> time::OffsetDateTime {
+        SystemClock.now() + self.0
+    }
 }
