@@ -658,6 +658,50 @@ test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switc
   await cctx.close();
 });
 
+test('R-L5: a new login certificate for a new person; the old one is refused and on the login CA\'s CRL', async () => {
+  const cli = (...args) => JSON.parse(execFileSync(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), ...args], { encoding: 'utf8' }));
+  const acct = cli('account', 'create', '--org', 'R-L5 株式会社', '--email', 'rl5@example.jp', '--out', join(OUT, 'rl5-old'));
+  const ctxFor = (p12, pw) => browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin: PORTAL, pfxPath: p12, passphrase: pw }] });
+  const loginWith = async (page, pw) => {
+    await page.goto(`${PORTAL}/`);
+    await page.getByLabel('アクセスキー').fill(acct.access_key);
+    await page.getByLabel('パスワード', { exact: true }).fill(pw);
+    await page.getByRole('button', { name: 'ログイン' }).click();
+  };
+  const oldCtx = await ctxFor(acct.p12, acct.p12_password);
+  const oldPage = await oldCtx.newPage();
+  await loginWith(oldPage, acct.initial_password);
+  assert.equal(await heading(oldPage), 'パスワード変更');
+  await oldPage.getByLabel('現在のパスワード').fill(acct.initial_password);
+  await oldPage.getByLabel('パスワード', { exact: true }).fill(NEW_CUSTOMER_PW);
+  await oldPage.getByLabel('パスワード確認').fill(NEW_CUSTOMER_PW);
+  await oldPage.getByRole('button', { name: '変更' }).click();
+  await oldPage.getByText('パスワードを変更しました。').waitFor();
+  const oldSerial = execFileSync('openssl', ['x509', '-in', join(OUT, 'rl5-old', 'login.crt'), '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
+
+  const fresh = cli('account', 'new-cert', '--access-key', acct.access_key, '--out', join(OUT, 'rl5-new'));
+  // The old certificate's session ended, and it no longer opens the account.
+  await oldPage.goto(`${PORTAL}/applications`);
+  assert.equal(await heading(oldPage), 'ログイン');
+  await loginWith(oldPage, NEW_CUSTOMER_PW);
+  await oldPage.getByText('ログインできませんでした').waitFor();
+  await oldCtx.close();
+  const newCtx = await ctxFor(fresh.p12, fresh.p12_password);
+  const newPage = await newCtx.newPage();
+  await loginWith(newPage, NEW_CUSTOMER_PW);
+  assert.equal(await heading(newPage), 'トップページ');
+  await newCtx.close();
+
+  // The login CA's CRL, verified with the real tool, lists the old serial.
+  const res = await fetch(`http://127.0.0.1:${PORTS.public}/crl/login.crl`);
+  assert.equal(res.status, 200);
+  const file = join(OUT, 'login-crl.der');
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const text = execFileSync('openssl', ['crl', '-inform', 'DER', '-in', file, '-CAfile', join(dir, 'data', 'pki', 'login-ca.crt'), '-verify', '-noout', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.ok(text.includes(oldSerial), `serial ${oldSerial} on the login CRL`);
+  assert.match(text, /Affiliation Changed/);
+});
+
 test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract gets its next certificate, in the same contract', async () => {
   assert.ok(issued.evRenewal, 'the EV renewal ran first');
   // Restart with the clock 175 days ahead (debug build only): the renewed EV

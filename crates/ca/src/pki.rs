@@ -235,4 +235,22 @@ impl ClientCa {
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der
     }
+    /// Signs this CA's CRL (the login CA's lists revoked login certificates).
+    pub fn crl(
+        &self,
+        number: u64,
+        this_update: time::OffsetDateTime,
+        next_update: time::OffsetDateTime,
+        entries: &[crate::CrlEntry],
+    ) -> Result<Vec<u8>, CaError> {
+        let ski = crate::signer::subject_key_id(&self.cert_der)?;
+        crate::signer::sign_crl(
+            &self.issuer,
+            &ski,
+            number,
+            this_update,
+            next_update,
+            entries,
+        )
+    }
 }

@@ -127,7 +127,7 @@ impl IssuingCa {
     }
 }
 
-fn subject_key_id(der: &[u8]) -> Result<Vec<u8>, CaError> {
+pub(crate) fn subject_key_id(der: &[u8]) -> Result<Vec<u8>, CaError> {
     use x509_parser::extensions::ParsedExtension;
     use x509_parser::prelude::{FromDer, X509Certificate};
     let (_, c) = X509Certificate::from_der(der).map_err(|e| CaError::Parse(e.to_string()))?;
@@ -162,42 +162,62 @@ impl IssuingCa {
         next_update: time::OffsetDateTime,
         entries: &[CrlEntry],
     ) -> Result<Vec<u8>, CaError> {
-        use rcgen::{
-            CertificateRevocationListParams, KeyIdMethod, RevocationReason as R, RevokedCertParams,
-            SerialNumber,
-        };
-        let revoked_certs = entries
-            .iter()
-            .map(|e| {
-                let reason = match e.reason {
-                    0 => None,
-                    1 => Some(R::KeyCompromise),
-                    3 => Some(R::AffiliationChanged),
-                    4 => Some(R::Superseded),
-                    5 => Some(R::CessationOfOperation),
-                    9 => Some(R::PrivilegeWithdrawn),
-                    other => {
-                        return Err(CaError::Parse(format!(
-                            "CRL reason {other} not allowed in a TLS CRL"
-                        )));
-                    }
-                };
-                Ok(RevokedCertParams {
-                    serial_number: SerialNumber::from_slice(&e.serial),
-                    revocation_time: e.revoked_at,
-                    reason_code: reason,
-                    invalidity_date: None,
-                })
-            })
-            .collect::<Result<Vec<_>, CaError>>()?;
-        let params = CertificateRevocationListParams {
+        sign_crl(
+            &self.issuer,
+            &self.ski,
+            number,
             this_update,
             next_update,
-            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: KeyIdMethod::PreSpecified(self.ski.clone()),
-        };
-        Ok(params.signed_by(&self.issuer)?.der().to_vec())
+            entries,
+        )
     }
+}
+
+/// Signs a full v2 CRL with AKI and CRL number for `issuer` (whose key identifier is
+/// `ski`). Reasons other than those the BR allow for TLS CRLs are refused.
+pub(crate) fn sign_crl(
+    issuer: &Issuer<'static, KeyPair>,
+    ski: &[u8],
+    number: u64,
+    this_update: time::OffsetDateTime,
+    next_update: time::OffsetDateTime,
+    entries: &[CrlEntry],
+) -> Result<Vec<u8>, CaError> {
+    use rcgen::{
+        CertificateRevocationListParams, KeyIdMethod, RevocationReason as R, RevokedCertParams,
+        SerialNumber,
+    };
+    let revoked_certs = entries
+        .iter()
+        .map(|e| {
+            let reason = match e.reason {
+                0 => None,
+                1 => Some(R::KeyCompromise),
+                3 => Some(R::AffiliationChanged),
+                4 => Some(R::Superseded),
+                5 => Some(R::CessationOfOperation),
+                9 => Some(R::PrivilegeWithdrawn),
+                other => {
+                    return Err(CaError::Parse(format!(
+                        "CRL reason {other} not allowed in a TLS CRL"
+                    )));
+                }
+            };
+            Ok(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&e.serial),
+                revocation_time: e.revoked_at,
+                reason_code: reason,
+                invalidity_date: None,
+            })
+        })
+        .collect::<Result<Vec<_>, CaError>>()?;
+    let params = CertificateRevocationListParams {
+        this_update,
+        next_update,
+        crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+        issuing_distribution_point: None,
+        revoked_certs,
+        key_identifier_method: KeyIdMethod::PreSpecified(ski.to_vec()),
+    };
+    Ok(params.signed_by(issuer)?.der().to_vec())
 }

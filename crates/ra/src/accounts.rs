@@ -104,6 +104,72 @@ impl Ra {
             .await
     }
 
+    /// R-L5: a new login certificate for a new person. The new certificate is bound to
+    /// the principal, the old one revoked (affiliationChanged) — on the login CA's CRL
+    /// and refused at login — and the principal's sessions end, in one transaction.
+    /// Returns the new PKCS#12 and its password.
+    pub async fn replace_login_certificate(
+        &self,
+        realm: Realm,
+        principal_id: i64,
+        actor: &str,
+    ) -> Result<Created> {
+        let now = self.clock.now();
+        let (login, cert_org) = match realm {
+            Realm::Customer => {
+                let a = self
+                    .store
+                    .account(principal_id)
+                    .await?
+                    .ok_or(RaError::NotFound)?;
+                (a.access_key, a.org_name)
+            }
+            Realm::Staff => {
+                let s = self
+                    .store
+                    .staff(principal_id)
+                    .await?
+                    .ok_or(RaError::NotFound)?;
+                (s.login, self.policy.operator_name.clone())
+            }
+        };
+        let ca = match realm {
+            Realm::Customer => &self.login_ca,
+            Realm::Staff => &self.staff_ca,
+        };
+        let cert: ClientCert =
+            issue_client_cert(ca, &login, &cert_org, now, self.policy.login_cert_days)?;
+        let p12_password = random_from(PASSWORD_ALPHABET, 16)?;
+        let p12 = client_p12(ca, &cert, &p12_password, &format!("Shomei {login}"))?;
+        self.store
+            .replace_login_certificate(
+                realm,
+                principal_id,
+                &shomei_store::client_certs::NewBinding {
+                    serial: cert.serial_hex.clone(),
+                    subject: cert.subject.clone(),
+                    fingerprint: cert.fingerprint.clone(),
+                },
+                3, // affiliationChanged: the certificate goes to a new person.
+                actor,
+                now.unix_timestamp(),
+            )
+            .await?;
+        if realm == Realm::Customer {
+            self.current_login_crl().await?;
+        }
+        Ok(Created {
+            id: principal_id,
+            login,
+            initial_password: String::new(),
+            initial_password_expires_at: 0,
+            p12,
+            p12_password,
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn create_principal(
         &self,

@@ -104,6 +104,10 @@ impl std::fmt::Debug for Ra {
 /// The issuing CA's slug in the store and in URLs.
 pub const SERVER_CA: &str = "server";
 
+/// The login CA's slug in the store and in URLs (its CRL lists revoked login
+/// certificates).
+pub const LOGIN_CA: &str = "login";
+
 impl Ra {
     /// Wires the RA.
     pub fn new(

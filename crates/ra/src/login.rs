@@ -23,6 +23,8 @@ pub enum LoginRefusal {
     Locked,
     /// Disabled by staff.
     Disabled,
+    /// The certificate was revoked (replaced, R-L5).
+    CertificateRevoked,
 }
 
 impl LoginRefusal {
@@ -36,6 +38,7 @@ impl LoginRefusal {
             LoginRefusal::InitialPasswordExpired => "initial_password_expired",
             LoginRefusal::Locked => "locked",
             LoginRefusal::Disabled => "disabled",
+            LoginRefusal::CertificateRevoked => "certificate_revoked",
         }
     }
 }
@@ -105,10 +108,23 @@ impl Ra {
                 .await?;
             return Ok(Err(reason));
         };
+        let revoked = match cert {
+            Some(c) => {
+                self.store
+                    .is_client_cert_revoked(
+                        shomei_store::client_certs::issuer_of(realm),
+                        &c.serial_hex,
+                    )
+                    .await?
+            }
+            None => false,
+        };
         let refusal = if creds.disabled {
             Some(LoginRefusal::Disabled)
         } else if creds.locked {
             Some(LoginRefusal::Locked)
+        } else if revoked {
+            Some(LoginRefusal::CertificateRevoked)
         } else {
             match cert {
                 None => Some(LoginRefusal::NoCertificate),

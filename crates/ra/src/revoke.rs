@@ -1,7 +1,7 @@
 //! Revocation (R-V1–R-V4): the customer's request, the staff's phone confirmation that
 //! revokes, key-compromise blocking, and the CRL (BR 4.9.7, 7.2).
 
-use crate::{Ra, RaError, Result, SERVER_CA};
+use crate::{LOGIN_CA, Ra, RaError, Result, SERVER_CA};
 use serde::{Deserialize, Serialize};
 use shomei_ca::CrlEntry;
 use shomei_model::{AppKind, AppStatus, RevocationReason};
@@ -124,13 +124,33 @@ impl Ra {
 
     /// Signs a new CRL of the issuing CA with the next CRL number and stores it.
     pub async fn refresh_crl(&self) -> Result<StoredCrl> {
+        self.refresh_crl_of(SERVER_CA).await
+    }
+
+    /// The issuing CA's CRL to serve: the stored one while fresh, else a newly signed one.
+    pub async fn current_crl(&self) -> Result<StoredCrl> {
+        self.current_crl_of(SERVER_CA).await
+    }
+
+    /// The login CA's CRL (revoked login certificates, R-L5), as [`Ra::current_crl`].
+    pub async fn current_login_crl(&self) -> Result<StoredCrl> {
+        self.current_crl_of(LOGIN_CA).await
+    }
+
+    /// Signs a new CRL of `slug` (the issuing CA or the login CA) with the next CRL
+    /// number and stores it.
+    async fn refresh_crl_of(&self, slug: &str) -> Result<StoredCrl> {
         let now = self.clock.now();
-        let number = self.store.next_crl_number(SERVER_CA).await?;
-        // Entries stay until a day after the certificate expired.
-        let entries = self
-            .store
-            .revoked_entries(SERVER_CA, (now - Duration::days(1)).unix_timestamp())
-            .await?
+        let number = self.store.next_crl_number(slug).await?;
+        let raw = if slug == SERVER_CA {
+            // Entries stay until a day after the certificate expired.
+            self.store
+                .revoked_entries(SERVER_CA, (now - Duration::days(1)).unix_timestamp())
+                .await?
+        } else {
+            self.store.client_revoked_entries(slug).await?
+        };
+        let entries = raw
             .into_iter()
             .map(|e| {
                 Ok(CrlEntry {
@@ -142,28 +162,31 @@ impl Ra {
             })
             .collect::<Result<Vec<_>>>()?;
         let next = now + CRL_VALIDITY;
-        let der = self.server_ca.crl(
-            u64::try_from(number).unwrap_or_default(),
-            now,
-            next,
-            &entries,
-        )?;
+        let number_u64 = u64::try_from(number).unwrap_or_default();
+        let der = if slug == SERVER_CA {
+            self.server_ca.crl(number_u64, now, next, &entries)?
+        } else {
+            self.login_ca.crl(number_u64, now, next, &entries)?
+        };
         let crl = StoredCrl {
             number,
             this_update: now.unix_timestamp(),
             next_update: next.unix_timestamp(),
             der,
         };
-        self.store.save_crl(SERVER_CA, &crl).await?;
-        tracing::info!(number, entries = entries.len(), "CRL signed");
+        self.store.save_crl(slug, &crl).await?;
+        tracing::info!(slug, number, entries = entries.len(), "CRL signed");
         Ok(crl)
     }
 
-    /// The CRL to serve: the stored one while fresh, else a newly signed one.
-    pub async fn current_crl(&self) -> Result<StoredCrl> {
+    async fn current_crl_of(&self, slug: &str) -> Result<StoredCrl> {
         let now = self.now();
-        let latest_revocation = self.store.latest_revocation_at(SERVER_CA).await?;
-        match self.store.latest_crl(SERVER_CA).await? {
+        let latest_revocation = if slug == SERVER_CA {
+            self.store.latest_revocation_at(SERVER_CA).await?
+        } else {
+            self.store.latest_client_revocation_at(slug).await?
+        };
+        match self.store.latest_crl(slug).await? {
             Some(c)
                 if now - c.this_update < CRL_REFRESH_AFTER.whole_seconds()
                     && now < c.next_update
@@ -171,7 +194,7 @@ impl Ra {
             {
                 Ok(c)
             }
-            _ => self.refresh_crl().await,
+            _ => self.refresh_crl_of(slug).await,
         }
     }
 }

@@ -106,6 +106,17 @@ enum AccountCmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Issue a new login certificate for a new person (R-L5): the old one is revoked
+    /// (listed on the login CA's CRL, refused at login) and the account's sessions end;
+    /// prints JSON with the new PKCS#12 file and its password.
+    NewCert {
+        /// The account's access key.
+        #[arg(long)]
+        access_key: String,
+        /// Directory for login.p12, login.crt and login.key.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -184,6 +195,27 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{}",
                 serde_json::json!({ "access_key": c.login, "initial_password": c.initial_password, "p12": p12, "p12_password": c.p12_password })
+            );
+            Ok(())
+        }
+        Cmd::Account {
+            cmd: AccountCmd::NewCert { access_key, out },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let account = ra
+                .store
+                .account_by_access_key(&access_key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no account with that --access-key")?;
+            let c = ra
+                .replace_login_certificate(shomei_store::Realm::Customer, account.id, "cli")
+                .await
+                .map_err(|e| format!("cannot issue the certificate: {}", explain(&e)))?;
+            let p12 = write_credentials(&out, &c)?;
+            println!(
+                "{}",
+                serde_json::json!({ "access_key": c.login, "p12": p12, "p12_password": c.p12_password })
             );
             Ok(())
         }

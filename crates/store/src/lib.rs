@@ -11,6 +11,7 @@
 pub mod applications;
 pub mod audit;
 pub mod certificates;
+pub mod client_certs;
 pub mod coupons;
 pub mod jobs;
 pub mod ocsp;
@@ -93,6 +94,10 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_reissue.sql")),
     (6, include_str!("../migrations/sqlite/0006_reminders.sql")),
     (7, include_str!("../migrations/sqlite/0007_coupons.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_client_revocations.sql"),
+    ),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -103,6 +108,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../migrations/postgres/0005_reissue.sql")),
     (6, include_str!("../migrations/postgres/0006_reminders.sql")),
     (7, include_str!("../migrations/postgres/0007_coupons.sql")),
+    (8, include_str!("../migrations/postgres/0008_client_revocations.sql")),
 ];
 
 /// Unix seconds.

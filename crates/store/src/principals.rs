@@ -15,7 +15,7 @@ pub enum Realm {
 }
 
 impl Realm {
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Realm::Customer => "accounts",
             Realm::Staff => "staff",

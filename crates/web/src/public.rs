@@ -44,13 +44,17 @@ async fn ca_cert(State(st): State<Shared>, Path(file): Path<String>) -> Response
     }
 }
 
-/// The issuing CA's CRL at the URL of the certificates' CRL distribution point. Always
-/// answers with a parseable, current CRL (re-signed when older than 23 hours).
+/// The issuing CA's CRL at the URL of the certificates' CRL distribution point, and the
+/// login CA's. Always answers with a parseable, current CRL (re-signed when older than
+/// 23 hours).
 async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
-    if file != "server.crl" {
-        return crate::error::WebError::NotFound.into_response();
-    }
-    match st.ra.current_crl().await {
+    let crl = match file.as_str() {
+        "server.crl" => st.ra.current_crl().await,
+        // The login CA's: revoked login certificates (R-L5).
+        "login.crl" => st.ra.current_login_crl().await,
+        _ => return crate::error::WebError::NotFound.into_response(),
+    };
+    match crl {
         Ok(c) => (
             [
                 (header::CONTENT_TYPE, "application/pkix-crl"),
