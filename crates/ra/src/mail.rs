@@ -228,6 +228,7 @@ impl Ra {
         let (prefix, to) = match job.kind.as_str() {
             "mail.reminder" if wants_reminders.is_empty() => return Ok(None),
             "mail.reminder" => (reminder, wants_reminders),
+            "mail.issued" if app.kind == shomei_model::AppKind::Reissue => ("reissued", customer),
             "mail.issued" => ("issued", customer),
             "mail.staff_new_application" => ("staff_new", staff),
             "mail.staff_revocation_request" => ("staff_revocation", staff),

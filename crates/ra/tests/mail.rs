@@ -206,3 +206,39 @@ async fn renewal_reminders_once_each_to_those_who_asked() {
         );
     }
 }
+
+/// Issue #3 notices: "reissue done" — the reissue's issuance notice says it is a
+/// reissue and what happens to the previous certificate.
+#[tokio::test]
+async fn reissue_done_notice() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let ra = ra.with_mail(
+            MailSettings::new(
+                "Shomei <noreply@example.jp>",
+                "staff@example.jp",
+                "https://portal.example.jp",
+                None,
+                dir.path().to_path_buf(),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let csr2 = include_str!("../../ca/tests/data/p256-cn-only.csr");
+        let re = shomei_ra::testing::reissued(&ra, staff.id, a.id, app, csr2, "later")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ra.run_due_jobs(100).await.unwrap_or_else(|e| panic!("{e}"));
+        let mails = outbox(dir.path());
+        let notice = mails
+            .iter()
+            .find(|(_, b)| b.contains(&format!("再発行申請（お申込番号 {re}）")))
+            .unwrap_or_else(|| panic!("reissue notice on {}: {mails:?}", db.name));
+        assert!(notice.1.contains("14日後") && notice.1.contains("reissue request"));
+    }
+}
