@@ -15,4 +15,7 @@ pub mod validity;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use kinds::{AppKind, AppStatus, ContractCode, ContractType, ServerType, Service, Term};
 pub use revocation::RevocationReason;
-pub use validity::{ORG_REUSE_DAYS, domain_reuse_days, max_validity_days, validity_for};
+pub use validity::{
+    LIST_HIDE_AFTER_MONTHS, ORG_REUSE_DAYS, domain_reuse_days, max_validity_days, months_before,
+    validity_for,
+};

@@ -118,3 +118,44 @@ mod tests {
         assert!(validity_for(now, now).is_none());
     }
 }
+
+/// R-LS1: records whose certificate was issued this many months ago or more are not
+/// listed.
+pub const LIST_HIDE_AFTER_MONTHS: i32 = 75;
+
+/// `t` moved back by `months` calendar months (the day clamped to the month's length:
+/// 31 May − 1 month = 30 April).
+pub fn months_before(t: time::OffsetDateTime, months: i32) -> time::OffsetDateTime {
+    let total = t.year() * 12 + i32::from(u8::from(t.month())) - 1 - months;
+    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
+    let month = u8::try_from(month0 + 1)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .unwrap_or(time::Month::January);
+    let day = t.day().min(month.length(year));
+    time::Date::from_calendar_date(year, month, day)
+        .map(|d| t.replace_date(d))
+        .unwrap_or(t)
+}
+
+#[cfg(test)]
+mod month_tests {
+    use super::months_before;
+    use time::macros::datetime;
+
+    #[test]
+    fn seventy_five_months() {
+        assert_eq!(
+            months_before(datetime!(2026-11-24 10:00:00 UTC), 75),
+            datetime!(2020-08-24 10:00:00 UTC)
+        );
+        assert_eq!(
+            months_before(datetime!(2026-05-31 00:00:00 UTC), 1),
+            datetime!(2026-04-30 00:00:00 UTC)
+        );
+        assert_eq!(
+            months_before(datetime!(2024-03-31 00:00:00 UTC), 1),
+            datetime!(2024-02-29 00:00:00 UTC)
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub mod ocsp;
 pub mod principals;
 pub mod reminders;
 pub mod revocations;
+pub mod search;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -86,6 +87,7 @@ pub struct Store {
     backend: Backend,
 }
 
+#[rustfmt::skip]
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_revocation.sql")),
@@ -94,10 +96,8 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_reissue.sql")),
     (6, include_str!("../migrations/sqlite/0006_reminders.sql")),
     (7, include_str!("../migrations/sqlite/0007_coupons.sql")),
-    (
-        8,
-        include_str!("../migrations/sqlite/0008_client_revocations.sql"),
-    ),
+    (8, include_str!("../migrations/sqlite/0008_client_revocations.sql")),
+    (9, include_str!("../migrations/sqlite/0009_search.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -109,6 +109,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("../migrations/postgres/0006_reminders.sql")),
     (7, include_str!("../migrations/postgres/0007_coupons.sql")),
     (8, include_str!("../migrations/postgres/0008_client_revocations.sql")),
+    (9, include_str!("../migrations/postgres/0009_search.sql")),
 ];
 
 /// Unix seconds.

@@ -78,3 +78,99 @@ pub async fn postgres() -> Option<TestDb> {
         _dir: None,
     })
 }
+
+/// One application for [`bulk_applications`] (tests and the search benchmark): only
+/// what the list and search look at.
+#[derive(Debug, Clone)]
+pub struct BulkApp {
+    /// お申込種別 code.
+    pub kind: &'static str,
+    /// Service code.
+    pub service: &'static str,
+    /// Status code.
+    pub status: &'static str,
+    /// サーバタイプ code.
+    pub server_type: &'static str,
+    /// 申請組織名.
+    pub org_name: String,
+    /// The DNS names (the first is the サーバ名).
+    pub names: Vec<String>,
+    /// お申込日.
+    pub created_at: i64,
+    /// 更新日.
+    pub updated_at: i64,
+    /// Downloaded (証明書ダウンロード).
+    pub downloaded: bool,
+    /// クーポン番号.
+    pub coupon: Option<String>,
+    /// Contract: (starts, ends); its code is assigned.
+    pub contract: Option<(i64, i64)>,
+    /// Certificate: (issued_at, not_after).
+    pub cert: Option<(i64, i64)>,
+}
+
+/// Inserts applications directly (one transaction per 1,000), with their contracts and
+/// certificates. Returns their ids in order.
+pub async fn bulk_applications(
+    store: &Store,
+    account_id: i64,
+    rows: &[BulkApp],
+) -> crate::Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(1000) {
+        let mut tx = store.begin().await?;
+        for r in chunk {
+            let mut d = shomei_model::details::ApplicationDetails::default();
+            d.organisation.name = r.org_name.clone();
+            d.organisation.country = "JP".into();
+            let details = serde_json::to_value(&d).map_err(crate::StoreError::corrupt)?;
+            let contract_id: Option<i64> = match r.contract {
+                Some((starts, ends)) => {
+                    let id: i64 = sqlx::query_scalar("INSERT INTO contracts (account_id, service, term_years, contract_type, starts_at, ends_at, created_at) VALUES ($1, $2, 1, 'fixed', $3, $4, $3) RETURNING id")
+                        .bind(account_id)
+                        .bind(r.service)
+                        .bind(starts)
+                        .bind(ends)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE contracts SET code = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(format!("B{:07}", id % 10_000_000))
+                        .execute(&mut *tx)
+                        .await?;
+                    Some(id)
+                }
+                None => None,
+            };
+            let id: i64 = sqlx::query_scalar("INSERT INTO applications (account_id, contract_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, downloaded_at, coupon, org_name) VALUES ($1, $2, $3, $4, 1, 'fixed', $5, $6, '', $7, $8, 'bulk', 'ECDSA P-256', $9, $10, $11, $12, $13, $14) RETURNING id")
+                .bind(account_id)
+                .bind(contract_id)
+                .bind(r.kind)
+                .bind(r.service)
+                .bind(r.status)
+                .bind(r.server_type)
+                .bind(r.names.first().cloned().unwrap_or_default())
+                .bind(r.names.join(" "))
+                .bind(details.to_string())
+                .bind(r.created_at)
+                .bind(r.updated_at)
+                .bind(r.downloaded.then_some(r.updated_at))
+                .bind(r.coupon.clone())
+                .bind(&r.org_name)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some((issued_at, not_after)) = r.cert {
+                sqlx::query("INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at, issued_at) VALUES ('server', $1, $2, 'issued', $3, $4, 'bulk', $3, $3)")
+                    .bind(format!("b{id:015x}"))
+                    .bind(id)
+                    .bind(issued_at)
+                    .bind(not_after)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            ids.push(id);
+        }
+        tx.commit().await?;
+    }
+    Ok(ids)
+}
