@@ -234,8 +234,16 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let crl_ra = ra.clone();
     let crl_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(120));
+        let mut optimized: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
+            // Daily: the planner's statistics, so searches keep their indexes.
+            if optimized.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(86_400)) {
+                if let Err(e) = crl_ra.store.optimize().await {
+                    tracing::warn!("database statistics refresh failed: {e}");
+                }
+                optimized = Some(std::time::Instant::now());
+            }
             if let Err(e) = crl_ra.current_crl().await {
                 tracing::error!("CRL refresh failed: {e}");
             }

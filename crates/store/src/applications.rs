@@ -148,7 +148,7 @@ pub struct Validation {
 }
 
 pub(crate) const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke, a.coupon";
-const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
+pub(crate) const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
     f(&v).ok_or_else(|| StoreError::corrupt(v))
@@ -289,7 +289,7 @@ impl Store {
         }
         let details = serde_json::to_string(&a.details).map_err(StoreError::corrupt)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id, reissue_revoke, contract_id, org_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, (SELECT contract_id FROM applications WHERE id = $18 AND $19 IN ('reissue', 'continuation')), $20) RETURNING id",
+            "INSERT INTO applications (account_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id, reissue_revoke, contract_id, org_name, contract_code, contract_ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, (SELECT contract_id FROM applications WHERE id = $18 AND $19 IN ('reissue', 'continuation')), $20, (SELECT contract_code FROM applications WHERE id = $18 AND $19 IN ('reissue', 'continuation')), (SELECT contract_ends_at FROM applications WHERE id = $18 AND $19 IN ('reissue', 'continuation'))) RETURNING id",
         )
         .bind(a.account_id)
         .bind(&a.draft_id)
@@ -656,8 +656,8 @@ impl Store {
                 ));
             }
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, created_at, updated_at, org_name) \
-                 SELECT account_id, contract_id, $2, 'contact_change', service, term_years, contract_type, 'received', server_type, '', common_name, names, spki_sha256, key_desc, $3, id, $4, $4, org_name FROM applications WHERE id = $1 RETURNING id",
+                "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, created_at, updated_at, org_name, contract_code, contract_ends_at) \
+                 SELECT account_id, contract_id, $2, 'contact_change', service, term_years, contract_type, 'received', server_type, '', common_name, names, spki_sha256, key_desc, $3, id, $4, $4, org_name, contract_code, contract_ends_at FROM applications WHERE id = $1 RETURNING id",
             )
             .bind(target_id)
             .bind(draft_id)

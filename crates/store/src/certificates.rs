@@ -166,10 +166,12 @@ impl Store {
                 (row.try_get("id")?, code.unwrap_or_default())
             }
         };
-        let n = sqlx::query("UPDATE applications SET status = 'completed', contract_id = $2, completed_at = $3, updated_at = $3 WHERE id = $1 AND status = 'under_review'")
+        let n = sqlx::query("UPDATE applications SET status = 'completed', contract_id = $2, completed_at = $3, updated_at = $3, contract_code = $4, contract_ends_at = (SELECT ends_at FROM contracts WHERE id = $2), cert_issued_at = $3, cert_not_after = (SELECT not_after FROM certificates WHERE id = $5) WHERE id = $1 AND status = 'under_review'")
             .bind(application_id)
             .bind(contract_id)
             .bind(now)
+            .bind(code.as_str())
+            .bind(cert_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -208,6 +210,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            crate::search::contract_ended(&mut tx, target, now).await?;
             append(
                 &mut tx,
                 &AuditEvent::new(

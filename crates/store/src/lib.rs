@@ -210,6 +210,18 @@ impl Store {
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(self.pool.begin().await?)
     }
+
+    /// Refreshes the planner's statistics (`ANALYZE`; SQLite's `PRAGMA optimize`), so
+    /// searches keep using the right indexes as accounts grow (on PostgreSQL also a
+    /// `VACUUM`, so counts are answered from the index). Run daily by `serve`.
+    pub async fn optimize(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize=0x10002",
+            Backend::Postgres => "VACUUM (ANALYZE) applications",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 pub(crate) fn flag(v: i64) -> bool {

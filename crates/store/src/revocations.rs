@@ -145,8 +145,8 @@ impl Store {
             ));
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, revocation_reason, created_at, updated_at, org_name) \
-             SELECT account_id, contract_id, $2, $5, service, term_years, contract_type, CASE WHEN $5 = 'revocation' THEN 'phone_pending' ELSE 'received' END, server_type, '', common_name, names, spki_sha256, key_desc, details, id, $3, $4, $4, org_name FROM applications WHERE id = $1 RETURNING id",
+            "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, revocation_reason, created_at, updated_at, org_name, contract_code, contract_ends_at) \
+             SELECT account_id, contract_id, $2, $5, service, term_years, contract_type, CASE WHEN $5 = 'revocation' THEN 'phone_pending' ELSE 'received' END, server_type, '', common_name, names, spki_sha256, key_desc, details, id, $3, $4, $4, org_name, contract_code, contract_ends_at FROM applications WHERE id = $1 RETURNING id",
         )
         .bind(target_id)
         .bind(draft_id)
@@ -211,6 +211,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            crate::search::contract_ended(&mut tx, target, now).await?;
             append(
                 &mut tx,
                 &AuditEvent::new(

@@ -1,8 +1,8 @@
 //! お申込一覧 and 検索 (R-LS1–R-LS6): filtering, sorting and paging in SQL, within one
 //! account, so a large account stays fast (see docs/performance.md).
 
-use crate::applications::{APP_COLS, Application, ApplicationList, app_of};
-use crate::{Result, Store, Ts};
+use crate::applications::{APP_COLS, APP_FROM, ApplicationList, app_of};
+use crate::{Backend, Result, Store, Ts};
 use shomei_model::{AppKind, ServerType, Service};
 
 /// Which date a range applies to.
@@ -60,8 +60,8 @@ impl SortKey {
             SortKey::Service => "a.service",
             SortKey::Status => "a.status",
             SortKey::Kind => "a.kind",
-            SortKey::Validity => "ce.not_after",
-            SortKey::Contract => "c.code",
+            SortKey::Validity => "a.cert_not_after",
+            SortKey::Contract => "a.contract_code",
             SortKey::OrgName => "a.org_name",
             SortKey::Server => "a.common_name",
             SortKey::Coupon => "a.coupon",
@@ -74,7 +74,7 @@ impl TextField {
         match self {
             TextField::OrgName => "a.org_name",
             TextField::ServerName => "a.names",
-            TextField::ContractCode => "c.code",
+            TextField::ContractCode => "a.contract_code",
             TextField::Coupon => "a.coupon",
         }
     }
@@ -110,11 +110,11 @@ enum Param {
     Text(String),
 }
 
-/// `%text%` for LIKE, with `\`, `%` and `_` escaped, lower-cased.
+/// `%text%` for LIKE, with `\`, `%` and `_` escaped.
 fn like(text: &str) -> String {
     let mut s = String::with_capacity(text.len() + 2);
     s.push('%');
-    for ch in text.to_lowercase().chars() {
+    for ch in text.chars() {
         if matches!(ch, '\\' | '%' | '_') {
             s.push('\\');
         }
@@ -124,12 +124,9 @@ fn like(text: &str) -> String {
     s
 }
 
-/// The FROM clause of the list (the record, its contract and its issued certificate).
-const FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
-
 impl Search {
     /// The WHERE clause and its parameters ($1 is the account).
-    fn filter(&self, account_id: i64) -> (String, Vec<Param>) {
+    fn filter(&self, account_id: i64, backend: Backend) -> (String, Vec<Param>) {
         let mut p = vec![Param::Int(account_id)];
         let mut w = vec!["a.account_id = $1".to_owned()];
         let next = |p: &mut Vec<Param>, v: Param| {
@@ -138,11 +135,13 @@ impl Search {
         };
         // R-LS1: issued 75 months ago or more: never shown.
         let n = next(&mut p, Param::Int(self.issued_cutoff));
-        w.push(format!("(ce.issued_at IS NULL OR ce.issued_at > {n})"));
+        w.push(format!(
+            "(a.cert_issued_at IS NULL OR a.cert_issued_at > {n})"
+        ));
         // R-LS4: past = closed without a contract, or the contract has ended.
         let n = next(&mut p, Param::Int(self.now));
         let past = format!(
-            "(a.status IN ('withdrawn', 'rejected') OR (c.ends_at IS NOT NULL AND c.ends_at <= {n}))"
+            "(a.status IN ('withdrawn', 'rejected') OR (a.contract_ends_at IS NOT NULL AND a.contract_ends_at <= {n}))"
         );
         w.push(if self.past {
             past
@@ -187,30 +186,22 @@ impl Search {
                 continue;
             }
             let n = next(&mut p, Param::Text(like(text.trim())));
-            w.push(format!(
-                "LOWER(COALESCE({}, '')) LIKE {n} ESCAPE '\\'",
-                field.sql()
-            ));
+            // Case-insensitive: SQLite's LIKE is, for ASCII (the rest has no case in
+            // practice here); PostgreSQL's ILIKE, served by trigram indexes.
+            let op = match backend {
+                Backend::Sqlite => "LIKE",
+                Backend::Postgres => "ILIKE",
+            };
+            w.push(format!("{} {op} {n} ESCAPE '\\'", field.sql()));
         }
         (w.join(" AND "), p)
     }
 }
 
-fn bind<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for v in params {
-        q = match v {
-            Param::Int(i) => q.bind(*i),
-            Param::Text(t) => q.bind(t.as_str()),
-        };
-    }
-    q
-}
-
 impl Store {
-    /// One page of an account's applications matching `s`, and how many match.
+    /// One page of an account's applications matching `s`, and how many match. The
+    /// filter, the sort and the count read the record's own columns through the
+    /// account's indexes; only the page's rows are joined for display.
     pub async fn search_applications(
         &self,
         account_id: i64,
@@ -218,36 +209,96 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<ApplicationList> {
-        let (filter, params) = s.filter(account_id);
+        let (filter, params) = s.filter(account_id, self.backend());
         let (key, desc) = s.sort;
-        let dir = if desc { "DESC" } else { "ASC" };
-        // NULLs (no contract yet, no certificate) sort last either way.
-        let sql = format!(
-            "SELECT {APP_COLS} FROM {FROM} WHERE {filter} ORDER BY ({col} IS NULL), {col} {dir}, a.id {dir} LIMIT {limit} OFFSET {offset}",
-            col = key.sql(),
+        // "No value" is the smallest: first ascending, last descending — SQLite's native
+        // index order, and PostgreSQL's indexes are declared NULLS FIRST (migration 0009).
+        let order = if desc {
+            format!("{col} DESC NULLS LAST, a.id DESC", col = key.sql())
+        } else {
+            format!("{col} ASC NULLS FIRST, a.id ASC", col = key.sql())
+        };
+        // With a "contains" condition every row of the account is read anyway: count in
+        // the same pass (a window); otherwise the page comes from an index and the count
+        // from the list index alone.
+        // On SQLite so does a sort on a column with few values (it reads every match;
+        // the covering index is cheaper than the rows).
+        let scan = s.contains.iter().any(|(_, t)| !t.trim().is_empty())
+            || (self.backend() == Backend::Sqlite
+                && matches!(key, SortKey::Status | SortKey::Kind | SortKey::Service));
+        // SQLite reads the narrow covering index for such a scan (migration 0009);
+        // PostgreSQL's trigram indexes find the rows.
+        let hint = if scan && self.backend() == Backend::Sqlite {
+            " INDEXED BY applications_account_search"
+        } else {
+            ""
+        };
+        let ids_sql = format!(
+            "SELECT a.id, {total} AS total FROM applications a{hint} WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            total = if scan { "COUNT(*) OVER ()" } else { "0" },
             limit = limit.clamp(1, 1000),
             offset = offset.max(0),
         );
-        let rows = bind(sqlx::query(&sql), &params)
-            .fetch_all(&self.pool)
-            .await?;
-        let count_sql = format!("SELECT COUNT(*) FROM {FROM} WHERE {filter}");
-        let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&ids_sql);
         for v in &params {
-            cq = match v {
-                Param::Int(i) => cq.bind(*i),
-                Param::Text(t) => cq.bind(t.as_str()),
+            q = match v {
+                Param::Int(i) => q.bind(*i),
+                Param::Text(t) => q.bind(t.as_str()),
             };
         }
-        let total = cq.fetch_one(&self.pool).await?;
-        Ok(ApplicationList {
-            items: rows
-                .iter()
-                .map(app_of)
-                .collect::<Result<Vec<Application>>>()?,
-            total,
-        })
+        let page = q.fetch_all(&self.pool).await?;
+        let counted = match page.first() {
+            Some(r) if scan => Some(r.1),
+            None if offset <= 0 => Some(0),
+            _ => None,
+        };
+        let ids: Vec<i64> = page.iter().map(|r| r.0).collect();
+        let mut items = Vec::with_capacity(ids.len());
+        if !ids.is_empty() {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let rows = sqlx::query(&format!(
+                "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.id IN ({list})"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            let mut by_id = std::collections::HashMap::new();
+            for r in &rows {
+                let app = app_of(r)?;
+                by_id.insert(app.id, app);
+            }
+            items.extend(ids.iter().filter_map(|id| by_id.remove(id)));
+        }
+        let total = match counted {
+            Some(n) => n,
+            None => {
+                let count_sql = format!("SELECT COUNT(*) FROM applications a{hint} WHERE {filter}");
+                let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
+                for v in &params {
+                    cq = match v {
+                        Param::Int(i) => cq.bind(*i),
+                        Param::Text(t) => cq.bind(t.as_str()),
+                    };
+                }
+                cq.fetch_one(&self.pool).await?
+            }
+        };
+        Ok(ApplicationList { items, total })
     }
+}
+
+/// Inside a transaction that ended the contract of record `target` at `now`: the
+/// records of that contract are past now (R-LS4).
+pub(crate) async fn contract_ended(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    target: i64,
+    now: Ts,
+) -> Result<()> {
+    sqlx::query("UPDATE applications SET contract_ends_at = $2 WHERE contract_id = (SELECT contract_id FROM applications WHERE id = $1) AND (contract_ends_at IS NULL OR contract_ends_at > $2)")
+        .bind(target)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -256,6 +307,6 @@ mod tests {
 
     #[test]
     fn like_patterns_escape_wildcards() {
-        assert_eq!(like("A_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(like("A_b%c\\"), "%A\\_b\\%c\\\\%");
     }
 }
