@@ -1417,3 +1417,106 @@ async fn r_cp1_coupon_list_and_pick() {
         assert!(r.body.contains("value=\"テスト株式会社\""), "input kept");
     }
 }
+
+/// R-LS1–R-LS6 through the portal: the wide list with sortable columns and the "N/M頁
+/// K件数" count; the search form; two conditions with かつ and a sort, kept across
+/// paging; CSV of the results in UTF-8 with a BOM; a bad date explained.
+#[tokio::test]
+async fn r_ls_list_search_and_csv() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+        let now = ra.now();
+        let rows: Vec<shomei_store::testing::BulkApp> = (0..25)
+            .map(|i| shomei_store::testing::BulkApp {
+                kind: "new",
+                service: "SR3.0",
+                status: "received",
+                server_type: "apache",
+                org_name: format!("Zeta{i:02} Inc."),
+                names: vec![format!("z{i}.example.com")],
+                created_at: now - 86_400 * (i + 1),
+                updated_at: now - 86_400 * (i + 1),
+                downloaded: false,
+                coupon: None,
+                contract: None,
+                cert: None,
+            })
+            .collect();
+        shomei_store::testing::bulk_applications(&db.store, a.id, &rows)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut cl = logged_in(&ra, &a).await;
+        let page = cl.get("/applications").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("1/2頁 26件数"), "{}", db.name);
+        for col in ["申請組織名", "サーバ名", "クーポン番号", "契約コード"] {
+            assert!(page.body.contains(col), "wide list column {col}");
+        }
+        assert!(
+            page.body.contains("sort=org&amp;dir=asc")
+                || page.body.contains("sort=org&#38;dir=asc"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("過去案件表示"));
+        // Sorted by organisation, ascending then descending.
+        let asc = cl.get("/applications?sort=org&dir=asc").await;
+        assert!(asc.body.contains("aria-sort=\"ascending\""));
+        let first = |b: &str| {
+            b.find("<tbody>")
+                .map(|i| b[i..].chars().take(600).collect::<String>())
+                .unwrap_or_default()
+        };
+        assert!(
+            first(&asc.body).contains("Zeta00 Inc."),
+            "{}",
+            first(&asc.body)
+        );
+        let desc = cl.get("/applications?sort=org&dir=desc").await;
+        assert!(first(&desc.body).contains("テスト株式会社"));
+        // The search form, filled with the current criteria.
+        let form = cl.get("/applications/search?f1=org&q1=Zeta").await;
+        assert!(form.body.contains("<label for=\"q1\">") && form.body.contains("value=\"Zeta\""));
+        // Two conditions joined by かつ, sorted; paging keeps them.
+        let r = cl
+            .get("/applications?f1=org&q1=zeta&f2=server&q2=example.com&sort=server&dir=asc")
+            .await;
+        assert!(r.body.contains("1/2頁 25件数"), "{}", r.body);
+        assert!(r.body.contains("page=2") && r.body.contains("q1=zeta"));
+        let p2 = cl
+            .get("/applications?f1=org&q1=zeta&f2=server&q2=example.com&sort=server&dir=asc&page=2")
+            .await;
+        assert!(p2.body.contains("2/2頁 25件数"));
+        assert!(
+            !p2.body.contains("テスト株式会社"),
+            "the filter holds on page 2"
+        );
+        let one = cl
+            .get("/applications?f1=org&q1=%E3%83%86%E3%82%B9%E3%83%88&f2=server&q2=www.example.jp")
+            .await;
+        assert!(one.body.contains("1/1頁 1件数"));
+        assert!(one.body.contains(&format!("/applications/{app}\"")));
+        // CSV: BOM, header, one row per match.
+        let csv = cl.get("/applications.csv?f1=org&q1=zeta").await;
+        assert_eq!(
+            csv.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/csv; charset=utf-8")
+        );
+        assert!(csv.body.starts_with('\u{feff}'), "UTF-8 BOM");
+        let lines: Vec<&str> = csv.body.trim_end().split("\r\n").collect();
+        assert_eq!(lines.len(), 26, "header + 25 rows");
+        assert!(lines[0].contains("申請組織名") && lines[1].contains("Zeta"));
+        // A bad date is explained, not a 500.
+        let bad = cl.get("/applications?date=applied&from=2026-13-45").await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(bad.body.contains("日付は「年-月-日」の形式"));
+    }
+}

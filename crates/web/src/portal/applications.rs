@@ -15,8 +15,6 @@ use shomei_model::{AppKind, AppStatus};
 use shomei_ra::apply::ApplicationForm;
 use shomei_store::Application;
 
-const PAGE_SIZE: i64 = 20;
-
 /// The message key of a status.
 pub fn status_key(s: AppStatus) -> &'static str {
     match s {
@@ -50,78 +48,6 @@ pub fn validity(a: &Application) -> String {
         (Some(b), Some(e)) => format!("{}～{}", date(b), date(e)),
         _ => "-".into(),
     }
-}
-
-/// One row of the list.
-pub struct Row {
-    id: i64,
-    date: String,
-    service: String,
-    status: String,
-    kind: String,
-    validity: String,
-    contract: String,
-    server: String,
-    docs: bool,
-}
-
-#[derive(Template)]
-#[template(path = "portal/list.html")]
-struct ListPage {
-    p: Page,
-    rows: Vec<Row>,
-    page_no: i64,
-    pages: i64,
-    total: i64,
-}
-
-/// `?page=N`
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-pub struct PageQuery {
-    page: Option<String>,
-}
-
-/// GET /applications: the account's applications, newest first, paged in SQL.
-pub async fn list(
-    State(st): State<Shared>,
-    a: Authed,
-    Query(q): Query<PageQuery>,
-) -> WebResult<Response> {
-    let page_no = q
-        .page
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
-    let list = st
-        .ra
-        .store
-        .applications_of(a.id(), (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
-        .await?;
-    let t = a.ctx.tr;
-    let rows = list
-        .items
-        .iter()
-        .map(|x| Row {
-            id: x.id,
-            date: date(x.created_at),
-            service: service_label(t, x.service.code(), &x.term_years.to_string()),
-            status: t.t(status_key(x.status)).to_owned(),
-            kind: t.t(kind_key(x.kind)).to_owned(),
-            validity: validity(x),
-            contract: x.contract_code.clone().unwrap_or_else(|| "-".into()),
-            server: x.common_name.clone(),
-            docs: x.status == AppStatus::DocumentsPending,
-        })
-        .collect();
-    let pages = ((list.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    html(&ListPage {
-        p: Page::new(&a.ctx, "portal", "list.title"),
-        rows,
-        page_no: page_no.min(pages),
-        pages,
-        total: list.total,
-    })
 }
 
 /// Loads the caller's application, or 404 (and an audit event when it exists but is

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cancel;
 pub mod contacts;
 pub mod coupons;
+pub mod list;
 pub mod revoke;
 
 use crate::auth;
@@ -41,7 +42,9 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/apply/{draft}/confirm", get(apply::confirm))
         .route("/apply/{draft}/submit", post(apply::submit))
-        .route("/applications", get(applications::list))
+        .route("/applications", get(list::list))
+        .route("/applications/search", get(list::search_form))
+        .route("/applications.csv", get(list::csv))
         .route("/applications/{id}", get(applications::detail))
         .route("/applications/{id}/done", get(applications::done))
         .route(
