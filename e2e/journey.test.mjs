@@ -658,6 +658,46 @@ test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switc
   await cctx.close();
 });
 
+test('search R-LS5: two conditions joined by かつ and a sort, kept across the list; CSV with a BOM', async () => {
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'お申込一覧' }).click();
+  await page.getByRole('link', { name: '検索', exact: true }).click();
+  assert.equal(await heading(page), '申込情報検索 検索条件入力画面');
+  await page.getByLabel('絞込条件1の項目').selectOption('org');
+  await page.getByLabel('絞込条件1の文字列').fill('テスト');
+  await page.getByLabel('絞込条件2の項目').selectOption('server');
+  await page.getByLabel('絞込条件2の文字列').fill('e2e-ev');
+  await page.getByLabel('ソート条件').selectOption('applied');
+  await page.getByLabel('並び順').selectOption('asc');
+  await page.getByRole('button', { name: '検索' }).click();
+  assert.equal(await heading(page), 'お申込一覧');
+  const count = await page.locator('#list-count').innerText();
+  const n = Number(count.match(/(\d+)件数/)[1]);
+  assert.ok(n >= 3, `the EV records (new, reissue, renewal, continuation): ${count}`);
+  const rows = page.locator('tbody tr');
+  assert.equal(await rows.count(), n);
+  for (let i = 0; i < n; i++) assert.match(await rows.nth(i).innerText(), /shop\.e2e-ev\.example\.jp/);
+  const dates = [];
+  for (let i = 0; i < n; i++) dates.push((await rows.nth(i).locator('td').first().innerText()).trim());
+  assert.deepEqual(dates, [...dates].sort(), 'ascending by お申込日');
+  // Clicking the sorted column reverses it; the conditions stay.
+  await page.getByRole('columnheader', { name: /お申込日/ }).getByRole('link').click();
+  assert.equal(await page.getByRole('columnheader', { name: /お申込日/ }).getAttribute('aria-sort'), 'descending');
+  assert.equal(await page.locator('#list-count').innerText(), count);
+  // The same results as CSV, UTF-8 with a BOM.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: '検索結果を CSV でダウンロード' }).click()]);
+  const file = join(OUT, 'search.csv');
+  await dl.saveAs(file);
+  const csv = readFileSync(file);
+  assert.deepEqual([...csv.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+  const lines = csv.toString('utf8').trim().split('\r\n');
+  assert.equal(lines.length, n + 1);
+  assert.match(lines[0], /申請組織名/);
+  await cctx.close();
+});
+
 test('R-L5: a new login certificate for a new person; the old one is refused and on the login CA\'s CRL', async () => {
   const cli = (...args) => JSON.parse(execFileSync(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), ...args], { encoding: 'utf8' }));
   const acct = cli('account', 'create', '--org', 'R-L5 株式会社', '--email', 'rl5@example.jp', '--out', join(OUT, 'rl5-old'));
