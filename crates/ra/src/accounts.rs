@@ -104,6 +104,44 @@ impl Ra {
             .await
     }
 
+    /// R-L4: staff unlock a principal by setting a new initial password (valid
+    /// `initial_password_days`, to be changed at the next login); the lock and the
+    /// failure count are cleared and its sessions end. Returns the password (shown
+    /// once) and when it expires.
+    pub async fn reset_initial_password(
+        &self,
+        realm: Realm,
+        id: i64,
+        actor: &str,
+    ) -> Result<(String, i64)> {
+        let now = self.clock.now();
+        let password = random_from(PASSWORD_ALPHABET, 16)?;
+        let expires = (now + Duration::days(self.policy.initial_password_days)).unix_timestamp();
+        let hash = crate::password::hash(&password)?;
+        if self
+            .store
+            .reset_initial_password(realm, id, &hash, expires, actor, now.unix_timestamp())
+            .await?
+        {
+            Ok((password, expires))
+        } else {
+            Err(RaError::NotFound)
+        }
+    }
+
+    /// Staff disable (or enable again) a customer account; its sessions end at once.
+    pub async fn set_account_disabled(&self, id: i64, disabled: bool, actor: &str) -> Result<()> {
+        if self
+            .store
+            .set_disabled(Realm::Customer, id, disabled, actor, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::NotFound)
+        }
+    }
+
     /// R-L5: a new login certificate for a new person. The new certificate is bound to
     /// the principal, the old one revoked (affiliationChanged) — on the login CA's CRL
     /// and refused at login — and the principal's sessions end, in one transaction.

@@ -106,6 +106,13 @@ enum AccountCmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Unlock an account (R-L4) by setting a new initial password, valid 30 days and to
+    /// be changed at the next login; its sessions end. Prints JSON with the password.
+    Unlock {
+        /// The account's access key.
+        #[arg(long)]
+        access_key: String,
+    },
     /// Issue a new login certificate for a new person (R-L5): the old one is revoked
     /// (listed on the login CA's CRL, refused at login) and the account's sessions end;
     /// prints JSON with the new PKCS#12 file and its password.
@@ -195,6 +202,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{}",
                 serde_json::json!({ "access_key": c.login, "initial_password": c.initial_password, "p12": p12, "p12_password": c.p12_password })
+            );
+            Ok(())
+        }
+        Cmd::Account {
+            cmd: AccountCmd::Unlock { access_key },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let account = ra
+                .store
+                .account_by_access_key(&access_key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no account with that --access-key")?;
+            let (password, expires) = ra
+                .reset_initial_password(shomei_store::Realm::Customer, account.id, "cli")
+                .await
+                .map_err(|e| format!("cannot unlock: {}", explain(&e)))?;
+            let expires = time::OffsetDateTime::from_unix_timestamp(expires)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({ "access_key": account.access_key, "initial_password": password, "expires_at": expires })
             );
             Ok(())
         }

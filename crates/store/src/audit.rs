@@ -102,6 +102,16 @@ impl Store {
         rows.iter().map(event_of).collect()
     }
 
+    /// The most recent `n` events about `subject`, newest first (e.g. a login history).
+    pub async fn recent_events_for(&self, subject: &str, n: i64) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query("SELECT at, actor, action, subject, detail FROM audit_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
+            .bind(subject)
+            .bind(n)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_of).collect()
+    }
+
     /// The most recent `n` events, newest first.
     pub async fn recent_audit_events(&self, n: i64) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query("SELECT at, actor, action, subject, detail FROM audit_events ORDER BY seq DESC LIMIT $1")

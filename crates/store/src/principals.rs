@@ -378,4 +378,116 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Staff set a new initial password (R-L4 unlock): the principal must change it at
+    /// the next login; the failure count and the lock are cleared and every session
+    /// ends, in one transaction with the audit event. Returns false if there is no such
+    /// principal.
+    pub async fn reset_initial_password(
+        &self,
+        realm: Realm,
+        id: i64,
+        hash: &str,
+        expires_at: Ts,
+        actor: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(&format!("UPDATE {} SET password_hash = $2, password_initial = 1, password_expires_at = $3, failed_logins = 0, locked = 0 WHERE id = $1", realm.table()))
+            .bind(id)
+            .bind(hash)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
+            .bind(realm.code())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "password.reset",
+                format!("{}:{id}", realm.code()),
+                serde_json::json!({ "expires_at": expires_at }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Staff disable (or enable again) a principal; disabling ends its sessions at once.
+    pub async fn set_disabled(
+        &self,
+        realm: Realm,
+        id: i64,
+        disabled: bool,
+        actor: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(&format!(
+            "UPDATE {} SET disabled = $2 WHERE id = $1",
+            realm.table()
+        ))
+        .bind(id)
+        .bind(i64::from(disabled))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
+                .bind(realm.code())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                if disabled {
+                    "account.disabled"
+                } else {
+                    "account.enabled"
+                },
+                format!("{}:{id}", realm.code()),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Customer accounts whose access key, organisation or e-mail contains `text`
+    /// (all when empty), newest first.
+    pub async fn find_accounts(&self, text: &str, limit: i64) -> Result<Vec<Account>> {
+        let pattern = format!(
+            "%{}%",
+            text.trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(&format!(
+            "SELECT id, access_key, org_name, email, dealer_code, {CRED_COLS} FROM accounts WHERE access_key LIKE $1 ESCAPE '\\' OR org_name LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_of).collect()
+    }
 }

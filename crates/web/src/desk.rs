@@ -46,6 +46,16 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/documents-received",
             post(documents_received),
         )
+        .route("/accounts", get(crate::desk_accounts::list))
+        .route("/accounts/{id}", get(crate::desk_accounts::detail))
+        .route(
+            "/accounts/{id}/reset-password",
+            post(crate::desk_accounts::reset_password),
+        )
+        .route(
+            "/accounts/{id}/{what}",
+            post(crate::desk_accounts::set_disabled),
+        )
         .route(
             "/coupons",
             get(crate::desk_coupons::list).post(crate::desk_coupons::issue),

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod desk;
+pub mod desk_accounts;
 pub mod desk_coupons;
 pub mod error;
 pub mod i18n;

@@ -1520,3 +1520,147 @@ async fn r_ls_list_search_and_csv() {
         assert!(bad.body.contains("日付は「年-月-日」の形式"));
     }
 }
+
+fn desk(ra: &Ra) -> Router {
+    let st = Arc::new(AppState {
+        ra: ra.clone(),
+        realm: Realm::Staff,
+        cfg: WebConfig::default(),
+        root_pem: String::new(),
+    });
+    shomei_web::desk::router(st)
+}
+
+/// Issue #4 account care at the desk: find the account, see its binding and login
+/// history; a locked account is unlocked with a new initial password shown once;
+/// disabling ends the customer's session at once.
+#[tokio::test]
+async fn desk_account_care() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let s = ra
+            .create_staff("kanri", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut sc = Client {
+            app: desk(&ra),
+            cert: Some(cert_of(&s)),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let r = sc
+            .post(
+                "/login",
+                &[("login", "kanri"), ("password", &s.initial_password)],
+            )
+            .await;
+        assert_eq!(location(&r), "/password");
+        sc.get("/password").await;
+        let csrf = sc.csrf.clone();
+        let r = sc
+            .post(
+                "/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current", &s.initial_password),
+                    ("new", "Review-2026-desk-pass"),
+                    ("confirm", "Review-2026-desk-pass"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+        let a = account(&ra, "ロック株式会社").await;
+        let mut cl = logged_in(&ra, &a).await;
+        assert_eq!(cl.get("/applications").await.status, StatusCode::OK);
+        // Five wrong passwords from another browser lock the account.
+        let mut other = Client {
+            app: portal(&ra),
+            cert: Some(cert_of(&a)),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        for _ in 0..5 {
+            other
+                .post(
+                    "/login",
+                    &[("login", &a.login), ("password", "wrong-password-1")],
+                )
+                .await;
+        }
+        let locked = other
+            .post(
+                "/login",
+                &[("login", &a.login), ("password", "Sakura-2026-blossom")],
+            )
+            .await;
+        assert!(
+            locked.body.contains("ロックされています"),
+            "R-L4 on {}",
+            db.name
+        );
+
+        let list = sc.get("/accounts?q=%E3%83%AD%E3%83%83%E3%82%AF").await;
+        assert!(
+            list.body.contains(&a.login) && list.body.contains("ロック中"),
+            "{} {:?} {}",
+            list.status,
+            list.headers,
+            list.body
+        );
+        let detail = sc.get(&format!("/accounts/{}", a.id)).await;
+        assert!(detail.body.contains("login.failure") && detail.body.contains("account.locked"));
+        assert!(detail.body.contains("SHA-256"), "the binding is shown");
+        let csrf = sc.csrf.clone();
+        let reset = sc
+            .post(
+                &format!("/accounts/{}/reset-password", a.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(reset.status, StatusCode::OK);
+        assert_eq!(
+            reset
+                .headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+        let pw = reset
+            .body
+            .split("<code id=\"new-password\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(pw.len(), 16, "{}", reset.body);
+        // The reset ended the customer's session; the new initial password works and
+        // must be changed first.
+        assert_eq!(location(&cl.get("/applications").await), "/");
+        let r = other
+            .post("/login", &[("login", &a.login), ("password", &pw)])
+            .await;
+        assert_eq!(location(&r), "/password", "{}", r.body);
+
+        // Disable: the session ends at once.
+        let csrf = sc.csrf.clone();
+        let r = sc
+            .post(&format!("/accounts/{}/disable", a.id), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(location(&r), format!("/accounts/{}?m=disabled", a.id));
+        assert_ne!(other.get("/password").await.status, StatusCode::OK);
+        assert!(
+            sc.get(&format!("/accounts/{}", a.id))
+                .await
+                .body
+                .contains("無効")
+        );
+        assert_eq!(
+            sc.post(&format!("/accounts/{}/explode", a.id), &[("csrf", &csrf)])
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

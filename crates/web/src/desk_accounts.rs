@@ -1,0 +1,208 @@
+//! The desk's アカウント管理 (issue #4 account care): find an account, see its login
+//! certificate binding, its state and its login history; unlock it by setting a new
+//! initial password (R-L4, shown once); disable it (its sessions end at once) or enable
+//! it again.
+
+use crate::error::{WebError, WebResult};
+use crate::page::{Page, datetime};
+use crate::session::Authed;
+use crate::{Shared, html};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use shomei_store::Realm;
+
+/// `?q=` (search) and `?m=` (message).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountsQuery {
+    q: String,
+    m: String,
+}
+
+struct Row {
+    id: i64,
+    access_key: String,
+    org: String,
+    email: String,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "desk/accounts.html")]
+struct ListPage {
+    p: Page,
+    q: String,
+    rows: Vec<Row>,
+}
+
+fn state_key(c: &shomei_store::principals::Credentials) -> &'static str {
+    if c.disabled {
+        "account.state.disabled"
+    } else if c.locked {
+        "account.state.locked"
+    } else {
+        "account.state.active"
+    }
+}
+
+/// GET /accounts: the accounts whose access key, organisation or e-mail contains `q`.
+pub async fn list(
+    State(st): State<Shared>,
+    a: Authed,
+    Query(q): Query<AccountsQuery>,
+) -> WebResult<Response> {
+    let text: String = q.q.chars().take(100).collect();
+    let rows = st
+        .ra
+        .store
+        .find_accounts(&text, 100)
+        .await?
+        .into_iter()
+        .map(|x| Row {
+            id: x.id,
+            state: state_key(&x.creds),
+            access_key: x.access_key,
+            org: x.org_name,
+            email: x.email,
+        })
+        .collect();
+    html(&ListPage {
+        p: Page::new(&a.ctx, "desk", "account.list.title"),
+        q: text,
+        rows,
+    })
+}
+
+struct Event {
+    at: String,
+    action: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/account.html")]
+struct DetailPage {
+    p: Page,
+    id: i64,
+    access_key: String,
+    org: String,
+    email: String,
+    dealer: String,
+    serial: String,
+    subject: String,
+    fingerprint: String,
+    state: &'static str,
+    failed: i64,
+    disabled: bool,
+    initial_expires: String,
+    events: Vec<Event>,
+    message: &'static str,
+    new_password: String,
+}
+
+async fn detail_page(
+    st: &Shared,
+    a: &Authed,
+    id: &str,
+    message: &'static str,
+    new_password: String,
+) -> WebResult<Response> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let x = st.ra.store.account(id).await?.ok_or(WebError::NotFound)?;
+    let events = st
+        .ra
+        .store
+        .recent_events_for(&format!("customer:{id}"), 50)
+        .await?
+        .into_iter()
+        .map(|e| Event {
+            at: datetime(e.at),
+            action: e.action,
+            detail: e.detail.chars().take(300).collect(),
+        })
+        .collect();
+    let c = &x.creds;
+    let mut res = html(&DetailPage {
+        p: Page::new(&a.ctx, "desk", "account.title"),
+        id,
+        access_key: x.access_key.clone(),
+        org: x.org_name.clone(),
+        email: x.email.clone(),
+        dealer: x.dealer_code.clone().unwrap_or_default(),
+        serial: c.cert_serial.clone().unwrap_or_default(),
+        subject: c.cert_subject.clone().unwrap_or_default(),
+        fingerprint: c.cert_fingerprint.clone().unwrap_or_default(),
+        state: state_key(c),
+        failed: c.failed_logins,
+        disabled: c.disabled,
+        initial_expires: if c.password_initial {
+            c.password_expires_at.map(datetime).unwrap_or_default()
+        } else {
+            String::new()
+        },
+        events,
+        message,
+        new_password,
+    })?;
+    // A page with a password on it is never cached.
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+/// GET /accounts/{id}.
+pub async fn detail(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Query(q): Query<AccountsQuery>,
+) -> WebResult<Response> {
+    let message = match q.m.as_str() {
+        "disabled" => "account.msg.disabled",
+        "enabled" => "account.msg.enabled",
+        _ => "",
+    };
+    detail_page(&st, &a, &id, message, String::new()).await
+}
+
+/// POST /accounts/{id}/reset-password: a new initial password, shown on the page that
+/// answers (once; a repeated POST sets, and shows, another).
+pub async fn reset_password(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let (password, _) = st
+        .ra
+        .reset_initial_password(Realm::Customer, n, &format!("staff:{}", a.id()))
+        .await?;
+    detail_page(&st, &a, &id, "account.msg.reset", password).await
+}
+
+/// POST /accounts/{id}/disable and /enable.
+pub async fn set_disabled(
+    State(st): State<Shared>,
+    a: Authed,
+    Path((id, what)): Path<(String, String)>,
+    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let disabled = match what.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(WebError::NotFound),
+    };
+    st.ra
+        .set_account_disabled(n, disabled, &format!("staff:{}", a.id()))
+        .await?;
+    let m = if disabled { "disabled" } else { "enabled" };
+    Ok(Redirect::to(&format!("/accounts/{n}?m={m}")).into_response())
+}
