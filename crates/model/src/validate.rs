@@ -33,6 +33,15 @@ pub enum FieldError {
     /// Not one of the offered choices.
     #[error("invalid choice")]
     Choice,
+    /// Must be full-width (全角).
+    #[error("not full-width")]
+    FullWidth,
+    /// Must be full-width katakana (全角カタカナ).
+    #[error("not full-width katakana")]
+    Katakana,
+    /// Not a 登記番号 of the form `xxxx-xx-xxxxxx`.
+    #[error("invalid commercial registration number")]
+    CorporateNumber,
 }
 
 impl FieldError {
@@ -48,6 +57,9 @@ impl FieldError {
             FieldError::RegistrationNumber => "err.registration_number",
             FieldError::Country => "err.country",
             FieldError::Choice => "err.choice",
+            FieldError::FullWidth => "err.full_width",
+            FieldError::Katakana => "err.katakana",
+            FieldError::CorporateNumber => "err.corporate_number",
         }
     }
 }
@@ -273,5 +285,94 @@ mod tests {
             new_password(ok, ok, "AB12CD34", true),
             Err(PasswordError::SameAsOld)
         );
+    }
+}
+
+/// An optional field: empty is fine (""), anything else must pass `check` (R-AI3).
+pub fn optional(
+    value: &str,
+    check: impl Fn(&str) -> Result<String, FieldError>,
+) -> Result<String, FieldError> {
+    if value.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        check(value)
+    }
+}
+
+/// Whether `c` is half-width: ASCII, or half-width katakana and symbols (U+FF61–U+FF9F).
+fn half_width(c: char) -> bool {
+    c.is_ascii() || ('\u{FF61}'..='\u{FF9F}').contains(&c)
+}
+
+/// 全角: at most `max` characters, none half-width (R-AI2 法人名, 住所).
+pub fn full_width(value: &str, max: usize) -> Result<String, FieldError> {
+    let v = required_text(value, max)?;
+    if v.chars().any(half_width) {
+        return Err(FieldError::FullWidth);
+    }
+    Ok(v)
+}
+
+/// 全角カタカナ: katakana, the long vowel mark, the middle dot and the full-width space.
+pub fn katakana(value: &str, max: usize) -> Result<String, FieldError> {
+    let v = required_text(value, max)?;
+    let ok = v
+        .chars()
+        .all(|c| ('\u{30A1}'..='\u{30FA}').contains(&c) || matches!(c, 'ー' | '・' | '\u{3000}'));
+    if ok { Ok(v) } else { Err(FieldError::Katakana) }
+}
+
+/// 登記番号: `xxxx-xx-xxxxxx`, half-width digits (R-AI2).
+pub fn corporate_number(value: &str) -> Result<String, FieldError> {
+    let v = required_text(value, 14)?;
+    let b = v.as_bytes();
+    let ok = b.len() == 14
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if ok {
+        Ok(v)
+    } else {
+        Err(FieldError::CorporateNumber)
+    }
+}
+
+#[cfg(test)]
+mod account_info_tests {
+    use super::*;
+
+    #[test]
+    fn full_width_and_katakana() {
+        assert!(full_width("テスト株式会社", 100).is_ok());
+        assert_eq!(full_width("テストCo.", 100), Err(FieldError::FullWidth));
+        assert_eq!(
+            full_width("ﾃｽﾄ", 100),
+            Err(FieldError::FullWidth),
+            "half-width katakana"
+        );
+        assert!(katakana("テストカブシキガイシャ", 100).is_ok());
+        assert!(katakana("テスト　カブシキガイシャ・ー", 100).is_ok());
+        assert_eq!(katakana("てすと", 100), Err(FieldError::Katakana));
+        assert_eq!(katakana("ﾃｽﾄ", 100), Err(FieldError::Katakana));
+    }
+
+    #[test]
+    fn corporate_numbers() {
+        assert!(corporate_number("0110-01-012345").is_ok());
+        for bad in [
+            "0110-01-01234",
+            "011001012345",
+            "0110-01-01234a",
+            "０１１０-01-012345",
+        ] {
+            assert_eq!(
+                corporate_number(bad),
+                Err(FieldError::CorporateNumber),
+                "{bad}"
+            );
+        }
+        assert_eq!(optional("", corporate_number), Ok(String::new()));
     }
 }

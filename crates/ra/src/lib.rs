@@ -5,6 +5,7 @@
 //! Every operation takes `now` from the injected [`Clock`] once, at its start.
 #![deny(missing_docs)]
 
+pub mod account_info;
 pub mod accounts;
 pub mod apply;
 pub mod contacts;

@@ -8,6 +8,7 @@
 //! implementation per backend").
 #![deny(missing_docs)]
 
+pub mod account_info;
 pub mod applications;
 pub mod audit;
 pub mod certificates;
@@ -98,6 +99,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_coupons.sql")),
     (8, include_str!("../migrations/sqlite/0008_client_revocations.sql")),
     (9, include_str!("../migrations/sqlite/0009_search.sql")),
+    (10, include_str!("../migrations/sqlite/0010_account_info.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -110,6 +112,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (7, include_str!("../migrations/postgres/0007_coupons.sql")),
     (8, include_str!("../migrations/postgres/0008_client_revocations.sql")),
     (9, include_str!("../migrations/postgres/0009_search.sql")),
+    (10, include_str!("../migrations/postgres/0010_account_info.sql")),
 ];
 
 /// Unix seconds.

@@ -1664,3 +1664,107 @@ async fn desk_account_care() {
         );
     }
 }
+
+/// R-AI1–R-AI4 and R-N3: account information input → confirmation → registered, each
+/// filled field checked with the input kept; an application block filled from it.
+#[tokio::test]
+async fn r_ai_account_information_and_prefill() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let a = account(&ra, "情報株式会社").await;
+        let mut cl = logged_in(&ra, &a).await;
+        assert!(
+            cl.get("/account-info")
+                .await
+                .body
+                .contains("まだ登録されていません")
+        );
+        let page = cl.get("/account-info/input").await;
+        for label in [
+            "法人名（カナ）",
+            "登記番号",
+            "契約責任者",
+            "FAX番号",
+            "更新のご案内メール",
+        ] {
+            assert!(page.body.contains(label), "{label}");
+        }
+        let csrf = cl.csrf.clone();
+        let bad = cl
+            .post(
+                "/account-info/input",
+                &[
+                    ("csrf", &csrf),
+                    ("corp_name", "Info Inc."),
+                    ("corp_kana", "じょうほう"),
+                    ("corp_number", "123"),
+                    ("corp_postal", "1000001"),
+                    ("technical_email", "bad"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", db.name);
+        for msg in [
+            "全角で入力してください",
+            "全角カタカナで入力してください",
+            "xxxx-xx-xxxxxx",
+        ] {
+            assert!(bad.body.contains(msg), "{msg}");
+        }
+        assert!(bad.body.contains("value=\"Info Inc.\""), "input kept");
+        let good = [
+            ("csrf", csrf.as_str()),
+            ("corp_name", "情報株式会社"),
+            ("corp_kana", "ジョウホウカブシキガイシャ"),
+            ("corp_number", "0110-01-012345"),
+            ("corp_postal", "100-0001"),
+            ("technical_name", "技術 三郎"),
+            ("technical_email", "saburo@example.jp"),
+            ("technical_phone", "03-0000-1111"),
+            ("technical_renewal_mail", "yes"),
+        ];
+        let r = cl.post("/account-info/input", &good).await;
+        assert_eq!(location(&r), "/account-info/confirm");
+        let confirm = cl.get("/account-info/confirm").await;
+        assert!(
+            confirm.body.contains("ジョウホウカブシキガイシャ")
+                && confirm.body.contains("希望する")
+        );
+        let r = cl.post("/account-info/confirm", &[("csrf", &csrf)]).await;
+        assert_eq!(location(&r), "/account-info?m=registered");
+        // A repeated confirmation changes nothing and lands on the same page.
+        let r = cl.post("/account-info/confirm", &[("csrf", &csrf)]).await;
+        assert_eq!(location(&r), "/account-info?m=registered");
+        let view = cl.get("/account-info?m=registered").await;
+        assert!(view.body.contains("登録しました") && view.body.contains("0110-01-012345"));
+
+        // R-N3: the technical contact of a new application filled from it.
+        let input = start_draft(&mut cl, "SR3.0").await;
+        let fill = input.replace("/input", "/fill/technical");
+        let mut parts = form_parts(&csrf, CSR.as_bytes());
+        parts.retain(|(k, _)| !k.starts_with("tech_"));
+        let r = cl.multipart(&fill, &parts).await;
+        assert_eq!(location(&r), input);
+        let page = cl.get(&input).await;
+        assert!(
+            page.body.contains("value=\"技術 三郎\"")
+                && page.body.contains("value=\"saburo@example.jp\"")
+        );
+        assert!(
+            page.body.contains("value=\"登録 太郎\""),
+            "the other blocks keep what was typed"
+        );
+        let r = cl
+            .multipart(&input.replace("/input", "/fill/org"), &parts)
+            .await;
+        assert_eq!(location(&r), input);
+        assert!(cl.get(&input).await.body.contains("value=\"情報株式会社\""));
+        assert_eq!(
+            cl.multipart(&input.replace("/input", "/fill/nothing"), &parts)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -787,6 +787,61 @@ pub async fn input_submit(
     Ok(Redirect::to(&format!("/apply/{id}/confirm")).into_response())
 }
 
+/// POST /apply/{draft}/fill/{block}: R-N3 — keeps what was typed and fills one block
+/// (`org`, `registrant`, `technical`, `administrative`) from the account information,
+/// field by field where it has a value; then back to the input page.
+pub async fn fill(
+    State(st): State<Shared>,
+    a: Authed,
+    Path((id, block)): Path<(String, String)>,
+    mp: Multipart,
+) -> WebResult<Response> {
+    let (d, saved) = load_or_return!(&st, &a, &id);
+    let mut form = ApplicationForm {
+        service: saved.service,
+        term: saved.term,
+        agreed: saved.agreed,
+        target: saved.target,
+        ..Default::default()
+    };
+    let (csrf, _) = read_multipart(mp, &mut form).await;
+    a.check_csrf(&csrf)?;
+    let (info, _) = st.ra.account_info(a.id()).await?;
+    let get = |k: &str| info.get(k).cloned().filter(|v| !v.is_empty());
+    let set = |slot: &mut String, k: &str| {
+        if let Some(v) = get(k) {
+            *slot = v;
+        }
+    };
+    match block.as_str() {
+        "org" => set(&mut form.org_name, "corp_name"),
+        "registrant" => {
+            set(&mut form.reg_name, "registrant_name");
+            set(&mut form.reg_email, "registrant_email");
+            set(&mut form.reg_phone, "registrant_phone");
+            set(&mut form.reg_renewal_mail, "registrant_renewal_mail");
+        }
+        "technical" => {
+            set(&mut form.tech_name, "technical_name");
+            set(&mut form.tech_email, "technical_email");
+            set(&mut form.tech_phone, "technical_phone");
+            set(&mut form.tech_renewal_mail, "technical_renewal_mail");
+        }
+        "administrative" => {
+            set(&mut form.admin_name, "administrative_name");
+            set(&mut form.admin_email, "administrative_email");
+            set(&mut form.admin_phone, "administrative_phone");
+            set(&mut form.admin_renewal_mail, "administrative_renewal_mail");
+        }
+        _ => return Err(WebError::NotFound),
+    }
+    st.ra
+        .store
+        .update_draft(a.id(), &d.id, &to_json(&form)?, "input", st.ra.now())
+        .await?;
+    Ok(Redirect::to(&format!("/apply/{id}/input")).into_response())
+}
+
 #[derive(Template)]
 #[template(path = "portal/apply_confirm.html")]
 struct ConfirmPage {

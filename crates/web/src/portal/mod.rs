@@ -1,5 +1,6 @@
 //! The customer portal (https, client certificate from the login CA, R-L1).
 
+pub mod account_info;
 pub mod applications;
 pub mod apply;
 pub mod cancel;
@@ -41,6 +42,7 @@ pub fn router(state: Shared) -> Router {
             get(apply::input).post(apply::input_submit),
         )
         .route("/apply/{draft}/confirm", get(apply::confirm))
+        .route("/apply/{draft}/fill/{block}", post(apply::fill))
         .route("/apply/{draft}/submit", post(apply::submit))
         .route("/applications", get(list::list))
         .route("/applications/search", get(list::search_form))
@@ -79,7 +81,15 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/revoke/{draft}/confirm", get(revoke::confirm))
         .route("/revoke/{draft}/submit", post(revoke::submit))
-        .route("/account-info", get(later))
+        .route("/account-info", get(account_info::view))
+        .route(
+            "/account-info/input",
+            get(account_info::input).post(account_info::input_submit),
+        )
+        .route(
+            "/account-info/confirm",
+            get(account_info::confirm).post(account_info::register),
+        )
         .route("/coupons", get(coupons::list))
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
@@ -127,21 +137,5 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
     }
     html(&TopPage {
         p: Page::new(&ctx, "portal", "top.title"),
-    })
-}
-
-#[derive(Template)]
-#[template(path = "shared/message.html")]
-struct MessagePage {
-    p: Page,
-    body: &'static str,
-}
-
-/// アカウント情報登録 comes with a later release: a page that says so, never a dead
-/// link.
-async fn later(a: crate::session::Authed) -> WebResult<Response> {
-    html(&MessagePage {
-        p: Page::new(&a.ctx, "portal", "menu.account_info"),
-        body: "later.body",
     })
 }
