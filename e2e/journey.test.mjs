@@ -658,6 +658,55 @@ test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switc
   await cctx.close();
 });
 
+test('account information R-AI1..R-AI4 and its prefill in a new application (R-N3); language switch', async () => {
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'アカウント情報登録' }).click();
+  await page.getByRole('link', { name: 'アカウント情報を登録・変更する' }).click();
+  assert.equal(await heading(page), 'アカウント情報登録 入力画面');
+  assert.equal(await page.getByLabel('特約店コード').inputValue(), 'DEMO-001', 'the dealer code is kept');
+  await page.getByLabel('法人名', { exact: true }).fill('Demo Inc.');
+  await page.getByLabel('法人名（カナ）').fill('デモカブシキガイシャ');
+  await page.getByLabel('登記番号').fill('0110-01-999999');
+  await page.locator('#technical_name').fill('技術 四郎');
+  await page.locator('#technical_email').fill('shiro@example.jp');
+  await page.locator('#technical_phone').fill('03-4444-0000');
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.locator('#corp_name-error').waitFor();
+  assert.match(await page.locator('#corp_name-error').innerText(), /全角/);
+  assert.equal(await page.getByLabel('法人名（カナ）').inputValue(), 'デモカブシキガイシャ', 'input kept');
+  await page.getByLabel('法人名', { exact: true }).fill('デモ株式会社');
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), 'アカウント情報登録 確認画面');
+  await page.getByRole('button', { name: '登録' }).click();
+  await page.getByText('アカウント情報を登録しました。').waitFor();
+
+  // R-N3: a new application's blocks filled from it, keeping what was typed elsewhere.
+  await page.getByRole('navigation').getByRole('link', { name: '新規申請' }).click();
+  await page.getByLabel('セコムパスポート for Web SR3.0').check();
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  await page.locator('#reg_name').fill('登録 太郎');
+  await page.getByRole('button', { name: '技術担当者をアカウント情報から入力' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await page.locator('#tech_name').inputValue(), '技術 四郎');
+  assert.equal(await page.locator('#tech_email').inputValue(), 'shiro@example.jp');
+  assert.equal(await page.locator('#reg_name').inputValue(), '登録 太郎', 'typed input kept');
+  await page.getByRole('button', { name: '申請組織名をアカウント情報から入力' }).click();
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'デモ株式会社');
+
+  // Japanese by default; English on request, for this session; and back.
+  await page.getByRole('link', { name: 'English' }).click();
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await page.goto(`${PORTAL}/applications`);
+  assert.equal(await heading(page), 'Applications');
+  await page.getByRole('link', { name: '日本語' }).click();
+  assert.equal(await heading(page), 'お申込一覧');
+  await cctx.close();
+});
+
 test('search R-LS5: two conditions joined by かつ and a sort, kept across the list; CSV with a BOM', async () => {
   const cctx = await customerContext();
   const page = await cctx.newPage();
