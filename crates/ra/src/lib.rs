@@ -14,6 +14,7 @@ pub mod issue;
 pub mod login;
 pub mod mail;
 pub mod ocsp;
+pub mod otp;
 pub mod password;
 pub mod reminders;
 pub mod revoke;

@@ -71,6 +71,29 @@ impl Ra {
         login: &str,
         pw: &str,
     ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
+        self.check_factors(realm, cert, login, pw, false).await
+    }
+
+    /// The factors before the one-time password (R-L6): the access key and the password
+    /// of an account whose login method is a one-time password; counted like any login.
+    /// The login itself is recorded once the one-time password is right.
+    pub async fn otp_password_step(
+        &self,
+        login: &str,
+        pw: &str,
+    ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
+        self.check_factors(Realm::Customer, None, login, pw, true)
+            .await
+    }
+
+    async fn check_factors(
+        &self,
+        realm: Realm,
+        cert: Option<&PresentedCert>,
+        login: &str,
+        pw: &str,
+        otp: bool,
+    ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
         let now = self.now();
         let detail = |reason: LoginRefusal| serde_json::json!({ "reason": reason.code(), "login": login.chars().take(64).collect::<String>(), "cert_serial": cert.map(|c| c.serial_hex.clone()) });
         let found = match realm {
@@ -119,12 +142,23 @@ impl Ra {
             }
             None => false,
         };
+        let otp_account = match realm {
+            Realm::Customer => self
+                .store
+                .otp_settings(id)
+                .await?
+                .is_some_and(|s| s.method != "certificate"),
+            Realm::Staff => false,
+        };
         let refusal = if creds.disabled {
             Some(LoginRefusal::Disabled)
         } else if creds.locked {
             Some(LoginRefusal::Locked)
         } else if revoked {
             Some(LoginRefusal::CertificateRevoked)
+        } else if otp {
+            // R-L6: only accounts staff set to a one-time password use this entrance.
+            (!otp_account).then_some(LoginRefusal::NoCertificate)
         } else {
             match cert {
                 None => Some(LoginRefusal::NoCertificate),
@@ -160,6 +194,10 @@ impl Ra {
                 }
                 Ok(Err(reason))
             }
+            None if otp => Ok(Ok(LoggedIn {
+                id,
+                must_change_password: creds.password_initial,
+            })),
             None => {
                 self.store
                     .login_succeeded(

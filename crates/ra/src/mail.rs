@@ -247,7 +247,7 @@ impl Ra {
         }))
     }
 
-    async fn send(&self, mail: &Mail) -> Result<()> {
+    pub(crate) async fn send(&self, mail: &Mail) -> Result<()> {
         let Some(m) = &self.mail else { return Ok(()) };
         let mut b = Message::builder()
             .from(m.from.clone())

@@ -16,6 +16,7 @@ pub mod client_certs;
 pub mod coupons;
 pub mod jobs;
 pub mod ocsp;
+pub mod otp;
 pub mod principals;
 pub mod reminders;
 pub mod revocations;
@@ -100,6 +101,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_client_revocations.sql")),
     (9, include_str!("../migrations/sqlite/0009_search.sql")),
     (10, include_str!("../migrations/sqlite/0010_account_info.sql")),
+    (11, include_str!("../migrations/sqlite/0011_otp.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -113,6 +115,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../migrations/postgres/0008_client_revocations.sql")),
     (9, include_str!("../migrations/postgres/0009_search.sql")),
     (10, include_str!("../migrations/postgres/0010_account_info.sql")),
+    (11, include_str!("../migrations/postgres/0011_otp.sql")),
 ];
 
 /// Unix seconds.

@@ -1,0 +1,216 @@
+//! One-time-password login (R-L6) on every backend: the mailed code (6 digits, 10
+//! minutes, once, at most 5 tries) and the authenticator app (TOTP, ±1 step, a code
+//! accepted once; enrolment shows the secret until the first code).
+
+use shomei_ra::accounts::AccountInput;
+use shomei_ra::login::LoginRefusal;
+use shomei_ra::mail::MailSettings;
+use shomei_ra::otp::{OtpRefusal, totp_code};
+use shomei_ra::testing::ra;
+use shomei_store::testing::backends;
+use time::Duration;
+use time::macros::datetime;
+
+fn codes(dir: &std::path::Path) -> Vec<String> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        if let Some(rest) = decoded.split("ワンタイムパスワード: ").nth(1) {
+            out.push(rest.chars().take(6).collect());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn r_l6_mailed_code_and_totp() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let ra = ra.with_mail(
+            MailSettings::new(
+                "Shomei <noreply@example.jp>",
+                "staff@example.jp",
+                "https://portal.example.jp",
+                None,
+                dir.path().to_path_buf(),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let a = ra
+            .create_account(
+                &AccountInput {
+                    org: "OTP株式会社".into(),
+                    email: "ops@example.jp".into(),
+                    dealer_code: None,
+                },
+                "test",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pw = a.initial_password.clone();
+        // A certificate account cannot use this entrance.
+        assert_eq!(
+            ra.otp_login_start(&a.login, &pw).await.ok(),
+            Some(Err(LoginRefusal::NoCertificate))
+        );
+        assert_eq!(
+            ra.set_login_method(a.id, "otp_mail", "not-an-address", "staff:1")
+                .await
+                .ok(),
+            Some(Err("err.email"))
+        );
+        ra.set_login_method(a.id, "otp_mail", "otp@example.jp", "staff:1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|k| panic!("{k}"));
+        // Wrong password: no mail, counted.
+        assert_eq!(
+            ra.otp_login_start(&a.login, "wrong").await.ok(),
+            Some(Err(LoginRefusal::WrongPassword))
+        );
+        let ch = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|r| panic!("{r:?}"));
+        assert_eq!(ch.kind, "mail");
+        let code = codes(dir.path()).pop().unwrap_or_default();
+        assert_eq!(code.len(), 6, "mailed on {}", db.name);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        assert_eq!(
+            ra.otp_login_finish(&ch.token, wrong).await.ok(),
+            Some(Err(OtpRefusal::WrongCode))
+        );
+        let ok = ra
+            .otp_login_finish(&ch.token, &code)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(ok.is_ok_and(|l| l.id == a.id && l.must_change_password));
+        assert_eq!(
+            ra.otp_login_finish(&ch.token, &code).await.ok(),
+            Some(Err(OtpRefusal::Expired)),
+            "single use"
+        );
+        // Expiry: 10 minutes.
+        let ch = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        let code = codes(dir.path()).into_iter().last().unwrap_or_default();
+        clock.advance(Duration::seconds(601));
+        assert_eq!(
+            ra.otp_login_finish(&ch.token, &code).await.ok(),
+            Some(Err(OtpRefusal::Expired))
+        );
+        // At most 5 tries (and five wrong codes also lock the account, R-L4).
+        let ch = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        for i in 1..=5 {
+            let r = ra.otp_login_finish(&ch.token, "abcdef").await.ok();
+            let want = if i < 5 {
+                OtpRefusal::WrongCode
+            } else {
+                OtpRefusal::TooManyTries
+            };
+            assert_eq!(r, Some(Err(want)), "try {i}");
+        }
+        assert_eq!(
+            ra.otp_login_start(&a.login, &pw).await.ok(),
+            Some(Err(LoginRefusal::Locked))
+        );
+        ra.reset_initial_password(shomei_store::Realm::Customer, a.id, "staff:1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        // TOTP: enrolment shows the secret until the first right code.
+        ra.set_login_method(a.id, "otp_totp", "", "staff:1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|k| panic!("{k}"));
+        let (pw, _) = ra
+            .reset_initial_password(shomei_store::Realm::Customer, a.id, "staff:1")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ch = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        assert_eq!(ch.kind, "totp");
+        let enrol = ra
+            .otp_enrolment(&ch.token)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("enrolment on {}", db.name));
+        assert!(
+            enrol.url.starts_with("otpauth://totp/Shomei:") && enrol.url.contains(&enrol.secret)
+        );
+        let now = ra.now();
+        let c0 = totp_code(&enrol.secret, now).unwrap_or_default();
+        assert!(
+            ra.otp_login_finish(&ch.token, &c0)
+                .await
+                .is_ok_and(|r| r.is_ok())
+        );
+        // Replay of the same code in a new challenge: refused.
+        let ch2 = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        assert!(
+            ra.otp_enrolment(&ch2.token).await.ok().flatten().is_none(),
+            "shown once"
+        );
+        assert_eq!(
+            ra.otp_login_finish(&ch2.token, &c0).await.ok(),
+            Some(Err(OtpRefusal::Replayed))
+        );
+        // The previous step's code (−1, allowed skew) is older than the accepted one.
+        let prev = totp_code(&enrol.secret, now - 30).unwrap_or_default();
+        let r = ra.otp_login_finish(&ch2.token, &prev).await.ok();
+        assert!(matches!(
+            r,
+            Some(Err(OtpRefusal::Replayed | OtpRefusal::WrongCode))
+        ));
+        // Next step: accepted; two steps ahead: not.
+        clock.advance(Duration::seconds(30));
+        let ch3 = ra
+            .otp_login_start(&a.login, &pw)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        let far = totp_code(&enrol.secret, ra.now() + 90).unwrap_or_default();
+        assert_eq!(
+            ra.otp_login_finish(&ch3.token, &far).await.ok(),
+            Some(Err(OtpRefusal::WrongCode))
+        );
+        let next = totp_code(&enrol.secret, ra.now()).unwrap_or_default();
+        assert!(
+            ra.otp_login_finish(&ch3.token, &next)
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            "{}",
+            db.name
+        );
+    }
+}
