@@ -88,35 +88,12 @@ pub async fn login(
         .await?
     {
         Ok(ok) => {
-            if let Some(old) = &ctx.session {
-                st.ra.store.delete_session(&old.token_hash).await?;
-            }
-            let token = shomei_ra::random_token(32)?;
-            let now = st.ra.now();
-            let session = Session {
-                token_hash: token_hash(&token),
-                realm: st.realm,
-                principal_id: ok.id,
-                cert_fingerprint: ctx
-                    .cert
-                    .as_ref()
-                    .map(|c| c.fingerprint.clone())
-                    .unwrap_or_default(),
-                csrf_token: shomei_ra::random_token(24)?,
-                created_at: now,
-                last_seen_at: now,
-            };
-            st.ra.store.create_session(&session).await?;
-            let to = if ok.must_change_password {
-                "/password"
-            } else {
-                "/"
-            };
-            Ok((
-                [(header::SET_COOKIE, session_cookie(st.realm, &token))],
-                Redirect::to(to),
-            )
-                .into_response())
+            let fingerprint = ctx
+                .cert
+                .as_ref()
+                .map(|c| c.fingerprint.clone())
+                .unwrap_or_default();
+            start_session(&st, &ctx, &ok, fingerprint).await
         }
         Err(reason) => {
             let key = if reason == LoginRefusal::Locked {
@@ -309,4 +286,42 @@ pub async fn stylesheet() -> Response {
 /// Unknown paths.
 pub async fn not_found() -> WebError {
     WebError::NotFound
+}
+
+/// What an OTP session records instead of a certificate fingerprint (R-L6).
+pub const OTP_SESSION: &str = "otp";
+
+/// A new session after a successful login (a new id; the old session, if any, ends),
+/// then the password page (R-L3) or the top page.
+pub async fn start_session(
+    st: &Shared,
+    ctx: &Ctx,
+    ok: &shomei_ra::login::LoggedIn,
+    cert_fingerprint: String,
+) -> WebResult<Response> {
+    if let Some(old) = &ctx.session {
+        st.ra.store.delete_session(&old.token_hash).await?;
+    }
+    let token = shomei_ra::random_token(32)?;
+    let now = st.ra.now();
+    let session = Session {
+        token_hash: token_hash(&token),
+        realm: st.realm,
+        principal_id: ok.id,
+        cert_fingerprint,
+        csrf_token: shomei_ra::random_token(24)?,
+        created_at: now,
+        last_seen_at: now,
+    };
+    st.ra.store.create_session(&session).await?;
+    let to = if ok.must_change_password {
+        "/password"
+    } else {
+        "/"
+    };
+    Ok((
+        [(header::SET_COOKIE, session_cookie(st.realm, &token))],
+        Redirect::to(to),
+    )
+        .into_response())
 }

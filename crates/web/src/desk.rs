@@ -53,6 +53,10 @@ pub fn router(state: Shared) -> Router {
             post(crate::desk_accounts::reset_password),
         )
         .route(
+            "/accounts/{id}/login-method",
+            post(crate::desk_accounts::set_method),
+        )
+        .route(
             "/accounts/{id}/{what}",
             post(crate::desk_accounts::set_disabled),
         )

@@ -100,6 +100,9 @@ struct DetailPage {
     events: Vec<Event>,
     message: &'static str,
     new_password: String,
+    method: String,
+    otp_email: String,
+    error: &'static str,
 }
 
 async fn detail_page(
@@ -109,8 +112,20 @@ async fn detail_page(
     message: &'static str,
     new_password: String,
 ) -> WebResult<Response> {
+    detail_page_with(st, a, id, message, new_password, "").await
+}
+
+async fn detail_page_with(
+    st: &Shared,
+    a: &Authed,
+    id: &str,
+    message: &'static str,
+    new_password: String,
+    error: &'static str,
+) -> WebResult<Response> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let x = st.ra.store.account(id).await?.ok_or(WebError::NotFound)?;
+    let otp = st.ra.store.otp_settings(id).await?;
     let events = st
         .ra
         .store
@@ -145,6 +160,12 @@ async fn detail_page(
         events,
         message,
         new_password,
+        method: otp
+            .as_ref()
+            .map(|o| o.method.clone())
+            .unwrap_or_else(|| "certificate".into()),
+        otp_email: otp.and_then(|o| o.otp_email).unwrap_or_default(),
+        error,
     })?;
     // A page with a password on it is never cached.
     res.headers_mut().insert(
@@ -164,6 +185,7 @@ pub async fn detail(
     let message = match q.m.as_str() {
         "disabled" => "account.msg.disabled",
         "enabled" => "account.msg.enabled",
+        "method" => "account.msg.method",
         _ => "",
     };
     detail_page(&st, &a, &id, message, String::new()).await
@@ -205,4 +227,37 @@ pub async fn set_disabled(
         .await?;
     let m = if disabled { "disabled" } else { "enabled" };
     Ok(Redirect::to(&format!("/accounts/{n}?m={m}")).into_response())
+}
+
+/// The login method form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MethodForm {
+    csrf: String,
+    method: String,
+    otp_email: String,
+}
+
+/// POST /accounts/{id}/login-method: 証明書, ワンタイムパスワード（メール）or （認証アプリ）
+/// (R-L6). Choosing the app starts a new enrolment at the customer's next login.
+pub async fn set_method(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<MethodForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match st
+        .ra
+        .set_login_method(n, &f.method, &f.otp_email, &format!("staff:{}", a.id()))
+        .await?
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/accounts/{n}?m=method")).into_response()),
+        Err(key) => {
+            let mut res = detail_page_with(&st, &a, &id, "", String::new(), key).await?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+    }
 }

@@ -107,7 +107,9 @@ async fn load_session(
     let now = state.ra.now();
     let expired = now - s.last_seen_at > state.cfg.idle_timeout
         || now - s.created_at > state.cfg.absolute_timeout;
-    let wrong_cert = cert.map(|c| c.fingerprint.as_str()) != Some(s.cert_fingerprint.as_str());
+    // A certificate session stays with its certificate; an OTP session (R-L6) has none.
+    let wrong_cert = s.cert_fingerprint != crate::auth::OTP_SESSION
+        && cert.map(|c| c.fingerprint.as_str()) != Some(s.cert_fingerprint.as_str());
     if expired || s.realm != state.realm || wrong_cert {
         state.ra.store.delete_session(&hash).await?;
         return Ok(None);

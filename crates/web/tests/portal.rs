@@ -1768,3 +1768,113 @@ async fn r_ai_account_information_and_prefill() {
         );
     }
 }
+
+/// R-L6 in the portal: the second entrance for a browser without a login certificate;
+/// staff set the account to the authenticator app at the desk; access key and password,
+/// then the enrolment QR code and key, then the code: a session without a certificate.
+#[tokio::test]
+async fn r_l6_otp_entrance_and_totp_enrolment() {
+    for db in backends().await {
+        let (ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let a = account(&ra, "OTP株式会社").await;
+        let s = ra
+            .create_staff("kanri", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut sc = Client {
+            app: desk(&ra),
+            cert: Some(cert_of(&s)),
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        sc.post(
+            "/login",
+            &[("login", "kanri"), ("password", &s.initial_password)],
+        )
+        .await;
+        sc.get("/password").await;
+        let csrf = sc.csrf.clone();
+        sc.post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current", &s.initial_password),
+                ("new", "Review-2026-desk-pass"),
+                ("confirm", "Review-2026-desk-pass"),
+            ],
+        )
+        .await;
+        sc.get(&format!("/accounts/{}", a.id)).await;
+        let csrf = sc.csrf.clone();
+        let bad = sc
+            .post(
+                &format!("/accounts/{}/login-method", a.id),
+                &[
+                    ("csrf", &csrf),
+                    ("method", "otp_mail"),
+                    ("otp_email", "nope"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = sc
+            .post(
+                &format!("/accounts/{}/login-method", a.id),
+                &[("csrf", &csrf), ("method", "otp_totp"), ("otp_email", "")],
+            )
+            .await;
+        assert_eq!(location(&r), format!("/accounts/{}?m=method", a.id));
+
+        // A browser without a certificate: the page says how to get one, and offers the
+        // one-time-password entrance.
+        let mut cl = Client {
+            app: portal(&ra),
+            cert: None,
+            cookie: String::new(),
+            csrf: String::new(),
+        };
+        let home = cl.get("/").await;
+        assert!(
+            home.body.contains("href=\"/otp-login\""),
+            "R-L6 on {}",
+            db.name
+        );
+        let wrong = cl
+            .post("/otp-login", &[("login", &a.login), ("password", "wrong")])
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let r = cl
+            .post(
+                "/otp-login",
+                &[("login", &a.login), ("password", &a.initial_password)],
+            )
+            .await;
+        let code_url = location(&r);
+        assert!(code_url.starts_with("/otp-login/"), "{code_url} {}", r.body);
+        let page = cl.get(&code_url).await;
+        assert!(page.body.contains("<svg") && page.body.contains("認証アプリの登録"));
+        let secret = page
+            .body
+            .split("<code id=\"totp-secret\">")
+            .nth(1)
+            .and_then(|x| x.split('<').next())
+            .unwrap_or_default()
+            .to_owned();
+        let code = shomei_ra::otp::totp_code(&secret, ra.now()).unwrap_or_default();
+        let bad = cl.post(&code_url, &[("code", "12345x")]).await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+        let r = cl.post(&code_url, &[("code", &code)]).await;
+        assert_eq!(location(&r), "/password", "{}", r.body);
+        let pw = cl.get("/password").await;
+        assert_eq!(pw.status, StatusCode::OK, "a session without a certificate");
+        // The enrolment key is not shown again.
+        let r = cl
+            .post(
+                "/otp-login",
+                &[("login", &a.login), ("password", &a.initial_password)],
+            )
+            .await;
+        assert!(!cl.get(&location(&r)).await.body.contains("totp-secret"));
+    }
+}

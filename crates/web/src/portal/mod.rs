@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod contacts;
 pub mod coupons;
 pub mod list;
+pub mod otp;
 pub mod revoke;
 
 use crate::auth;
@@ -32,6 +33,8 @@ pub fn router(state: Shared) -> Router {
             get(auth::password_form).post(auth::password_submit),
         )
         .route("/apply", get(apply::choose).post(apply::start))
+        .route("/otp-login", get(otp::form).post(otp::start))
+        .route("/otp-login/{token}", get(otp::code_form).post(otp::finish))
         .route(
             "/applications/{id}/switch",
             get(apply::switch_choose).post(apply::switch_start),
@@ -123,7 +126,7 @@ struct TopPage {
 
 /// GET /: no certificate → how to get one; no session → login; else the top page (R-L7).
 async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
-    if ctx.cert.is_none() {
+    if ctx.cert.is_none() && ctx.session.is_none() {
         return no_cert(&ctx);
     }
     let Some(s) = &ctx.session else {
