@@ -791,6 +791,55 @@ test('R-L5: a new login certificate for a new person; the old one is refused and
   assert.match(text, /Affiliation Changed/);
 });
 
+test('R-L6: one-time-password login without a certificate (mailed code), set up by staff at the desk', async () => {
+  const cli = (...args) => JSON.parse(execFileSync(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), ...args], { encoding: 'utf8' }));
+  const acct = cli('account', 'create', '--org', 'OTP 株式会社', '--email', 'otp-owner@example.jp', '--out', join(OUT, 'otp-acct'));
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('navigation').getByRole('link', { name: 'アカウント管理' }).click();
+  await desk.getByLabel('アクセスキー・組織名・E-mail').fill(acct.access_key);
+  await desk.getByRole('button', { name: '検索' }).click();
+  await desk.getByRole('row', { name: new RegExp(acct.access_key) }).getByRole('link', { name: '詳細' }).click();
+  await desk.getByLabel('ログイン方式').selectOption('otp_mail');
+  await desk.getByLabel('ワンタイムパスワード送付先メールアドレス').fill('otp-user@example.jp');
+  await desk.getByRole('button', { name: 'ログイン方式を変更する' }).click();
+  await desk.getByText('ログイン方式を変更しました。').waitFor();
+  await sctx.close();
+
+  // A browser without any login certificate.
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await ctx.newPage();
+  await page.goto(`${PORTAL}/`);
+  await page.getByRole('link', { name: 'ワンタイムパスワードでログイン' }).first().click();
+  assert.equal(await heading(page), 'ワンタイムパスワードご利用のお客様');
+  const before = new Set(readMails());
+  await page.getByLabel('アクセスキー').fill(acct.access_key);
+  await page.getByLabel('パスワード', { exact: true }).fill(acct.initial_password);
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), 'ワンタイムパスワードの入力');
+  let code = null;
+  for (const until = Date.now() + 20000; !code && Date.now() < until; await new Promise((r) => setTimeout(r, 300))) {
+    const m = readMails().filter((b) => !before.has(b)).map((b) => b.match(/ワンタイムパスワード: (\d{6})/)).find(Boolean);
+    if (m) code = m[1];
+  }
+  assert.ok(code, 'the one-time password arrived by mail');
+  await page.getByLabel('ワンタイムパスワード（6桁）').fill(code === '000000' ? '111111' : '000000');
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByText('ワンタイムパスワードが正しくありません。').waitFor();
+  await page.getByLabel('ワンタイムパスワード（6桁）').fill(code);
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  assert.equal(await heading(page), 'パスワード変更', 'logged in; the initial password is changed first (R-L3)');
+  await page.getByLabel('現在のパスワード').fill(acct.initial_password);
+  await page.getByLabel('パスワード', { exact: true }).fill(NEW_CUSTOMER_PW);
+  await page.getByLabel('パスワード確認').fill(NEW_CUSTOMER_PW);
+  await page.getByRole('button', { name: '変更' }).click();
+  await page.getByText('パスワードを変更しました。').waitFor();
+  await page.goto(`${PORTAL}/`);
+  assert.equal(await heading(page), 'トップページ');
+  await ctx.close();
+});
+
 test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract gets its next certificate, in the same contract', async () => {
   assert.ok(issued.evRenewal, 'the EV renewal ran first');
   // Restart with the clock 175 days ahead (debug build only): the renewed EV
