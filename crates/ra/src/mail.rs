@@ -90,7 +90,7 @@ fn texts() -> &'static HashMap<String, String> {
     T.get_or_init(|| toml::from_str(include_str!("../mail/messages.toml")).unwrap_or_default())
 }
 
-fn fill(key: &str, vars: &[(&str, String)]) -> String {
+pub(crate) fn fill(key: &str, vars: &[(&str, String)]) -> String {
     let mut s = texts().get(key).cloned().unwrap_or_default();
     for (k, v) in vars {
         s = s.replace(&format!("{{{k}}}"), v);

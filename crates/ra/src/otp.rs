@@ -150,11 +150,14 @@ impl Ra {
                 .otp_email
                 .clone()
                 .ok_or(RaError::Invalid("err.email"))?;
+            let vars = [("code", code.clone())];
             self.send(&Mail {
                 to: vec![to],
-                subject: "[Shomei] ワンタイムパスワード / One-time password".into(),
+                subject: crate::mail::fill("otp.subject", &vars),
                 body: format!(
-                    "ワンタイムパスワード: {code}\n有効期限: 10分、1回限り有効です。お心当たりのない場合は、このメールを破棄してください。\n\n---- English ----\n\nOne-time password: {code}\nValid for 10 minutes, once. If you did not try to log in, ignore this mail.\n"
+                    "{}\n\n---- English ----\n\n{}\n",
+                    crate::mail::fill("otp.ja", &vars),
+                    crate::mail::fill("otp.en", &vars)
                 ),
             })
             .await?;

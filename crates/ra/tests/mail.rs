@@ -242,3 +242,66 @@ async fn reissue_done_notice() {
         assert!(notice.1.contains("14日後") && notice.1.contains("reissue request"));
     }
 }
+
+/// 更新のご案内メール across every threshold in turn: 90, 60, 30 and 10 days before the
+/// certificate ends (its contract runs on), each sent once.
+#[tokio::test]
+async fn reminders_at_each_threshold_once() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
+        let ra0 = ra0.with_mail(
+            MailSettings::new(
+                "Shomei <noreply@example.jp>",
+                "staff@example.jp",
+                "https://portal.example.jp",
+                None,
+                dir.path().to_path_buf(),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let staff = ra0
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, app) = issued(&ra0, staff.id, CSR).await;
+        let end = db
+            .store
+            .application(app)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| a.cert_not_after)
+            .unwrap_or_default();
+        for days in [90, 60, 30, 10] {
+            let at = time::OffsetDateTime::from_unix_timestamp(end - days * 86_400 + 3_600)
+                .unwrap_or_else(|e| panic!("{e}"));
+            clock.set(at);
+            assert_eq!(
+                ra0.queue_reminders().await.ok(),
+                Some(1),
+                "{days} days on {}",
+                db.name
+            );
+            assert_eq!(
+                ra0.queue_reminders().await.ok(),
+                Some(0),
+                "{days} days once"
+            );
+        }
+        ra0.run_due_jobs(100)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let bodies: Vec<String> = outbox(dir.path()).into_iter().map(|m| m.1).collect();
+        for days in [90, 60, 30, 10] {
+            assert_eq!(
+                bodies
+                    .iter()
+                    .filter(|b| b.contains(&format!("あと {days} 日")))
+                    .count(),
+                1,
+                "{days}"
+            );
+        }
+    }
+}
