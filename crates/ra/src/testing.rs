@@ -365,3 +365,15 @@ pub async fn continued(
         .map_err(|e| e.to_string())?
         .map_err(|i| format!("{i:?}"))
 }
+
+/// Mail settings that write every mail into `dir` (the outbox), for tests.
+pub fn outbox_mail(dir: &std::path::Path) -> crate::mail::MailSettings {
+    crate::mail::MailSettings::new(
+        "Shomei <noreply@example.jp>",
+        "staff@example.jp",
+        "https://portal.example.jp",
+        None,
+        dir.to_path_buf(),
+    )
+    .expect("mail settings")
+}

@@ -1,7 +1,6 @@
 //! Notice mails (issue #3): queued in the same transaction as the change, sent once by
 //! the worker, Japanese first with an English part. Here through the outbox directory.
 
-use shomei_ra::mail::MailSettings;
 use shomei_ra::testing::{issued, ra, request_revocation};
 use shomei_store::testing::backends;
 use time::macros::datetime;
@@ -36,14 +35,7 @@ async fn notices_are_sent_once_in_japanese_and_english() {
     for db in backends().await {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let settings = MailSettings::new(
-            "Shomei <noreply@example.jp>",
-            "staff@example.jp",
-            "https://portal.example.jp",
-            None,
-            dir.path().to_path_buf(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let settings = shomei_ra::testing::outbox_mail(dir.path());
         let ra = ra.with_mail(settings);
         let staff = ra
             .create_staff("rev", "審査", "ra@example.jp", "test")
@@ -106,16 +98,7 @@ async fn notices_are_sent_once_in_japanese_and_english() {
 async fn renewal_reminders_once_each_to_those_who_asked() {
     for db in backends().await {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let settings = || {
-            MailSettings::new(
-                "Shomei <noreply@example.jp>",
-                "staff@example.jp",
-                "https://portal.example.jp",
-                None,
-                dir.path().to_path_buf(),
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        };
+        let settings = || shomei_ra::testing::outbox_mail(dir.path());
         let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
         let ra0 = ra0.with_mail(settings());
         let staff = ra0
@@ -214,16 +197,7 @@ async fn reissue_done_notice() {
     for db in backends().await {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let ra = ra.with_mail(
-            MailSettings::new(
-                "Shomei <noreply@example.jp>",
-                "staff@example.jp",
-                "https://portal.example.jp",
-                None,
-                dir.path().to_path_buf(),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        let ra = ra.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
         let staff = ra
             .create_staff("rev", "審査", "ra@example.jp", "test")
             .await
@@ -250,16 +224,7 @@ async fn reminders_at_each_threshold_once() {
     for db in backends().await {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
-        let ra0 = ra0.with_mail(
-            MailSettings::new(
-                "Shomei <noreply@example.jp>",
-                "staff@example.jp",
-                "https://portal.example.jp",
-                None,
-                dir.path().to_path_buf(),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        let ra0 = ra0.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
         let staff = ra0
             .create_staff("rev", "審査", "ra@example.jp", "test")
             .await

@@ -4,7 +4,6 @@
 
 use shomei_ra::accounts::AccountInput;
 use shomei_ra::login::LoginRefusal;
-use shomei_ra::mail::MailSettings;
 use shomei_ra::otp::{OtpRefusal, totp_code};
 use shomei_ra::testing::ra;
 use shomei_store::testing::backends;
@@ -35,16 +34,7 @@ async fn r_l6_mailed_code_and_totp() {
     for db in backends().await {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let ra = ra.with_mail(
-            MailSettings::new(
-                "Shomei <noreply@example.jp>",
-                "staff@example.jp",
-                "https://portal.example.jp",
-                None,
-                dir.path().to_path_buf(),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
-        );
+        let ra = ra.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
         let a = ra
             .create_account(
                 &AccountInput {

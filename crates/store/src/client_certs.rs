@@ -68,11 +68,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
-            .bind(realm.code())
-            .bind(principal_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::sessions::end_sessions(&mut tx, realm, principal_id).await?;
         append(
             &mut tx,
             &AuditEvent::new(

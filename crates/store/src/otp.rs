@@ -78,10 +78,7 @@ impl Store {
         if n != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM sessions WHERE realm = 'customer' AND principal_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::sessions::end_sessions(&mut tx, crate::Realm::Customer, account_id).await?;
         append(
             &mut tx,
             &AuditEvent::new(

@@ -403,11 +403,7 @@ impl Store {
         if n != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
-            .bind(realm.code())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        crate::sessions::end_sessions(&mut tx, realm, id).await?;
         append(
             &mut tx,
             &AuditEvent::new(
@@ -446,11 +442,7 @@ impl Store {
             return Ok(false);
         }
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
-                .bind(realm.code())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            crate::sessions::end_sessions(&mut tx, realm, id).await?;
         }
         append(
             &mut tx,

@@ -110,3 +110,18 @@ impl Store {
         )
     }
 }
+
+/// Inside a transaction: ends every session of a principal (a password reset, a new
+/// login certificate, a disabled account, a new login method).
+pub(crate) async fn end_sessions(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    realm: crate::Realm,
+    principal_id: i64,
+) -> crate::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE realm = $1 AND principal_id = $2")
+        .bind(realm.code())
+        .bind(principal_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1539,37 +1539,7 @@ async fn desk_account_care() {
     for db in backends().await {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let s = ra
-            .create_staff("kanri", "審査", "ra@example.jp", "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut sc = Client {
-            app: desk(&ra),
-            cert: Some(cert_of(&s)),
-            cookie: String::new(),
-            csrf: String::new(),
-        };
-        let r = sc
-            .post(
-                "/login",
-                &[("login", "kanri"), ("password", &s.initial_password)],
-            )
-            .await;
-        assert_eq!(location(&r), "/password");
-        sc.get("/password").await;
-        let csrf = sc.csrf.clone();
-        let r = sc
-            .post(
-                "/password",
-                &[
-                    ("csrf", &csrf),
-                    ("current", &s.initial_password),
-                    ("new", "Review-2026-desk-pass"),
-                    ("confirm", "Review-2026-desk-pass"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let (_, mut sc) = desk_logged_in(&ra, "kanri").await;
 
         let a = account(&ra, "ロック株式会社").await;
         let mut cl = logged_in(&ra, &a).await;
@@ -1778,33 +1748,7 @@ async fn r_l6_otp_entrance_and_totp_enrolment() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let a = account(&ra, "OTP株式会社").await;
-        let s = ra
-            .create_staff("kanri", "審査", "ra@example.jp", "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut sc = Client {
-            app: desk(&ra),
-            cert: Some(cert_of(&s)),
-            cookie: String::new(),
-            csrf: String::new(),
-        };
-        sc.post(
-            "/login",
-            &[("login", "kanri"), ("password", &s.initial_password)],
-        )
-        .await;
-        sc.get("/password").await;
-        let csrf = sc.csrf.clone();
-        sc.post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("current", &s.initial_password),
-                ("new", "Review-2026-desk-pass"),
-                ("confirm", "Review-2026-desk-pass"),
-            ],
-        )
-        .await;
+        let (_, mut sc) = desk_logged_in(&ra, "kanri").await;
         sc.get(&format!("/accounts/{}", a.id)).await;
         let csrf = sc.csrf.clone();
         let bad = sc
@@ -1877,4 +1821,40 @@ async fn r_l6_otp_entrance_and_totp_enrolment() {
             .await;
         assert!(!cl.get(&location(&r)).await.body.contains("totp-secret"));
     }
+}
+
+/// A staff member logged in at the desk (initial password changed).
+async fn desk_logged_in(ra: &Ra, login: &str) -> (Created, Client) {
+    let s = ra
+        .create_staff(login, "審査", "ra@example.jp", "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut sc = Client {
+        app: desk(ra),
+        cert: Some(cert_of(&s)),
+        cookie: String::new(),
+        csrf: String::new(),
+    };
+    let r = sc
+        .post(
+            "/login",
+            &[("login", login), ("password", &s.initial_password)],
+        )
+        .await;
+    assert_eq!(location(&r), "/password");
+    sc.get("/password").await;
+    let csrf = sc.csrf.clone();
+    let r = sc
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current", &s.initial_password),
+                ("new", "Review-2026-desk-pass"),
+                ("confirm", "Review-2026-desk-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    (s, sc)
 }
