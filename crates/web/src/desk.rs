@@ -57,6 +57,10 @@ pub fn router(state: Shared) -> Router {
             post(crate::desk_accounts::set_method),
         )
         .route(
+            "/accounts/{id}/new-certificate",
+            post(crate::desk_accounts::new_certificate),
+        )
+        .route(
             "/accounts/{id}/{what}",
             post(crate::desk_accounts::set_disabled),
         )

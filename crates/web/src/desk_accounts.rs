@@ -261,3 +261,46 @@ pub async fn set_method(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "desk/new_cert.html")]
+struct NewCertPage {
+    p: Page,
+    id: i64,
+    access_key: String,
+    p12_data_url: String,
+    p12_password: String,
+}
+
+/// POST /accounts/{id}/new-certificate: R-L5 — a new login certificate for a new person.
+/// The old one is revoked (login CA CRL) and the account's sessions end. The answer
+/// carries the PKCS#12 file (as a download link) and its password, once (no-store).
+pub async fn new_certificate(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    use base64::Engine;
+    a.check_csrf(&f.csrf)?;
+    let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let c = st
+        .ra
+        .replace_login_certificate(Realm::Customer, n, &format!("staff:{}", a.id()))
+        .await?;
+    let mut res = html(&NewCertPage {
+        p: Page::new(&a.ctx, "desk", "account.newcert.title"),
+        id: n,
+        access_key: c.login.clone(),
+        p12_data_url: format!(
+            "data:application/x-pkcs12;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&c.p12)
+        ),
+        p12_password: c.p12_password,
+    })?;
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}

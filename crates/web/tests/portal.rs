@@ -1632,6 +1632,30 @@ async fn desk_account_care() {
                 .status,
             StatusCode::NOT_FOUND
         );
+        // R-L5 at the desk: a new certificate; the PKCS#12 and its password shown once.
+        let r = sc
+            .post(&format!("/accounts/{}/enable", a.id), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let nc = sc
+            .post(
+                &format!("/accounts/{}/new-certificate", a.id),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(nc.status, StatusCode::OK);
+        assert!(
+            nc.body.contains("data:application/x-pkcs12;base64,")
+                && nc.body.contains("p12-password")
+        );
+        let old = other
+            .post("/login", &[("login", &a.login), ("password", &pw)])
+            .await;
+        assert_eq!(
+            old.status,
+            StatusCode::UNAUTHORIZED,
+            "the old certificate no longer opens it"
+        );
     }
 }
 
