@@ -346,7 +346,7 @@ impl Ra {
             Ok(c) => c,
             Err(issues) => return Ok(Err(issues)),
         };
-        let json = serde_json::to_string(&clean).map_err(|e| RaError::Mail(e.to_string()))?;
+        let json = serde_json::to_string(&clean).map_err(|_| RaError::Invalid("err.internal"))?;
         self.store
             .stage_account_info(account_id, &json, self.now())
             .await?;

@@ -11,8 +11,8 @@ use crate::{Ra, RaError, Result};
 use shomei_store::otp::Challenge;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-/// A mailed code is valid this long.
-pub const MAIL_CODE_SECS: i64 = 600;
+/// A challenge (and its mailed code) is valid this long: 10 minutes.
+pub const CHALLENGE_SECS: i64 = 600;
 /// A challenge allows this many wrong codes.
 pub const MAX_TRIES: i64 = 5;
 /// TOTP time step.
@@ -164,10 +164,10 @@ impl Ra {
             (
                 "mail",
                 Some(token_hash(&format!("{token}:{code}"))),
-                now + MAIL_CODE_SECS,
+                now + CHALLENGE_SECS,
             )
         } else {
-            ("totp", None, now + MAIL_CODE_SECS)
+            ("totp", None, now + CHALLENGE_SECS)
         };
         self.store
             .create_challenge(

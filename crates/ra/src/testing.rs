@@ -377,3 +377,17 @@ pub fn outbox_mail(dir: &std::path::Path) -> crate::mail::MailSettings {
     )
     .expect("mail settings")
 }
+
+/// A customer account of organisation `org` (e-mail ops@example.jp, no dealer code).
+pub async fn account(ra: &Ra, org: &str) -> crate::accounts::Created {
+    ra.create_account(
+        &crate::accounts::AccountInput {
+            org: org.into(),
+            email: "ops@example.jp".into(),
+            dealer_code: None,
+        },
+        "test",
+    )
+    .await
+    .expect("account")
+}

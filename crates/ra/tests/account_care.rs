@@ -4,7 +4,6 @@
 //! its sessions end at once.
 
 use shomei_ca::client::presented;
-use shomei_ra::accounts::AccountInput;
 use shomei_ra::login::LoginRefusal;
 use shomei_ra::testing::ra;
 use shomei_store::Realm;
@@ -16,17 +15,7 @@ use time::macros::datetime;
 async fn r_l4_lock_after_five_unlock_and_disable() {
     for db in backends().await {
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let a = ra
-            .create_account(
-                &AccountInput {
-                    org: "テスト株式会社".into(),
-                    email: "ops@example.jp".into(),
-                    dealer_code: None,
-                },
-                "test",
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let a = shomei_ra::testing::account(&ra, "テスト株式会社").await;
         let der = shomei_ca::pki::pem_to_der(&a.cert_pem, "CERTIFICATE").unwrap_or_default();
         let cert = presented(&der).unwrap_or_else(|e| panic!("{e}"));
         let login = |pw: String| {

@@ -3,7 +3,6 @@
 //! number increasing — no longer opens the account, and the account's sessions end.
 
 use shomei_ca::client::presented;
-use shomei_ra::accounts::AccountInput;
 use shomei_ra::login::LoginRefusal;
 use shomei_ra::testing::ra;
 use shomei_store::Realm;
@@ -21,17 +20,7 @@ fn cert_of(pem: &str) -> shomei_ca::client::PresentedCert {
 async fn r_l5_new_login_certificate_revokes_the_old() {
     for db in backends().await {
         let (ra, _, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let a = ra
-            .create_account(
-                &AccountInput {
-                    org: "テスト株式会社".into(),
-                    email: "ops@example.jp".into(),
-                    dealer_code: None,
-                },
-                "test",
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let a = shomei_ra::testing::account(&ra, "テスト株式会社").await;
         let old = cert_of(&a.cert_pem);
         let crl0 = ra
             .current_login_crl()

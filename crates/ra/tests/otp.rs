@@ -2,7 +2,6 @@
 //! minutes, once, at most 5 tries) and the authenticator app (TOTP, ±1 step, a code
 //! accepted once; enrolment shows the secret until the first code).
 
-use shomei_ra::accounts::AccountInput;
 use shomei_ra::login::LoginRefusal;
 use shomei_ra::otp::{OtpRefusal, totp_code};
 use shomei_ra::testing::ra;
@@ -35,17 +34,7 @@ async fn r_l6_mailed_code_and_totp() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let ra = ra.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
-        let a = ra
-            .create_account(
-                &AccountInput {
-                    org: "OTP株式会社".into(),
-                    email: "ops@example.jp".into(),
-                    dealer_code: None,
-                },
-                "test",
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let a = shomei_ra::testing::account(&ra, "OTP株式会社").await;
         let pw = a.initial_password.clone();
         // A certificate account cannot use this entrance.
         assert_eq!(

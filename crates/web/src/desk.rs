@@ -5,7 +5,7 @@
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, Fieldset, Page, date, datetime};
 use crate::portal::applications::{details_form, kind_key, status_key, validity};
-use crate::portal::apply::{fieldsets, server_type_key, service_label};
+use crate::portal::form::{fieldsets, server_type_key, service_label};
 use crate::session::{Authed, Ctx};
 use crate::{Shared, auth, html};
 use askama::Template;

@@ -139,7 +139,7 @@ async fn detail_page_with(
         })
         .collect();
     let c = &x.creds;
-    let mut res = html(&DetailPage {
+    html(&DetailPage {
         p: Page::new(&a.ctx, "desk", "account.title"),
         id,
         access_key: x.access_key.clone(),
@@ -166,13 +166,7 @@ async fn detail_page_with(
             .unwrap_or_else(|| "certificate".into()),
         otp_email: otp.and_then(|o| o.otp_email).unwrap_or_default(),
         error,
-    })?;
-    // A page with a password on it is never cached.
-    res.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+    })
 }
 
 /// GET /accounts/{id}.
@@ -288,7 +282,7 @@ pub async fn new_certificate(
         .ra
         .replace_login_certificate(Realm::Customer, n, &format!("staff:{}", a.id()))
         .await?;
-    let mut res = html(&NewCertPage {
+    html(&NewCertPage {
         p: Page::new(&a.ctx, "desk", "account.newcert.title"),
         id: n,
         access_key: c.login.clone(),
@@ -297,10 +291,5 @@ pub async fn new_certificate(
             base64::engine::general_purpose::STANDARD.encode(&c.p12)
         ),
         p12_password: c.p12_password,
-    })?;
-    res.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+    })
 }

@@ -4,7 +4,7 @@
 
 use crate::error::WebResult;
 use crate::page::{Errors, FieldView, Fieldset, Page, date};
-use crate::portal::apply::service_label;
+use crate::portal::form::{service_label, service_options, term_options};
 use crate::session::Authed;
 use crate::{Shared, html};
 use askama::Template;
@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shomei_model::{Service, Term};
+use shomei_model::Service;
 use shomei_ra::apply::FieldIssue;
 use shomei_ra::coupons::{CouponForm, CouponState, state};
 
@@ -72,23 +72,8 @@ async fn page(
 ) -> WebResult<Response> {
     let t = a.ctx.tr;
     let e = Errors::from_issues(t, issues);
-    let services = Service::FOR_NEW
-        .iter()
-        .map(|s| {
-            (
-                s.code().to_owned(),
-                service_label(t, s.code(), "").trim().to_owned(),
-                f.service == s.code(),
-            )
-        })
-        .collect();
-    let terms = Term::OFFERED
-        .iter()
-        .map(|y| {
-            let v = y.in_years().to_string();
-            (v.clone(), t.t1("term.years", &v), f.term == v)
-        })
-        .collect();
+    let services = service_options(t, Service::FOR_NEW, &f.service);
+    let terms = term_options(t, &f.term);
     let fieldsets = vec![Fieldset {
         legend: t.t("desk.coupons.issue"),
         fields: vec![

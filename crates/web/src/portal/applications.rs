@@ -3,7 +3,7 @@
 
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, Fieldset, Page, date};
-use crate::portal::apply::{fieldsets, server_type_key, service_label};
+use crate::portal::form::{fieldsets, server_type_key, service_label};
 use crate::session::Authed;
 use crate::{Shared, html};
 use askama::Template;

@@ -1,7 +1,8 @@
 //! 新規申請 (R-N1, R-A3): choose → terms → input → confirm → submit → done. Each step
 //! saves the draft server-side, so back and reload show what was typed, and submit is
 //! idempotent per draft (R-A4).
-
+use super::form::{fieldsets, select, service_label, service_options, term_options};
+use super::multipart::read_multipart;
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
@@ -12,23 +13,9 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use shomei_ca::BusinessCategory;
-use shomei_model::{AppKind, ServerType, Service, Term};
+use shomei_model::{AppKind, Service};
 use shomei_ra::apply::{ApplicationForm, FieldIssue, check_choice, check_form};
 use shomei_store::Draft;
-
-/// The label of a service with its term, e.g. "セコムパスポート for Web SR3.0 1年".
-pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
-    let name = match Service::from_code(service) {
-        Some(s) => t.t(match s {
-            Service::Sr30 => "service.sr30",
-            Service::Ev20 => "service.ev20",
-            Service::Sr20 => "service.sr20",
-        }),
-        None => "",
-    };
-    format!("{name} {}", t.t1("term.years", term))
-}
 
 #[derive(Template)]
 #[template(path = "portal/apply_choose.html")]
@@ -63,24 +50,8 @@ pub fn choose_page_for(
     texts: (&'static str, &'static str),
 ) -> WebResult<Response> {
     let t = a.ctx.tr;
-    let services = services
-        .iter()
-        .map(|s| {
-            (
-                s.code().to_owned(),
-                service_label(t, s.code(), "").trim().to_owned(),
-                form.service == s.code(),
-            )
-        })
-        .collect();
-    let terms = Term::OFFERED
-        .iter()
-        .map(|y| {
-            let v = y.in_years().to_string();
-            let sel = form.term == v;
-            (v.clone(), t.t1("term.years", &v), sel)
-        })
-        .collect();
+    let services = service_options(t, services, &form.service);
+    let terms = term_options(t, &form.term);
     html(&ChoosePage {
         p: Page::new(&a.ctx, "portal", texts.0),
         action: action.to_owned(),
@@ -107,9 +78,9 @@ pub async fn choose(a: Authed) -> WebResult<Response> {
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 pub struct ChoiceForm {
-    csrf: String,
-    service: String,
-    term: String,
+    pub(crate) csrf: String,
+    pub(crate) service: String,
+    pub(crate) term: String,
 }
 
 /// POST /apply: starts a draft.
@@ -231,265 +202,6 @@ struct InputPage {
     reissue_revoke: String,
 }
 
-fn text(
-    name: &'static str,
-    label: &'static str,
-    value: &str,
-    errors: &Errors,
-    input: &'static str,
-    required: bool,
-    maxlength: usize,
-) -> FieldView {
-    FieldView {
-        name,
-        label,
-        hint: "",
-        value: value.to_owned(),
-        error: errors.msg(name),
-        input,
-        required,
-        options: vec![],
-        maxlength,
-    }
-}
-
-fn select(
-    name: &'static str,
-    label: &'static str,
-    value: &str,
-    errors: &Errors,
-    options: Vec<(String, String, bool)>,
-) -> FieldView {
-    FieldView {
-        input: "select",
-        options,
-        ..text(name, label, value, errors, "select", true, 0)
-    }
-}
-
-/// The form's fields, grouped as the manual groups them (R-AI1).
-pub fn fieldsets(
-    t: crate::i18n::Tr,
-    f: &ApplicationForm,
-    e: &Errors,
-    with_server_type: bool,
-) -> Vec<Fieldset> {
-    let mut out = Vec::new();
-    if with_server_type {
-        let options = ServerType::ALL
-            .iter()
-            .map(|s| {
-                (
-                    s.code().to_owned(),
-                    t.t(server_type_key(*s)).to_owned(),
-                    f.server_type == s.code(),
-                )
-            })
-            .collect();
-        out.push(Fieldset {
-            legend: t.t("input.basic"),
-            fields: vec![select(
-                "server_type",
-                t.t("field.server_type"),
-                &f.server_type,
-                e,
-                options,
-            )],
-        });
-    }
-    out.push(Fieldset {
-        legend: t.t("input.org"),
-        fields: vec![
-            FieldView {
-                hint: t.t("field.org_name.hint"),
-                ..text(
-                    "org_name",
-                    t.t("field.org_name"),
-                    &f.org_name,
-                    e,
-                    "text",
-                    true,
-                    64,
-                )
-            },
-            FieldView {
-                hint: t.t("field.org_country.hint"),
-                ..text(
-                    "org_country",
-                    t.t("field.org_country"),
-                    &f.org_country,
-                    e,
-                    "text",
-                    true,
-                    2,
-                )
-            },
-            text(
-                "org_state",
-                t.t("field.org_state"),
-                &f.org_state,
-                e,
-                "text",
-                true,
-                64,
-            ),
-            text(
-                "org_locality",
-                t.t("field.org_locality"),
-                &f.org_locality,
-                e,
-                "text",
-                true,
-                64,
-            ),
-        ],
-    });
-    out.extend(contact_fieldsets(t, f, e));
-    if Service::from_code(&f.service).is_some_and(Service::is_ev) {
-        let cats = BusinessCategory::ALL
-            .iter()
-            .map(|c| {
-                (
-                    c.text().to_owned(),
-                    t.t(bc_key(*c)).to_owned(),
-                    f.ev_business_category == c.text(),
-                )
-            })
-            .collect();
-        out.push(Fieldset {
-            legend: t.t("input.ev"),
-            fields: vec![
-                select(
-                    "ev_business_category",
-                    t.t("field.ev_business_category"),
-                    &f.ev_business_category,
-                    e,
-                    cats,
-                ),
-                FieldView {
-                    hint: t.t("field.org_country.hint"),
-                    ..text(
-                        "ev_jurisdiction_country",
-                        t.t("field.ev_jurisdiction_country"),
-                        &f.ev_jurisdiction_country,
-                        e,
-                        "text",
-                        true,
-                        2,
-                    )
-                },
-                text(
-                    "ev_jurisdiction_state",
-                    t.t("field.ev_jurisdiction_state"),
-                    &f.ev_jurisdiction_state,
-                    e,
-                    "text",
-                    false,
-                    64,
-                ),
-                text(
-                    "ev_jurisdiction_locality",
-                    t.t("field.ev_jurisdiction_locality"),
-                    &f.ev_jurisdiction_locality,
-                    e,
-                    "text",
-                    false,
-                    64,
-                ),
-                FieldView {
-                    hint: t.t("field.ev_registration_number.hint"),
-                    ..text(
-                        "ev_registration_number",
-                        t.t("field.ev_registration_number"),
-                        &f.ev_registration_number,
-                        e,
-                        "text",
-                        true,
-                        20,
-                    )
-                },
-            ],
-        });
-    }
-    out
-}
-
-/// The three contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者).
-pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) -> Vec<Fieldset> {
-    let mut out = Vec::new();
-    for (legend, [n, m, p, r], [nv, mv, pv, rv]) in [
-        (
-            "contact.registrant",
-            ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
-            [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
-        ),
-        (
-            "contact.technical",
-            ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
-            [
-                &f.tech_name,
-                &f.tech_email,
-                &f.tech_phone,
-                &f.tech_renewal_mail,
-            ],
-        ),
-        (
-            "contact.administrative",
-            [
-                "admin_name",
-                "admin_email",
-                "admin_phone",
-                "admin_renewal_mail",
-            ],
-            [
-                &f.admin_name,
-                &f.admin_email,
-                &f.admin_phone,
-                &f.admin_renewal_mail,
-            ],
-        ),
-    ] {
-        let options = [("yes", "renewal_mail.yes"), ("no", "renewal_mail.no")]
-            .iter()
-            .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), rv.as_str() == *v))
-            .collect();
-        out.push(Fieldset {
-            legend: t.t(legend),
-            fields: vec![
-                text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
-                text(m, t.t("field.email"), mv, e, "email", true, 254),
-                text(p, t.t("field.phone"), pv, e, "tel", true, 20),
-                FieldView {
-                    required: false,
-                    hint: t.t("field.renewal_mail.hint"),
-                    ..select(r, t.t("field.renewal_mail"), rv, e, options)
-                },
-            ],
-        });
-    }
-    out
-}
-
-/// The message key of a server type.
-pub fn server_type_key(s: ServerType) -> &'static str {
-    match s {
-        ServerType::Apache => "server_type.apache",
-        ServerType::Nginx => "server_type.nginx",
-        ServerType::Iis => "server_type.iis",
-        ServerType::Appliance => "server_type.appliance",
-        ServerType::Other => "server_type.other",
-    }
-}
-
-fn bc_key(c: BusinessCategory) -> &'static str {
-    match c {
-        BusinessCategory::PrivateOrganization => "bc.private",
-        BusinessCategory::GovernmentEntity => "bc.government",
-        BusinessCategory::BusinessEntity => "bc.business",
-        BusinessCategory::NonCommercialEntity => "bc.noncommercial",
-    }
-}
-
 /// R-N2, R-R4: the coupon pull-down of a new, renewal or switch application: the
 /// account's unused coupons for this service and term (and the one chosen, if it is no
 /// longer usable, so its error shows with the choice kept). `None` when there is nothing
@@ -583,160 +295,6 @@ pub async fn input(
     }
     input_page(&st, &a, &d, &form, &[]).await
 }
-
-/// Reads the multipart form. Problems with the bytes themselves (invalid UTF-8, an
-/// oversized file, a broken upload) become field issues, never a 500.
-async fn read_multipart(
-    mut mp: Multipart,
-    form: &mut ApplicationForm,
-) -> (String, Vec<FieldIssue>) {
-    let mut csrf = String::new();
-    let mut issues = Vec::new();
-    let mut file: Option<Vec<u8>> = None;
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: "err.upload",
-                    detail: None,
-                });
-                break;
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = match field.bytes().await {
-            Ok(b) => b,
-            Err(_) => {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: "err.upload",
-                    detail: None,
-                });
-                break;
-            }
-        };
-        if name == "csr_file" {
-            if !bytes.is_empty() {
-                file = Some(bytes.to_vec());
-            }
-            continue;
-        }
-        let Ok(value) = String::from_utf8(bytes.to_vec()) else {
-            let field: &'static str = FIELD_NAMES
-                .iter()
-                .find(|n| **n == name)
-                .copied()
-                .unwrap_or("csr");
-            issues.push(FieldIssue {
-                field,
-                key: "err.utf8",
-                detail: None,
-            });
-            continue;
-        };
-        match name.as_str() {
-            "csrf" => csrf = value,
-            "csr" => form.csr = value,
-            "server_type" => form.server_type = value,
-            "org_name" => form.org_name = value,
-            "org_country" => form.org_country = value,
-            "org_state" => form.org_state = value,
-            "org_locality" => form.org_locality = value,
-            "reg_name" => form.reg_name = value,
-            "reg_email" => form.reg_email = value,
-            "reg_phone" => form.reg_phone = value,
-            "tech_name" => form.tech_name = value,
-            "tech_email" => form.tech_email = value,
-            "tech_phone" => form.tech_phone = value,
-            "admin_name" => form.admin_name = value,
-            "admin_email" => form.admin_email = value,
-            "admin_phone" => form.admin_phone = value,
-            "reg_renewal_mail" => form.reg_renewal_mail = value,
-            "tech_renewal_mail" => form.tech_renewal_mail = value,
-            "admin_renewal_mail" => form.admin_renewal_mail = value,
-            "ev_jurisdiction_country" => form.ev_jurisdiction_country = value,
-            "ev_jurisdiction_state" => form.ev_jurisdiction_state = value,
-            "ev_jurisdiction_locality" => form.ev_jurisdiction_locality = value,
-            "ev_business_category" => form.ev_business_category = value,
-            "ev_registration_number" => form.ev_registration_number = value,
-            "reissue_revoke" => form.reissue_revoke = value,
-            "coupon" => form.coupon = value,
-            _ => {}
-        }
-    }
-    if let Some(bytes) = file {
-        // An uploaded file wins over the text area. DER is kept as PEM text.
-        if bytes.len() > shomei_ca::csr::MAX_CSR_BYTES {
-            issues.push(FieldIssue {
-                field: "csr",
-                key: "csr.too_large",
-                detail: None,
-            });
-        } else if bytes.first() == Some(&0x30) {
-            form.csr = shomei_ca::csr::pem_encode("CERTIFICATE REQUEST", &bytes);
-        } else {
-            match String::from_utf8(bytes) {
-                Ok(s) => form.csr = s,
-                Err(_) => issues.push(FieldIssue {
-                    field: "csr",
-                    key: "csr.not_pem",
-                    detail: None,
-                }),
-            }
-        }
-    }
-    // Keep the draft small: a CSR text area over the limit is refused, not stored.
-    if form.csr.len() > shomei_ca::csr::MAX_CSR_BYTES {
-        form.csr.clear();
-        issues.push(FieldIssue {
-            field: "csr",
-            key: "csr.too_large",
-            detail: None,
-        });
-    }
-    for f in [
-        &mut form.org_name,
-        &mut form.org_state,
-        &mut form.org_locality,
-        &mut form.reg_name,
-        &mut form.tech_name,
-        &mut form.admin_name,
-    ] {
-        if f.chars().count() > 1000 {
-            *f = f.chars().take(1000).collect();
-        }
-    }
-    (csrf, issues)
-}
-
-const FIELD_NAMES: &[&str] = &[
-    "server_type",
-    "org_name",
-    "org_country",
-    "org_state",
-    "org_locality",
-    "reg_name",
-    "reg_email",
-    "reg_phone",
-    "tech_name",
-    "tech_email",
-    "tech_phone",
-    "admin_name",
-    "admin_email",
-    "admin_phone",
-    "reg_renewal_mail",
-    "tech_renewal_mail",
-    "admin_renewal_mail",
-    "coupon",
-    "ev_jurisdiction_country",
-    "ev_jurisdiction_state",
-    "ev_jurisdiction_locality",
-    "ev_business_category",
-    "ev_registration_number",
-];
 
 /// POST /apply/{draft}/input: saves what was typed (always), checks it, and moves on
 /// to the confirmation screen or shows each problem on the form.
@@ -926,82 +484,8 @@ pub async fn start_continuation(
     start_draft(st, a, kind, &form).await
 }
 
-/// GET /applications/{id}/switch: 別サービスへ切り替えて申請 (R-R5), choose the new
-/// service and term.
-pub async fn switch_choose(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-) -> WebResult<Response> {
-    let target = switchable(&st, &a, &id).await?;
-    let form = ApplicationForm {
-        term: "1".into(),
-        ..Default::default()
-    };
-    switch_page(&a, &target, &form, "")
-}
-
-fn switch_page(
-    a: &Authed,
-    target: &shomei_store::Application,
-    form: &ApplicationForm,
-    error: &str,
-) -> WebResult<Response> {
-    choose_page_for(
-        a,
-        form,
-        error,
-        &shomei_ra::Ra::switch_targets(target.service),
-        &format!("/applications/{}/switch", target.id),
-        ("switch.title", "switch.lead"),
-    )
-}
-
-async fn switchable(st: &Shared, a: &Authed, id: &str) -> WebResult<shomei_store::Application> {
-    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    let target = st
-        .ra
-        .store
-        .application_of(a.id(), id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    if !st.ra.may_switch(&target).await? {
-        return Err(WebError::NotFound);
-    }
-    Ok(target)
-}
-
-/// POST /applications/{id}/switch: starts the switch's draft, filled from the record
-/// (R-R5 keeps the contract's data), then terms → input → confirm → submit.
-pub async fn switch_start(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    Form(f): Form<ChoiceForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let target = switchable(&st, &a, &id).await?;
-    let targets = shomei_ra::Ra::switch_targets(target.service);
-    let choice = ApplicationForm {
-        service: f.service,
-        term: f.term,
-        ..Default::default()
-    };
-    if shomei_ra::apply::check_choice_in(&choice, &targets).is_err() {
-        let mut res = switch_page(&a, &target, &choice, a.ctx.tr.t("apply.choose.error"))?;
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(res);
-    }
-    let mut form = crate::portal::applications::details_form(&target);
-    form.service = choice.service;
-    form.term = choice.term;
-    form.server_type = target.server_type.code().to_owned();
-    form.target = target.id;
-    start_draft(&st, &a, AppKind::Switch, &form).await
-}
-
 /// Stores a new draft of `kind` with `form` and sends the browser to its terms.
-async fn start_draft(
+pub(crate) async fn start_draft(
     st: &Shared,
     a: &Authed,
     kind: AppKind,

@@ -3,7 +3,7 @@
 
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, Fieldset, Page};
-use crate::portal::apply::contact_fieldsets;
+use crate::portal::form::contact_fieldsets;
 use crate::session::Authed;
 use crate::{Shared, html};
 use askama::Template;

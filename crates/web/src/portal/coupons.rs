@@ -39,7 +39,7 @@ pub async fn list(State(st): State<Shared>, a: Authed) -> WebResult<Response> {
             let s = state(c, now);
             Row {
                 number: c.number.clone(),
-                service: crate::portal::apply::service_label(
+                service: crate::portal::form::service_label(
                     t,
                     c.service.code(),
                     &c.term_years.to_string(),

@@ -6,7 +6,7 @@
 use crate::error::WebResult;
 use crate::page::{Page, date};
 use crate::portal::applications::{kind_key, status_key, validity};
-use crate::portal::apply::{server_type_key, service_label};
+use crate::portal::form::{server_type_key, service_label};
 use crate::session::Authed;
 use crate::{Shared, html};
 use askama::Template;
@@ -355,16 +355,7 @@ pub async fn search_form(a: Authed, Query(q): Query<ListQuery>) -> WebResult<Res
             )
         })
         .collect();
-    let services = Service::ALL
-        .iter()
-        .map(|s| {
-            (
-                s.code().to_owned(),
-                service_label(t, s.code(), "").trim().to_owned(),
-                q.service == s.code(),
-            )
-        })
-        .collect();
+    let services = crate::portal::form::service_options(t, Service::ALL, &q.service);
     let server_types = ServerType::ALL
         .iter()
         .map(|s| {

@@ -6,9 +6,12 @@ pub mod apply;
 pub mod cancel;
 pub mod contacts;
 pub mod coupons;
+pub mod form;
 pub mod list;
+pub mod multipart;
 pub mod otp;
 pub mod revoke;
+pub mod switch;
 
 use crate::auth;
 use crate::error::WebResult;
@@ -37,7 +40,7 @@ pub fn router(state: Shared) -> Router {
         .route("/otp-login/{token}", get(otp::code_form).post(otp::finish))
         .route(
             "/applications/{id}/switch",
-            get(apply::switch_choose).post(apply::switch_start),
+            get(switch::switch_choose).post(switch::switch_start),
         )
         .route("/apply/{draft}/terms", get(apply::terms).post(apply::agree))
         .route(

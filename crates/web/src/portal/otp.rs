@@ -104,10 +104,6 @@ async fn code_page(
         secret: enrol.map(|e| e.secret).unwrap_or_default(),
         qr_svg,
     })?;
-    res.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
     if !error.is_empty() {
         *res.status_mut() = StatusCode::UNAUTHORIZED;
     }

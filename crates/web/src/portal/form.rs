@@ -1,0 +1,309 @@
+//! The application form's fields as the manual groups them (R-AI1): the service label,
+//! the organisation, EV data and contact fieldsets, and the labels of server types.
+
+use crate::page::{Errors, FieldView, Fieldset};
+use shomei_ca::BusinessCategory;
+use shomei_model::{ServerType, Service, Term};
+use shomei_ra::apply::ApplicationForm;
+
+/// The label of a service with its term, e.g. "セコムパスポート for Web SR3.0 1年".
+pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
+    let name = match Service::from_code(service) {
+        Some(s) => t.t(match s {
+            Service::Sr30 => "service.sr30",
+            Service::Ev20 => "service.ev20",
+            Service::Sr20 => "service.sr20",
+        }),
+        None => "",
+    };
+    format!("{name} {}", t.t1("term.years", term))
+}
+
+pub(crate) fn text(
+    name: &'static str,
+    label: &'static str,
+    value: &str,
+    errors: &Errors,
+    input: &'static str,
+    required: bool,
+    maxlength: usize,
+) -> FieldView {
+    FieldView {
+        name,
+        label,
+        hint: "",
+        value: value.to_owned(),
+        error: errors.msg(name),
+        input,
+        required,
+        options: vec![],
+        maxlength,
+    }
+}
+
+pub(crate) fn select(
+    name: &'static str,
+    label: &'static str,
+    value: &str,
+    errors: &Errors,
+    options: Vec<(String, String, bool)>,
+) -> FieldView {
+    FieldView {
+        input: "select",
+        options,
+        ..text(name, label, value, errors, "select", true, 0)
+    }
+}
+
+/// The form's fields, grouped as the manual groups them (R-AI1).
+pub fn fieldsets(
+    t: crate::i18n::Tr,
+    f: &ApplicationForm,
+    e: &Errors,
+    with_server_type: bool,
+) -> Vec<Fieldset> {
+    let mut out = Vec::new();
+    if with_server_type {
+        let options = ServerType::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.code().to_owned(),
+                    t.t(server_type_key(*s)).to_owned(),
+                    f.server_type == s.code(),
+                )
+            })
+            .collect();
+        out.push(Fieldset {
+            legend: t.t("input.basic"),
+            fields: vec![select(
+                "server_type",
+                t.t("field.server_type"),
+                &f.server_type,
+                e,
+                options,
+            )],
+        });
+    }
+    out.push(Fieldset {
+        legend: t.t("input.org"),
+        fields: vec![
+            FieldView {
+                hint: t.t("field.org_name.hint"),
+                ..text(
+                    "org_name",
+                    t.t("field.org_name"),
+                    &f.org_name,
+                    e,
+                    "text",
+                    true,
+                    64,
+                )
+            },
+            FieldView {
+                hint: t.t("field.org_country.hint"),
+                ..text(
+                    "org_country",
+                    t.t("field.org_country"),
+                    &f.org_country,
+                    e,
+                    "text",
+                    true,
+                    2,
+                )
+            },
+            text(
+                "org_state",
+                t.t("field.org_state"),
+                &f.org_state,
+                e,
+                "text",
+                true,
+                64,
+            ),
+            text(
+                "org_locality",
+                t.t("field.org_locality"),
+                &f.org_locality,
+                e,
+                "text",
+                true,
+                64,
+            ),
+        ],
+    });
+    out.extend(contact_fieldsets(t, f, e));
+    if Service::from_code(&f.service).is_some_and(Service::is_ev) {
+        let cats = BusinessCategory::ALL
+            .iter()
+            .map(|c| {
+                (
+                    c.text().to_owned(),
+                    t.t(bc_key(*c)).to_owned(),
+                    f.ev_business_category == c.text(),
+                )
+            })
+            .collect();
+        out.push(Fieldset {
+            legend: t.t("input.ev"),
+            fields: vec![
+                select(
+                    "ev_business_category",
+                    t.t("field.ev_business_category"),
+                    &f.ev_business_category,
+                    e,
+                    cats,
+                ),
+                FieldView {
+                    hint: t.t("field.org_country.hint"),
+                    ..text(
+                        "ev_jurisdiction_country",
+                        t.t("field.ev_jurisdiction_country"),
+                        &f.ev_jurisdiction_country,
+                        e,
+                        "text",
+                        true,
+                        2,
+                    )
+                },
+                text(
+                    "ev_jurisdiction_state",
+                    t.t("field.ev_jurisdiction_state"),
+                    &f.ev_jurisdiction_state,
+                    e,
+                    "text",
+                    false,
+                    64,
+                ),
+                text(
+                    "ev_jurisdiction_locality",
+                    t.t("field.ev_jurisdiction_locality"),
+                    &f.ev_jurisdiction_locality,
+                    e,
+                    "text",
+                    false,
+                    64,
+                ),
+                FieldView {
+                    hint: t.t("field.ev_registration_number.hint"),
+                    ..text(
+                        "ev_registration_number",
+                        t.t("field.ev_registration_number"),
+                        &f.ev_registration_number,
+                        e,
+                        "text",
+                        true,
+                        20,
+                    )
+                },
+            ],
+        });
+    }
+    out
+}
+
+/// The three contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者).
+pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) -> Vec<Fieldset> {
+    let mut out = Vec::new();
+    for (legend, [n, m, p, r], [nv, mv, pv, rv]) in [
+        (
+            "contact.registrant",
+            ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
+            [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
+        ),
+        (
+            "contact.technical",
+            ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
+            [
+                &f.tech_name,
+                &f.tech_email,
+                &f.tech_phone,
+                &f.tech_renewal_mail,
+            ],
+        ),
+        (
+            "contact.administrative",
+            [
+                "admin_name",
+                "admin_email",
+                "admin_phone",
+                "admin_renewal_mail",
+            ],
+            [
+                &f.admin_name,
+                &f.admin_email,
+                &f.admin_phone,
+                &f.admin_renewal_mail,
+            ],
+        ),
+    ] {
+        let options = [("yes", "renewal_mail.yes"), ("no", "renewal_mail.no")]
+            .iter()
+            .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), rv.as_str() == *v))
+            .collect();
+        out.push(Fieldset {
+            legend: t.t(legend),
+            fields: vec![
+                text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
+                text(m, t.t("field.email"), mv, e, "email", true, 254),
+                text(p, t.t("field.phone"), pv, e, "tel", true, 20),
+                FieldView {
+                    required: false,
+                    hint: t.t("field.renewal_mail.hint"),
+                    ..select(r, t.t("field.renewal_mail"), rv, e, options)
+                },
+            ],
+        });
+    }
+    out
+}
+
+/// The message key of a server type.
+pub fn server_type_key(s: ServerType) -> &'static str {
+    match s {
+        ServerType::Apache => "server_type.apache",
+        ServerType::Nginx => "server_type.nginx",
+        ServerType::Iis => "server_type.iis",
+        ServerType::Appliance => "server_type.appliance",
+        ServerType::Other => "server_type.other",
+    }
+}
+
+pub(crate) fn bc_key(c: BusinessCategory) -> &'static str {
+    match c {
+        BusinessCategory::PrivateOrganization => "bc.private",
+        BusinessCategory::GovernmentEntity => "bc.government",
+        BusinessCategory::BusinessEntity => "bc.business",
+        BusinessCategory::NonCommercialEntity => "bc.noncommercial",
+    }
+}
+
+/// Choices of `services` for a select or radio group: (code, label, selected).
+pub fn service_options(
+    t: crate::i18n::Tr,
+    services: &[Service],
+    selected: &str,
+) -> Vec<(String, String, bool)> {
+    services
+        .iter()
+        .map(|s| {
+            (
+                s.code().to_owned(),
+                service_label(t, s.code(), "").trim().to_owned(),
+                selected == s.code(),
+            )
+        })
+        .collect()
+}
+
+/// The offered terms for a select: (years, label, selected).
+pub fn term_options(t: crate::i18n::Tr, selected: &str) -> Vec<(String, String, bool)> {
+    Term::OFFERED
+        .iter()
+        .map(|y| {
+            let v = y.in_years().to_string();
+            let sel = selected == v;
+            (v.clone(), t.t1("term.years", &v), sel)
+        })
+        .collect()
+}
