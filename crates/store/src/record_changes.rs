@@ -1,0 +1,231 @@
+//! Changes to a record after it was submitted: withdrawal (申請取消, R-A5), documents
+//! pending (書類提出待ち, R-LS3), and the contact change record (担当者変更, R-C1).
+
+use crate::audit::{AuditEvent, append};
+use crate::jobs::enqueue;
+use crate::{Result, Store, StoreError, Ts};
+use shomei_model::details::ApplicationDetails;
+use sqlx::Row;
+
+impl Store {
+    /// The customer withdraws (申請取消) an application not yet done. Returns false if
+    /// it was not the account's or no longer withdrawable.
+    pub async fn withdraw_application(&self, account_id: i64, id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'withdrawn', updated_at = $3 WHERE id = $1 AND account_id = $2 AND status IN ('received', 'documents_pending')")
+            .bind(id)
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        crate::coupons::release(&mut tx, id).await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("customer:{account_id}"),
+                "application.withdrawn",
+                format!("application:{id}"),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Staff mark an application 書類提出待ち with a note of what is missing (R-LS3),
+    /// and queue the "documents requested" mail.
+    pub async fn request_documents(
+        &self,
+        id: i64,
+        staff_id: i64,
+        note: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'documents_pending', documents_note = $2, updated_at = $3 WHERE id = $1 AND status IN ('received', 'documents_pending') AND kind <> 'revocation'")
+            .bind(id)
+            .bind(note)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "documents.requested",
+                format!("application:{id}"),
+                serde_json::json!({ "note": note }),
+            ),
+        )
+        .await?;
+        enqueue(
+            &mut tx,
+            "mail.documents_requested",
+            &serde_json::json!({ "application_id": id }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Staff record that the documents arrived: back to 申込受付 for review.
+    pub async fn documents_received(&self, id: i64, staff_id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'received', documents_note = NULL, updated_at = $2 WHERE id = $1 AND status = 'documents_pending'")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "documents.received",
+                format!("application:{id}"),
+                serde_json::json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// Stores a contact change request (R-C1) as its own record (R-A1), 申込受付, with
+    /// `details` (the target's data with the new contacts), its audit event and the
+    /// staff notice. The target must be the account's, an issuing record, 完了, with no
+    /// open contact change. Idempotent per draft (R-A4).
+    pub async fn submit_contact_change(
+        &self,
+        account_id: i64,
+        draft_id: &str,
+        target_id: i64,
+        details: &ApplicationDetails,
+        now: Ts,
+    ) -> Result<(i64, bool)> {
+        let details = serde_json::to_string(details).map_err(StoreError::corrupt)?;
+        let attempt = async {
+            let mut tx = self.begin().await?;
+            let existing: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT application_id FROM drafts WHERE id = $1 AND account_id = $2",
+            )
+            .bind(draft_id)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                None => return Err(StoreError::Conflict("no such draft".into())),
+                Some(Some(id)) => return Ok((id, false)),
+                Some(None) => {}
+            }
+            let allowed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue', 'continuation', 'switch') \
+                 AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN ('received', 'documents_pending'))",
+            )
+            .bind(target_id)
+            .bind(account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if allowed == 0 {
+                return Err(StoreError::Conflict(
+                    "contact change not allowed for this record".into(),
+                ));
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO applications (account_id, contract_id, draft_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, target_id, created_at, updated_at, org_name, contract_code, contract_ends_at) \
+                 SELECT account_id, contract_id, $2, 'contact_change', service, term_years, contract_type, 'received', server_type, '', common_name, names, spki_sha256, key_desc, $3, id, $4, $4, org_name, contract_code, contract_ends_at FROM applications WHERE id = $1 RETURNING id",
+            )
+            .bind(target_id)
+            .bind(draft_id)
+            .bind(&details)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE drafts SET application_id = $2, step = 'submitted', updated_at = $3 WHERE id = $1").bind(draft_id).bind(id).bind(now).execute(&mut *tx).await?;
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    format!("customer:{account_id}"),
+                    "contacts.change_requested",
+                    format!("application:{id}"),
+                    serde_json::json!({ "target": target_id }),
+                ),
+            )
+            .await?;
+            enqueue(
+                &mut tx,
+                "mail.staff_new_application",
+                &serde_json::json!({ "application_id": id }),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok((id, true))
+        };
+        match attempt.await {
+            Err(e) if e.is_unique_violation() => {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM applications WHERE draft_id = $1 AND account_id = $2",
+                )
+                .bind(draft_id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                id.map(|id| (id, false)).ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Staff complete a contact change (R-C1): the record becomes 完了 and the contract's
+    /// record takes the new contacts, in one transaction with the audit event.
+    pub async fn complete_contact_change(&self, id: i64, staff_id: i64, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'contact_change' AND status IN ('received', 'documents_pending') RETURNING target_id, details")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let target: i64 = row.try_get("target_id")?;
+        let details: String = row.try_get("details")?;
+        sqlx::query("UPDATE applications SET details = $2, updated_at = $3 WHERE id = $1")
+            .bind(target)
+            .bind(&details)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "contacts.changed",
+                format!("application:{target}"),
+                serde_json::json!({ "request": id }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
