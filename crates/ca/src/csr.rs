@@ -2,6 +2,7 @@
 //! before anything a customer submitted is stored.
 
 use crate::CsrError;
+use crate::keys::{self, KeyPolicy};
 use crate::names::check_dns_name;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -49,7 +50,8 @@ pub struct CheckedCsr {
     pub pem: String,
     /// The subject public key info, DER: what the certificate will carry.
     pub spki_der: Vec<u8>,
-    /// SHA-256 of the SPKI, hex: used to find and block keys.
+    /// SHA-256 of the SPKI in its canonical encoding (the only one accepted), hex: used
+    /// to find and block keys.
     pub spki_sha256: String,
     /// The key.
     pub key: KeyKind,
@@ -62,7 +64,7 @@ pub struct CheckedCsr {
 }
 
 /// Decodes PEM (a `CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST` block) or raw DER.
-fn decode(input: &[u8]) -> Result<Vec<u8>, CsrError> {
+pub(crate) fn decode(input: &[u8]) -> Result<Vec<u8>, CsrError> {
     if input.len() > MAX_CSR_BYTES {
         return Err(CsrError::TooLarge);
     }
@@ -95,8 +97,14 @@ fn pem_block(text: &str) -> Option<Vec<u8>> {
     None
 }
 
-/// Parses and checks a CSR (PEM or DER bytes).
+/// Parses and checks a CSR (PEM or DER bytes) with the built-in key rules only (no
+/// operator weak-key list). The RA uses [`check_csr_with`].
 pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
+    check_csr_with(input, &KeyPolicy::default())
+}
+
+/// Parses and checks a CSR (PEM or DER bytes) under `policy`.
+pub fn check_csr_with(input: &[u8], policy: &KeyPolicy) -> Result<CheckedCsr, CsrError> {
     // 1. Decode and parse.
     let der = decode(input)?;
     let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(|_| CsrError::Malformed)?;
@@ -107,7 +115,7 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
     //    refuses keys the policy would refuse, with a less helpful error.
     let info = &csr.certification_request_info;
     let spki = &info.subject_pki;
-    let key = check_key(spki)?;
+    let (key, spki_der) = check_key(spki, policy)?;
     // 3. The self-signature proves possession of the key.
     csr.verify_signature().map_err(|_| CsrError::BadSignature)?;
     // 4. The names.
@@ -153,7 +161,6 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
     if names.len() > 100 {
         return Err(CsrError::TooManyNames);
     }
-    let spki_der = spki.raw.to_vec();
     let spki_sha256 = crate::sha256_hex(&spki_der);
     Ok(CheckedCsr {
         pem: pem_encode("CERTIFICATE REQUEST", &der),
@@ -167,57 +174,51 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
     })
 }
 
-fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyKind, CsrError> {
+fn check_key(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    policy: &KeyPolicy,
+) -> Result<(KeyKind, Vec<u8>), CsrError> {
     let alg = &spki.algorithm.algorithm;
-    if *alg == OID_PKCS1_RSAENCRYPTION {
+    // Each key is checked in its canonical encoding and must have arrived in it: the same
+    // key encoded two ways must never pass as two keys (a blocked key, key-compromise
+    // revocation of sibling certificates).
+    let (kind, canonical) = if *alg == OID_PKCS1_RSAENCRYPTION {
         let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
             return Err(CsrError::Malformed);
         };
-        let modulus = strip_zeros(rsa.modulus);
-        let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
-        if bits < 2048 {
-            return Err(CsrError::RsaTooSmall(bits));
-        }
-        if !bits.is_multiple_of(8) {
-            return Err(CsrError::RsaNotMultipleOf8(bits));
-        }
-        if bits > 8192 {
-            return Err(CsrError::RsaTooLarge(bits));
-        }
-        let e = strip_zeros(rsa.exponent);
-        let odd = e.last().is_some_and(|b| b & 1 == 1);
-        let at_least_3 = e.len() > 1 || e.first().is_some_and(|b| *b >= 3);
-        if !odd || !at_least_3 {
-            return Err(CsrError::RsaBadExponent);
-        }
-        if modulus.last().is_some_and(|b| b & 1 == 0) {
-            // An even modulus is trivially factorable.
-            return Err(CsrError::WeakKey);
-        }
-        return Ok(KeyKind::Rsa(bits));
-    }
-    if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let bits = keys::check_rsa(rsa.modulus, rsa.exponent, policy)?;
+        (
+            KeyKind::Rsa(bits),
+            keys::canonical_rsa_spki(rsa.modulus, rsa.exponent),
+        )
+    } else if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
         let curve = spki
             .algorithm
             .parameters
             .as_ref()
             .and_then(|p| p.as_oid().ok())
             .ok_or(CsrError::Malformed)?;
-        // The point itself was validated by the signature check (ring parses it).
-        return if curve == OID_EC_P256 {
-            Ok(KeyKind::EcP256)
+        let (kind, oid, len) = if curve == OID_EC_P256 {
+            (KeyKind::EcP256, keys::OID_P256, 65)
         } else if curve == OID_NIST_EC_P384 {
-            Ok(KeyKind::EcP384)
+            (KeyKind::EcP384, keys::OID_P384, 97)
         } else {
-            Err(CsrError::UnsupportedCurve(curve.to_id_string()))
+            return Err(CsrError::UnsupportedCurve(curve.to_id_string()));
         };
+        let point = spki.subject_public_key.data.as_ref();
+        if point.len() != len || point.first() != Some(&0x04) {
+            // Compressed or hybrid points: one key, several encodings.
+            return Err(CsrError::NonCanonicalKey);
+        }
+        // The point itself is validated by the signature check (ring parses it).
+        (kind, keys::canonical_ec_spki(oid, point))
+    } else {
+        return Err(CsrError::UnsupportedKey(alg.to_id_string()));
+    };
+    if canonical != spki.raw {
+        return Err(CsrError::NonCanonicalKey);
     }
-    Err(CsrError::UnsupportedKey(alg.to_id_string()))
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|x| **x == 0).count();
-    &b[n..]
+    Ok((kind, canonical))
 }
 
 /// PEM-encodes DER with 64-character lines.

@@ -9,6 +9,7 @@
 pub mod client;
 pub mod csr;
 pub mod facts;
+pub mod keys;
 pub mod lint;
 pub mod names;
 pub mod ocsp;
@@ -18,7 +19,8 @@ pub mod profile;
 pub mod serial;
 pub mod signer;
 
-pub use csr::{CheckedCsr, KeyKind, check_csr};
+pub use csr::{CheckedCsr, KeyKind, check_csr, check_csr_with};
+pub use keys::{KeyPolicy, WeakKeyList};
 pub use lint::{LintError, LintedCert};
 pub use profile::{BusinessCategory, EvSubject, OrgSubject, ServerOrder};
 pub use serial::Serial;
@@ -50,12 +52,24 @@ pub enum CsrError {
     /// RSA modulus size not divisible by 8.
     #[error("RSA key of {0} bits is not a multiple of 8")]
     RsaNotMultipleOf8(usize),
-    /// RSA exponent even or below 3.
-    #[error("RSA public exponent not allowed")]
-    RsaBadExponent,
-    /// A key known to be weak.
-    #[error("weak key")]
-    WeakKey,
+    /// RSA exponent even, below 65537 or above 2^256 (BR 6.1.6).
+    #[error("RSA public exponent {0} not allowed")]
+    RsaBadExponent(String),
+    /// The RSA modulus has a small prime factor (an even modulus included).
+    #[error("RSA modulus divisible by {0}")]
+    WeakKeySmallFactor(u32),
+    /// The ROCA fingerprint (CVE-2017-15361).
+    #[error("ROCA-vulnerable RSA key")]
+    WeakKeyRoca,
+    /// Fermat's method factors the modulus within [`keys::FERMAT_ROUNDS`] rounds.
+    #[error("RSA primes too close (Fermat)")]
+    WeakKeyFermat,
+    /// On the operator's Debian weak-key list (CVE-2008-0166).
+    #[error("Debian weak key")]
+    WeakKeyDebian,
+    /// The public key is not in its canonical DER encoding.
+    #[error("non-canonical public key encoding")]
+    NonCanonicalKey,
     /// A key reported compromised: it is blocked.
     #[error("blocked key")]
     BlockedKey,
@@ -86,6 +100,12 @@ pub enum CsrError {
     /// Not a valid LDH host name.
     #[error("invalid DNS name {0}")]
     InvalidName(String),
+    /// A label with `--` in positions 3–4 that is not an `xn--` label (RFC 5890 2.3.1).
+    #[error("reserved LDH label in {0}")]
+    ReservedLabel(String),
+    /// An `xn--` label that is not the A-label of a valid IDNA2008 U-label.
+    #[error("invalid internationalised label in {0}")]
+    InvalidIdn(String),
     /// A name with non-ASCII characters.
     #[error("non-ASCII name {0}")]
     NotAscii(String),
@@ -105,8 +125,12 @@ impl CsrError {
             CsrError::RsaTooSmall(_) => "csr.rsa_small",
             CsrError::RsaTooLarge(_) => "csr.rsa_large",
             CsrError::RsaNotMultipleOf8(_) => "csr.rsa_mult8",
-            CsrError::RsaBadExponent => "csr.rsa_exponent",
-            CsrError::WeakKey => "csr.weak_key",
+            CsrError::RsaBadExponent(_) => "csr.rsa_exponent",
+            CsrError::WeakKeySmallFactor(_) => "csr.weak_small_factor",
+            CsrError::WeakKeyRoca => "csr.weak_roca",
+            CsrError::WeakKeyFermat => "csr.weak_fermat",
+            CsrError::WeakKeyDebian => "csr.weak_debian",
+            CsrError::NonCanonicalKey => "csr.non_canonical_key",
             CsrError::BlockedKey => "csr.blocked_key",
             CsrError::UnsupportedCurve(_) => "csr.curve",
             CsrError::UnsupportedKey(_) => "csr.key_alg",
@@ -117,6 +141,8 @@ impl CsrError {
             CsrError::InternalName(_) => "csr.internal",
             CsrError::PublicSuffix(_) => "csr.public_suffix",
             CsrError::InvalidName(_) => "csr.invalid_name",
+            CsrError::ReservedLabel(_) => "csr.reserved_label",
+            CsrError::InvalidIdn(_) => "csr.invalid_idn",
             CsrError::NotAscii(_) => "csr.not_ascii",
             CsrError::CommonNameNotInNames(_) => "csr.cn_not_in_names",
         }
@@ -127,6 +153,7 @@ impl CsrError {
             CsrError::RsaTooSmall(b)
             | CsrError::RsaTooLarge(b)
             | CsrError::RsaNotMultipleOf8(b) => Some(b.to_string()),
+            CsrError::WeakKeySmallFactor(p) => Some(p.to_string()),
             CsrError::UnsupportedCurve(s)
             | CsrError::UnsupportedKey(s)
             | CsrError::IpAddress(s)
@@ -134,6 +161,9 @@ impl CsrError {
             | CsrError::InternalName(s)
             | CsrError::PublicSuffix(s)
             | CsrError::InvalidName(s)
+            | CsrError::ReservedLabel(s)
+            | CsrError::InvalidIdn(s)
+            | CsrError::RsaBadExponent(s)
             | CsrError::NotAscii(s)
             | CsrError::CommonNameNotInNames(s) => Some(s.clone()),
             _ => None,

@@ -36,6 +36,7 @@ pub fn check_dns_name(raw: &str) -> Result<String, CsrError> {
         if !is_ldh_label(label) {
             return Err(CsrError::InvalidName(shown()));
         }
+        check_label_form(label).map_err(|e| e(shown()))?;
     }
     let base = rest.join(".");
     if base.ends_with(".in-addr.arpa") || base.ends_with(".ip6.arpa") || base == "in-addr.arpa" {
@@ -53,6 +54,62 @@ pub fn check_dns_name(raw: &str) -> Result<String, CsrError> {
         return Err(CsrError::SingleLabel(shown()));
     }
     Ok(name)
+}
+
+/// RFC 5890 2.3.1: a label with `--` in positions 3–4 is reserved; only `xn--` labels
+/// (A-labels) may have it, and an A-label must be the Punycode of a valid IDNA2008
+/// U-label that encodes back to exactly the same A-label.
+fn check_label_form(label: &str) -> Result<(), fn(String) -> CsrError> {
+    if label.get(2..4) != Some("--") {
+        return Ok(());
+    }
+    if !label.starts_with("xn--") {
+        return Err(CsrError::ReservedLabel);
+    }
+    if is_valid_a_label(label) {
+        Ok(())
+    } else {
+        Err(CsrError::InvalidIdn)
+    }
+}
+
+/// Whether an `xn--` label decodes to a U-label that UTS 46 (non-transitional, STD3,
+/// hyphens checked, bidi and joiner rules) accepts, that round-trips to the same
+/// A-label, and whose code points are of the kinds IDNA2008 allows (letters, marks,
+/// digits, the hyphen and the contextual characters) — the UTS 46 tables alone also
+/// let through symbols IDNA2008 disallows (NV8).
+fn is_valid_a_label(label: &str) -> bool {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    let uts46 = Uts46::new();
+    let (unicode, result) = uts46.to_unicode(label.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
+    if result.is_err() || unicode.is_ascii() || unicode.contains('.') {
+        return false;
+    }
+    let Ok(back) = uts46.to_ascii(
+        unicode.as_bytes(),
+        AsciiDenyList::STD3,
+        Hyphens::Check,
+        DnsLength::Verify,
+    ) else {
+        return false;
+    };
+    if back != label {
+        return false;
+    }
+    unicode.chars().all(|c| {
+        c.is_alphanumeric()
+            || unicode_normalization::char::is_combining_mark(c)
+            || matches!(
+                c,
+                '-' | '\u{00B7}'
+                    | '\u{0375}'
+                    | '\u{05F3}'
+                    | '\u{05F4}'
+                    | '\u{30FB}'
+                    | '\u{200C}'
+                    | '\u{200D}'
+            )
+    })
 }
 
 /// A letter-digit-hyphen label of 1 to 63 characters, not starting or ending with `-`.
@@ -77,6 +134,9 @@ mod tests {
             "a.b.example.com",
             "*.example.jp",
             "xn--eckwd4c7c.xn--zckzah.jp",
+            "xn--r8jz45g.jp",
+            "www.xn--bcher-kva.example.com",
+            "a-b--c.example.jp",
         ] {
             assert!(check_dns_name(n).is_ok(), "{n}");
         }
@@ -103,6 +163,17 @@ mod tests {
             ("under_score.example.jp", |e| matches!(e, E::InvalidName(_))),
             ("www.example.jp.", |e| matches!(e, E::InvalidName(_))),
             ("例え.jp", |e| matches!(e, E::NotAscii(_))),
+            // Issue #7 item 2 (BR 7.1.2.7.12, RFC 5890): not Punycode, a reserved LDH
+            // label, and an A-label of U+2488 (refused by IDNA2008).
+            ("xn--zz.example.jp", |e| matches!(e, E::InvalidIdn(_))),
+            ("ab--cd.example.jp", |e| matches!(e, E::ReservedLabel(_))),
+            ("www.ab--cd.example.jp", |e| {
+                matches!(e, E::ReservedLabel(_))
+            }),
+            ("xn--a-ecp.example.jp", |e| matches!(e, E::InvalidIdn(_))),
+            ("xn--.example.jp", |e| matches!(e, E::InvalidName(_))),
+            // A symbol (U+2603 snowman) is NV8: UTS 46 allows it, IDNA2008 does not.
+            ("xn--n3h.example.jp", |e| matches!(e, E::InvalidIdn(_))),
             ("1.2.0.192.in-addr.arpa", |e| {
                 matches!(e, E::InternalName(_))
             }),

@@ -145,3 +145,141 @@ fn r_s2_refuses_cn_not_among_names() {
         CsrError::CommonNameNotInNames("other.example.jp".into())
     );
 }
+
+// --- Issue #7 item 1: weak keys (BR 6.1.1.3 (4), 6.1.6). The CSRs in tests/data/weak
+// are made by .ci/corpus/gen.py --fixtures (Python `cryptography`, real RSA keys).
+
+fn weak(name: &str) -> Vec<u8> {
+    data(&format!("weak/{name}.csr"))
+}
+
+fn weak_refused(name: &str) -> CsrError {
+    match check_csr(&weak(name)) {
+        Err(e) => e,
+        Ok(c) => panic!("{name} accepted: {:?}", c.names),
+    }
+}
+
+#[test]
+fn issue7_item1_roca_key_is_refused() {
+    assert_eq!(weak_refused("rsa2048-roca"), CsrError::WeakKeyRoca);
+    assert_eq!(CsrError::WeakKeyRoca.key(), "csr.weak_roca");
+}
+
+#[test]
+fn issue7_item1_close_primes_are_refused() {
+    assert_eq!(weak_refused("rsa2048-fermat"), CsrError::WeakKeyFermat);
+}
+
+#[test]
+fn issue7_item1_small_exponents_are_refused_with_the_exponent() {
+    assert_eq!(
+        weak_refused("rsa2048-e3"),
+        CsrError::RsaBadExponent("3".into())
+    );
+    assert_eq!(
+        weak_refused("rsa2048-e17"),
+        CsrError::RsaBadExponent("17".into())
+    );
+    assert_eq!(
+        CsrError::RsaBadExponent("3".into()).detail().as_deref(),
+        Some("3")
+    );
+}
+
+/// The operator's procedure for a list line: `openssl req -noout -modulus | sha1sum`.
+fn openssl_modulus_sha1(csr: &str) -> String {
+    let path = format!("{}/tests/data/weak/{csr}.csr", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-noout", "-modulus", "-in", &path])
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    assert!(out.starts_with(b"Modulus="), "openssl req -modulus failed");
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha1", "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    use std::io::Write;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&out);
+    }
+    let out = child
+        .wait_with_output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn issue7_item1_debian_weak_key_list_from_a_directory() {
+    let fp = openssl_modulus_sha1("rsa2048-debian-listed");
+    assert_eq!(fp.len(), 40, "{fp}");
+    let dir = std::env::temp_dir().join(format!("shomei-weak-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    // One file with the full SHA-1, one in the openssl-blacklist form (last 20 digits).
+    std::fs::write(
+        dir.join("full.list"),
+        format!("# test list\n0123456789abcdef0123456789abcdef01234567\n{fp}\n"),
+    )
+    .unwrap_or_default();
+    std::fs::write(dir.join("README"), "not a list").unwrap_or_default();
+    let list = shomei_ca::WeakKeyList::load_dir(&dir).unwrap_or_default();
+    assert_eq!(list.len(), 2);
+    let policy = shomei_ca::KeyPolicy { weak_keys: list };
+    assert_eq!(
+        shomei_ca::check_csr_with(&weak("rsa2048-debian-listed"), &policy).err(),
+        Some(CsrError::WeakKeyDebian)
+    );
+    // Without the list the same key passes; other keys pass with it.
+    assert!(check_csr(&weak("rsa2048-debian-listed")).is_ok());
+    assert!(shomei_ca::check_csr_with(&weak("rsa2048-canonical"), &policy).is_ok());
+    // The short form alone is enough.
+    std::fs::write(dir.join("full.list"), format!("{}\n", &fp[20..])).unwrap_or_default();
+    let short = shomei_ca::WeakKeyList::load_dir(&dir).unwrap_or_default();
+    let policy = shomei_ca::KeyPolicy { weak_keys: short };
+    assert_eq!(
+        shomei_ca::check_csr_with(&weak("rsa2048-debian-listed"), &policy).err(),
+        Some(CsrError::WeakKeyDebian)
+    );
+    // A bad line names the file and the line.
+    std::fs::write(dir.join("bad.list"), "# ok\nzz\n").unwrap_or_default();
+    let err = shomei_ca::WeakKeyList::load_dir(&dir)
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("bad.list") && e.contains("line 2")),
+        "{err:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --- Issue #7 item 3: one key, one encoding.
+
+#[test]
+fn issue7_item3_non_canonical_encodings_are_refused() {
+    for name in ["rsa2048-no-null", "p256-compressed"] {
+        assert_eq!(weak_refused(name), CsrError::NonCanonicalKey, "{name}");
+    }
+    // A modulus with a leading zero byte too many is not DER: the parser refuses it.
+    assert_eq!(weak_refused("rsa2048-padded-modulus"), CsrError::Malformed);
+}
+
+#[test]
+fn issue7_item3_key_hash_is_of_the_canonical_encoding() {
+    let c = check_csr(&weak("rsa2048-canonical"));
+    let c = c.as_ref().map_err(|e| e.to_string());
+    assert!(c.is_ok(), "{c:?}");
+    if let Ok(c) = c {
+        assert_eq!(c.spki_sha256, shomei_ca::sha256_hex(&c.spki_der));
+        assert_eq!(c.key, KeyKind::Rsa(2048));
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::{Ra, Result};
 use serde::{Deserialize, Serialize};
-use shomei_ca::{BusinessCategory, CheckedCsr, check_csr};
+use shomei_ca::{BusinessCategory, CheckedCsr, KeyPolicy, check_csr_with};
 use shomei_model::details::{ApplicationDetails, EvDetails, Organisation};
 use shomei_model::validate::{self, FieldError};
 use shomei_model::{AppKind, ContractType, ServerType, Service, Term};
@@ -142,14 +142,16 @@ pub fn check_choice_in(
 /// contacts (R-AI1), and for EV the EV data. Returns every issue at once.
 pub fn check_form(
     form: &ApplicationForm,
+    keys: &KeyPolicy,
 ) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
-    check_form_in(form, Service::FOR_NEW)
+    check_form_in(form, Service::FOR_NEW, keys)
 }
 
 /// [`check_form`] with the service among `services` (an import may bring SR2.0).
 pub fn check_form_in(
     form: &ApplicationForm,
     services: &[Service],
+    keys: &KeyPolicy,
 ) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
     let mut issues = Vec::new();
     let choice = check_choice_in(form, services)
@@ -230,7 +232,19 @@ pub fn check_form_in(
         });
         None
     } else {
-        match check_csr(form.csr.as_bytes()) {
+        match check_csr_with(form.csr.as_bytes(), keys) {
+            // EV Guidelines 9.8.1: no wildcard in an EV certificate.
+            Ok(c)
+                if choice.is_some_and(|(s, _)| s.is_ev())
+                    && c.names.iter().any(|n| n.starts_with("*.")) =>
+            {
+                issues.push(FieldIssue {
+                    field: "csr",
+                    key: "csr.ev_wildcard",
+                    detail: c.names.iter().find(|n| n.starts_with("*.")).cloned(),
+                });
+                None
+            }
             Ok(c) => Some(c),
             Err(e) => {
                 issues.push(FieldIssue {
@@ -304,7 +318,7 @@ impl Ra {
                 detail: None,
             }]));
         }
-        let v = match check_form_in(form, services) {
+        let v = match check_form_in(form, services, &self.policy.keys) {
             Ok(v) => v,
             Err(issues) => return Ok(Err(issues)),
         };

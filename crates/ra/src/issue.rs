@@ -2,7 +2,9 @@
 //! issues — new today; renewal, reissue and ACME later — goes through [`Ra::issue`].
 
 use crate::{Ra, RaError, Result, SERVER_CA};
-use shomei_ca::{BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr};
+use shomei_ca::{
+    BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr_with,
+};
 use shomei_model::{AppKind, AppStatus, Service, validity_for};
 use shomei_store::Validation;
 use shomei_store::certificates::NewContract;
@@ -166,8 +168,8 @@ impl Ra {
         if app.status != AppStatus::UnderReview {
             return Err(RaError::WrongState);
         }
-        let csr =
-            check_csr(app.csr_pem.as_bytes()).map_err(|_| RaError::Invalid("err.csr_changed"))?;
+        let csr = check_csr_with(app.csr_pem.as_bytes(), &self.policy.keys)
+            .map_err(|e| RaError::Invalid(e.key()))?;
         if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
             return Err(RaError::Invalid("err.csr_changed"));
         }

@@ -66,6 +66,9 @@ pub struct Policy {
     pub login_cert_days: i64,
     /// The organisation named in login certificates' issuer context (O of staff certs).
     pub operator_name: String,
+    /// Subscriber key rules beyond the built-in ones (the Debian weak-key list), used by
+    /// every CSR check: the form, submission and issuance.
+    pub keys: Arc<shomei_ca::KeyPolicy>,
 }
 
 impl Default for Policy {
@@ -75,6 +78,7 @@ impl Default for Policy {
             initial_password_days: 30,
             login_cert_days: 730,
             operator_name: "Shomei".into(),
+            keys: Arc::default(),
         }
     }
 }

@@ -67,6 +67,12 @@ pub struct Pki {
     pub public_base_url: String,
     /// The operator's name in the development PKI's subjects.
     pub operator: String,
+    /// A directory of Debian weak-key lists (BR 6.1.1.3 (4)), read at start-up. Each
+    /// file has one fingerprint per line (`#` comments allowed): the SHA-1 of
+    /// `Modulus=<HEX>\n` as `openssl x509 -noout -modulus | sha1sum` prints it, in full
+    /// (40 hex digits) or its last 20 digits (the openssl-blacklist form). Default:
+    /// `weak-keys/` in the data directory; a missing directory is an empty list.
+    pub weak_keys_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -96,6 +102,7 @@ impl Default for Pki {
         Pki {
             public_base_url: "http://127.0.0.1:8080".into(),
             operator: "Shomei Development".into(),
+            weak_keys_dir: None,
         }
     }
 }
@@ -128,6 +135,14 @@ impl Config {
         }
         cfg.pki.public_base_url = base;
         Ok(cfg)
+    }
+
+    /// The weak-key list directory in effect.
+    pub fn weak_keys_dir(&self) -> PathBuf {
+        self.pki
+            .weak_keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("weak-keys"))
     }
 
     /// The database URL in effect.

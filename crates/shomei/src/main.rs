@@ -85,6 +85,9 @@ enum ContractCmd {
         /// email-dns-txt).
         #[arg(long, default_value = "dns-change")]
         domain_method: String,
+        /// Also write the issued certificate (PEM) to this file.
+        #[arg(long, value_name = "FILE")]
+        cert_out: Option<PathBuf>,
     },
 }
 
@@ -286,6 +289,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     contract_type,
                     org_method,
                     domain_method,
+                    cert_out,
                 },
         } => {
             import_contract(
@@ -298,6 +302,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 &contract_type,
                 &org_method,
                 &domain_method,
+                cert_out.as_deref(),
             )
             .await
         }
@@ -316,6 +321,7 @@ async fn import_contract(
     contract_type: &str,
     org_method: &str,
     domain_method: &str,
+    cert_out: Option<&std::path::Path>,
 ) -> Result<(), String> {
     let ra = setup::ra(cfg, pki).await?;
     let read = |p: &std::path::Path| {
@@ -354,6 +360,15 @@ async fn import_contract(
         .await
     {
         Ok(Ok((id, issued))) => {
+            if let Some(path) = cert_out {
+                let cert = ra
+                    .store
+                    .issued_certificate(id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the certificate was issued but cannot be read back")?;
+                setup::write_public(path, cert.pem.unwrap_or_default().as_bytes())?;
+            }
             println!(
                 "{}",
                 serde_json::json!({ "application_id": id, "contract_code": issued.contract_code, "serial": issued.serial })
@@ -364,9 +379,9 @@ async fn import_contract(
             "the application is not valid: {}",
             issues
                 .iter()
-                .map(|i| format!("{}: {}", i.field, i.key))
+                .map(|i| format!("{}: {}", i.field, sentence(i.key, i.detail.as_deref())))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join("; ")
         )),
         Err(e) => Err(format!("cannot import: {}", explain(&e))),
     }
@@ -383,12 +398,25 @@ fn explain(e: &shomei_ra::RaError) -> String {
                 "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into()
             }
             "err.name" => "--name is required (at most 100 characters)".into(),
-            other => other.to_owned(),
+            other => sentence(other, None),
         },
         shomei_ra::RaError::Store(s) if s.is_unique_violation() => {
             "that login is already taken".into()
         }
         other => other.to_string(),
+    }
+}
+
+/// The English sentence of a message key (the portal's message file), with its detail
+/// (a name, a key size) put in; the key itself only if no sentence exists.
+fn sentence(key: &str, detail: Option<&str>) -> String {
+    let tr = shomei_web::i18n::Tr {
+        lang: shomei_web::i18n::Lang::En,
+    };
+    match (tr.t(key), detail) {
+        ("[?]", _) => key.to_owned(),
+        (_, Some(d)) => tr.t1(key, d),
+        (text, None) => text.to_owned(),
     }
 }
 

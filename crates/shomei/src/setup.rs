@@ -131,8 +131,18 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         .map_err(|e| format!("cannot load the login CA: {e}"))?;
     let staff = ClientCa::from_pem(&s.staff_ca.cert_pem, &s.staff_ca.key_pem, &s.root.cert_pem)
         .map_err(|e| format!("cannot load the staff CA: {e}"))?;
+    let weak_dir = cfg.weak_keys_dir();
+    let weak_keys = shomei_ca::WeakKeyList::load_dir(&weak_dir).map_err(|e| e.to_string())?;
+    if !weak_keys.is_empty() {
+        tracing::info!(
+            count = weak_keys.len(),
+            dir = %weak_dir.display(),
+            "weak-key list loaded"
+        );
+    }
     let policy = Policy {
         operator_name: cfg.pki.operator.clone(),
+        keys: Arc::new(shomei_ca::KeyPolicy { weak_keys }),
         ..Policy::default()
     };
     let ocsp = shomei_ca::ocsp::OcspResponder::from_pem(

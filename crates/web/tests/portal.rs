@@ -475,3 +475,49 @@ async fn session_timeouts_and_logout() {
         );
     }
 }
+
+/// Issue #7 items 1 and 3 (BR 6.1.1.3 (4), 6.1.6): weak keys and non-canonical key
+/// encodings are refused on the portal's input page, each with its own message, on
+/// every backend. The CSRs are real keys made by .ci/corpus/gen.py --fixtures.
+#[tokio::test]
+async fn issue7_weak_keys_refused_on_the_portal() {
+    let weak = |n: &str| {
+        std::fs::read(format!(
+            "{}/../ca/tests/data/weak/{n}.csr",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap_or_default()
+    };
+    for db in backends().await {
+        let (mut ra, _, _) =
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        // The operator's Debian list holds the listed key's modulus fingerprint.
+        let mut list = shomei_ca::WeakKeyList::default();
+        let fp = shomei_ca::keys::debian_fingerprint_of_csr(&weak("rsa2048-debian-listed"));
+        assert!(list.add_lines(&fp.unwrap_or_default()).is_ok());
+        assert_eq!(list.len(), 1);
+        ra.policy.keys = std::sync::Arc::new(shomei_ca::KeyPolicy { weak_keys: list });
+        let a = account(&ra, "テスト株式会社").await;
+        let mut cl = logged_in(&ra, &a).await;
+        let input = start_draft(&mut cl, "SR3.0").await;
+        let csrf = cl.csrf.clone();
+        for (name, says) in [
+            ("rsa2048-roca", "ROCA 脆弱性"),
+            ("rsa2048-fermat", "2 つの素数が近すぎる"),
+            ("rsa2048-e3", "RSA 公開指数 3 は受け付けていません"),
+            ("rsa2048-debian-listed", "既知の Debian 脆弱鍵"),
+            ("rsa2048-no-null", "公開鍵が標準の符号化"),
+            ("p256-compressed", "公開鍵が標準の符号化"),
+        ] {
+            let csr = weak(name);
+            let r = cl.multipart(&input, &form_parts(&csrf, &csr)).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+            assert!(r.body.contains(says), "{name}: {}", r.body);
+        }
+        // A good key goes on to the confirmation page.
+        let r = cl
+            .multipart(&input, &form_parts(&csrf, &weak("rsa2048-canonical")))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+}

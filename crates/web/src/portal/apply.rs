@@ -320,7 +320,7 @@ pub async fn input_submit(
     if !form.agreed {
         return Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response());
     }
-    if let Err(more) = check_form(&form) {
+    if let Err(more) = check_form(&form, &st.ra.policy.keys) {
         issues.extend(more);
     }
     if is_reissue && !matches!(form.reissue_revoke.as_str(), "now" | "later") {
@@ -421,7 +421,7 @@ pub async fn confirm(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let (d, form) = load_or_return!(&st, &a, &id);
-    let Ok(valid) = check_form(&form) else {
+    let Ok(valid) = check_form(&form, &st.ra.policy.keys) else {
         return Ok(Redirect::to(&format!("/apply/{id}/input")).into_response());
     };
     let t = a.ctx.tr;
