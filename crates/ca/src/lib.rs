@@ -186,6 +186,9 @@ pub enum CaError {
     /// The to-be-signed certificate failed the profile lint; nothing was signed.
     #[error("lint failed: {0}")]
     Lint(#[from] LintError),
+    /// The signature does not verify under the CA certificate's key (wrong key).
+    #[error("the signature does not verify under the CA certificate's key")]
+    SignatureCheck,
     /// The signed certificate differs from what was linted.
     #[error("signed certificate differs from the linted one")]
     TbsMismatch,

@@ -120,11 +120,23 @@ impl IssuingCa {
         if lint::tbs_of(&der)? != token.tbs {
             return Err(CaError::TbsMismatch);
         }
+        // The signature must verify under the CA certificate's key: a key that does not
+        // match its certificate never hands out a certificate no one can verify.
+        verify_signed_by(&der, &self.cert_der)?;
         Ok(SignedCert {
             pem: pem_encode("CERTIFICATE", &der),
             der,
         })
     }
+}
+
+/// Checks that `der` (a certificate) is signed by the key of the CA certificate `ca_der`.
+fn verify_signed_by(der: &[u8], ca_der: &[u8]) -> Result<(), CaError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| CaError::Parse(e.to_string()))?;
+    let (_, ca) = X509Certificate::from_der(ca_der).map_err(|e| CaError::Parse(e.to_string()))?;
+    cert.verify_signature(Some(ca.public_key()))
+        .map_err(|_| CaError::SignatureCheck)
 }
 
 pub(crate) fn subject_key_id(der: &[u8]) -> Result<Vec<u8>, CaError> {

@@ -155,8 +155,30 @@ impl Ra {
         Ok(out)
     }
 
-    /// The single issuance path. The steps match docs/issuance-cycle.md.
+    /// The single issuance path. The steps match docs/issuance-cycle.md. A failure that
+    /// is not the store's (a CSR that no longer passes, a lint finding, a signing error)
+    /// sends the application back to 受付 with the reason for staff, and any reserved
+    /// serial is marked failed, never reused (issue #7 item 4).
     pub async fn issue(&self, application_id: i64, actor: &str) -> Result<Issued> {
+        let result = self.issue_steps(application_id, actor).await;
+        if let Err(e @ (RaError::Invalid(_) | RaError::Ca(_))) = &result {
+            let reason = match e {
+                RaError::Invalid(key) => (*key).to_owned(),
+                other => other.to_string(),
+            };
+            if let Err(se) = self
+                .store
+                .issuance_failed(application_id, &reason, actor, self.now())
+                .await
+            {
+                tracing::error!(application_id, "cannot record the failed issuance: {se}");
+            }
+            tracing::warn!(application_id, %reason, "issuance failed; back to the desk");
+        }
+        result
+    }
+
+    async fn issue_steps(&self, application_id: i64, actor: &str) -> Result<Issued> {
         // Step 0: the application must be approved (審査中) and its CSR still good.
         let now_dt = self.clock.now();
         let now = now_dt.unix_timestamp();

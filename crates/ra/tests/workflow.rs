@@ -439,3 +439,145 @@ async fn interrupted_issuance_resumes_on_restart() {
         );
     }
 }
+
+/// Issue #7 item 4: a failure after the serial is reserved (here: the CA's key does not
+/// match its certificate, so the signature does not verify) leaves the application back
+/// at 受付 with the reason for staff, the reserved serial marked failed (never reused),
+/// nothing issued; staff can then reject it. Same for a failure before reservation (the
+/// CSR's key put on the weak-key list after approval).
+#[tokio::test]
+async fn issue7_item4_failed_signing_goes_back_to_the_desk_with_the_reason() {
+    for db in backends().await {
+        let at = datetime!(2026-11-24 10:00:00 UTC);
+        let (good, clock, pki) = ra(db.store.clone(), at);
+        let (account_id, staff_id, id) = submitted(&good, at).await;
+        // The same store, but an issuing CA whose key is another CA's.
+        let wrong = shomei_ca::IssuingCa::from_pem(
+            &pki.server_ca.cert_pem,
+            &pki.staff_ca.key_pem,
+            shomei_ca::CaUrls::under("http://pki.example.jp", shomei_ra::SERVER_CA),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let login = shomei_ca::pki::ClientCa::from_pem(
+            &pki.login_ca.cert_pem,
+            &pki.login_ca.key_pem,
+            &pki.root.cert_pem,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let staff_ca = shomei_ca::pki::ClientCa::from_pem(
+            &pki.staff_ca.cert_pem,
+            &pki.staff_ca.key_pem,
+            &pki.root.cert_pem,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let broken = shomei_ra::Ra::new(
+            db.store.clone(),
+            std::sync::Arc::new(clock.clone()),
+            wrong,
+            login,
+            staff_ca,
+            shomei_ra::Policy::default(),
+        );
+        let app = db.store.application(id).await.ok().flatten();
+        let approval = shomei_ra::testing::approval_for(&app.unwrap_or_else(|| panic!("app")));
+        let r = broken.approve(staff_id, id, &approval).await;
+        assert!(
+            matches!(
+                r,
+                Err(shomei_ra::RaError::Ca(shomei_ca::CaError::SignatureCheck))
+            ),
+            "{}: {r:?}",
+            db.name
+        );
+        let app = db.store.application(id).await.ok().flatten();
+        let app = app.unwrap_or_else(|| panic!("app"));
+        assert_eq!(app.status, AppStatus::Received, "{}", db.name);
+        assert!(
+            app.issuance_error
+                .as_deref()
+                .is_some_and(|e| e.contains("signature does not verify")),
+            "{:?}",
+            app.issuance_error
+        );
+        let rows = db.store.certificate_rows(id).await.unwrap_or_default();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].2, "failed", "the reserved serial is kept as failed");
+        assert!(
+            db.store
+                .issued_certificate(id)
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+        );
+        let actions: Vec<String> = db
+            .store
+            .audit_events_for(&format!("application:{id}"))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert!(
+            actions.contains(&"issuance.failed".to_string()),
+            "{actions:?}"
+        );
+        // Not picked up as an interrupted issuance; staff approve again with the right
+        // key: a new serial, the error cleared.
+        assert_eq!(db.store.interrupted_issuances().await.ok(), Some(vec![]));
+        let issued = good
+            .approve(staff_id, id, &approval)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(Some(&issued.serial), rows.first().map(|r| &r.1));
+        let app = db.store.application(id).await.ok().flatten();
+        assert_eq!(app.as_ref().map(|a| a.status), Some(AppStatus::Completed));
+        assert_eq!(app.and_then(|a| a.issuance_error), None);
+
+        // Before reservation: the key goes on the weak-key list after approval began.
+        let staff2 = staff_id;
+        let draft = shomei_store::Draft {
+            id: "second".into(),
+            account_id,
+            kind: shomei_model::AppKind::New,
+            data: "{}".into(),
+            step: "confirm".into(),
+            application_id: None,
+        };
+        assert!(
+            db.store
+                .create_draft(&draft, at.unix_timestamp())
+                .await
+                .is_ok()
+        );
+        let id2 = good
+            .submit(account_id, "second", &sr30_form(CSR))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| panic!("second submission"));
+        let mut listed = good.clone();
+        let mut list = shomei_ca::WeakKeyList::default();
+        let fp = shomei_ca::keys::debian_fingerprint_of_csr(CSR.as_bytes());
+        assert!(list.add_lines(&fp.unwrap_or_default()).is_ok());
+        assert_eq!(list.len(), 1, "the test CSR is RSA");
+        listed.policy.keys = std::sync::Arc::new(shomei_ca::KeyPolicy { weak_keys: list });
+        {
+            let app2 = db.store.application(id2).await.ok().flatten();
+            let approval2 =
+                shomei_ra::testing::approval_for(&app2.unwrap_or_else(|| panic!("app")));
+            let r = listed.approve(staff2, id2, &approval2).await;
+            assert!(
+                matches!(r, Err(shomei_ra::RaError::Invalid("csr.weak_debian"))),
+                "{r:?}"
+            );
+            let app2 = db.store.application(id2).await.ok().flatten();
+            assert_eq!(
+                app2.map(|a| (a.status, a.issuance_error)),
+                Some((AppStatus::Received, Some("csr.weak_debian".into())))
+            );
+            // Staff reject it.
+            assert!(good.reject(staff2, id2, "weak key").await.is_ok());
+        }
+    }
+}

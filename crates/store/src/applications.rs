@@ -123,6 +123,9 @@ pub struct Application {
     pub reissue_revoke: Option<String>,
     /// クーポン番号 used, if any.
     pub coupon: Option<String>,
+    /// Why the last issuance after approval failed (issue #7 item 4), until staff
+    /// approve again.
+    pub issuance_error: Option<String>,
 }
 
 /// One page of applications.
@@ -147,7 +150,7 @@ pub struct Validation {
     pub validated_at: Ts,
 }
 
-pub(crate) const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke, a.coupon";
+pub(crate) const APP_COLS: &str = "a.id, a.account_id, a.kind, a.service, a.term_years, a.contract_type, a.status, a.server_type, a.csr_pem, a.common_name, a.names, a.spki_sha256, a.key_desc, a.details, a.reject_reason, a.created_at, a.updated_at, a.completed_at, a.downloaded_at, c.code AS contract_code, ce.not_before AS cert_not_before, ce.not_after AS cert_not_after, ce.revoked_at AS cert_revoked_at, a.target_id, a.revocation_reason, a.documents_note, a.reissue_revoke, a.coupon, a.issuance_error";
 pub(crate) const APP_FROM: &str = "applications a LEFT JOIN contracts c ON c.id = a.contract_id LEFT JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued'";
 
 fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -190,6 +193,7 @@ pub(crate) fn app_of(r: &AnyRow) -> Result<Application> {
         documents_note: r.try_get("documents_note")?,
         reissue_revoke: r.try_get("reissue_revoke")?,
         coupon: r.try_get("coupon")?,
+        issuance_error: r.try_get("issuance_error")?,
     })
 }
 
@@ -459,7 +463,7 @@ impl Store {
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE applications SET status = 'under_review', updated_at = $2 WHERE id = $1 AND status IN ('received', 'documents_pending') RETURNING account_id")
+        let row = sqlx::query("UPDATE applications SET status = 'under_review', updated_at = $2, issuance_error = NULL WHERE id = $1 AND status IN ('received', 'documents_pending') RETURNING account_id")
             .bind(id)
             .bind(now)
             .fetch_optional(&mut *tx)

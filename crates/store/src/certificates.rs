@@ -328,6 +328,49 @@ impl Store {
         Ok(ids)
     }
 
+    /// An issuance that failed after approval (issue #7 item 4): in one transaction the
+    /// unfinished certificate rows become `failed` (serial and TBS kept, never reused),
+    /// the application goes back from 審査中 to 受付 with the reason for staff, and the
+    /// audit event is appended. Returns whether the application was 審査中.
+    pub async fn issuance_failed(
+        &self,
+        application_id: i64,
+        reason: &str,
+        actor: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("UPDATE certificates SET status = 'failed' WHERE application_id = $1 AND status IN ('reserved', 'linted') RETURNING serial")
+            .bind(application_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let serials: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("serial"))
+            .collect::<std::result::Result<_, _>>()?;
+        let moved = sqlx::query("UPDATE applications SET status = 'received', issuance_error = $2, updated_at = $3 WHERE id = $1 AND status = 'under_review'")
+            .bind(application_id)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "issuance.failed",
+                format!("application:{application_id}"),
+                serde_json::json!({ "reason": reason, "serials": serials }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     /// Marks an application's unfinished certificate rows (`reserved`, `linted`)
     /// abandoned. They stay as a record: the serial and the linted TBS are never reused.
     pub async fn abandon_unfinished_certificates(

@@ -104,6 +104,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (9, include_str!("../migrations/sqlite/0009_search.sql")),
     (10, include_str!("../migrations/sqlite/0010_account_info.sql")),
     (11, include_str!("../migrations/sqlite/0011_otp.sql")),
+    (12, include_str!("../migrations/sqlite/0012_issuance_error.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -118,6 +119,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (9, include_str!("../migrations/postgres/0009_search.sql")),
     (10, include_str!("../migrations/postgres/0010_account_info.sql")),
     (11, include_str!("../migrations/postgres/0011_otp.sql")),
+    (12, include_str!("../migrations/postgres/0012_issuance_error.sql")),
 ];
 
 /// Unix seconds.

@@ -10,6 +10,7 @@ use crate::session::{Authed, Ctx};
 use crate::{Shared, auth, html};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -136,6 +137,8 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
 #[template(path = "desk/detail.html")]
 struct DetailPage {
     p: Page,
+    /// Why the last issuance failed (issue #7 item 4), in words.
+    issuance_error: String,
     message: String,
     message_class: &'static str,
     id: i64,
@@ -197,8 +200,9 @@ async fn render_detail(
     a: &Authed,
     id: &str,
     message: &str,
-    good: bool,
+    status: StatusCode,
 ) -> WebResult<Response> {
+    let good = status.is_success();
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let app = st
         .ra
@@ -253,7 +257,16 @@ async fn render_detail(
             .map(|m| ((*m).to_owned(), t.t(&format!("method.{m}")).to_owned()))
             .collect()
     };
-    html(&DetailPage {
+    let issuance_error = app
+        .issuance_error
+        .as_deref()
+        .map(|e| match t.t(e) {
+            "[?]" => e.to_owned(),
+            text => text.to_owned(),
+        })
+        .unwrap_or_default();
+    let page = html(&DetailPage {
+        issuance_error,
         p: Page::new(&a.ctx, "desk", "desk.detail.title"),
         message: message.to_owned(),
         message_class: if good { "ok" } else { "error" },
@@ -321,7 +334,8 @@ async fn render_detail(
                 shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
             ),
         documents_note: app.documents_note.clone().unwrap_or_default(),
-    })
+    })?;
+    Ok((status, page).into_response())
 }
 
 async fn detail(
@@ -339,7 +353,12 @@ async fn detail(
         "contacts_changed" => (a.ctx.tr.t("desk.msg.contacts_changed"), true),
         _ => ("", true),
     };
-    render_detail(&st, &a, &id, msg, good).await
+    let status = if good {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_detail(&st, &a, &id, msg, status).await
 }
 
 /// POST /applications/{id}/approve. The form repeats `domain`/`method` pairs.
@@ -375,13 +394,36 @@ async fn approve(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     match st.ra.approve(a.id(), app_id, &approval).await {
         Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=issued")).into_response()),
-        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::Invalid(key)) => {
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t(key),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(RaError::Ca(e)) => {
             tracing::error!(application = app_id, "issuance failed: {e}");
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.issuance_failed"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.issuance_failed"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -404,9 +446,25 @@ async fn reject(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     match st.ra.reject(a.id(), app_id, &f.reason).await {
         Ok(()) => Ok(Redirect::to(&format!("/applications/{app_id}?m=rejected")).into_response()),
-        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::Invalid(key)) => {
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t(key),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -425,7 +483,14 @@ async fn confirm_revocation(
     match st.ra.confirm_revocation(a.id(), app_id).await {
         Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=revoked")).into_response()),
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -451,9 +516,25 @@ async fn request_documents(
         Ok(()) => {
             Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_requested")).into_response())
         }
-        Err(RaError::Invalid(key)) => render_detail(&st, &a, &id, a.ctx.tr.t(key), false).await,
+        Err(RaError::Invalid(key)) => {
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t(key),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -473,7 +554,14 @@ async fn documents_received(
             Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_received")).into_response())
         }
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -493,7 +581,14 @@ async fn complete_contact_change(
             Ok(Redirect::to(&format!("/applications/{app_id}?m=contacts_changed")).into_response())
         }
         Err(RaError::WrongState) => {
-            render_detail(&st, &a, &id, a.ctx.tr.t("err.wrong_state"), false).await
+            render_detail(
+                &st,
+                &a,
+                &id,
+                a.ctx.tr.t("err.wrong_state"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
