@@ -15,6 +15,47 @@ use rcgen::{
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
+/// anyPolicy, 2.5.29.32.0.
+const ANY_POLICY: &[u64] = &[2, 5, 29, 32, 0];
+
+/// Signs the root's CRL (BR 4.9.7: nextUpdate at most 12 months on). The root signs no
+/// end-entity certificates, so it lists the CA certificates it revoked: none here.
+pub fn root_crl(
+    root: &CertAndKey,
+    number: u64,
+    this_update: OffsetDateTime,
+    next_update: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
+    ClientCa::from_pem(&root.cert_pem, &root.key_pem, "")?.crl(
+        number,
+        this_update,
+        next_update,
+        &[],
+    )
+}
+
+/// Whether a root CRL must be (re-)signed now, and with which CRL number: when there is
+/// none (or it does not parse), when it is 90 days old, or when its nextUpdate is less
+/// than 30 days away. The number follows the existing one.
+pub fn root_crl_due(existing: Option<&[u8]>, now: OffsetDateTime) -> Option<u64> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::revocation_list::CertificateRevocationList;
+    let Some(der) = existing else { return Some(1) };
+    let Ok((_, crl)) = CertificateRevocationList::from_der(der) else {
+        return Some(1);
+    };
+    let number = crl
+        .crl_number()
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+    let this_update = crl.last_update().to_datetime();
+    let fresh = crl
+        .next_update()
+        .is_some_and(|n| n.to_datetime() > now + Duration::days(30))
+        && this_update > now - Duration::days(90);
+    (!fresh).then_some(number + 1)
+}
+
 /// A certificate and its PKCS#8 private key, both PEM.
 #[derive(Debug, Clone)]
 pub struct CertAndKey {
@@ -127,36 +168,53 @@ pub fn generate_dev_pki(
     public_base: &str,
 ) -> Result<DevPki, CaError> {
     let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)?;
-    let root_params = ca_params(org, "Shomei Development Root CA", now, 20, None)?;
+    let mut root_params = ca_params(org, "Shomei Development Root CA", now, 20, None)?;
+    // AKI = the root's own key identifier (BR 7.1.2.1.3 allows it; pkilint asks for it).
+    root_params.use_authority_key_identifier_extension = true;
     let root_cert = root_params.self_signed(&root_key)?;
     let root_issuer = Issuer::new(root_params, root_key);
 
+    let base = public_base.trim_end_matches('/');
     let sub = |cn: &str,
-               eku: ExtendedKeyUsagePurpose|
+               eku: ExtendedKeyUsagePurpose,
+               policies: &[&[u64]]|
      -> Result<(CertAndKey, CertificateParams, KeyPair), CaError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut p = ca_params(org, cn, now, 10, Some(0))?;
         p.extended_key_usages = vec![eku];
+        // The root's CRL (signed by the root, published at /crl/root.crl) and the root's
+        // certificate (AIA caIssuers), both on the public listener (BR 7.1.2.10.2–3).
         p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
-            uris: vec![format!(
-                "{}/crl/root.crl",
-                public_base.trim_end_matches('/')
-            )],
+            uris: vec![format!("{base}/crl/root.crl")],
         }];
+        p.custom_extensions.push(CustomExtension::from_oid_content(
+            crate::profile::OID_AIA,
+            crate::profile::ca_issuers_der(&format!("{base}/ca/root.crt"))?,
+        ));
+        // certificatePolicies (BR 7.1.2.10.5): anyPolicy, which CAs operated by the root's
+        // own operator may carry (the issuing CA signs both OV and EV, and a CA
+        // certificate may hold at most one CA/B Forum reserved policy identifier).
+        p.custom_extensions.push(CustomExtension::from_oid_content(
+            crate::profile::OID_CERT_POLICIES,
+            crate::profile::policies_der(policies)?,
+        ));
         let cert = p.signed_by(&key, &root_issuer)?;
         Ok((pack(&cert, &key), p, key))
     };
     let (server_ca, server_params, server_key) = sub(
         "Shomei Development OV/EV CA",
         ExtendedKeyUsagePurpose::ServerAuth,
+        &[ANY_POLICY],
     )?;
     let (login_ca, _, _) = sub(
         "Shomei Development Login CA",
         ExtendedKeyUsagePurpose::ClientAuth,
+        &[ANY_POLICY],
     )?;
     let (staff_ca, _, _) = sub(
         "Shomei Development Staff CA",
         ExtendedKeyUsagePurpose::ClientAuth,
+        &[ANY_POLICY],
     )?;
 
     // TLS certificate for the portal and desk listeners (development only).
@@ -186,6 +244,8 @@ pub fn generate_dev_pki(
     op.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     op.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
     op.use_authority_key_identifier_extension = true;
+    // basicConstraints cA=false and a subjectKeyIdentifier (BR 7.1.2.8).
+    op.is_ca = IsCa::ExplicitNoCa;
     op.custom_extensions.push(CustomExtension::from_oid_content(
         &[1, 3, 6, 1, 5, 5, 7, 48, 1, 5],
         vec![0x05, 0x00],

@@ -206,7 +206,7 @@ pub(crate) fn server_params(
     };
     p.custom_extensions.push(CustomExtension::from_oid_content(
         OID_CERT_POLICIES,
-        policies_der(policy)?,
+        policies_der(&[policy])?,
     ));
     p.custom_extensions
         .push(CustomExtension::from_oid_content(OID_AIA, aia_der(urls)?));
@@ -222,12 +222,29 @@ fn oid_of(arcs: &[u64]) -> Result<ObjectIdentifier, CaError> {
     ObjectIdentifier::new(&s).map_err(|e| CaError::Parse(e.to_string()))
 }
 
-fn policies_der(policy: &[u64]) -> Result<Vec<u8>, CaError> {
-    let policies = CertificatePolicies(vec![PolicyInformation {
-        policy_identifier: oid_of(policy)?,
-        policy_qualifiers: None,
-    }]);
+/// CertificatePolicies with each of `policies`, no qualifiers.
+pub(crate) fn policies_der(policies: &[&[u64]]) -> Result<Vec<u8>, CaError> {
+    let policies = CertificatePolicies(
+        policies
+            .iter()
+            .map(|p| {
+                Ok(PolicyInformation {
+                    policy_identifier: oid_of(p)?,
+                    policy_qualifiers: None,
+                })
+            })
+            .collect::<Result<_, CaError>>()?,
+    );
     Ok(policies.to_der()?)
+}
+
+/// AIA with caIssuers only (CA certificates: the issuer's certificate over HTTP).
+pub(crate) fn ca_issuers_der(url: &str) -> Result<Vec<u8>, CaError> {
+    let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+        access_method: ID_AD_CA_ISSUERS,
+        access_location: GeneralName::UniformResourceIdentifier(Ia5String::new(url)?),
+    }]);
+    Ok(aia.to_der()?)
 }
 
 /// AIA: OCSP first, then caIssuers, both over plain HTTP (BR 7.1.2.7.7).

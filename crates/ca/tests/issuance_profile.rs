@@ -228,3 +228,49 @@ fn login_p12_round_trips() {
         .is_err()
     );
 }
+
+/// Issue #7 item 5 (BR 7.1.2.10): the development PKI's CA certificates carry
+/// certificatePolicies, AIA caIssuers to the root and the root's CRL distribution
+/// point; the root's CRL is signed by the root and lasts at most 12 months.
+#[test]
+fn issue7_item5_ca_certificates_and_root_crl() {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    use x509_parser::prelude::FromDer;
+    let now = time::macros::datetime!(2026-11-29 00:00:00 UTC);
+    let pki = shomei_ca::pki::generate_dev_pki(now, "Test CA", "http://pki.example.jp")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for ca in [&pki.server_ca, &pki.login_ca, &pki.staff_ca] {
+        let der = shomei_ca::pki::pem_to_der(&ca.cert_pem, "CERTIFICATE").unwrap_or_default();
+        let (_, c) = x509_parser::certificate::X509Certificate::from_der(&der)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut policies = false;
+        let mut ca_issuers = false;
+        for ext in c.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CertificatePolicies(p) => policies = !p.is_empty(),
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    ca_issuers = aia.accessdescs.iter().any(|d| {
+                        matches!(d.access_location, GeneralName::URI(u) if u == "http://pki.example.jp/ca/root.crt")
+                    })
+                }
+                _ => {}
+            }
+        }
+        assert!(policies && ca_issuers, "{}", c.subject());
+    }
+    assert_eq!(shomei_ca::pki::root_crl_due(None, now), Some(1));
+    let crl = shomei_ca::pki::root_crl(&pki.root, 1, now, now + time::Duration::days(365))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&crl)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let root = shomei_ca::pki::pem_to_der(&pki.root.cert_pem, "CERTIFICATE").unwrap_or_default();
+    let (_, root) = x509_parser::certificate::X509Certificate::from_der(&root)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.verify_signature(root.public_key()).is_ok());
+    // Fresh for 90 days, then re-signed with the next number.
+    assert_eq!(shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(89)), None);
+    assert_eq!(
+        shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(91)),
+        Some(2)
+    );
+}

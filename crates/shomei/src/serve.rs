@@ -153,6 +153,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             realm,
             cfg: web.clone(),
             root_pem: s.root.cert_pem.clone(),
+            root_crl: Some(pki.dir.join("root.crl")),
         })
     };
     let portal_app = shomei_web::portal::router(state(Realm::Customer));
@@ -231,7 +232,9 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     ra.current_crl()
         .await
         .map_err(|e| format!("cannot sign the CRL: {e}"))?;
+    setup::ensure_root_crl(&pki, ra.clock.now())?;
     let crl_ra = ra.clone();
+    let root_pki = pki.clone();
     let crl_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(120));
         let mut optimized: Option<std::time::Instant> = None;
@@ -246,6 +249,9 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             }
             if let Err(e) = crl_ra.current_crl().await {
                 tracing::error!("CRL refresh failed: {e}");
+            }
+            if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
+                tracing::error!("root CRL refresh failed: {e}");
             }
             // OCSP responses: rebuilt a day into their four days of validity.
             if let Err(e) = crl_ra.refresh_ocsp(10_000).await {

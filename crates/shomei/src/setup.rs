@@ -114,6 +114,30 @@ fn roles(s: &DevPki) -> [(&'static str, &CertAndKey); 6] {
     ]
 }
 
+/// The root's CRL, named in every CA certificate's CRL distribution point and served at
+/// `/crl/root.crl` from `pki/root.crl`: signed with the root key when missing, 90 days
+/// old or within 30 days of its nextUpdate (12 months on, BR 4.9.7). A production root
+/// is offline: its operator signs the CRL at a key ceremony and puts the file there,
+/// and removes `root.key` — then the file is served as it is.
+pub fn ensure_root_crl(pki: &Pki, now: time::OffsetDateTime) -> Result<(), String> {
+    let path = pki.dir.join("root.crl");
+    let existing = std::fs::read(&path).ok();
+    let Some(number) = shomei_ca::pki::root_crl_due(existing.as_deref(), now) else {
+        return Ok(());
+    };
+    if pki.set.root.key_pem.trim().is_empty() {
+        tracing::warn!(path = %path.display(), "the root CRL is due but the root key is offline");
+        return Ok(());
+    }
+    let der = shomei_ca::pki::root_crl(&pki.set.root, number, now, now + time::Duration::days(365))
+        .map_err(|e| format!("cannot sign the root CRL: {e}"))?;
+    let tmp = pki.dir.join("root.crl.tmp");
+    write_public(&tmp, &der)?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tracing::info!(number, "root CRL signed");
+    Ok(())
+}
+
 /// Opens the store and wires the RA.
 pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
     let url = cfg.database_url();

@@ -61,6 +61,8 @@ pub struct AppState {
     pub cfg: WebConfig,
     /// The root CA certificate, PEM (the chain's top).
     pub root_pem: String,
+    /// The file holding the root's CRL (DER), served at `/crl/root.crl`.
+    pub root_crl: Option<std::path::PathBuf>,
 }
 
 /// Shared state handle.

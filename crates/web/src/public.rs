@@ -52,6 +52,23 @@ async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
         "server.crl" => st.ra.current_crl().await,
         // The login CA's: revoked login certificates (R-L5).
         "login.crl" => st.ra.current_login_crl().await,
+        // The root's, signed at start and kept current by `serve` (or by the operator).
+        "root.crl" => {
+            let Some(path) = &st.root_crl else {
+                return crate::error::WebError::NotFound.into_response();
+            };
+            return match tokio::fs::read(path).await {
+                Ok(der) => (
+                    [
+                        (header::CONTENT_TYPE, "application/pkix-crl"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    der,
+                )
+                    .into_response(),
+                Err(_) => crate::error::WebError::NotFound.into_response(),
+            };
+        }
         _ => return crate::error::WebError::NotFound.into_response(),
     };
     match crl {

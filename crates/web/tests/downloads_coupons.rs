@@ -87,6 +87,7 @@ async fn r_d1_stickers_and_public_seal_page() {
             realm: Realm::Customer,
             cfg: WebConfig::default(),
             root_pem: String::new(),
+            root_crl: None,
         }));
         let mut pc = Client {
             app: public,

@@ -149,6 +149,7 @@ pub fn portal(ra: &Ra) -> Router {
         realm: Realm::Customer,
         cfg: WebConfig::default(),
         root_pem: String::new(),
+        root_crl: None,
     });
     shomei_web::portal::router(st)
 }
@@ -244,6 +245,7 @@ pub fn desk(ra: &Ra) -> Router {
         realm: Realm::Staff,
         cfg: WebConfig::default(),
         root_pem: String::new(),
+        root_crl: None,
     });
     shomei_web::desk::router(st)
 }
