@@ -268,7 +268,10 @@ fn issue7_item5_ca_certificates_and_root_crl() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(parsed.verify_signature(root.public_key()).is_ok());
     // Fresh for 90 days, then re-signed with the next number.
-    assert_eq!(shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(89)), None);
+    assert_eq!(
+        shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(89)),
+        None
+    );
     assert_eq!(
         shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(91)),
         Some(2)

@@ -109,7 +109,7 @@ impl Ra {
                 .map(|s| (s.id, s.creds)),
         };
         let Some((id, creds)) = found else {
-            password::burn(pw);
+            password::burn_async(pw).await;
             let subject = format!(
                 "{}-login:{}",
                 realm.code(),
@@ -150,13 +150,16 @@ impl Ra {
                 .is_some_and(|s| s.method != "certificate"),
             Realm::Staff => false,
         };
-        let refusal = if creds.disabled {
-            Some(LoginRefusal::Disabled)
-        } else if creds.locked {
-            Some(LoginRefusal::Locked)
-        } else if revoked {
-            Some(LoginRefusal::CertificateRevoked)
-        } else if otp {
+        // Issue #7 item 8: only an attempt that could be the account's own counts
+        // towards its lock — one that presents the account's login certificate, or, at
+        // the one-time-password entrance, for an account staff set to a one-time
+        // password. Anyone else is refused without touching the account.
+        let owner = match (otp, cert) {
+            (true, _) => otp_account,
+            (false, Some(c)) => bound(&creds, c),
+            (false, None) => false,
+        };
+        let factor = if otp {
             // R-L6: only accounts staff set to a one-time password use this entrance.
             (!otp_account).then_some(LoginRefusal::NoCertificate)
         } else {
@@ -166,8 +169,17 @@ impl Ra {
                 Some(_) => None,
             }
         };
+        let refusal = if creds.disabled {
+            Some(LoginRefusal::Disabled)
+        } else if creds.locked {
+            Some(LoginRefusal::Locked)
+        } else if revoked {
+            Some(LoginRefusal::CertificateRevoked)
+        } else {
+            factor
+        };
         // The password is always checked, so timing does not reveal which factor failed.
-        let password_ok = password::verify(pw, &creds.password_hash);
+        let password_ok = password::verify_async(pw, &creds.password_hash).await;
         let refusal = refusal.or(if !password_ok {
             Some(LoginRefusal::WrongPassword)
         } else if creds.password_initial && creds.password_expires_at.is_some_and(|t| t < now) {
@@ -177,7 +189,7 @@ impl Ra {
         });
         match refusal {
             Some(reason) => {
-                if matches!(reason, LoginRefusal::Locked | LoginRefusal::Disabled) {
+                if matches!(reason, LoginRefusal::Locked | LoginRefusal::Disabled) || !owner {
                     self.store
                         .audit(&shomei_store::AuditEvent::new(
                             now,
@@ -191,6 +203,17 @@ impl Ra {
                     self.store
                         .login_failed(realm, id, self.policy.lock_after, detail(reason), now)
                         .await?;
+                }
+                // "Locked" is said only to the account's own certificate (or, at the
+                // one-time-password entrance, with the right password); anyone else
+                // hears what any wrong credential hears.
+                let may_know = match (otp, cert) {
+                    (true, _) => otp_account && password_ok,
+                    (false, Some(c)) => bound(&creds, c),
+                    (false, None) => false,
+                };
+                if matches!(reason, LoginRefusal::Locked | LoginRefusal::Disabled) && !may_know {
+                    return Ok(Err(factor.unwrap_or(LoginRefusal::WrongPassword)));
                 }
                 Ok(Err(reason))
             }
@@ -230,7 +253,7 @@ impl Ra {
             .credentials(realm, id)
             .await?
             .ok_or(crate::RaError::NotFound)?;
-        if !password::verify(current, &creds.password_hash) {
+        if !password::verify_async(current, &creds.password_hash).await {
             return Ok(Err("err.pw_current"));
         }
         let login = match realm {
@@ -238,11 +261,11 @@ impl Ra {
             Realm::Staff => self.store.staff(id).await?.map(|s| s.login),
         }
         .unwrap_or_default();
-        let same = password::verify(new, &creds.password_hash);
+        let same = password::verify_async(new, &creds.password_hash).await;
         if let Err(e) = shomei_model::validate::new_password(new, confirm, &login, same) {
             return Ok(Err(e.key()));
         }
-        let hash = password::hash(new)?;
+        let hash = password::hash_async(new).await?;
         self.store
             .set_password(realm, id, &hash, self.now())
             .await?;

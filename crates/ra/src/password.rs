@@ -28,6 +28,41 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// The pool password hashing runs on (issue #7 item 9): argon2id costs ~40 ms of CPU and
+/// 19 MiB; on the shared request threads a flood of logins would stall OCSP, CRLs and
+/// every page. Checks run on blocking threads, at most [`HASHING_SLOTS`] at a time; the
+/// rest wait their turn without holding a request thread.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_SLOTS);
+
+/// Concurrent password hashes: one, so on a 2-core machine one core always stays free
+/// for everything else.
+pub const HASHING_SLOTS: usize = 1;
+
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// [`verify`] on the hashing pool.
+pub async fn verify_async(password: &str, stored: &str) -> bool {
+    let (p, s) = (password.to_owned(), stored.to_owned());
+    on_pool(move || verify(&p, &s)).await.unwrap_or(false)
+}
+
+/// [`hash`] on the hashing pool.
+pub async fn hash_async(password: &str) -> crate::Result<String> {
+    let p = password.to_owned();
+    on_pool(move || hash(&p))
+        .await
+        .unwrap_or(Err(crate::RaError::Invalid("err.internal")))
+}
+
+/// [`burn`] on the hashing pool.
+pub async fn burn_async(password: &str) {
+    let p = password.to_owned();
+    let _ = on_pool(move || burn(&p)).await;
+}
+
 /// Runs one hash to spend the same time as a real check when the principal is unknown,
 /// so response time does not tell whether an access key exists.
 pub fn burn(password: &str) {

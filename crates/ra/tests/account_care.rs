@@ -104,3 +104,136 @@ async fn r_l4_lock_after_five_unlock_and_disable() {
         );
     }
 }
+
+/// Issue #7 item 8: nobody can lock someone else's account. Attempts with another
+/// customer's certificate, or at the one-time-password entrance for an account that logs
+/// in with a certificate, are refused without counting; "locked" is said only to the
+/// account's own certificate. At the OTP entrance an OTP account's failures count.
+#[tokio::test]
+async fn issue7_item8_only_the_owner_can_lock_an_account() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let victim = shomei_ra::testing::account(&ra, "被害株式会社").await;
+        let attacker = shomei_ra::testing::account(&ra, "攻撃株式会社").await;
+        let cert_of = |pem: &str| {
+            let der = shomei_ca::pki::pem_to_der(pem, "CERTIFICATE").unwrap_or_default();
+            presented(&der).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (vcert, acert) = (cert_of(&victim.cert_pem), cert_of(&attacker.cert_pem));
+        for _ in 0..8 {
+            // Another customer's certificate with the victim's access key.
+            let r = ra
+                .login(
+                    Realm::Customer,
+                    Some(&acert),
+                    &victim.login,
+                    "wrong-password",
+                )
+                .await
+                .ok();
+            assert_eq!(r, Some(Err(LoginRefusal::CertificateNotBound)));
+            // The OTP entrance (no certificate) for a certificate account.
+            let r = ra
+                .otp_password_step(&victim.login, "wrong-password")
+                .await
+                .ok();
+            assert_eq!(r, Some(Err(LoginRefusal::NoCertificate)));
+        }
+        let creds = db
+            .store
+            .credentials(Realm::Customer, victim.id)
+            .await
+            .ok()
+            .flatten();
+        assert_eq!(
+            creds.map(|c| (c.locked, c.failed_logins)),
+            Some((false, 0)),
+            "{}: nothing counted",
+            db.name
+        );
+        assert!(
+            ra.login(
+                Realm::Customer,
+                Some(&vcert),
+                &victim.login,
+                &victim.initial_password
+            )
+            .await
+            .is_ok_and(|r| r.is_ok()),
+            "the victim still logs in"
+        );
+        // The owner's own failures lock it; "locked" only to the owner's certificate.
+        for _ in 0..5 {
+            let _ = ra
+                .login(
+                    Realm::Customer,
+                    Some(&vcert),
+                    &victim.login,
+                    "wrong-password",
+                )
+                .await;
+        }
+        let r = ra
+            .login(
+                Realm::Customer,
+                Some(&vcert),
+                &victim.login,
+                &victim.initial_password,
+            )
+            .await
+            .ok();
+        assert_eq!(r, Some(Err(LoginRefusal::Locked)));
+        let r = ra
+            .login(
+                Realm::Customer,
+                Some(&acert),
+                &victim.login,
+                &victim.initial_password,
+            )
+            .await
+            .ok();
+        assert_eq!(
+            r,
+            Some(Err(LoginRefusal::CertificateNotBound)),
+            "no 'locked' to others"
+        );
+        let r = ra
+            .otp_password_step(&victim.login, &victim.initial_password)
+            .await
+            .ok();
+        assert_eq!(r, Some(Err(LoginRefusal::NoCertificate)));
+
+        // An OTP account: its failures at the OTP entrance count and lock it.
+        let otp = shomei_ra::testing::account(&ra, "ワンタイム株式会社").await;
+        assert!(
+            ra.set_login_method(otp.id, "otp_mail", "otp@example.jp", "staff:1")
+                .await
+                .is_ok_and(|r| r.is_ok())
+        );
+        for _ in 0..5 {
+            let r = ra
+                .otp_password_step(&otp.login, "wrong-password")
+                .await
+                .ok();
+            assert_eq!(r, Some(Err(LoginRefusal::WrongPassword)));
+        }
+        let creds = db
+            .store
+            .credentials(Realm::Customer, otp.id)
+            .await
+            .ok()
+            .flatten();
+        assert_eq!(creds.map(|c| c.locked), Some(true));
+        // Told "locked" with the right password; a wrong one hears the usual.
+        let r = ra
+            .otp_password_step(&otp.login, &otp.initial_password)
+            .await
+            .ok();
+        assert_eq!(r, Some(Err(LoginRefusal::Locked)));
+        let r = ra
+            .otp_password_step(&otp.login, "wrong-password")
+            .await
+            .ok();
+        assert_eq!(r, Some(Err(LoginRefusal::WrongPassword)));
+    }
+}

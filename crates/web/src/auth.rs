@@ -4,9 +4,9 @@
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::{Authed, Ctx, LANG_COOKIE, clear_cookie, session_cookie, token_hash};
+use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -250,10 +250,21 @@ pub struct BackQuery {
     pub back: String,
 }
 
+/// Whether `back` is a path on this site and nothing else (issue #7 item 10): it starts
+/// with one `/`, and holds only visible ASCII without `\\` — browsers drop TAB and line
+/// breaks from URLs, so `/<TAB>/evil.example` would become `//evil.example`, another
+/// site; and such characters could not go into a `Location` header anyway.
+pub fn is_local_path(back: &str) -> bool {
+    let b = back.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.iter().all(|c| c.is_ascii_graphic() && *c != b'\\')
+}
+
 /// GET /lang/{code}: switches the language for this browser and goes back.
 pub async fn set_lang(Path(code): Path<String>, Query(q): Query<BackQuery>) -> Response {
     let lang = crate::i18n::Lang::from_code(&code);
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\') {
+    let back = if is_local_path(&q.back) {
         q.back
     } else {
         "/".to_owned()

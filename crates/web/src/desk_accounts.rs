@@ -191,7 +191,7 @@ pub async fn reset_password(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
@@ -207,7 +207,7 @@ pub async fn set_disabled(
     State(st): State<Shared>,
     a: Authed,
     Path((id, what)): Path<(String, String)>,
-    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
@@ -238,7 +238,7 @@ pub async fn set_method(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<MethodForm>,
+    crate::urlform::Form(f): crate::urlform::Form<MethodForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
@@ -273,7 +273,7 @@ pub async fn new_certificate(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     use base64::Engine;
     a.check_csrf(&f.csrf)?;

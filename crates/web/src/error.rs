@@ -16,6 +16,13 @@ pub enum WebError {
     /// The request cannot be understood.
     #[error("bad request")]
     BadRequest,
+    /// A form's text is not UTF-8 (nothing was stored).
+    #[error("not UTF-8")]
+    BadEncoding,
+    /// Too many attempts from this address or for this account; try again after the
+    /// given number of seconds.
+    #[error("too many requests")]
+    TooManyRequests(u64),
     /// Anything else.
     #[error("internal: {0}")]
     Internal(String),
@@ -70,6 +77,27 @@ impl IntoResponse for WebError {
                 "The request could not be processed",
                 "",
             ),
+            WebError::BadEncoding => page(
+                StatusCode::BAD_REQUEST,
+                "文字コードが正しくありません（UTF-8 で送信してください）。入力内容は保存されていません。",
+                "The form was not sent as UTF-8 text. Nothing was saved; go back and send it again.",
+                "",
+            ),
+            WebError::TooManyRequests(secs) => {
+                let mins = secs.div_ceil(60).max(1);
+                let mut res = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "試行回数が多すぎます。{mins} 分ほど待ってから、もう一度お試しください。"
+                    ),
+                    &format!("Too many attempts. Wait about {mins} minute(s), then try again."),
+                    "",
+                );
+                if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                    res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                res
+            }
             WebError::Internal(detail) => {
                 let mut id = [0u8; 6];
                 let _ = shomei_ca::random_bytes(&mut id);

@@ -17,6 +17,7 @@ pub mod security;
 pub mod session;
 pub mod sticker;
 pub mod tls;
+pub mod urlform;
 
 use shomei_ra::Ra;
 use shomei_store::Realm;

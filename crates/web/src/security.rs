@@ -39,7 +39,8 @@ pub async fn headers(hsts: bool, req: Request, next: Next) -> Response {
 }
 
 /// Refuses cross-site state changes: `Sec-Fetch-Site: cross-site`, or an `Origin`
-/// whose host is not the request's host. (CSRF tokens are checked on top of this.)
+/// that is not `https://` and the request's host and port (scheme, host and port are
+/// compared: these are the HTTPS listeners). (CSRF tokens are checked on top of this.)
 pub async fn same_origin(req: Request, next: Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let h = req.headers();
@@ -54,7 +55,7 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
             .or_else(|| req.uri().authority().map(|a| a.to_string()));
         let origin_ok = match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
             (None, _) | (Some("null"), None) => true,
-            (Some(o), Some(host)) => o.split("://").nth(1) == Some(host.as_str()),
+            (Some(o), Some(host)) => o.eq_ignore_ascii_case(&format!("https://{host}")),
             (Some(_), None) => false,
         };
         if cross || !origin_ok {

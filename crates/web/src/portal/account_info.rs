@@ -5,9 +5,9 @@
 use crate::error::WebResult;
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
+use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

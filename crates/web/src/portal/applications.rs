@@ -218,7 +218,7 @@ pub async fn action(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<ActionForm>,
+    crate::urlform::Form(f): crate::urlform::Form<ActionForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app = own(&st, &a, &id).await?;
@@ -443,7 +443,7 @@ pub async fn withdraw(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    axum::Form(f): axum::Form<crate::auth::CsrfForm>,
+    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app = own(&st, &a, &id).await?;

@@ -5,9 +5,9 @@
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
+use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

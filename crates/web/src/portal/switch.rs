@@ -5,7 +5,7 @@ use super::apply::{ChoiceForm, choose_page_for, start_draft};
 use crate::Shared;
 use crate::error::{WebError, WebResult};
 use crate::session::Authed;
-use axum::Form;
+use crate::urlform::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
