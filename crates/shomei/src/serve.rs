@@ -154,6 +154,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             cfg: web.clone(),
             root_pem: s.root.cert_pem.clone(),
             root_crl: Some(pki.dir.join("root.crl")),
+            throttle: Default::default(),
         })
     };
     let portal_app = shomei_web::portal::router(state(Realm::Customer));

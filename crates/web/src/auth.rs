@@ -82,11 +82,20 @@ pub async fn login(
         return crate::portal::no_cert(&ctx);
     }
     let login = f.login.trim();
-    match st
+    // Issue #7 item 9: too many failures from this address or for this account stop
+    // here, before any password is checked.
+    let keys = crate::throttle::keys(ctx.peer, login);
+    if let Err(secs) = st.throttle.check(&keys, std::time::Instant::now()) {
+        return Err(WebError::TooManyRequests(secs));
+    }
+    let result = st
         .ra
         .login(st.realm, ctx.cert.as_ref(), login, &f.password)
-        .await?
-    {
+        .await?;
+    if result.is_err() {
+        st.throttle.failed(&keys, std::time::Instant::now());
+    }
+    match result {
         Ok(ok) => {
             let fingerprint = ctx
                 .cert

@@ -16,6 +16,7 @@ pub mod public;
 pub mod security;
 pub mod session;
 pub mod sticker;
+pub mod throttle;
 pub mod tls;
 pub mod urlform;
 
@@ -64,6 +65,8 @@ pub struct AppState {
     pub root_pem: String,
     /// The file holding the root's CRL (DER), served at `/crl/root.crl`.
     pub root_crl: Option<std::path::PathBuf>,
+    /// Failed-login counters of this listener (issue #7 item 9).
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Shared state handle.

@@ -68,6 +68,8 @@ pub struct Ctx {
     pub session: Option<Session>,
     /// The request path (for the language switch).
     pub path: String,
+    /// The source address, when the request came through a listener (throttling).
+    pub peer: Option<crate::throttle::PeerAddr>,
 }
 
 impl FromRequestParts<Shared> for Ctx {
@@ -91,6 +93,7 @@ impl FromRequestParts<Shared> for Ctx {
             cert,
             session,
             path: parts.uri.path().to_owned(),
+            peer: parts.extensions.get::<crate::throttle::PeerAddr>().copied(),
         })
     }
 }

@@ -78,7 +78,7 @@ pub fn server_config(
 pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Router) {
     let acceptor = TlsAcceptor::from(config);
     loop {
-        let (tcp, _peer) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!("accept: {e}");
@@ -105,9 +105,11 @@ pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Ro
                 .and_then(|c| c.first())
                 .and_then(|c| shomei_ca::client::presented(c).ok());
             let client = ClientCert(cert);
+            let peer = crate::throttle::PeerAddr(peer.ip());
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(client.clone());
+                    req.extensions_mut().insert(peer);
                     let mut app = app.clone();
                     async move { app.call(req).await }
                 },

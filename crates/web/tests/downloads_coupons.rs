@@ -88,6 +88,7 @@ async fn r_d1_stickers_and_public_seal_page() {
             cfg: WebConfig::default(),
             root_pem: String::new(),
             root_crl: None,
+            throttle: Default::default(),
         }));
         let mut pc = Client {
             app: public,

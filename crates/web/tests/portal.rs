@@ -661,3 +661,58 @@ async fn issue7_item14_top_page_says_nothing_untrue() {
         }
     }
 }
+
+/// Issue #7 item 9: failed logins are throttled per account name (and per address):
+/// past the limit the login answers 429 with Retry-After and a clear page, before any
+/// password is checked; other accounts are not affected.
+#[tokio::test]
+async fn issue7_item9_failed_logins_are_throttled() {
+    let db = shomei_store::testing::sqlite().await;
+    let (ra, _, _) = shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+    let a = account(&ra, "テスト株式会社").await;
+    let b = account(&ra, "別株式会社").await;
+    let mut cl = Client {
+        app: portal(&ra),
+        cert: Some(cert_of(&b)),
+        cookie: String::new(),
+        csrf: String::new(),
+    };
+    for i in 0..shomei_web::throttle::PER_ACCOUNT {
+        let r = cl
+            .post(
+                "/login",
+                &[("login", &a.login), ("password", "wrong-password")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = cl
+        .post(
+            "/login",
+            &[("login", &a.login), ("password", "wrong-password")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(retry > 0 && retry <= 600, "{retry}");
+    assert!(r.body.contains("試行回数が多すぎます"), "{}", r.body);
+    // The OTP entrance shares the count for that access key.
+    let r = cl
+        .post("/otp-login", &[("login", &a.login), ("password", "x")])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // b's own login still works (its account name has no failures; the address is
+    // under its own, higher limit).
+    let r = cl
+        .post(
+            "/login",
+            &[("login", &b.login), ("password", &b.initial_password)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}

@@ -48,7 +48,15 @@ pub async fn start(
     Form(f): Form<LoginForm>,
 ) -> WebResult<Response> {
     let login: String = f.login.trim().chars().take(64).collect();
-    match st.ra.otp_login_start(&login, &f.password).await? {
+    let keys = crate::throttle::keys(ctx.peer, &login);
+    if let Err(secs) = st.throttle.check(&keys, std::time::Instant::now()) {
+        return Err(crate::error::WebError::TooManyRequests(secs));
+    }
+    let result = st.ra.otp_login_start(&login, &f.password).await?;
+    if result.is_err() {
+        st.throttle.failed(&keys, std::time::Instant::now());
+    }
+    match result {
         Ok(ch) => Ok(Redirect::to(&format!("/otp-login/{}", ch.token)).into_response()),
         Err(reason) => {
             let mut res = html(&LoginPage {
@@ -134,7 +142,16 @@ pub async fn finish(
     Form(f): Form<CodeForm>,
 ) -> WebResult<Response> {
     let code: String = f.code.trim().chars().take(16).collect();
-    match st.ra.otp_login_finish(&token, &code).await? {
+    // The code step counts per source address (each challenge allows 5 tries itself).
+    let keys = crate::throttle::keys(ctx.peer, "");
+    if let Err(secs) = st.throttle.check(&keys, std::time::Instant::now()) {
+        return Err(crate::error::WebError::TooManyRequests(secs));
+    }
+    let result = st.ra.otp_login_finish(&token, &code).await?;
+    if result.is_err() {
+        st.throttle.failed(&keys, std::time::Instant::now());
+    }
+    match result {
         Ok(ok) => start_session(&st, &ctx, &ok, OTP_SESSION.to_owned()).await,
         Err(r) => {
             let key = match r {

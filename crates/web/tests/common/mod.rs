@@ -150,6 +150,7 @@ pub fn portal(ra: &Ra) -> Router {
         cfg: WebConfig::default(),
         root_pem: String::new(),
         root_crl: None,
+        throttle: Default::default(),
     });
     shomei_web::portal::router(st)
 }
@@ -246,6 +247,7 @@ pub fn desk(ra: &Ra) -> Router {
         cfg: WebConfig::default(),
         root_pem: String::new(),
         root_crl: None,
+        throttle: Default::default(),
     });
     shomei_web::desk::router(st)
 }
