@@ -19,6 +19,7 @@ pub mod password;
 pub mod reminders;
 pub mod revoke;
 pub mod seal;
+pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -69,6 +70,8 @@ pub struct Policy {
     /// Subscriber key rules beyond the built-in ones (the Debian weak-key list), used by
     /// every CSR check: the form, submission and issuance.
     pub keys: Arc<shomei_ca::KeyPolicy>,
+    /// The keys that encrypt secrets kept in the database (TOTP secrets).
+    pub secrets: Arc<secrets::SecretKeys>,
 }
 
 impl Default for Policy {
@@ -79,6 +82,7 @@ impl Default for Policy {
             login_cert_days: 730,
             operator_name: "Shomei".into(),
             keys: Arc::default(),
+            secrets: Arc::default(),
         }
     }
 }

@@ -61,6 +61,11 @@ fn totp(secret_b32: &str) -> Result<TOTP> {
         .map_err(|_| RaError::Invalid("err.internal"))
 }
 
+/// The associated data a TOTP secret is sealed with: it belongs to this account only.
+fn totp_context(account_id: i64) -> String {
+    format!("totp:{account_id}")
+}
+
 /// A new TOTP secret: 160 bits from the OS CSPRNG, base32.
 pub fn new_totp_secret() -> Result<String> {
     let mut b = [0u8; 20];
@@ -105,7 +110,14 @@ impl Ra {
                 Ok(e) => (Some(e), None),
                 Err(_) => return Ok(Err("err.email")),
             },
-            "otp_totp" => (None, Some(new_totp_secret()?)),
+            "otp_totp" => (
+                None,
+                Some(
+                    self.policy
+                        .secrets
+                        .seal(&totp_context(account_id), &new_totp_secret()?)?,
+                ),
+            ),
             _ => return Ok(Err("err.choice")),
         };
         if self
@@ -200,15 +212,41 @@ impl Ra {
         };
         let account = self.store.account(c.account_id).await?;
         match (c.kind.as_str(), s.totp_secret, s.totp_confirmed, account) {
-            ("totp", Some(secret), false, Some(a)) => Ok(Some(Enrolment {
-                url: format!(
-                    "otpauth://totp/Shomei:{}?secret={secret}&issuer=Shomei&algorithm=SHA1&digits=6&period=30",
-                    a.access_key
-                ),
-                secret,
-            })),
+            ("totp", Some(sealed), false, Some(a)) => {
+                let secret = self
+                    .policy
+                    .secrets
+                    .open(&totp_context(c.account_id), &sealed)?;
+                Ok(Some(Enrolment {
+                    url: format!(
+                        "otpauth://totp/Shomei:{}?secret={secret}&issuer=Shomei&algorithm=SHA1&digits=6&period=30",
+                        a.access_key
+                    ),
+                    secret,
+                }))
+            }
             _ => Ok(None),
         }
+    }
+
+    /// Seals every TOTP secret that is stored in clear (from before encryption) or
+    /// under an older key with the current key; each row is replaced only if it did not
+    /// change meanwhile. Run at start-up and by `shomei secrets rotate`. Returns how
+    /// many were sealed.
+    pub async fn seal_totp_secrets(&self) -> Result<usize> {
+        let keys = &self.policy.secrets;
+        let mut n = 0;
+        for (id, stored) in self.store.totp_secrets().await? {
+            if keys.is_current(&stored) {
+                continue;
+            }
+            let ctx = totp_context(id);
+            let sealed = keys.seal(&ctx, &keys.open(&ctx, &stored)?)?;
+            if self.store.replace_totp_secret(id, &stored, &sealed).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The kind of a live challenge (`mail` or `totp`), or `None`.
@@ -245,12 +283,16 @@ impl Ra {
                 .as_deref()
                 .is_some_and(|h| h == token_hash(&format!("{token}:{code}"))),
             _ => {
-                let secret = self
+                let sealed = self
                     .store
                     .otp_settings(c.account_id)
                     .await?
                     .and_then(|s| s.totp_secret)
                     .ok_or(RaError::NotFound)?;
+                let secret = self
+                    .policy
+                    .secrets
+                    .open(&totp_context(c.account_id), &sealed)?;
                 // ±1 step; the matching step must be later than any accepted before.
                 let step = now.div_euclid(TOTP_STEP);
                 let mut matched = None;

@@ -193,3 +193,110 @@ async fn r_l6_mailed_code_and_totp() {
         );
     }
 }
+
+/// Issue #7 item 13: TOTP secrets are stored encrypted (AES-256-GCM with a key kept
+/// outside the database), bound to their account; a secret from before encryption is
+/// sealed at start-up; rotation re-seals every secret under the new key.
+#[tokio::test]
+async fn issue7_item13_totp_secrets_are_encrypted_at_rest() {
+    use shomei_ra::secrets::SecretKeys;
+    use std::sync::Arc;
+    for db in backends().await {
+        let (mut ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        ra.policy.secrets = Arc::new(SecretKeys::from_raw(&[[7u8; 32]]).unwrap_or_default());
+        let a = shomei_ra::testing::account(&ra, "暗号株式会社").await;
+        assert!(
+            ra.set_login_method(a.id, "otp_totp", "", "staff:1")
+                .await
+                .is_ok_and(|r| r.is_ok())
+        );
+        let stored = db
+            .store
+            .otp_settings(a.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.totp_secret)
+            .unwrap_or_default();
+        assert!(stored.starts_with("v1:"), "{}: {stored}", db.name);
+        let ch = ra
+            .otp_login_start(&a.login, &a.initial_password)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        let enrol = ra.otp_enrolment(&ch.token).await.ok().flatten();
+        let secret = enrol.map(|e| e.secret).unwrap_or_default();
+        assert_eq!(secret.len(), 32, "base32 of 160 bits");
+        assert!(!stored.contains(&secret));
+        // Another account's row cannot take this ciphertext.
+        let b = shomei_ra::testing::account(&ra, "別株式会社").await;
+        assert!(
+            ra.set_login_method(b.id, "otp_totp", "", "staff:1")
+                .await
+                .is_ok_and(|r| r.is_ok())
+        );
+        let b_stored = db
+            .store
+            .otp_settings(b.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.totp_secret);
+        let b_stored = b_stored.unwrap_or_default();
+        assert!(
+            db.store
+                .replace_totp_secret(b.id, &b_stored, &stored)
+                .await
+                .unwrap_or(false)
+        );
+        let chb = ra
+            .otp_login_start(&b.login, &b.initial_password)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start b"));
+        assert!(
+            ra.otp_enrolment(&chb.token).await.is_err(),
+            "bound to account a"
+        );
+        // A clear-text secret from before encryption is sealed at start-up.
+        assert!(
+            db.store
+                .replace_totp_secret(b.id, &stored, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+                .await
+                .unwrap_or(false)
+        );
+        assert_eq!(ra.seal_totp_secrets().await.ok(), Some(1));
+        let sealed_b = db
+            .store
+            .otp_settings(b.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.totp_secret);
+        assert!(sealed_b.as_deref().is_some_and(|s| s.starts_with("v1:")));
+        // Rotation: new key first, old key second; everything re-sealed; the new key
+        // alone then reads every secret.
+        let new_line = SecretKeys::new_key_line().unwrap_or_default();
+        let rotated = SecretKeys::parse(&format!("{new_line}\n{}\n", hex::encode([7u8; 32])))
+            .unwrap_or_else(|e| panic!("{e}"));
+        ra.policy.secrets = Arc::new(rotated);
+        assert_eq!(ra.seal_totp_secrets().await.ok(), Some(2));
+        ra.policy.secrets =
+            Arc::new(SecretKeys::parse(&new_line).unwrap_or_else(|e| panic!("{e}")));
+        let ch = ra
+            .otp_login_start(&a.login, &a.initial_password)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("start"));
+        let again = ra
+            .otp_enrolment(&ch.token)
+            .await
+            .ok()
+            .flatten()
+            .map(|e| e.secret);
+        assert_eq!(again.as_deref(), Some(secret.as_str()));
+    }
+}

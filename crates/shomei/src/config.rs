@@ -20,6 +20,10 @@ pub struct Config {
     pub pki: Pki,
     /// Notice mails.
     pub mail: Mail,
+    /// The key file that encrypts secrets kept in the database (TOTP secrets). Default:
+    /// `secrets.key` in the data directory, made on first start (mode 0600). Keep it
+    /// out of database backups.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// Notice mails.
@@ -83,6 +87,7 @@ impl Default for Config {
             listen: Listen::default(),
             pki: Pki::default(),
             mail: Mail::default(),
+            secrets_key_file: None,
         }
     }
 }
@@ -135,6 +140,13 @@ impl Config {
         }
         cfg.pki.public_base_url = base;
         Ok(cfg)
+    }
+
+    /// The secrets key file in effect.
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.secrets_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets.key"))
     }
 
     /// The weak-key list directory in effect.

@@ -52,6 +52,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ContractCmd,
     },
+    /// The key that encrypts secrets kept in the database (TOTP secrets).
+    Secrets {
+        #[command(subcommand)]
+        cmd: SecretsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCmd {
+    /// Make a new key, re-encrypt every stored secret with it, then drop the old key
+    /// from the key file. Stop `serve` first (a running server holds the old key until
+    /// it restarts). If interrupted, run it again: the file keeps every key still
+    /// needed. Prints JSON with the new key's id and how many secrets were re-encrypted.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +196,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let (pki, _) = setup::pki(&cfg, &SystemClock)?;
     match cli.cmd {
         Cmd::Serve => serve::serve(cfg, pki).await,
+        Cmd::Secrets {
+            cmd: SecretsCmd::Rotate,
+        } => {
+            let (id, n) = setup::rotate_secret_key(&cfg, &pki).await?;
+            println!("{}", serde_json::json!({ "key_id": id, "resealed": n }));
+            Ok(())
+        }
         Cmd::Account {
             cmd:
                 AccountCmd::Create {

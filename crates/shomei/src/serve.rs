@@ -234,6 +234,12 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot sign the CRL: {e}"))?;
     setup::ensure_root_crl(&pki, ra.clock.now())?;
+    // TOTP secrets from before encryption (or under an older key) are sealed now.
+    match ra.seal_totp_secrets().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(n, "TOTP secrets sealed with the current key"),
+        Err(e) => return Err(format!("cannot seal the TOTP secrets: {e}")),
+    }
     let crl_ra = ra.clone();
     let root_pki = pki.clone();
     let crl_task = tokio::spawn(async move {

@@ -138,6 +138,48 @@ pub fn ensure_root_crl(pki: &Pki, now: time::OffsetDateTime) -> Result<(), Strin
     Ok(())
 }
 
+/// Loads the secrets key file, making it (one random key, mode 0600) if it does not
+/// exist.
+pub fn secret_keys(cfg: &Config) -> Result<shomei_ra::secrets::SecretKeys, String> {
+    let path = cfg.secrets_key_file();
+    if !path.exists() {
+        let line = shomei_ra::secrets::SecretKeys::new_key_line().map_err(|e| e.to_string())?;
+        write_private(
+            &path,
+            format!("# Shomei secrets key (AES-256-GCM). The first key encrypts; keep this file out of database backups.\n{line}\n").as_bytes(),
+        )?;
+    }
+    let text = read(&path)?;
+    shomei_ra::secrets::SecretKeys::parse(&text)
+        .map_err(|e| format!("secrets key file {}: {e}", path.display()))
+}
+
+/// `shomei secrets rotate`: a new key goes first in the key file (the old ones stay for
+/// reading), every secret is re-sealed with it, then the old keys leave the file. If the
+/// command is interrupted, the file still holds every key needed; run it again.
+pub async fn rotate_secret_key(cfg: &Config, pki: &Pki) -> Result<(String, usize), String> {
+    let path = cfg.secrets_key_file();
+    let old = read(&path)?;
+    shomei_ra::secrets::SecretKeys::parse(&old)
+        .map_err(|e| format!("secrets key file {}: {e}", path.display()))?;
+    let line = shomei_ra::secrets::SecretKeys::new_key_line().map_err(|e| e.to_string())?;
+    let old_keys: String = old
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let both = format!("# Shomei secrets key (rotation in progress)\n{line}\n{old_keys}");
+    write_private(&path, both.as_bytes())?;
+    let ra = ra(cfg, pki).await?;
+    let id = ra.policy.secrets.current_id().to_owned();
+    let n = ra.seal_totp_secrets().await.map_err(|e| e.to_string())?;
+    write_private(
+        &path,
+        format!("# Shomei secrets key (AES-256-GCM). The first key encrypts; keep this file out of database backups.\n{line}\n").as_bytes(),
+    )?;
+    Ok((id, n))
+}
+
 /// Opens the store and wires the RA.
 pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
     let url = cfg.database_url();
@@ -167,6 +209,7 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
     let policy = Policy {
         operator_name: cfg.pki.operator.clone(),
         keys: Arc::new(shomei_ca::KeyPolicy { weak_keys }),
+        secrets: Arc::new(secret_keys(cfg)?),
         ..Policy::default()
     };
     let ocsp = shomei_ca::ocsp::OcspResponder::from_pem(

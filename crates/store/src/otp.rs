@@ -56,6 +56,32 @@ impl Store {
         .transpose()
     }
 
+    /// Every stored TOTP secret, by account (as stored: sealed, or clear from before).
+    pub async fn totp_secrets(&self) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, totp_secret FROM accounts WHERE totp_secret IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("totp_secret")?)))
+            .collect()
+    }
+
+    /// Replaces an account's stored TOTP secret if it is still `old` (re-sealing).
+    pub async fn replace_totp_secret(&self, account_id: i64, old: &str, new: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("UPDATE accounts SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2")
+                .bind(account_id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                > 0,
+        )
+    }
+
     /// Staff set an account's login method (a new TOTP secret restarts enrolment).
     pub async fn set_login_method(
         &self,
