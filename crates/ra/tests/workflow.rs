@@ -581,3 +581,60 @@ async fn issue7_item4_failed_signing_goes_back_to_the_desk_with_the_reason() {
         }
     }
 }
+
+/// Issue #7 item 1: the generated weak keys are refused through `contract import` too
+/// (the same form and CSR checks), each with its own message key, and nothing is
+/// recorded as an application.
+#[tokio::test]
+async fn issue7_item1_weak_keys_refused_through_contract_import() {
+    for db in backends().await {
+        let at = datetime!(2026-11-24 10:00:00 UTC);
+        let (mut ra, _, _) = ra(db.store.clone(), at);
+        let weak = |n: &str| {
+            std::fs::read_to_string(format!(
+                "{}/../ca/tests/data/weak/{n}.csr",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap_or_default()
+        };
+        let mut list = shomei_ca::WeakKeyList::default();
+        let fp = shomei_ca::keys::debian_fingerprint_of_csr(weak("rsa2048-debian-listed").as_bytes());
+        assert!(list.add_lines(&fp.unwrap_or_default()).is_ok());
+        ra.policy.keys = std::sync::Arc::new(shomei_ca::KeyPolicy { weak_keys: list });
+        let a = ra
+            .create_account(&input("テスト株式会社"), "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let staff = ra
+            .create_staff("importer", "審査 太郎", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (name, key) in [
+            ("rsa2048-roca", "csr.weak_roca"),
+            ("rsa2048-fermat", "csr.weak_fermat"),
+            ("rsa2048-e3", "csr.rsa_exponent"),
+            ("rsa2048-debian-listed", "csr.weak_debian"),
+            ("rsa2048-no-null", "csr.non_canonical_key"),
+        ] {
+            let form = sr30_form(&weak(name));
+            let r = ra
+                .import_contract(
+                    staff.id,
+                    a.id,
+                    &form,
+                    shomei_model::ContractType::FixedTerm,
+                    &Approval::default(),
+                )
+                .await;
+            let keys: Vec<&str> = match &r {
+                Ok(Err(issues)) => issues.iter().map(|i| i.key).collect(),
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(keys, vec![key], "{name} on {}", db.name);
+        }
+        assert_eq!(
+            db.store.applications_of(a.id, 0, 10).await.map(|l| l.total).ok(),
+            Some(0)
+        );
+    }
+}
