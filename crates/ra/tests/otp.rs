@@ -194,6 +194,15 @@ async fn r_l6_mailed_code_and_totp() {
     }
 }
 
+/// A one-time-password challenge after the access key and password.
+async fn start(ra: &shomei_ra::Ra, login: &str, pw: &str) -> shomei_ra::otp::OtpChallenge {
+    ra.otp_login_start(login, pw)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("otp start for {login}"))
+}
+
 /// Issue #7 item 13: TOTP secrets are stored encrypted (AES-256-GCM with a key kept
 /// outside the database), bound to their account; a secret from before encryption is
 /// sealed at start-up; rotation re-seals every secret under the new key.
@@ -219,12 +228,7 @@ async fn issue7_item13_totp_secrets_are_encrypted_at_rest() {
             .and_then(|s| s.totp_secret)
             .unwrap_or_default();
         assert!(stored.starts_with("v1:"), "{}: {stored}", db.name);
-        let ch = ra
-            .otp_login_start(&a.login, &a.initial_password)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("start"));
+        let ch = start(&ra, &a.login, &a.initial_password).await;
         let enrol = ra.otp_enrolment(&ch.token).await.ok().flatten();
         let secret = enrol.map(|e| e.secret).unwrap_or_default();
         assert_eq!(secret.len(), 32, "base32 of 160 bits");
@@ -250,12 +254,7 @@ async fn issue7_item13_totp_secrets_are_encrypted_at_rest() {
                 .await
                 .unwrap_or(false)
         );
-        let chb = ra
-            .otp_login_start(&b.login, &b.initial_password)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("start b"));
+        let chb = start(&ra, &b.login, &b.initial_password).await;
         assert!(
             ra.otp_enrolment(&chb.token).await.is_err(),
             "bound to account a"
@@ -285,12 +284,7 @@ async fn issue7_item13_totp_secrets_are_encrypted_at_rest() {
         assert_eq!(ra.seal_totp_secrets().await.ok(), Some(2));
         ra.policy.secrets =
             Arc::new(SecretKeys::parse(&new_line).unwrap_or_else(|e| panic!("{e}")));
-        let ch = ra
-            .otp_login_start(&a.login, &a.initial_password)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("start"));
+        let ch = start(&ra, &a.login, &a.initial_password).await;
         let again = ra
             .otp_enrolment(&ch.token)
             .await

@@ -598,7 +598,8 @@ async fn issue7_item1_weak_keys_refused_through_contract_import() {
             .unwrap_or_default()
         };
         let mut list = shomei_ca::WeakKeyList::default();
-        let fp = shomei_ca::keys::debian_fingerprint_of_csr(weak("rsa2048-debian-listed").as_bytes());
+        let fp =
+            shomei_ca::keys::debian_fingerprint_of_csr(weak("rsa2048-debian-listed").as_bytes());
         assert!(list.add_lines(&fp.unwrap_or_default()).is_ok());
         ra.policy.keys = std::sync::Arc::new(shomei_ca::KeyPolicy { weak_keys: list });
         let a = ra
@@ -633,7 +634,11 @@ async fn issue7_item1_weak_keys_refused_through_contract_import() {
             assert_eq!(keys, vec![key], "{name} on {}", db.name);
         }
         assert_eq!(
-            db.store.applications_of(a.id, 0, 10).await.map(|l| l.total).ok(),
+            db.store
+                .applications_of(a.id, 0, 10)
+                .await
+                .map(|l| l.total)
+                .ok(),
             Some(0)
         );
     }

@@ -221,13 +221,66 @@ fn main() {
         format!("[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let acct = run(&d, &["account", "create", "--org", "ベンチ株式会社", "--email", "b@example.jp", "--out", &d.join("acct").display().to_string()]);
-    run(&d, &["staff", "create", "--name", "審査 太郎", "--email", "s@example.jp", "--login", "bench", "--out", &d.join("staff").display().to_string()]);
+    let acct = run(
+        &d,
+        &[
+            "account",
+            "create",
+            "--org",
+            "ベンチ株式会社",
+            "--email",
+            "b@example.jp",
+            "--out",
+            &d.join("acct").display().to_string(),
+        ],
+    );
+    run(
+        &d,
+        &[
+            "staff",
+            "create",
+            "--name",
+            "審査 太郎",
+            "--email",
+            "s@example.jp",
+            "--login",
+            "bench",
+            "--out",
+            &d.join("staff").display().to_string(),
+        ],
+    );
     let app = d.join("app.json");
     std::fs::write(&app, r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"ベンチ株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#).unwrap_or_else(|e| panic!("{e}"));
-    let csr: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "ca", "tests", "data", "rsa2048.csr"].iter().collect();
+    let csr: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "ca",
+        "tests",
+        "data",
+        "rsa2048.csr",
+    ]
+    .iter()
+    .collect();
     let cert = d.join("cert.pem");
-    run(&d, &["contract", "import", "--access-key", &json_field(&acct, "access_key"), "--staff", "bench", "--contract-type", "fixed", "--file", &app.display().to_string(), "--csr", &csr.display().to_string(), "--cert-out", &cert.display().to_string()]);
+    run(
+        &d,
+        &[
+            "contract",
+            "import",
+            "--access-key",
+            &json_field(&acct, "access_key"),
+            "--staff",
+            "bench",
+            "--contract-type",
+            "fixed",
+            "--file",
+            &app.display().to_string(),
+            "--csr",
+            &csr.display().to_string(),
+            "--cert-out",
+            &cert.display().to_string(),
+        ],
+    );
     let pki = d.join("data").join("pki");
     let req = d.join("ocsp.req");
     let ok = Command::new("openssl")

@@ -393,41 +393,36 @@ async fn approve(
         domain_methods: domains.into_iter().zip(methods).collect(),
     };
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.approve(a.id(), app_id, &approval).await {
-        Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=issued")).into_response()),
-        Err(RaError::Invalid(key)) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t(key),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+    let result = st.ra.approve(a.id(), app_id, &approval).await;
+    outcome(&st, &a, app_id, result, "issued").await
+}
+
+/// The page after a desk action on application `app_id`: its detail page with `done`'s
+/// message on success; otherwise the detail page with the reason — 422 for refused
+/// input or a failed issuance, 409 for a record no longer in the right state.
+async fn outcome<T>(
+    st: &Shared,
+    a: &Authed,
+    app_id: i64,
+    result: Result<T, RaError>,
+    done: &str,
+) -> WebResult<Response> {
+    let (message, status) = match result {
+        Ok(_) => {
+            return Ok(Redirect::to(&format!("/applications/{app_id}?m={done}")).into_response());
         }
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
+        Err(RaError::Invalid(key)) => (a.ctx.tr.t(key), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(RaError::WrongState) => (a.ctx.tr.t("err.wrong_state"), StatusCode::CONFLICT),
         Err(RaError::Ca(e)) => {
             tracing::error!(application = app_id, "issuance failed: {e}");
-            render_detail(
-                &st,
-                &a,
-                &id,
+            (
                 a.ctx.tr.t("err.issuance_failed"),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    render_detail(st, a, &app_id.to_string(), message, status).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -445,30 +440,8 @@ async fn reject(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.reject(a.id(), app_id, &f.reason).await {
-        Ok(()) => Ok(Redirect::to(&format!("/applications/{app_id}?m=rejected")).into_response()),
-        Err(RaError::Invalid(key)) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t(key),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = st.ra.reject(a.id(), app_id, &f.reason).await;
+    outcome(&st, &a, app_id, result, "rejected").await
 }
 
 /// POST /applications/{id}/confirm-revocation: the phone confirmation is recorded and
@@ -481,20 +454,8 @@ async fn confirm_revocation(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.confirm_revocation(a.id(), app_id).await {
-        Ok(_) => Ok(Redirect::to(&format!("/applications/{app_id}?m=revoked")).into_response()),
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = st.ra.confirm_revocation(a.id(), app_id).await;
+    outcome(&st, &a, app_id, result, "revoked").await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -513,32 +474,8 @@ async fn request_documents(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.request_documents(a.id(), app_id, &f.note).await {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_requested")).into_response())
-        }
-        Err(RaError::Invalid(key)) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t(key),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = st.ra.request_documents(a.id(), app_id, &f.note).await;
+    outcome(&st, &a, app_id, result, "docs_requested").await
 }
 
 /// POST /applications/{id}/documents-received: back to review.
@@ -550,22 +487,8 @@ async fn documents_received(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.documents_received(a.id(), app_id).await {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/applications/{app_id}?m=docs_received")).into_response())
-        }
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = st.ra.documents_received(a.id(), app_id).await;
+    outcome(&st, &a, app_id, result, "docs_received").await
 }
 
 /// POST /applications/{id}/complete-contact-change: 担当者変更 completed (R-C1).
@@ -577,20 +500,6 @@ async fn complete_contact_change(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match st.ra.complete_contact_change(a.id(), app_id).await {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/applications/{app_id}?m=contacts_changed")).into_response())
-        }
-        Err(RaError::WrongState) => {
-            render_detail(
-                &st,
-                &a,
-                &id,
-                a.ctx.tr.t("err.wrong_state"),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let result = st.ra.complete_contact_change(a.id(), app_id).await;
+    outcome(&st, &a, app_id, result, "contacts_changed").await
 }
