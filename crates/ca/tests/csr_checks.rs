@@ -283,3 +283,34 @@ fn issue7_item3_key_hash_is_of_the_canonical_encoding() {
         assert_eq!(c.key, KeyKind::Rsa(2048));
     }
 }
+
+/// Issue #7 item 2 (BR 7.1.2.7.12, RFC 5890): the names the probe got issued are
+/// refused, each with its own reason; valid A-labels still pass.
+#[test]
+fn issue7_item2_invalid_dns_labels_are_refused() {
+    use shomei_ca::names::check_dns_name;
+    assert_eq!(
+        check_dns_name("xn--zz.example.jp").err(),
+        Some(CsrError::InvalidIdn("xn--zz.example.jp".into()))
+    );
+    assert_eq!(
+        check_dns_name("ab--cd.example.jp").err(),
+        Some(CsrError::ReservedLabel("ab--cd.example.jp".into()))
+    );
+    assert_eq!(
+        check_dns_name("xn--a-ecp.example.jp").err(),
+        Some(CsrError::InvalidIdn("xn--a-ecp.example.jp".into()))
+    );
+    assert_eq!(CsrError::InvalidIdn(String::new()).key(), "csr.invalid_idn");
+    assert_eq!(
+        CsrError::ReservedLabel(String::new()).key(),
+        "csr.reserved_label"
+    );
+    for ok in [
+        "xn--r8jz45g.jp",
+        "XN--R8JZ45G.JP",
+        "www.xn--bcher-kva.example.com",
+    ] {
+        assert!(check_dns_name(ok).is_ok(), "{ok}");
+    }
+}

@@ -453,3 +453,28 @@ pub(crate) fn write_credentials(
     setup::write_private(&dir.join("login.key"), c.key_pem.as_bytes())?;
     Ok(p12.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Issue #7 item 7: the CLI prints sentences with their numbers, not message keys.
+    #[test]
+    fn issue7_item7_cli_prints_sentences() {
+        let e = shomei_ca::CsrError::RsaTooSmall(1024);
+        let text = super::sentence(e.key(), e.detail().as_deref());
+        assert_eq!(
+            text,
+            "An RSA key of 1024 bits is too short. Use 2048 bits or more."
+        );
+        let e = shomei_ca::CsrError::RsaBadExponent("3".into());
+        let text = super::sentence(e.key(), e.detail().as_deref());
+        assert!(
+            text.contains("exponent 3") && text.contains("65537"),
+            "{text}"
+        );
+        assert!(super::sentence(shomei_ca::CsrError::WeakKeyRoca.key(), None).contains("ROCA"));
+        // Through the RA error path too; an unknown key stays as it is.
+        let e = shomei_ra::RaError::Invalid("csr.weak_debian");
+        assert!(super::explain(&e).contains("Debian weak key"));
+        assert_eq!(super::sentence("no.such.key", None), "no.such.key");
+    }
+}
