@@ -189,7 +189,7 @@ async function apply(page, { service, label, csr, ev, name }) {
   await page.getByLabel('CSR（PEM 形式を貼り付け）').fill('this is not a CSR');
   await page.getByLabel('サーバタイプ').selectOption('nginx');
   await page.getByLabel('申請組織名').fill('テスト株式会社');
-  await page.locator('#org_country').fill('JP');
+  await page.locator('#org_country').selectOption('JP');
   await page.locator('#org_state').fill('Tokyo');
   await page.locator('#org_locality').fill('Shibuya-ku');
   for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
@@ -199,7 +199,7 @@ async function apply(page, { service, label, csr, ev, name }) {
   }
   if (ev) {
     await page.getByLabel('組織の種類（businessCategory）').selectOption('Private Organization');
-    await page.getByLabel('設立管轄国').fill('JP');
+    await page.getByLabel('設立管轄国').selectOption('JP');
     await page.getByLabel('登記番号').fill('0110-01-012345');
   }
   await page.getByRole('button', { name: '次へ' }).click();
@@ -704,6 +704,61 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   assert.equal(await heading(page), 'Applications');
   await page.getByRole('link', { name: '日本語' }).click();
   assert.equal(await heading(page), 'お申込一覧');
+  await cctx.close();
+});
+
+test('issue #8 item 1: subject data is normalised and checked; confirmation and desk show the certificate subject', async () => {
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  const name = 'norm.e2e.example.jp';
+  await page.getByRole('navigation').getByRole('link', { name: '新規申請' }).click();
+  await page.getByLabel('セコムパスポート for Web SR3.0').check();
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  // The country is a pull-down of ISO 3166-1 codes with their names, Japan first.
+  assert.equal(await page.locator('#org_country option[value="JA"]').count(), 0);
+  assert.equal(await page.locator('#org_country option').nth(1).innerText(), '日本 (JP)');
+  await page.getByLabel('サーバタイプ').selectOption('nginx');
+  await page.getByLabel('申請組織名').fill('ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ');
+  await page.locator('#org_country').selectOption('JP');
+  await page.locator('#org_state').fill('Ｔｏｋｙｏ');
+  await page.locator('#org_locality').fill('ｼﾌﾞﾔ区');
+  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
+    await page.locator(`#${p}_name`).fill(n);
+    await page.locator(`#${p}_email`).fill(m);
+    await page.locator(`#${p}_phone`).fill(t);
+  }
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr(name, 'ec'));
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  const subject = 'C=JP, ST=Tokyo, L=シブヤ区, O=デモカブシキガイシャ';
+  assert.equal(await page.locator('#cert-subject').innerText(), subject);
+  await page.getByText('デモカブシキガイシャ', { exact: true }).waitFor();
+  assert.equal(await page.getByText('ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ').count(), 0, 'half-width kana normalised');
+  // Back to the form: the normalised values are what it now holds.
+  await page.getByRole('link', { name: '戻る' }).click();
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'デモカブシキガイシャ');
+  await page.getByRole('button', { name: '次へ' }).click();
+  const id = await submitTwice(page, '申込');
+  // The desk sees the same subject, and rejects this test application.
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.goto(`${DESK}/applications/${id}`);
+  assert.equal(await desk.locator('#cert-subject').innerText(), subject);
+  await desk.getByLabel('却下理由（お客様に表示されます）').fill('テスト');
+  await desk.getByRole('button', { name: '却下する' }).click();
+  await sctx.close();
+  // English: the same pull-down in English.
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'New application' }).click();
+  await page.getByLabel('SECOM Passport for Web SR3.0').check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'I agree' }).click();
+  assert.equal(await page.locator('#org_country option').nth(1).innerText(), 'Japan (JP)');
+  await page.getByRole('link', { name: '日本語' }).click();
   await cctx.close();
 });
 

@@ -97,6 +97,26 @@ pub fn lint_server_cert(der: &[u8], order: &ServerOrder, urls: &CaUrls) -> Resul
             if tag == x509_parser::der_parser::asn1_rs::Tag::PrintableString && c.len() == 2 => {}
         _ => f.push("countryName missing or not a 2-letter PrintableString".into()),
     }
+    // Issue #8 item 1: ISO 3166-1 codes only, and every value in its normalised (NFKC)
+    // form, so no half-width kana or full-width ASCII reaches a certificate.
+    for attr in subject.iter_attributes() {
+        let Ok(value) = attr.as_str() else {
+            f.push("subject attribute not a string".into());
+            continue;
+        };
+        if !shomei_model::validate::is_normalised(value) {
+            f.push(format!("subject value {value:?} not normalised (NFKC)"));
+        }
+        let arcs: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .map(|i| i.collect())
+            .unwrap_or_default();
+        let is_country = arcs == [2, 5, 4, 6] || arcs == OID_JURISDICTION_C;
+        if is_country && !shomei_model::countries::is_code(value) {
+            f.push(format!("country {value:?} not an ISO 3166-1 alpha-2 code"));
+        }
+    }
     if subject.iter_common_name().next().is_some() {
         f.push("commonName present (not from validated data)".into());
     }

@@ -130,21 +130,11 @@ fn printable(s: &str) -> Result<DnValue, CaError> {
         .map_err(|_| CaError::Parse(format!("not a PrintableString: {s}")))
 }
 
-/// Builds rcgen parameters for a subscriber certificate.
-pub(crate) fn server_params(
-    order: &ServerOrder,
-    urls: &crate::CaUrls,
-) -> Result<CertificateParams, CaError> {
-    let mut p = CertificateParams::default();
-    p.serial_number = Some(SerialNumber::from_slice(order.serial.bytes()));
-    p.not_before = order.not_before;
-    p.not_after = order.not_after;
-    p.is_ca = IsCa::NoCa;
-    p.use_authority_key_identifier_extension = true;
-
-    // Subject: validated data only. EV attribute order follows EVG 7.1.4.2.
+/// The subject of a subscriber certificate: validated data only, EV attributes in the
+/// order of EVG 7.1.4.2.
+fn subject_dn(org: &OrgSubject, ev: Option<&EvSubject>) -> Result<DistinguishedName, CaError> {
     let mut dn = DistinguishedName::new();
-    if let Some(ev) = &order.ev {
+    if let Some(ev) = ev {
         dn.push(
             DnType::CustomDnType(OID_BUSINESS_CATEGORY.to_vec()),
             DnValue::Utf8String(ev.business_category.text().into()),
@@ -170,20 +160,74 @@ pub(crate) fn server_params(
             printable(&ev.registration_number)?,
         );
     }
-    dn.push(DnType::CountryName, printable(&order.org.country)?);
+    dn.push(DnType::CountryName, printable(&org.country)?);
     dn.push(
         DnType::StateOrProvinceName,
-        DnValue::Utf8String(order.org.state.clone()),
+        DnValue::Utf8String(org.state.clone()),
     );
     dn.push(
         DnType::LocalityName,
-        DnValue::Utf8String(order.org.locality.clone()),
+        DnValue::Utf8String(org.locality.clone()),
     );
     dn.push(
         DnType::OrganizationName,
-        DnValue::Utf8String(order.org.organization.clone()),
+        DnValue::Utf8String(org.organization.clone()),
     );
-    p.distinguished_name = dn;
+    Ok(dn)
+}
+
+/// The subject a certificate for this organisation will carry, as text in the
+/// certificate's attribute order (`businessCategory=…, jurisdictionC=…, serialNumber=…,
+/// C=JP, ST=…, L=…, O=…`): what the confirmation page and the desk show (issue #8 item 1).
+pub fn subject_preview(org: &OrgSubject, ev: Option<&EvSubject>) -> Result<String, CaError> {
+    let dn = subject_dn(org, ev)?;
+    let parts = dn
+        .iter()
+        .map(|(ty, value)| {
+            let name = match ty {
+                DnType::CountryName => "C".to_owned(),
+                DnType::StateOrProvinceName => "ST".to_owned(),
+                DnType::LocalityName => "L".to_owned(),
+                DnType::OrganizationName => "O".to_owned(),
+                DnType::CustomDnType(oid) if oid == OID_BUSINESS_CATEGORY => {
+                    "businessCategory".to_owned()
+                }
+                DnType::CustomDnType(oid) if oid == OID_JURISDICTION_C => {
+                    "jurisdictionC".to_owned()
+                }
+                DnType::CustomDnType(oid) if oid == OID_JURISDICTION_ST => {
+                    "jurisdictionST".to_owned()
+                }
+                DnType::CustomDnType(oid) if oid == OID_JURISDICTION_L => {
+                    "jurisdictionL".to_owned()
+                }
+                DnType::CustomDnType(oid) if oid == OID_SERIAL_NUMBER => "serialNumber".to_owned(),
+                other => format!("{other:?}"),
+            };
+            let text = match value {
+                DnValue::PrintableString(v) => v.as_str().to_owned(),
+                DnValue::Utf8String(v) => v.clone(),
+                other => format!("{other:?}"),
+            };
+            format!("{name}={text}")
+        })
+        .collect::<Vec<_>>();
+    Ok(parts.join(", "))
+}
+
+/// Builds rcgen parameters for a subscriber certificate.
+pub(crate) fn server_params(
+    order: &ServerOrder,
+    urls: &crate::CaUrls,
+) -> Result<CertificateParams, CaError> {
+    let mut p = CertificateParams::default();
+    p.serial_number = Some(SerialNumber::from_slice(order.serial.bytes()));
+    p.not_before = order.not_before;
+    p.not_after = order.not_after;
+    p.is_ca = IsCa::NoCa;
+    p.use_authority_key_identifier_extension = true;
+
+    p.distinguished_name = subject_dn(&order.org, order.ev.as_ref())?;
 
     p.subject_alt_names = order
         .names

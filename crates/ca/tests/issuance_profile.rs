@@ -277,3 +277,46 @@ fn issue7_item5_ca_certificates_and_root_crl() {
         Some(2)
     );
 }
+
+/// Issue #8 item 1: no certificate can be issued with a country outside ISO 3166-1 or
+/// a subject value that is not normalised (half-width kana, full-width ASCII), even if
+/// such data got past the form.
+#[test]
+fn issue8_item1_lint_refuses_bad_countries_and_unnormalised_subjects() {
+    let now = datetime!(2026-11-24 10:00:00 UTC);
+    let (ca, _) = ca(now);
+    for (field, value, finding) in [
+        ("country", "JA", "ISO 3166-1"),
+        ("country", "UK", "ISO 3166-1"),
+        ("org", "ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ", "NFKC"),
+        ("org", "ＡＢＣ株式会社", "NFKC"),
+        ("locality", "ｼﾌﾞﾔ", "NFKC"),
+        ("jurisdiction", "ZZ", "ISO 3166-1"),
+    ] {
+        let mut o = order(now, "rsa2048.csr", field == "jurisdiction");
+        match field {
+            "country" => o.org.country = value.into(),
+            "org" => o.org.organization = value.into(),
+            "locality" => o.org.locality = value.into(),
+            _ => {
+                if let Some(ev) = o.ev.as_mut() {
+                    ev.jurisdiction_country = value.into();
+                }
+            }
+        }
+        match ca.prepare(&o) {
+            Err(CaError::Lint(e)) => assert!(e.to_string().contains(finding), "{value}: {e}"),
+            other => panic!("{value} not refused: {other:?}"),
+        }
+    }
+    // The normalised forms pass, and the preview shows the subject in certificate order.
+    let mut o = order(now, "rsa2048.csr", true);
+    o.org.organization = "デモカブシキガイシャ".into();
+    assert!(ca.prepare(&o).is_ok());
+    let preview = shomei_ca::profile::subject_preview(&o.org, o.ev.as_ref()).unwrap_or_default();
+    assert!(
+        preview.starts_with("businessCategory=Private Organization, jurisdictionC=JP"),
+        "{preview}"
+    );
+    assert!(preview.ends_with("O=デモカブシキガイシャ"), "{preview}");
+}

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod countries;
 pub mod details;
 pub mod kinds;
 pub mod revocation;

@@ -131,20 +131,49 @@ pub fn postal_code(value: &str) -> Result<String, FieldError> {
     }
 }
 
-/// An ISO 3166 two-letter country code, upper case.
+/// An ISO 3166-1 alpha-2 country code (issue #8 item 1): full-width letters and lower
+/// case are normalised (ｊｐ → JP); anything not in ISO 3166-1 is refused ("JA", "UK").
 pub fn country(value: &str) -> Result<String, FieldError> {
-    let v = required_text(value, 2)?.to_ascii_uppercase();
-    if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+    let v = normalise(value).to_ascii_uppercase();
+    let v = required_text(&v, 2).map_err(|e| match e {
+        FieldError::TooLong(_) => FieldError::Country,
+        other => other,
+    })?;
+    if crate::countries::is_code(&v) {
         Ok(v)
     } else {
         Err(FieldError::Country)
     }
 }
 
+/// NFKC (issue #8 item 1): half-width katakana become full-width (ﾃﾞﾓ → デモ), full-width
+/// ASCII becomes ASCII (ＡＢＣ１ → ABC1), compatibility characters their plain form.
+/// Everything that goes into a certificate's subject passes through this first, so
+/// what the customer confirms is what the certificate carries.
+pub fn normalise(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    value.nfkc().collect()
+}
+
+/// Whether text is already in the form [`normalise`] gives (NFKC).
+pub fn is_normalised(value: &str) -> bool {
+    unicode_normalization::is_nfkc(value)
+}
+
+/// A required text that goes into a certificate: normalised, then checked.
+pub fn subject_text(value: &str, max: usize) -> Result<String, FieldError> {
+    required_text(&normalise(value), max)
+}
+
+/// An optional text that goes into a certificate: normalised, then checked.
+pub fn optional_subject_text(value: &str, max: usize) -> Result<String, FieldError> {
+    optional_text(&normalise(value), max)
+}
+
 /// A company registration number (登記番号): half-width digits with optional hyphens,
 /// e.g. `xxxx-xx-xxxxxx` (R-AI2) or the 13-digit corporate number.
 pub fn registration_number(value: &str) -> Result<String, FieldError> {
-    let v = required_text(value, 20)?;
+    let v = required_text(&normalise(value), 20)?;
     let digits = v.bytes().filter(u8::is_ascii_digit).count();
     let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'-')
         && (6..=13).contains(&digits)
@@ -255,6 +284,24 @@ mod tests {
         assert!(postal_code("1500001").is_err());
         assert!(country("jp").is_ok());
         assert!(country("JPN").is_err());
+        // Issue #8 item 1: only ISO 3166-1 codes; full-width normalised.
+        assert_eq!(country("ｊｐ").ok().as_deref(), Some("JP"));
+        assert!(country("Ja").is_err() && country("UK").is_err() && country("ZZ").is_err());
+        assert_eq!(
+            subject_text("ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ", 64).ok().as_deref(),
+            Some("デモカブシキガイシャ")
+        );
+        assert_eq!(
+            subject_text("ＡＢＣ株式会社", 64).ok().as_deref(),
+            Some("ABC株式会社")
+        );
+        assert!(!is_normalised("ﾃﾞﾓ") && is_normalised("デモ"));
+        assert_eq!(
+            registration_number("０１１０-０１-０１２３４５")
+                .ok()
+                .as_deref(),
+            Some("0110-01-012345")
+        );
         assert!(registration_number("0100-01-012345").is_ok());
         assert!(registration_number("abc").is_err());
     }

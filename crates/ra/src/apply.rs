@@ -100,6 +100,30 @@ pub struct ValidApplication {
     pub details: ApplicationDetails,
 }
 
+impl ValidApplication {
+    /// Writes the checked, normalised values of the fields that go into the certificate
+    /// back into the form (issue #8 item 1: ﾃﾞﾓ is shown and stored as デモ, jp as JP),
+    /// so that the confirmation page shows exactly what will be issued.
+    pub fn normalise_into(&self, form: &mut ApplicationForm) {
+        let o = &self.details.organisation;
+        form.org_name = o.name.clone();
+        form.org_country = o.country.clone();
+        form.org_state = o.state.clone();
+        form.org_locality = o.locality.clone();
+        if let Some(ev) = &self.details.ev {
+            form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
+            form.ev_jurisdiction_state = ev.jurisdiction_state.clone();
+            form.ev_jurisdiction_locality = ev.jurisdiction_locality.clone();
+            form.ev_registration_number = ev.registration_number.clone();
+        }
+    }
+
+    /// The subject the certificate will carry, as text (issue #8 item 1).
+    pub fn subject(&self) -> String {
+        crate::issue::subject_preview(self.service, &self.details)
+    }
+}
+
 /// Field limits.
 const ORG_MAX: usize = 64;
 
@@ -175,12 +199,12 @@ pub fn check_form_in(
         })
     };
     let organisation = Organisation {
-        name: field("org_name", validate::required_text(&form.org_name, ORG_MAX)),
+        name: field("org_name", validate::subject_text(&form.org_name, ORG_MAX)),
         country: field("org_country", validate::country(&form.org_country)),
-        state: field("org_state", validate::required_text(&form.org_state, 64)),
+        state: field("org_state", validate::subject_text(&form.org_state, 64)),
         locality: field(
             "org_locality",
-            validate::required_text(&form.org_locality, 64),
+            validate::subject_text(&form.org_locality, 64),
         ),
     };
     let is_ev = choice.is_some_and(|(s, _)| s.is_ev());
@@ -193,11 +217,11 @@ pub fn check_form_in(
             ),
             jurisdiction_state: field(
                 "ev_jurisdiction_state",
-                validate::optional_text(&form.ev_jurisdiction_state, 64),
+                validate::optional_subject_text(&form.ev_jurisdiction_state, 64),
             ),
             jurisdiction_locality: field(
                 "ev_jurisdiction_locality",
-                validate::optional_text(&form.ev_jurisdiction_locality, 64),
+                validate::optional_subject_text(&form.ev_jurisdiction_locality, 64),
             ),
             business_category: bc.map(|b| b.text().to_owned()).unwrap_or_default(),
             registration_number: field(

@@ -40,6 +40,48 @@ pub struct Issued {
     pub serial: String,
 }
 
+/// The certificate subject of an application's validated data: the organisation, and
+/// the EV data for EV services.
+pub fn subjects_of(
+    service: Service,
+    details: &shomei_model::details::ApplicationDetails,
+) -> Result<(OrgSubject, Option<EvSubject>)> {
+    let org = &details.organisation;
+    let ev = match &details.ev {
+        Some(ev) if service.is_ev() => Some(EvSubject {
+            jurisdiction_country: ev.jurisdiction_country.clone(),
+            jurisdiction_state: Some(ev.jurisdiction_state.clone()).filter(|s| !s.is_empty()),
+            jurisdiction_locality: Some(ev.jurisdiction_locality.clone()).filter(|s| !s.is_empty()),
+            business_category: BusinessCategory::from_text(&ev.business_category)
+                .ok_or(RaError::Invalid("err.ev"))?,
+            registration_number: ev.registration_number.clone(),
+        }),
+        None if !service.is_ev() => None,
+        _ => return Err(RaError::Invalid("err.ev")),
+    };
+    Ok((
+        OrgSubject {
+            organization: org.name.clone(),
+            state: org.state.clone(),
+            locality: org.locality.clone(),
+            country: org.country.clone(),
+        },
+        ev,
+    ))
+}
+
+/// The subject text a certificate for these details will carry ("" if they are not
+/// complete): shown on the confirmation page and at the desk.
+pub fn subject_preview(
+    service: Service,
+    details: &shomei_model::details::ApplicationDetails,
+) -> String {
+    subjects_of(service, details)
+        .ok()
+        .and_then(|(org, ev)| shomei_ca::profile::subject_preview(&org, ev.as_ref()).ok())
+        .unwrap_or_default()
+}
+
 /// The end of a contract of `years` starting at `start`: the same day `years` later.
 pub fn contract_end(start: OffsetDateTime, years: i64) -> OffsetDateTime {
     let y = start.year() + i32::try_from(years).unwrap_or(1);
@@ -256,20 +298,7 @@ impl Ra {
         }
         let (cert_id, serial) = reserved.ok_or(RaError::Invalid("err.serial_collision"))?;
         // Step 3: build the to-be-signed certificate from validated data only, and lint it.
-        let org = &app.details.organisation;
-        let ev = match &app.details.ev {
-            Some(ev) if app.service.is_ev() => Some(EvSubject {
-                jurisdiction_country: ev.jurisdiction_country.clone(),
-                jurisdiction_state: Some(ev.jurisdiction_state.clone()).filter(|s| !s.is_empty()),
-                jurisdiction_locality: Some(ev.jurisdiction_locality.clone())
-                    .filter(|s| !s.is_empty()),
-                business_category: BusinessCategory::from_text(&ev.business_category)
-                    .ok_or(RaError::Invalid("err.ev"))?,
-                registration_number: ev.registration_number.clone(),
-            }),
-            None if !app.service.is_ev() => None,
-            _ => return Err(RaError::Invalid("err.ev")),
-        };
+        let (org, ev) = subjects_of(app.service, &app.details)?;
         let order = ServerOrder {
             serial,
             not_before,
@@ -277,12 +306,7 @@ impl Ra {
             names: csr.names.clone(),
             spki_der: csr.spki_der.clone(),
             key: csr.key.clone(),
-            org: OrgSubject {
-                organization: org.name.clone(),
-                state: org.state.clone(),
-                locality: org.locality.clone(),
-                country: org.country.clone(),
-            },
+            org,
             ev,
         };
         let token = match self.server_ca.prepare(&order) {

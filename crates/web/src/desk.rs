@@ -140,6 +140,8 @@ struct DetailPage {
     p: Page,
     /// Why the last issuance failed (issue #7 item 4), in words.
     issuance_error: String,
+    /// The subject the certificate carries or will carry (issue #8 item 1).
+    cert_subject: String,
     message: String,
     message_class: &'static str,
     id: i64,
@@ -268,6 +270,7 @@ async fn render_detail(
         .unwrap_or_default();
     let page = html(&DetailPage {
         issuance_error,
+        cert_subject: shomei_ra::issue::subject_preview(app.service, &app.details),
         p: Page::new(&a.ctx, "desk", "desk.detail.title"),
         message: message.to_owned(),
         message_class: if good { "ok" } else { "error" },

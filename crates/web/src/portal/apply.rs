@@ -320,8 +320,10 @@ pub async fn input_submit(
     if !form.agreed {
         return Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response());
     }
-    if let Err(more) = check_form(&form, &st.ra.policy.keys) {
-        issues.extend(more);
+    match check_form(&form, &st.ra.policy.keys) {
+        // What goes into the certificate is kept in its normalised form (issue #8 item 1).
+        Ok(valid) => valid.normalise_into(&mut form),
+        Err(more) => issues.extend(more),
     }
     if is_reissue && !matches!(form.reissue_revoke.as_str(), "now" | "later") {
         issues.push(FieldIssue {
@@ -408,6 +410,8 @@ struct ConfirmPage {
     service_label: String,
     names: Vec<String>,
     key: String,
+    /// The subject the certificate will carry.
+    subject: String,
     fieldsets: Vec<Fieldset>,
     kind: &'static str,
     note: &'static str,
@@ -431,6 +435,7 @@ pub async fn confirm(
         service_label: service_label(t, &form.service, &form.term),
         names: valid.csr.names.clone(),
         key: valid.csr.key.describe(),
+        subject: valid.subject(),
         fieldsets: fieldsets(t, &form, &Errors::default(), true),
         kind: crate::portal::applications::kind_key(d.kind),
         note: match d.kind {

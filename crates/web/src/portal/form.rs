@@ -55,6 +55,33 @@ pub(crate) fn select(
     }
 }
 
+/// A country (ISO 3166-1 alpha-2, issue #8 item 1): a pull-down of every code with its
+/// name in the page's language, Japan first.
+pub(crate) fn country_select(
+    name: &'static str,
+    label: &'static str,
+    value: &str,
+    errors: &Errors,
+    t: crate::i18n::Tr,
+) -> FieldView {
+    let ja = t.lang == crate::i18n::Lang::Ja;
+    let value = shomei_model::validate::country(value).unwrap_or_else(|_| value.to_owned());
+    let mut codes: Vec<&(&str, &str, &str)> = shomei_model::countries::COUNTRIES.iter().collect();
+    codes.sort_by_key(|(c, _, _)| *c != "JP");
+    let options = codes
+        .into_iter()
+        .map(|(code, en, jname)| {
+            let shown = if ja { jname } else { en };
+            (
+                (*code).to_owned(),
+                format!("{shown} ({code})"),
+                value == *code,
+            )
+        })
+        .collect();
+    select(name, label, &value, errors, options)
+}
+
 /// The form's fields, grouped as the manual groups them (R-AI1).
 pub fn fieldsets(
     t: crate::i18n::Tr,
@@ -102,14 +129,12 @@ pub fn fieldsets(
             },
             FieldView {
                 hint: t.t("field.org_country.hint"),
-                ..text(
+                ..country_select(
                     "org_country",
                     t.t("field.org_country"),
                     &f.org_country,
                     e,
-                    "text",
-                    true,
-                    2,
+                    t,
                 )
             },
             text(
@@ -156,14 +181,12 @@ pub fn fieldsets(
                 ),
                 FieldView {
                     hint: t.t("field.org_country.hint"),
-                    ..text(
+                    ..country_select(
                         "ev_jurisdiction_country",
                         t.t("field.ev_jurisdiction_country"),
                         &f.ev_jurisdiction_country,
                         e,
-                        "text",
-                        true,
-                        2,
+                        t,
                     )
                 },
                 text(
