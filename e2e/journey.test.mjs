@@ -130,6 +130,8 @@ async function customerLogin(page) {
     await page.getByLabel('パスワード確認').fill(NEW_CUSTOMER_PW);
     await page.getByRole('button', { name: '変更' }).click();
     await page.getByText('パスワードを変更しました。').waitFor();
+    // Issue #8 item 15: after the change, the way on to the top page.
+    await page.getByRole('link', { name: 'トップページへ' }).waitFor();
     customerPassword = NEW_CUSTOMER_PW;
   }
 }
@@ -141,6 +143,10 @@ async function staffLogin(page) {
   await page.getByRole('button', { name: 'ログイン' }).click();
   if (staffPassword === null) {
     assert.equal(await heading(page), 'パスワード変更');
+    // Issue #8 item 15: staff wording on the desk's password page.
+    const hint = await page.locator('#new-hint').innerText();
+    assert.match(hint, /ログイン名を含めないこと/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /アクセスキー|弊社がアカウントに登録/);
     await page.getByLabel('現在のパスワード').fill(demo.staff_initial_password);
     await page.getByLabel('パスワード', { exact: true }).fill(NEW_STAFF_PW);
     await page.getByLabel('パスワード確認').fill(NEW_STAFF_PW);
@@ -318,10 +324,78 @@ for (const c of [
     assert.match(await cpage.getByRole('status').innerText(), /状態: 有効/);
     assert.match(await cpage.locator('dl.kv').innerText(), new RegExp(c.name.replace(/\./g, '\\.')));
     assert.match(await cpage.locator('dl.kv').innerText(), /テスト株式会社/);
+    // Issue #8 item 18: a page for site visitors, with the certificate type stated.
+    assert.doesNotMatch(await cpage.locator('header').innerText(), /お客様専用管理画面/);
+    assert.match(await cpage.locator('header').innerText(), /サイトをご覧の方へ/);
+    assert.match(await cpage.locator('#seal-type').innerText(), c.ev ? /^EV 証明書/ : /^OV 証明書/);
     issued[c.lint] = { id, files };
     await cctx.close();
   });
 }
+
+test('issue #8 items 3, 8, 12, 14, 16, 19: what a new customer and staff member read', async () => {
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  // Item 8: service names without a stray 年, and terms in words.
+  await page.getByRole('navigation').getByRole('link', { name: '新規申請' }).click();
+  assert.doesNotMatch(await page.locator('main').innerText(), /SR3\.0 年|EV2\.0 年/);
+  assert.equal(await page.getByLabel('契約期間').locator('option', { hasText: '1年' }).count(), 1);
+  // Item 16: 更新のご案内メール left unselected reads 希望しない on the confirmation page.
+  await page.getByLabel('セコムパスポート for Web SR3.0').check();
+  await page.getByRole('button', { name: '次へ' }).click();
+  await page.getByRole('button', { name: '同意する' }).click();
+  await page.getByLabel('サーバタイプ').selectOption('apache');
+  await page.getByLabel('申請組織名').fill('テスト株式会社');
+  await page.locator('#org_country').selectOption('JP');
+  await page.locator('#org_state').fill('Tokyo');
+  await page.locator('#org_locality').fill('Shibuya-ku');
+  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
+    await page.locator(`#${p}_name`).fill(n);
+    await page.locator(`#${p}_email`).fill(m);
+    await page.locator(`#${p}_phone`).fill(t);
+  }
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr('words.e2e.example.jp', 'ec'));
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  assert.equal(await page.getByText('希望しない', { exact: true }).count(), 3, 'three contacts, each 希望しない');
+  // Item 3: the action pull-down starts on 「---選択してください---」, not a destructive action.
+  await page.goto(`${PORTAL}/applications/${issued.ov.id}`);
+  assert.equal(await page.locator('#action').inputValue(), '');
+  assert.equal((await page.locator('#action option:checked').innerText()).trim(), '---選択してください---');
+  // Item 12: a reversed date range is said as such; the active conditions are repeated.
+  await page.goto(`${PORTAL}/applications?date=applied&from=2026-12-31&to=2026-01-01&kind=new`);
+  await page.getByText('開始日が終了日より後になっています').waitFor();
+  const conditions = await page.locator('#search-conditions').innerText();
+  assert.match(conditions, /お申込日: 2026-12-31 – 2026-01-01/);
+  assert.match(conditions, /申請区分: 新規発行/);
+  // Item 19: an HTML snippet that shows the sticker and links to the seal page.
+  await page.goto(`${PORTAL}/applications/${issued.ov.id}/download`);
+  assert.match(await page.getByLabel('サイトに貼り付ける HTML').inputValue(), /^<a href="http:\/\/pki\.example\.jp\/seal\/[0-9a-f]+"[^>]*><img src="sticker-small\.png"/);
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.getByLabel('HTML for your site').waitFor();
+  await page.getByRole('navigation').getByRole('link', { name: 'New application' }).click();
+  assert.doesNotMatch(await page.locator('main').innerText(), /year\(s\)/);
+  await page.getByRole('link', { name: '日本語' }).click();
+  await cctx.close();
+
+  // Item 14: the desk shows validation kinds and account history in words.
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.goto(`${DESK}/applications/${issued.ov.id}`);
+  const record = await desk.locator('main').innerText();
+  assert.match(record, /組織/);
+  assert.doesNotMatch(record, /\borganization\b|\bdomain\b/);
+  await desk.getByRole('navigation').getByRole('link', { name: 'アカウント管理' }).click();
+  await desk.getByLabel('アクセスキー・組織名・E-mail').fill(demo.access_key);
+  await desk.getByRole('button', { name: '検索' }).click();
+  await desk.getByRole('row', { name: new RegExp(demo.access_key) }).getByRole('link', { name: '詳細' }).click();
+  const history = await desk.locator('main').innerText();
+  assert.match(history, /ログイン成功/);
+  assert.doesNotMatch(history, /login\.success|審査日時/);
+  await sctx.close();
+});
 
 // Asks the OCSP responder with the real client; saves the DER response for pkilint.
 function ocsp(cert = issued.ov.files.cert) {

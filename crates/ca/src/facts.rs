@@ -14,6 +14,8 @@ pub struct CertFacts {
     pub common_name: String,
     /// The subjectAltName DNS names.
     pub dns_names: Vec<String>,
+    /// Whether it is an EV certificate (the CA/B Forum EV policy), else OV.
+    pub ev: bool,
 }
 
 /// Reads [`CertFacts`] from a DER certificate.
@@ -26,13 +28,24 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CaError> {
         .and_then(|a| a.as_str().ok())
         .map(str::to_owned);
     let mut dns_names = Vec::new();
+    let mut ev = false;
     for ext in c.extensions() {
-        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
-            for n in &san.general_names {
-                if let GeneralName::DNSName(d) = n {
-                    dns_names.push((*d).to_owned());
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for n in &san.general_names {
+                    if let GeneralName::DNSName(d) = n {
+                        dns_names.push((*d).to_owned());
+                    }
                 }
             }
+            ParsedExtension::CertificatePolicies(p) => {
+                ev = p.iter().any(|p| {
+                    p.policy_id
+                        .iter()
+                        .is_some_and(|i| i.eq(crate::profile::POLICY_EV.iter().copied()))
+                });
+            }
+            _ => {}
         }
     }
     let common_name = c
@@ -47,6 +60,7 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, CaError> {
         organization,
         common_name,
         dns_names,
+        ev,
     })
 }
 

@@ -110,6 +110,12 @@ impl ValidApplication {
         form.org_country = o.country.clone();
         form.org_state = o.state.clone();
         form.org_locality = o.locality.clone();
+        // 更新のご案内メール left unselected means 希望しない: said so everywhere (item 16).
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        let c = &self.details.contacts;
+        form.reg_renewal_mail = yes_no(c.registrant.renewal_mail);
+        form.tech_renewal_mail = yes_no(c.technical.renewal_mail);
+        form.admin_renewal_mail = yes_no(c.administrative.renewal_mail);
         if let Some(ev) = &self.details.ev {
             form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
             form.ev_jurisdiction_state = ev.jurisdiction_state.clone();

@@ -34,6 +34,8 @@ pub struct Seal {
     pub not_after: Ts,
     /// Live status.
     pub status: SealStatus,
+    /// EV (the organisation's extended validation) rather than OV.
+    pub ev: bool,
 }
 
 impl Ra {
@@ -72,6 +74,7 @@ impl Ra {
             not_before: cert.not_before,
             not_after: cert.not_after,
             status,
+            ev: facts.ev,
         }))
     }
 }

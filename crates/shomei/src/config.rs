@@ -105,7 +105,8 @@ impl Default for Listen {
 impl Default for Pki {
     fn default() -> Self {
         Pki {
-            public_base_url: "http://127.0.0.1:8080".into(),
+            // Empty: derived from the public listener (`http://<listen.public>`).
+            public_base_url: String::new(),
             operator: "Shomei Development".into(),
             weak_keys_dir: None,
         }
@@ -131,6 +132,11 @@ impl Config {
             && !url.is_empty()
         {
             cfg.database_url = Some(url);
+        }
+        // Issue #8 item 19: by default the public listener's own address, so moving the
+        // listener moves the URLs in certificates, stickers and seal links with it.
+        if cfg.pki.public_base_url.trim().is_empty() {
+            cfg.pki.public_base_url = format!("http://{}", cfg.listen.public);
         }
         let base = cfg.pki.public_base_url.trim_end_matches('/').to_owned();
         if !base.starts_with("http://") || base.len() <= 7 {
@@ -205,6 +211,10 @@ mod tests {
         assert_eq!(c.listen.portal.port(), 9443);
         assert_eq!(c.listen.desk.port(), 8444);
         assert_eq!(c.pki.public_base_url, "http://pki.example.jp");
+        // Without public_base_url, the public listener's address (issue #8 item 19).
+        std::fs::write(&f, "[listen]\npublic = \"127.0.0.1:9080\"\n").unwrap_or_default();
+        let c = Config::load(Some(&f), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.pki.public_base_url, "http://127.0.0.1:9080");
         std::fs::write(&f, "nonsense = 1\n").unwrap_or_default();
         assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("unknown field")));
     }

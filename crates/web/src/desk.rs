@@ -230,7 +230,7 @@ async fn render_detail(
         .into_iter()
         .map(|v| {
             (
-                v.kind,
+                t.t(&format!("desk.v.kind.{}", v.kind)).to_owned(),
                 v.subject,
                 t.t(&format!("method.{}", v.method)).to_owned(),
                 datetime(v.validated_at),

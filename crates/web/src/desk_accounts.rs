@@ -81,6 +81,45 @@ struct Event {
     detail: String,
 }
 
+/// An audit action in words (issue #8 item 14); the code itself if it has none.
+fn event_words(t: crate::i18n::Tr, action: &str) -> String {
+    match t.t(&format!("event.{action}")) {
+        "[?]" => action.to_owned(),
+        words => words.to_owned(),
+    }
+}
+
+/// An audit event's detail in words: known fields named and their values translated
+/// (the login refusal reason), the rest as `name: value`.
+fn detail_words(t: crate::i18n::Tr, detail: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail)
+    else {
+        return detail.chars().take(300).collect();
+    };
+    map.iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let value = match (k.as_str(), t.t(&format!("event.reason.{value}"))) {
+                ("reason", words) if words != "[?]" => words.to_owned(),
+                _ => value,
+            };
+            let name = match t.t(&format!("event.field.{k}")) {
+                "[?]" => k.clone(),
+                words => words.to_owned(),
+            };
+            format!("{name}: {value}")
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
+        .chars()
+        .take(300)
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "desk/account.html")]
 struct DetailPage {
@@ -134,8 +173,8 @@ async fn detail_page_with(
         .into_iter()
         .map(|e| Event {
             at: datetime(e.at),
-            action: e.action,
-            detail: e.detail.chars().take(300).collect(),
+            action: event_words(a.ctx.tr, &e.action),
+            detail: detail_words(a.ctx.tr, &e.detail),
         })
         .collect();
     let c = &x.creds;

@@ -57,7 +57,14 @@ async fn desk_account_care() {
             list.body
         );
         let detail = sc.get(&format!("/accounts/{}", a.id)).await;
-        assert!(detail.body.contains("login.failure") && detail.body.contains("account.locked"));
+        // Issue #8 item 14: events in words, not codes; the refusal reason too.
+        assert!(
+            detail.body.contains("ログイン失敗") && detail.body.contains("アカウントロック"),
+            "{}",
+            detail.body
+        );
+        assert!(detail.body.contains("パスワード誤り"));
+        assert!(!detail.body.contains("login.failure") && !detail.body.contains("審査日時"));
         assert!(detail.body.contains("SHA-256"), "the binding is shown");
         let csrf = sc.csrf.clone();
         let reset = sc

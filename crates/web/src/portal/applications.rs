@@ -242,6 +242,10 @@ pub async fn action(
                 server: app.common_name.clone(),
             })
         }
+        // Nothing chosen (the pull-down starts on 「---選択してください---」): back.
+        "" => {
+            Ok(axum::response::Redirect::to(&format!("/applications/{}", app.id)).into_response())
+        }
         _ => Err(WebError::NotFound),
     }
 }
@@ -276,6 +280,8 @@ struct DownloadPage {
     serial: String,
     validity: String,
     seal_url: String,
+    /// HTML that shows the sticker and links it to the seal page (issue #8 item 19).
+    embed: String,
 }
 
 async fn issued(
@@ -304,18 +310,25 @@ pub async fn download_page(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let (app, cert) = issued(&st, &a, &id).await?;
+    let seal_url = format!(
+        "{}/seal/{}",
+        st.cfg.public_url.trim_end_matches('/'),
+        cert.serial
+    );
+    let embed = format!(
+        "<a href=\"{seal_url}\" target=\"_blank\" rel=\"noopener\"><img src=\"sticker-small.png\" width=\"180\" height=\"72\" alt=\"{} {}\"></a>",
+        a.ctx.tr.t("dl.sticker_alt"),
+        app.common_name
+    );
     html(&DownloadPage {
+        embed,
         p: Page::new(&a.ctx, "portal", "dl.title"),
         id: app.id,
         contract: app.contract_code.clone().unwrap_or_default(),
         server: app.common_name.clone(),
         serial: cert.serial.clone(),
         validity: validity(&app),
-        seal_url: format!(
-            "{}/seal/{}",
-            st.cfg.public_url.trim_end_matches('/'),
-            cert.serial
-        ),
+        seal_url,
     })
 }
 

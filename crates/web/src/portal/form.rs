@@ -16,7 +16,21 @@ pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
         }),
         None => "",
     };
-    format!("{name} {}", t.t1("term.years", term))
+    let term = term.trim();
+    if term.is_empty() {
+        return name.to_owned();
+    }
+    format!("{name} {}", term_text(t, term))
+}
+
+/// A term in words: 「1年」, "1 year", "2 years" (issue #8 item 8).
+pub fn term_text(t: crate::i18n::Tr, years: &str) -> String {
+    let key = if years == "1" {
+        "term.year"
+    } else {
+        "term.years"
+    };
+    t.t1(key, years)
 }
 
 pub(crate) fn text(
@@ -312,7 +326,7 @@ pub fn service_options(
         .map(|s| {
             (
                 s.code().to_owned(),
-                service_label(t, s.code(), "").trim().to_owned(),
+                service_label(t, s.code(), ""),
                 selected == s.code(),
             )
         })
@@ -326,7 +340,7 @@ pub fn term_options(t: crate::i18n::Tr, selected: &str) -> Vec<(String, String, 
         .map(|y| {
             let v = y.in_years().to_string();
             let sel = selected == v;
-            (v.clone(), t.t1("term.years", &v), sel)
+            (v.clone(), term_text(t, &v), sel)
         })
         .collect()
 }

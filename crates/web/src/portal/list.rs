@@ -118,6 +118,63 @@ impl ListQuery {
             .join("&")
     }
 
+    /// The active conditions in words, as the result page repeats them (issue #8 item 12).
+    fn conditions(&self, t: crate::i18n::Tr) -> Vec<String> {
+        let mut out = Vec::new();
+        let date = match self.date.as_str() {
+            "applied" => Some(t.t("col.date")),
+            "updated" => Some(t.t("search.updated")),
+            _ => None,
+        };
+        if let Some(d) = date
+            && (!self.from.trim().is_empty() || !self.to.trim().is_empty())
+        {
+            out.push(format!("{d}: {} – {}", self.from.trim(), self.to.trim()));
+        }
+        if let Some(k) = AppKind::from_code(&self.kind) {
+            out.push(format!("{}: {}", t.t("search.kind"), t.t(kind_key(k))));
+        }
+        if !self.service.is_empty() {
+            out.push(format!(
+                "{}: {}",
+                t.t("search.service"),
+                crate::portal::form::service_label(t, &self.service, "")
+            ));
+        }
+        match self.dl.as_str() {
+            "yes" => out.push(format!(
+                "{}: {}",
+                t.t("search.download"),
+                t.t("search.downloaded")
+            )),
+            "no" => out.push(format!(
+                "{}: {}",
+                t.t("search.download"),
+                t.t("search.not_downloaded")
+            )),
+            _ => {}
+        }
+        if let Some(st) = ServerType::from_code(&self.st) {
+            out.push(format!(
+                "{}: {}",
+                t.t("field.server_type"),
+                t.t(server_type_key(st))
+            ));
+        }
+        let texts: Vec<String> = [(&self.f1, &self.q1), (&self.f2, &self.q2)]
+            .iter()
+            .filter_map(|(f, q)| {
+                let label = TEXT_FIELDS.iter().find(|x| x.0 == f.as_str())?.2;
+                (!q.trim().is_empty())
+                    .then(|| format!("{}「{}」{}", t.t(label), q.trim(), t.t("search.contains")))
+            })
+            .collect();
+        if !texts.is_empty() {
+            out.push(texts.join(&format!(" {} ", t.t("search.and"))));
+        }
+        out
+    }
+
     /// The store's criteria, and the message keys of what could not be understood.
     fn search(&self, now: i64) -> (Search, Vec<&'static str>) {
         let mut errors = Vec::new();
@@ -142,6 +199,12 @@ impl ListQuery {
                 }
                 d
             });
+        // Issue #8 item 12: a reversed range is said as such, not shown as "no records".
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            errors.push("search.reversed_dates");
+        }
         let contains = [(&self.f1, &self.q1), (&self.f2, &self.q2)]
             .iter()
             .filter_map(|(f, q)| {
@@ -220,6 +283,8 @@ struct ListPage {
     toggle: String,
     errors: Vec<&'static str>,
     searched: bool,
+    /// The active search conditions in words.
+    conditions: Vec<String>,
 }
 
 fn rows(t: crate::i18n::Tr, items: &[shomei_store::Application]) -> Vec<Row> {
@@ -315,6 +380,7 @@ pub async fn list(
         toggle,
         errors,
         searched,
+        conditions: q.conditions(t),
     })
 }
 
