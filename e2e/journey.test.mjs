@@ -741,18 +741,26 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   assert.equal(await heading(page), 'アカウント情報登録 入力画面');
   assert.equal(await page.getByLabel('特約店コード').inputValue(), 'DEMO-001', 'the dealer code is kept');
   await page.getByLabel('法人名', { exact: true }).fill('Demo Inc.');
-  await page.getByLabel('法人名（カナ）').fill('デモカブシキガイシャ');
-  await page.getByLabel('登記番号').fill('0110-01-999999');
+  // Issue #8 item 13: half-width kana, a postal code without its hyphen and
+  // full-width digits are accepted and written in their usual form.
+  await page.getByLabel('法人名（カナ）').fill('ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ');
+  await page.locator('#corp_postal').fill('1500041');
+  await page.getByLabel('登記番号').fill('０１１００１９９９９９９');
   await page.locator('#technical_name').fill('技術 四郎');
   await page.locator('#technical_email').fill('shiro@example.jp');
   await page.locator('#technical_phone').fill('03-4444-0000');
   await page.getByRole('button', { name: '次へ' }).click();
   await page.locator('#corp_name-error').waitFor();
   assert.match(await page.locator('#corp_name-error').innerText(), /全角/);
-  assert.equal(await page.getByLabel('法人名（カナ）').inputValue(), 'デモカブシキガイシャ', 'input kept');
+  assert.equal(await page.getByLabel('法人名（カナ）').inputValue(), 'ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ', 'input kept');
+  assert.notEqual((await page.locator('#corp_name-error').innerText()).trim(), (await page.locator('#corp_name-hint').innerText()).trim(), 'the error does not repeat the hint');
   await page.getByLabel('法人名', { exact: true }).fill('デモ株式会社');
   await page.getByRole('button', { name: '次へ' }).click();
   assert.equal(await heading(page), 'アカウント情報登録 確認画面');
+  const confirmed = await page.locator('main').innerText();
+  assert.match(confirmed, /デモカブシキガイシャ/);
+  assert.match(confirmed, /150-0041/);
+  assert.match(confirmed, /0110-01-999999/);
   await page.getByRole('button', { name: '登録' }).click();
   await page.getByText('アカウント情報を登録しました。').waitFor();
 

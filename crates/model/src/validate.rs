@@ -108,7 +108,7 @@ pub fn email(value: &str) -> Result<String, FieldError> {
 
 /// A phone number: digits with optional hyphens and a leading `+`, 10 to 15 digits.
 pub fn phone(value: &str) -> Result<String, FieldError> {
-    let v = required_text(value, 20)?;
+    let v = required_text(&normalise(value), 20)?;
     let body = v.strip_prefix('+').unwrap_or(&v);
     let digits = body.bytes().filter(u8::is_ascii_digit).count();
     let ok = body.bytes().all(|b| b.is_ascii_digit() || b == b'-') && (10..=15).contains(&digits);
@@ -117,7 +117,16 @@ pub fn phone(value: &str) -> Result<String, FieldError> {
 
 /// A Japanese postal code, `NNN-NNNN` (R-AI2).
 pub fn postal_code(value: &str) -> Result<String, FieldError> {
-    let v = required_text(value, 8)?;
+    // Issue #8 item 13: full-width digits, a leading 〒 and seven digits without the
+    // hyphen are accepted and written as NNN-NNNN.
+    let n = normalise(value);
+    let n = n.trim().trim_start_matches('〒').trim();
+    let n = if n.len() == 7 && n.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}", &n[..3], &n[3..])
+    } else {
+        n.to_owned()
+    };
+    let v = required_text(&n, 8)?;
     let b = v.as_bytes();
     let ok = b.len() == 8
         && b[3] == b'-'
@@ -144,6 +153,30 @@ pub fn country(value: &str) -> Result<String, FieldError> {
     } else {
         Err(FieldError::Country)
     }
+}
+
+/// Half-width katakana in their full-width form (issue #8 item 13): ﾃﾞﾓ → デモ, voiced
+/// marks joined; everything else as it is (half-width letters in a 全角 field are still
+/// refused: the customer decides how a Latin name is written).
+pub fn to_full_width(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(value.len());
+    let mut kana = String::new();
+    let flush = |kana: &mut String, out: &mut String| {
+        out.extend(kana.nfkc());
+        kana.clear();
+    };
+    for c in value.trim().chars() {
+        match c {
+            '\u{FF61}'..='\u{FF9F}' => kana.push(c),
+            _ => {
+                flush(&mut kana, &mut out);
+                out.push(c);
+            }
+        }
+    }
+    flush(&mut kana, &mut out);
+    out
 }
 
 /// NFKC (issue #8 item 1): half-width katakana become full-width (ﾃﾞﾓ → デモ), full-width
@@ -281,7 +314,7 @@ mod tests {
         assert!(phone("+81-3-1234-5678").is_ok());
         assert!(phone("12-34").is_err());
         assert!(postal_code("150-0001").is_ok());
-        assert!(postal_code("1500001").is_err());
+        assert_eq!(postal_code("1500001").ok().as_deref(), Some("150-0001"));
         assert!(country("jp").is_ok());
         assert!(country("JPN").is_err());
         // Issue #8 item 1: only ISO 3166-1 codes; full-width normalised.
@@ -296,6 +329,34 @@ mod tests {
             Some("ABC株式会社")
         );
         assert!(!is_normalised("ﾃﾞﾓ") && is_normalised("デモ"));
+        // Issue #8 item 13.
+        assert_eq!(postal_code("1500041").ok().as_deref(), Some("150-0041"));
+        assert_eq!(
+            postal_code("〒１５０－００４１").ok().as_deref(),
+            Some("150-0041")
+        );
+        assert!(postal_code("150004").is_err());
+        assert_eq!(
+            katakana("ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ", 64).ok().as_deref(),
+            Some("デモカブシキガイシャ")
+        );
+        assert_eq!(
+            katakana("でもかぶしきがいしゃ", 64).ok().as_deref(),
+            Some("デモカブシキガイシャ")
+        );
+        assert_eq!(
+            full_width("ﾃﾞﾓ株式会社", 64).ok().as_deref(),
+            Some("デモ株式会社")
+        );
+        assert_eq!(full_width("ﾃﾞﾓ Co.", 64), Err(FieldError::FullWidth));
+        assert_eq!(
+            corporate_number("０１１００１０１２３４５").ok().as_deref(),
+            Some("0110-01-012345")
+        );
+        assert_eq!(
+            phone("０３－１２３４－５６７８").ok().as_deref(),
+            Some("03-1234-5678")
+        );
         assert_eq!(
             registration_number("０１１０-０１-０１２３４５")
                 .ok()
@@ -354,7 +415,7 @@ fn half_width(c: char) -> bool {
 
 /// 全角: at most `max` characters, none half-width (R-AI2 法人名, 住所).
 pub fn full_width(value: &str, max: usize) -> Result<String, FieldError> {
-    let v = required_text(value, max)?;
+    let v = required_text(&to_full_width(value), max)?;
     if v.chars().any(half_width) {
         return Err(FieldError::FullWidth);
     }
@@ -363,7 +424,15 @@ pub fn full_width(value: &str, max: usize) -> Result<String, FieldError> {
 
 /// 全角カタカナ: katakana, the long vowel mark, the middle dot and the full-width space.
 pub fn katakana(value: &str, max: usize) -> Result<String, FieldError> {
-    let v = required_text(value, max)?;
+    // Half-width katakana and hiragana are written in full-width katakana (item 13).
+    let v: String = to_full_width(value)
+        .chars()
+        .map(|c| match c {
+            'ぁ'..='ゖ' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+            _ => c,
+        })
+        .collect();
+    let v = required_text(&v, max)?;
     let ok = v
         .chars()
         .all(|c| ('\u{30A1}'..='\u{30FA}').contains(&c) || matches!(c, 'ー' | '・' | '\u{3000}'));
@@ -372,7 +441,15 @@ pub fn katakana(value: &str, max: usize) -> Result<String, FieldError> {
 
 /// 登記番号: `xxxx-xx-xxxxxx`, half-width digits (R-AI2).
 pub fn corporate_number(value: &str) -> Result<String, FieldError> {
-    let v = required_text(value, 14)?;
+    // Full-width digits and twelve digits without hyphens are accepted (item 13).
+    let n = normalise(value);
+    let n = n.trim();
+    let n = if n.len() == 12 && n.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &n[..4], &n[4..6], &n[6..])
+    } else {
+        n.to_owned()
+    };
+    let v = required_text(&n, 14)?;
     let b = v.as_bytes();
     let ok = b.len() == 14
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -395,25 +472,29 @@ mod account_info_tests {
         assert!(full_width("テスト株式会社", 100).is_ok());
         assert_eq!(full_width("テストCo.", 100), Err(FieldError::FullWidth));
         assert_eq!(
-            full_width("ﾃｽﾄ", 100),
-            Err(FieldError::FullWidth),
+            full_width("ﾃｽﾄ", 100).ok().as_deref(),
+            Some("テスト"),
             "half-width katakana"
         );
         assert!(katakana("テストカブシキガイシャ", 100).is_ok());
         assert!(katakana("テスト　カブシキガイシャ・ー", 100).is_ok());
-        assert_eq!(katakana("てすと", 100), Err(FieldError::Katakana));
-        assert_eq!(katakana("ﾃｽﾄ", 100), Err(FieldError::Katakana));
+        assert_eq!(katakana("てすと", 100).ok().as_deref(), Some("テスト"));
+        assert_eq!(katakana("ﾃｽﾄ", 100).ok().as_deref(), Some("テスト"));
+        assert_eq!(katakana("テスト株式会社", 100), Err(FieldError::Katakana));
     }
 
     #[test]
     fn corporate_numbers() {
         assert!(corporate_number("0110-01-012345").is_ok());
-        for bad in [
-            "0110-01-01234",
-            "011001012345",
-            "0110-01-01234a",
-            "０１１０-01-012345",
-        ] {
+        assert_eq!(
+            corporate_number("011001012345").ok().as_deref(),
+            Some("0110-01-012345")
+        );
+        assert_eq!(
+            corporate_number("０１１０-01-012345").ok().as_deref(),
+            Some("0110-01-012345")
+        );
+        for bad in ["0110-01-01234", "0110-01-01234a", "01100101234"] {
             assert_eq!(
                 corporate_number(bad),
                 Err(FieldError::CorporateNumber),

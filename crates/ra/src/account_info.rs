@@ -392,9 +392,9 @@ mod tests {
         assert_eq!(ok.len(), 6);
         let issues = check_info(&form(&[
             ("corp_name", "Test Inc."),
-            ("corp_kana", "てすと"),
+            ("corp_kana", "テスト株式会社"),
             ("corp_number", "12345"),
-            ("corp_postal", "1000001"),
+            ("corp_postal", "100-00001"),
             ("registrant_phone", "phone"),
             ("officer_email", "nope"),
             ("dealer_code", "特約店"),
