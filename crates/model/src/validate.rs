@@ -126,7 +126,10 @@ pub fn postal_code(value: &str) -> Result<String, FieldError> {
     } else {
         n.to_owned()
     };
-    let v = required_text(&n, 8)?;
+    let v = required_text(&n, 8).map_err(|e| match e {
+        FieldError::TooLong(_) => FieldError::PostalCode,
+        other => other,
+    })?;
     let b = v.as_bytes();
     let ok = b.len() == 8
         && b[3] == b'-'
