@@ -175,18 +175,20 @@ async fn r_ai_account_information_and_prefill() {
                 &[
                     ("csrf", &csrf),
                     ("corp_name", "Info Inc."),
-                    ("corp_kana", "じょうほう"),
+                    ("corp_kana", "情報"),
                     ("corp_number", "123"),
-                    ("corp_postal", "1000001"),
+                    ("corp_postal", "10000"),
                     ("technical_email", "bad"),
                 ],
             )
             .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", db.name);
+        // Issue #8 item 13: each error says what is wrong (not the hint again).
         for msg in [
             "全角で入力してください",
-            "全角カタカナで入力してください",
-            "xxxx-xx-xxxxxx",
+            "読みをカタカナで入力してください",
+            "登記番号を読み取れません",
+            "郵便番号を読み取れません",
         ] {
             assert!(bad.body.contains(msg), "{msg}");
         }
