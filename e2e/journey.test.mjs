@@ -502,15 +502,16 @@ async function continuation(page, id, action, heading_, csr, extra = async () =>
   await page.goto(`${PORTAL}/applications/${id}`);
   await page.getByLabel('手続き').selectOption({ label: action });
   await page.getByRole('button', { name: '次へ' }).click();
-  assert.equal(await heading(page), '申請規約同意');
+  // Issue #8 item 10: every heading says which procedure this is.
+  assert.equal(await heading(page), `${action} 申請規約同意`);
   await page.getByRole('button', { name: '同意する' }).click();
-  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await heading(page), `${action} 基本情報入力`);
   assert.equal(await page.getByLabel('申請組織名').inputValue(), 'テスト株式会社', 'prefilled from the previous application (R-R3, R-RI5)');
   assert.equal(await page.getByLabel('CSR（PEM 形式を貼り付け）').inputValue(), '', 'a new CSR is required');
   await extra();
   await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(csr);
   await page.getByRole('button', { name: '次へ' }).click();
-  assert.equal(await heading(page), '入力内容確認');
+  assert.equal(await heading(page), `${action} 入力内容確認`);
   return submitTwice(page, '申込');
 }
 
@@ -571,13 +572,13 @@ test('service switch R-R5: an SR2.0 contract imported by staff moves to SR3.0 wi
   await page.getByLabel('セコムパスポート for Web SR3.0').check();
   await page.getByLabel('契約期間').selectOption('1');
   await page.getByRole('button', { name: '次へ' }).click();
-  assert.equal(await heading(page), '申請規約同意');
+  assert.equal(await heading(page), '別サービスへ切り替えて申請 申請規約同意');
   await page.getByRole('button', { name: '同意する' }).click();
-  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await heading(page), '別サービスへ切り替えて申請 基本情報入力');
   assert.equal(await page.getByLabel('申請組織名').inputValue(), 'テスト株式会社', 'the contract data is taken over');
   await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr(name, 'ec'));
   await page.getByRole('button', { name: '次へ' }).click();
-  assert.equal(await heading(page), '入力内容確認');
+  assert.equal(await heading(page), '別サービスへ切り替えて申請 入力内容確認');
   await page.getByText('サービス切替').first().waitFor();
   await page.getByText('14日後に失効').waitFor();
   const id = await submitTwice(page, '申込');

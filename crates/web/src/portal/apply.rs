@@ -149,6 +149,26 @@ macro_rules! load_or_return {
     };
 }
 
+/// The heading of a step for the kind of application (issue #8 item 10): a renewal's
+/// pages say 更新申請, a reissue's 再発行申請, and so on, not only the step.
+fn step_title(kind: AppKind, step: &'static str) -> &'static str {
+    match (kind, step) {
+        (AppKind::Renewal, "terms.page_title") => "terms.page_title.renewal",
+        (AppKind::Renewal, "input.title") => "input.title.renewal",
+        (AppKind::Renewal, "confirm.title") => "confirm.title.renewal",
+        (AppKind::Reissue, "terms.page_title") => "terms.page_title.reissue",
+        (AppKind::Reissue, "input.title") => "input.title.reissue",
+        (AppKind::Reissue, "confirm.title") => "confirm.title.reissue",
+        (AppKind::Continuation, "terms.page_title") => "terms.page_title.continuation",
+        (AppKind::Continuation, "input.title") => "input.title.continuation",
+        (AppKind::Continuation, "confirm.title") => "confirm.title.continuation",
+        (AppKind::Switch, "terms.page_title") => "terms.page_title.switch",
+        (AppKind::Switch, "input.title") => "input.title.switch",
+        (AppKind::Switch, "confirm.title") => "confirm.title.switch",
+        _ => step,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "portal/apply_terms.html")]
 struct TermsPage {
@@ -165,7 +185,7 @@ pub async fn terms(
 ) -> WebResult<Response> {
     let (d, form) = load_or_return!(&st, &a, &id);
     html(&TermsPage {
-        p: Page::new(&a.ctx, "portal", "terms.page_title"),
+        p: Page::new(&a.ctx, "portal", step_title(d.kind, "terms.page_title")),
         draft: d.id,
         service_label: service_label(a.ctx.tr, &form.service, &form.term),
     })
@@ -266,7 +286,7 @@ async fn input_page(
     let mut sets = fieldsets(t, form, &errors, true);
     sets.extend(coupon_fieldset(st, a, d, form, &errors).await?);
     let page = InputPage {
-        p: Page::new(&a.ctx, "portal", "input.title"),
+        p: Page::new(&a.ctx, "portal", step_title(d.kind, "input.title")),
         draft: d.id.clone(),
         service_label: service_label(t, &form.service, &form.term),
         csr: form.csr.clone(),
@@ -430,7 +450,7 @@ pub async fn confirm(
     };
     let t = a.ctx.tr;
     html(&ConfirmPage {
-        p: Page::new(&a.ctx, "portal", "confirm.title"),
+        p: Page::new(&a.ctx, "portal", step_title(d.kind, "confirm.title")),
         draft: d.id,
         service_label: service_label(t, &form.service, &form.term),
         names: valid.csr.names.clone(),
