@@ -226,6 +226,14 @@ async function apply(page, { service, label, csr, ev, name }) {
   await page.goBack();
   await page.reload();
   assert.match(page.url(), new RegExp(`/applications/${id}/done$`));
+  // Issue #8 item 11: what happens next, how long, whom to ask; EV says what it needs.
+  const steps = await page.locator('#next-steps').innerText();
+  assert.match(steps, /営業日/);
+  assert.match(steps, /TXT レコード/);
+  if (ev) assert.match(steps, /申請責任者/); else assert.doesNotMatch(steps, /申請責任者/);
+  await page.locator('#support a[href^="mailto:"]').waitFor();
+  await page.goto(`${PORTAL}/applications/${id}`);
+  assert.match(await page.locator('#status-help').innerText(), /審査の順番を待っています/);
   await page.goto(`${PORTAL}/applications`);
   assert.equal(await page.getByRole('row').filter({ hasText: name }).count(), 1, 'exactly one application for this CSR');
   return id;
@@ -436,6 +444,10 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   await page.getByText('取消しはできません').first().waitFor(); // R-V3
   const revId = await submitTwice(page, '確認');
   assert.equal(await heading(page), '失効申請完了画面');
+  // Issue #8 item 17: the contract's own record says a revocation is under way.
+  await page.goto(`${PORTAL}/applications/${issued.ov.id}`);
+  assert.equal(await page.locator('#status').innerText(), '完了（失効申請中）');
+  assert.match(await page.locator('#status-help').innerText(), /失効（または解約）のお申込みを受け付けています/);
   // Still valid until the phone confirmation (R-V4).
   assert.ok(!(await fetchCrl('crl-pending.der')).includes(serial));
 
@@ -700,6 +712,9 @@ test('contact change 担当者変更 (R-C1) and cancellation 解約 of the switc
   await page.getByRole('button', { name: '次へ' }).click();
   assert.equal(await heading(page), '担当者変更申請 入力確認画面');
   await page.getByText('新任 技術').waitFor();
+  // Issue #8 item 17: what changed is marked; what did not, is not.
+  assert.equal(await page.locator('dd.changed').count(), 3, 'the technical contact: name, e-mail, phone');
+  assert.match(await page.locator('dd.changed').first().innerText(), /新任 技術\s*変更/);
   const ccId = await submitTwice(page, '申込');
   assert.equal(await heading(page), '担当者変更申請完了');
 

@@ -37,6 +37,8 @@ pub struct Mail {
     pub from: String,
     /// Where staff notices (new application, revocation request) go.
     pub staff_to: String,
+    /// The address customers write to with questions, shown on the portal.
+    pub support: String,
 }
 
 impl Default for Mail {
@@ -45,6 +47,7 @@ impl Default for Mail {
             smtp_url: None,
             from: "Shomei <noreply@shomei.invalid>".into(),
             staff_to: "ca-staff@shomei.invalid".into(),
+            support: "ca-support@shomei.invalid".into(),
         }
     }
 }

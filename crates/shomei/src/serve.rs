@@ -145,6 +145,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         portal_url: format!("https://{}", cfg.listen.portal),
         public_url: cfg.pki.public_base_url.clone(),
         ca_name: cfg.pki.operator.clone(),
+        support_email: cfg.mail.support.clone(),
         ..WebConfig::default()
     };
     let state = |realm| {

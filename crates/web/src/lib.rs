@@ -38,6 +38,8 @@ pub struct WebConfig {
     pub public_url: String,
     /// The CA's name as site seals show it.
     pub ca_name: String,
+    /// Where customers write with questions (shown on completion pages).
+    pub support_email: String,
 }
 
 impl Default for WebConfig {
@@ -48,6 +50,7 @@ impl Default for WebConfig {
             portal_url: "https://127.0.0.1:8443".into(),
             public_url: "http://127.0.0.1:8080".into(),
             ca_name: "Shomei Development".into(),
+            support_email: "ca-support@shomei.invalid".into(),
         }
     }
 }

@@ -28,6 +28,19 @@ pub fn status_key(s: AppStatus) -> &'static str {
     }
 }
 
+/// The message key of a status's explanation.
+pub fn status_help_key(s: AppStatus) -> &'static str {
+    match s {
+        AppStatus::Received => "status.help.received",
+        AppStatus::DocumentsPending => "status.help.documents_pending",
+        AppStatus::UnderReview => "status.help.under_review",
+        AppStatus::Completed => "status.help.completed",
+        AppStatus::Withdrawn => "status.help.withdrawn",
+        AppStatus::Rejected => "status.help.rejected",
+        AppStatus::PhoneConfirmationPending => "status.help.phone_pending",
+    }
+}
+
 /// The message key of a kind.
 pub fn kind_key(k: AppKind) -> &'static str {
     match k {
@@ -78,6 +91,8 @@ struct DetailPage {
     p: Page,
     id: i64,
     status: String,
+    /// A sentence on what the status means (issue #8 item 11).
+    status_help: &'static str,
     reject_reason: String,
     can_download: bool,
     date: String,
@@ -137,9 +152,11 @@ pub async fn detail(
 ) -> WebResult<Response> {
     let app = own(&st, &a, &id).await?;
     let t = a.ctx.tr;
-    // R-A5: only what this record and its status allow. Renewal, reissue, contact
-    // change, cancellation and withdrawal join this list in later releases.
+    // R-A5: only what this record and its status allow.
     let mut actions = Vec::new();
+    // Issue #8 item 17: a revocation or cancellation in progress shows on the record.
+    let revocation_pending =
+        app.kind.issues_certificate() && st.ra.store.revocation_pending(app.id).await?;
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
     }
@@ -173,7 +190,20 @@ pub async fn detail(
     html(&DetailPage {
         p: Page::new(&a.ctx, "portal", "detail.title"),
         id: app.id,
-        status: t.t(status_key(app.status)).to_owned(),
+        status: if revocation_pending {
+            format!(
+                "{}（{}）",
+                t.t(status_key(app.status)),
+                t.t("status.revocation_pending")
+            )
+        } else {
+            t.t(status_key(app.status)).to_owned()
+        },
+        status_help: if revocation_pending {
+            "status.help.revocation_pending"
+        } else {
+            status_help_key(app.status)
+        },
         reject_reason: app.reject_reason.clone().unwrap_or_default(),
         can_download: app.status.allows_download() && app.cert_not_after.is_some(),
         date: date(app.created_at),
@@ -203,6 +233,9 @@ struct DonePage {
     p: Page,
     id: i64,
     next: &'static str,
+    /// For an application that issues a certificate: what happens next, step by step.
+    steps: Vec<&'static str>,
+    support: String,
 }
 
 /// The pull-down's choice.
@@ -263,10 +296,24 @@ pub async fn done(
         AppKind::Cancellation => ("cancel.done.title", "cancel.done.next"),
         _ => ("done.title", "done.next"),
     };
+    // Issue #8 item 11: what happens next, what EV needs, how domains are checked, how
+    // long it takes and whom to ask.
+    let steps = if app.kind.issues_certificate() {
+        let mut s = vec!["done.step.review", "done.step.domain"];
+        if app.service.is_ev() {
+            s.push("done.step.ev");
+        }
+        s.extend(["done.step.documents", "done.step.time", "done.step.issued"]);
+        s
+    } else {
+        Vec::new()
+    };
     html(&DonePage {
         p: Page::new(&a.ctx, "portal", title),
         id: app.id,
         next,
+        steps,
+        support: st.cfg.support_email.clone(),
     })
 }
 

@@ -254,8 +254,12 @@ struct ConfirmPage {
     draft: String,
     contract: String,
     server: String,
-    fieldsets: Vec<Fieldset>,
+    /// Each fieldset's legend and its rows.
+    rows: Vec<(&'static str, Vec<ChangedRow>)>,
 }
+
+/// One confirmed field: its label, the new value, and whether it changed.
+type ChangedRow = (&'static str, String, bool);
 
 /// GET /contacts/{draft}/confirm: 担当者変更申請入力確認.
 pub async fn confirm(
@@ -267,12 +271,33 @@ pub async fn confirm(
     if check_contacts(&l.form).is_err() {
         return Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response());
     }
+    // Issue #8 item 17: what changed against the record is marked.
+    let t = a.ctx.tr;
+    let before = contact_fieldsets(
+        t,
+        &crate::portal::applications::details_form(&l.target),
+        &Errors::default(),
+    );
+    let after = contact_fieldsets(t, &as_form(&l.form), &Errors::default());
+    let rows = after
+        .iter()
+        .zip(before.iter())
+        .map(|(new, old)| {
+            let fields = new
+                .fields
+                .iter()
+                .zip(old.fields.iter())
+                .map(|(n, o)| (n.label, n.shown(), n.shown() != o.shown()))
+                .collect();
+            (new.legend, fields)
+        })
+        .collect();
     html(&ConfirmPage {
         p: Page::new(&a.ctx, "portal", "contacts.confirm.title"),
         draft: l.draft.id.clone(),
         contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
         server: l.target.common_name.clone(),
-        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.form), &Errors::default()),
+        rows,
     })
 }
 
