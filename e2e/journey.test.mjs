@@ -457,7 +457,15 @@ test('revocation R-V1..R-V4: request → warning → phone confirmation at the d
   const row = desk.getByRole('row', { name: new RegExp(`^${revId} `) });
   assert.match(await row.innerText(), /電話確認待ち/);
   await row.getByRole('link', { name: '審査する' }).click();
-  assert.match(await desk.locator('#rev-deadline').innerText(), /残り/);
+  // Issue #8 item 7: the time left has its units; the other outcomes of the call.
+  assert.match(await desk.locator('#rev-deadline').innerText(), /残り \d+時間\d+分/);
+  await desk.getByLabel('登録担当者に連絡がつかなかった（期限内にかけ直します）').check();
+  await desk.getByLabel('記録（日時・相手・内容など）').fill('10:05 留守番電話');
+  await desk.getByRole('button', { name: '結果を記録する' }).click();
+  await desk.getByText('連絡がつかなかったことを記録しました').waitFor();
+  assert.match(await desk.locator('#rev-attempts').innerText(), /10:05 留守番電話/);
+  assert.match(await desk.locator('#rev-deadline').innerText(), /残り \d+時間\d+分/, 'the deadline stays visible');
+  assert.equal(await desk.locator('#status').innerText(), '電話確認待ち');
   await desk.getByRole('button', { name: '電話確認を記録して失効する' }).click();
   await desk.getByText('証明書を失効しました').waitFor();
   await sctx.close();

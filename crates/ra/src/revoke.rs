@@ -74,6 +74,48 @@ impl Ra {
         Some(app.created_at + reason.deadline_seconds())
     }
 
+    /// Staff record that the registrant could not be reached (issue #8 item 7); the
+    /// request keeps waiting within its deadline.
+    pub async fn revocation_unreachable(
+        &self,
+        staff_id: i64,
+        revocation_id: i64,
+        note: &str,
+    ) -> Result<()> {
+        let note = shomei_model::validate::required_text(note, 1000)
+            .map_err(|_| RaError::Invalid("err.rev_note"))?;
+        if self
+            .store
+            .revocation_unreachable(revocation_id, staff_id, &note, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+
+    /// Staff record that the registrant denies the request (issue #8 item 7): it is
+    /// rejected with the note and nothing is revoked.
+    pub async fn revocation_denied(
+        &self,
+        staff_id: i64,
+        revocation_id: i64,
+        note: &str,
+    ) -> Result<()> {
+        let note = shomei_model::validate::required_text(note, 1000)
+            .map_err(|_| RaError::Invalid("err.rev_note"))?;
+        if self
+            .store
+            .revocation_denied(revocation_id, staff_id, &note, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+
     /// Staff record the phone confirmation (R-V4): revokes, blocks the key on key
     /// compromise (and revokes every other certificate with it), and re-signs the CRL at
     /// once. Returns the revoked serials.

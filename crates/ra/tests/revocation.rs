@@ -250,3 +250,84 @@ async fn r_v1_deadlines_and_eligibility() {
         );
     }
 }
+
+/// Issue #8 item 7: the phone call's other outcomes. "Could not reach" is recorded and
+/// the request keeps waiting (deadline unchanged); "denies" rejects the request with the
+/// note and revokes nothing; neither applies twice or to a request already decided.
+#[tokio::test]
+async fn issue8_item7_unreachable_and_denied_outcomes() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let rev = request_revocation(&ra, a.id, app, "content_change")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        let before = db.store.application(rev).await.ok().flatten();
+        let deadline = before.as_ref().and_then(shomei_ra::Ra::revocation_deadline);
+        assert!(matches!(
+            ra.revocation_unreachable(staff.id, rev, "").await,
+            Err(shomei_ra::RaError::Invalid("err.rev_note"))
+        ));
+        assert!(
+            ra.revocation_unreachable(staff.id, rev, "10:05 留守電")
+                .await
+                .is_ok()
+        );
+        let after = db.store.application(rev).await.ok().flatten();
+        assert_eq!(
+            after.as_ref().map(|a| a.status),
+            Some(AppStatus::PhoneConfirmationPending)
+        );
+        assert_eq!(
+            after.as_ref().and_then(shomei_ra::Ra::revocation_deadline),
+            deadline,
+            "{}",
+            db.name
+        );
+        let events = db
+            .store
+            .audit_events_for(&format!("application:{rev}"))
+            .await
+            .unwrap_or_default();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.action == "revocation.unreachable" && e.detail.contains("留守電"))
+        );
+        // Denied: rejected with the note; the certificate stays valid.
+        assert!(
+            ra.revocation_denied(staff.id, rev, "本人が否認")
+                .await
+                .is_ok()
+        );
+        let after = db.store.application(rev).await.ok().flatten();
+        assert_eq!(
+            after.map(|a| (a.status, a.reject_reason)),
+            Some((AppStatus::Rejected, Some("本人が否認".into())))
+        );
+        let cert = db.store.application(app).await.ok().flatten();
+        assert_eq!(
+            cert.and_then(|c| c.cert_revoked_at),
+            None,
+            "nothing revoked"
+        );
+        assert!(matches!(
+            ra.revocation_denied(staff.id, rev, "again").await,
+            Err(shomei_ra::RaError::WrongState)
+        ));
+        assert!(matches!(
+            ra.confirm_revocation(staff.id, rev).await,
+            Err(shomei_ra::RaError::WrongState)
+        ));
+        // A new request can be made after a denied one.
+        assert!(
+            request_revocation(&ra, a.id, app, "content_change")
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -41,6 +41,76 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Staff could not reach the registrant to confirm a revocation request (issue #8
+    /// item 7): the attempt and its note are recorded; the request keeps waiting, with
+    /// its deadline. Returns whether the request was waiting.
+    pub async fn revocation_unreachable(
+        &self,
+        id: i64,
+        staff_id: i64,
+        note: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "revocation.unreachable",
+                format!("application:{id}"),
+                serde_json::json!({ "note": note }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The registrant denies having asked for the revocation (issue #8 item 7): the
+    /// request is rejected with the note as its reason and nothing is revoked.
+    pub async fn revocation_denied(
+        &self,
+        id: i64,
+        staff_id: i64,
+        note: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE applications SET status = 'rejected', reject_reason = $2, updated_at = $3 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
+            .bind(id)
+            .bind(note)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("staff:{staff_id}"),
+                "revocation.denied",
+                format!("application:{id}"),
+                serde_json::json!({ "note": note }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Stores a revocation request (R-V2) as its own record, 電話確認待ち, with its audit
     /// event and the staff notice, in one transaction. Idempotent per draft (R-A4).
     /// The target must be the account's, 完了, with a live certificate and no pending

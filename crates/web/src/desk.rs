@@ -37,6 +37,10 @@ pub fn router(state: Shared) -> Router {
             post(confirm_revocation),
         )
         .route(
+            "/applications/{id}/revocation-outcome",
+            post(revocation_outcome),
+        )
+        .route(
             "/applications/{id}/complete-contact-change",
             post(complete_contact_change),
         )
@@ -175,6 +179,8 @@ struct DetailPage {
     rev_deadline: String,
     rev_left: String,
     rev_registrant: String,
+    /// Calls that did not reach the registrant: (when, note).
+    rev_attempts: Vec<(String, String)>,
     docs_possible: bool,
     documents_note: String,
     contact_change_open: bool,
@@ -183,7 +189,12 @@ struct DetailPage {
 /// "残り 3時間12分" / "期限切れ 2時間" in the page's language.
 fn time_left(t: crate::i18n::Tr, deadline: i64, now: i64) -> String {
     let d = deadline - now;
-    let hm = |s: i64| format!("{}:{:02}", s / 3600, (s % 3600) / 60);
+    // Issue #8 item 7: hours and minutes with their units.
+    let hm = |s: i64| {
+        t.t("desk.rev.hm")
+            .replace("{h}", &(s / 3600).to_string())
+            .replace("{m}", &((s % 3600) / 60).to_string())
+    };
     if d >= 0 {
         t.t1("desk.rev.left", &hm(d))
     } else {
@@ -260,6 +271,24 @@ async fn render_detail(
             .map(|m| ((*m).to_owned(), t.t(&format!("method.{m}")).to_owned()))
             .collect()
     };
+    let rev_attempts = if app.kind == shomei_model::AppKind::Revocation {
+        st.ra
+            .store
+            .audit_events_for(&format!("application:{id}"))
+            .await?
+            .into_iter()
+            .filter(|e| e.action == "revocation.unreachable")
+            .map(|e| {
+                let note = serde_json::from_str::<serde_json::Value>(&e.detail)
+                    .ok()
+                    .and_then(|v| v["note"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (datetime(e.at), note)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let issuance_error = app
         .issuance_error
         .as_deref()
@@ -332,6 +361,7 @@ async fn render_detail(
             .map(|d| time_left(t, d, st.ra.now()))
             .unwrap_or_default(),
         rev_registrant: format!("{} / {} / {}", reg.name, reg.phone, reg.email),
+        rev_attempts,
         docs_possible: app.kind != shomei_model::AppKind::Revocation
             && matches!(
                 app.status,
@@ -355,6 +385,8 @@ async fn detail(
         "docs_requested" => (a.ctx.tr.t("desk.msg.docs_requested"), true),
         "docs_received" => (a.ctx.tr.t("desk.msg.docs_received"), true),
         "contacts_changed" => (a.ctx.tr.t("desk.msg.contacts_changed"), true),
+        "rev_unreachable" => (a.ctx.tr.t("desk.msg.rev_unreachable"), true),
+        "rev_denied" => (a.ctx.tr.t("desk.msg.rev_denied"), true),
         _ => ("", true),
     };
     let status = if good {
@@ -445,6 +477,38 @@ async fn reject(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.reject(a.id(), app_id, &f.reason).await;
     outcome(&st, &a, app_id, result, "rejected").await
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct OutcomeForm {
+    csrf: String,
+    outcome: String,
+    note: String,
+}
+
+/// POST /applications/{id}/revocation-outcome: the phone call did not confirm the
+/// request — `unreachable` (recorded; the request waits, deadline kept) or `denied`
+/// (the request is rejected, nothing revoked). Issue #8 item 7.
+async fn revocation_outcome(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<OutcomeForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    match f.outcome.as_str() {
+        "unreachable" => {
+            let result = st.ra.revocation_unreachable(a.id(), app_id, &f.note).await;
+            outcome(&st, &a, app_id, result, "rev_unreachable").await
+        }
+        "denied" => {
+            let result = st.ra.revocation_denied(a.id(), app_id, &f.note).await;
+            outcome(&st, &a, app_id, result, "rev_denied").await
+        }
+        _ => outcome::<()>(&st, &a, app_id, Err(RaError::Invalid("err.choice")), "").await,
+    }
 }
 
 /// POST /applications/{id}/confirm-revocation: the phone confirmation is recorded and
