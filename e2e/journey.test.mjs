@@ -857,6 +857,19 @@ test('issue #8 item 1: subject data is normalised and checked; confirmation and 
   await desk.getByLabel('却下理由（お客様に表示されます）').fill('テスト');
   await desk.getByRole('button', { name: '却下する' }).click();
   await sctx.close();
+  // Issue #8 item 4: the rejected application stays in the list, and can be applied
+  // for again with its data.
+  await page.goto(`${PORTAL}/applications`);
+  assert.equal(await page.getByRole('row').filter({ hasText: name }).filter({ hasText: '却下' }).count(), 1);
+  await page.goto(`${PORTAL}/applications/${id}`);
+  await page.getByText('却下理由: テスト').waitFor();
+  await page.getByLabel('手続き').selectOption({ label: 'この内容で新規申請する' });
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '申請規約同意');
+  await page.getByRole('button', { name: '同意する' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  assert.equal(await page.getByLabel('申請組織名').inputValue(), 'デモカブシキガイシャ');
+  assert.match(await page.getByLabel('CSR（PEM 形式を貼り付け）').inputValue(), /BEGIN CERTIFICATE REQUEST/);
   // English: the same pull-down in English.
   await page.getByRole('link', { name: 'English' }).click();
   await page.getByRole('navigation').getByRole('link', { name: 'New application' }).click();

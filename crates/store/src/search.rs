@@ -124,6 +124,9 @@ fn like(text: &str) -> String {
     s
 }
 
+/// Days a rejected application stays in the current list (issue #8 item 4).
+pub const REJECTED_KEPT_DAYS: i64 = 30;
+
 impl Search {
     /// The WHERE clause and its parameters ($1 is the account).
     fn filter(&self, account_id: i64, backend: Backend) -> (String, Vec<Param>) {
@@ -139,9 +142,12 @@ impl Search {
             "(a.cert_issued_at IS NULL OR a.cert_issued_at > {n})"
         ));
         // R-LS4: past = closed without a contract, or the contract has ended.
+        // Issue #8 item 4: a rejected application stays in the current list for
+        // REJECTED_KEPT_DAYS after its rejection, so the customer sees it and its reason.
         let n = next(&mut p, Param::Int(self.now));
+        let kept = next(&mut p, Param::Int(self.now - REJECTED_KEPT_DAYS * 86_400));
         let past = format!(
-            "(a.status IN ('withdrawn', 'rejected') OR (a.contract_ends_at IS NOT NULL AND a.contract_ends_at <= {n}))"
+            "(a.status = 'withdrawn' OR (a.status = 'rejected' AND a.updated_at <= {kept}) OR (a.contract_ends_at IS NOT NULL AND a.contract_ends_at <= {n}))"
         );
         w.push(if self.past {
             past

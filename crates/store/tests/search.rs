@@ -369,3 +369,41 @@ async fn r_ls1_boundary_and_r_ls4_past() {
         assert_eq!(past, vec![id[2], id[3]], "ended contract, withdrawn");
     }
 }
+
+/// Issue #8 item 4: a rejected application stays in the current list for 30 days after
+/// its rejection (so the customer sees it and its reason), then moves to the past list;
+/// a withdrawn one is past at once.
+#[tokio::test]
+async fn issue8_item4_rejected_kept_in_the_list_for_30_days() {
+    for db in backends().await {
+        let acct = account(&db.store, "REJ00001").await;
+        let mk = |status: &'static str, updated_days_ago: i64| BulkApp {
+            status,
+            contract: None,
+            cert: None,
+            updated_at: NOW - updated_days_ago * DAY,
+            ..app(1)
+        };
+        let ids_in = bulk_applications(
+            &db.store,
+            acct,
+            &[mk("rejected", 29), mk("rejected", 31), mk("withdrawn", 1)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let current = ids(&db.store, acct, &all()).await;
+        let past = ids(
+            &db.store,
+            acct,
+            &Search {
+                past: true,
+                ..all()
+            },
+        )
+        .await;
+        assert_eq!(current, vec![ids_in[0]], "{}", db.name);
+        let mut p = past.clone();
+        p.sort_unstable();
+        assert_eq!(p, vec![ids_in[1], ids_in[2]]);
+    }
+}

@@ -28,6 +28,13 @@ pub fn status_key(s: AppStatus) -> &'static str {
     }
 }
 
+/// Whether a new application may start from this rejected one (issue #8 item 4).
+fn may_reapply(app: &Application) -> bool {
+    app.status == AppStatus::Rejected
+        && app.kind == AppKind::New
+        && shomei_model::Service::FOR_NEW.contains(&app.service)
+}
+
 /// The message key of a status's explanation.
 pub fn status_help_key(s: AppStatus) -> &'static str {
     match s {
@@ -160,6 +167,9 @@ pub async fn detail(
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
     }
+    if may_reapply(&app) {
+        actions.push(("reapply".to_owned(), t.t("action.reapply").to_owned()));
+    }
     if shomei_ra::Ra::may_renew(&app) {
         actions.push(("renew".to_owned(), t.t("action.renew").to_owned()));
     }
@@ -274,6 +284,14 @@ pub async fn action(
                 id: app.id,
                 server: app.common_name.clone(),
             })
+        }
+        // Issue #8 item 4: a new application prefilled from a rejected one.
+        "reapply" if may_reapply(&app) => {
+            let mut form = details_form(&app);
+            form.term = app.term_years.to_string();
+            form.server_type = app.server_type.code().to_owned();
+            form.csr = app.csr_pem.clone();
+            crate::portal::apply::start_draft(&st, &a, AppKind::New, &form).await
         }
         // Nothing chosen (the pull-down starts on 「---選択してください---」): back.
         "" => {
