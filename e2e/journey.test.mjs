@@ -647,6 +647,30 @@ test('coupons R-CP1, R-R4: staff issue one for the dealer code; the customer see
   // A reload of the result page issues nothing more.
   await desk.reload();
   assert.equal(await desk.getByRole('row').filter({ hasText: 'DEMO-001' }).count(), 1);
+  // Issue #8 item 5: the form again (a new one, as after going back) and 発行 with the
+  // same data: asked first, nothing issued.
+  await desk.getByRole('navigation').getByRole('link', { name: 'クーポン発行' }).click();
+  await desk.getByLabel('サービス').selectOption('SR3.0');
+  await desk.getByLabel('契約期間').selectOption('1');
+  await desk.getByLabel('特約店コード').fill('DEMO-001');
+  await desk.getByLabel('有効期限').fill('2099-12-31');
+  await desk.getByLabel('枚数（1〜100）').fill('1');
+  await desk.getByRole('button', { name: 'クーポンを発行する' }).click();
+  await desk.locator('#coupon-warnings').getByText('同じ内容のクーポンを10分以内に発行しています').waitFor();
+  assert.equal(await desk.getByRole('row').filter({ hasText: 'DEMO-001' }).count(), 1, 'no second batch');
+  // A dealer code no account has (a typo): asked first; confirmed, issued.
+  await desk.getByRole('navigation').getByRole('link', { name: 'クーポン発行' }).click();
+  await desk.getByLabel('サービス').selectOption('SR3.0');
+  await desk.getByLabel('契約期間').selectOption('1');
+  await desk.getByLabel('有効期限').fill('2099-12-31');
+  await desk.getByLabel('枚数（1〜100）').fill('1');
+  await desk.getByLabel('特約店コード').fill('DEMO-01');
+  await desk.getByRole('button', { name: 'クーポンを発行する' }).click();
+  await desk.locator('#coupon-warnings').getByText('この特約店コードのアカウントはありません').waitFor();
+  assert.equal(await desk.getByRole('row').filter({ hasText: 'DEMO-01 ' }).count(), 0);
+  await desk.getByLabel('内容を確認しました。このまま発行します').check();
+  await desk.getByRole('button', { name: 'クーポンを発行する' }).click();
+  await desk.getByText('次のクーポンを発行しました。').waitFor();
   await sctx.close();
 
   const cctx = await customerContext();

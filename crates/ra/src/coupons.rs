@@ -28,6 +28,9 @@ pub struct CouponForm {
     pub count: String,
     /// The form's one-time token (the same form issues once).
     pub batch: String,
+    /// `1` when staff confirmed a warning (a dealer code no account has, or the same
+    /// coupons issued moments ago).
+    pub confirm: String,
 }
 
 /// A coupon's state as クーポン管理 shows it.
@@ -129,6 +132,35 @@ impl Ra {
         else {
             return Ok(Err(issues));
         };
+        // Issue #8 item 5: ask before issuing to a dealer code no account has (a typo
+        // such as DEMO-01 for DEMO-001), or the same coupons again within 10 minutes (a
+        // press after going back).
+        let confirmed = f.confirm == "1";
+        let probe = NewCoupons {
+            numbers: Vec::new(),
+            service,
+            term_years: i64::from(term.in_years()),
+            dealer_code: dealer.to_owned(),
+            expires_at,
+            batch: f.batch.clone(),
+        };
+        if !confirmed && self.store.coupon_batch(&f.batch).await?.is_empty() {
+            let mut warnings = Vec::new();
+            if !self.store.dealer_code_in_use(dealer).await? {
+                warnings.push(issue("dealer_code", "coupon.confirm_unknown_dealer"));
+            }
+            if self
+                .store
+                .recent_same_batch(staff_id, &probe, self.now() - 600)
+                .await?
+                .is_some()
+            {
+                warnings.push(issue("confirm", "coupon.confirm_repeat"));
+            }
+            if !warnings.is_empty() {
+                return Ok(Err(warnings));
+            }
+        }
         let mut numbers = Vec::with_capacity(count);
         while numbers.len() < count {
             let n = new_number()?;

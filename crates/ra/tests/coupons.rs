@@ -64,6 +64,7 @@ async fn r_cp1_issue_list_and_use_once() {
             expires: expires.into(),
             count: count.into(),
             batch: shomei_ra::random_token(16).unwrap_or_default(),
+            confirm: "1".into(),
         };
         // Bad input is explained per field.
         let bad = ra
@@ -209,5 +210,83 @@ async fn r_cp1_issue_list_and_use_once() {
             submit(&ra, a.id, &numbers[1]).await,
             Err(vec!["err.coupon"])
         );
+    }
+}
+
+/// Issue #8 item 5: issuing to a dealer code no account has, or the same coupons again
+/// within 10 minutes, is asked about first; confirmed, it issues once per form.
+#[tokio::test]
+async fn issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("cpn", "審査", "ra@example.jp", "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let input = shomei_ra::accounts::AccountInput {
+            org: "特約店株式会社".into(),
+            email: "d@example.jp".into(),
+            dealer_code: Some("DEMO-001".into()),
+        };
+        assert!(ra.create_account(&input, "test").await.is_ok());
+        let form = |dealer: &str, confirm: &str, batch: &str| CouponForm {
+            service: "SR3.0".into(),
+            term: "1".into(),
+            dealer_code: dealer.into(),
+            expires: "2027-03-31".into(),
+            count: "2".into(),
+            batch: batch.into(),
+            confirm: confirm.into(),
+        };
+        let keys = |r: std::result::Result<Vec<String>, Vec<shomei_ra::apply::FieldIssue>>| {
+            r.err()
+                .unwrap_or_default()
+                .iter()
+                .map(|i| i.key)
+                .collect::<Vec<_>>()
+        };
+        // A typo of the dealer code: asked first, nothing issued.
+        let r = ra
+            .issue_coupons(staff.id, &form("DEMO-01", "", "b1-aaaaaaaaaaaaaaaa"))
+            .await;
+        assert_eq!(
+            keys(r.unwrap_or_else(|e| panic!("{e}"))),
+            vec!["coupon.confirm_unknown_dealer"]
+        );
+        assert!(
+            db.store
+                .coupon_batch("b1-aaaaaaaaaaaaaaaa")
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        );
+        // Confirmed: issued.
+        let r = ra
+            .issue_coupons(staff.id, &form("DEMO-01", "1", "b1-aaaaaaaaaaaaaaaa"))
+            .await;
+        assert_eq!(
+            r.ok().and_then(|r| r.ok()).map(|n| n.len()),
+            Some(2),
+            "{}",
+            db.name
+        );
+        // A known dealer: issued at once; the same again (a new form after going back)
+        // is asked about; the very same form again just shows its batch.
+        let first = ra
+            .issue_coupons(staff.id, &form("DEMO-001", "", "b2-aaaaaaaaaaaaaaaa"))
+            .await;
+        let first = first.ok().and_then(|r| r.ok()).unwrap_or_default();
+        assert_eq!(first.len(), 2);
+        let again = ra
+            .issue_coupons(staff.id, &form("DEMO-001", "", "b3-aaaaaaaaaaaaaaaa"))
+            .await;
+        assert_eq!(
+            keys(again.unwrap_or_else(|e| panic!("{e}"))),
+            vec!["coupon.confirm_repeat"]
+        );
+        let same = ra
+            .issue_coupons(staff.id, &form("DEMO-001", "", "b2-aaaaaaaaaaaaaaaa"))
+            .await;
+        assert_eq!(same.ok().and_then(|r| r.ok()), Some(first));
     }
 }

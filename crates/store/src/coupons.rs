@@ -122,6 +122,35 @@ impl Store {
         rows.iter().map(coupon).collect()
     }
 
+    /// Whether any account has this dealer code (issue #8 item 5).
+    pub async fn dealer_code_in_use(&self, dealer_code: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE dealer_code = $1")
+            .bind(dealer_code)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// The latest batch this staff member issued since `since` with the same service,
+    /// term, dealer code and last day, if any (issue #8 item 5: a repeated press).
+    pub async fn recent_same_batch(
+        &self,
+        staff_id: i64,
+        c: &NewCoupons,
+        since: Ts,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT batch FROM coupons WHERE created_by = $1 AND service = $2 AND term_years = $3 AND dealer_code = $4 AND expires_at = $5 AND created_at >= $6 AND batch <> $7 ORDER BY id DESC LIMIT 1")
+            .bind(staff_id)
+            .bind(c.service.code())
+            .bind(c.term_years)
+            .bind(&c.dealer_code)
+            .bind(c.expires_at)
+            .bind(since)
+            .bind(&c.batch)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// The numbers of a batch.
     pub async fn coupon_batch(&self, batch: &str) -> Result<Vec<String>> {
         Ok(

@@ -30,6 +30,8 @@ struct Row {
 struct CouponsPage {
     p: Page,
     batch: String,
+    /// Warnings staff must confirm before the batch is issued (issue #8 item 5).
+    warnings: Vec<String>,
     fieldsets: Vec<Fieldset>,
     issued: Vec<String>,
     rows: Vec<Row>,
@@ -131,9 +133,22 @@ async fn page(
             number: c.number,
         })
         .collect();
+    let warnings: Vec<String> = issues
+        .iter()
+        .filter(|i| i.key.starts_with("coupon.confirm_"))
+        .map(|i| t.t(i.key).to_owned())
+        .collect();
+    // While a warning is being confirmed, the form keeps its token: the confirmed press
+    // issues once.
+    let batch = if warnings.is_empty() || f.batch.is_empty() {
+        shomei_ra::random_token(16)?
+    } else {
+        f.batch.clone()
+    };
     let mut res = html(&CouponsPage {
         p: Page::new(&a.ctx, "desk", "desk.coupons"),
-        batch: shomei_ra::random_token(16)?,
+        batch,
+        warnings,
         fieldsets,
         issued,
         rows,

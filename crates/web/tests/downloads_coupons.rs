@@ -165,6 +165,7 @@ async fn r_cp1_coupon_list_and_pick() {
                     expires: "2027-03-31".into(),
                     count: "1".into(),
                     batch: "batch-token-for-test-1".into(),
+                    confirm: String::new(),
                 },
             )
             .await
