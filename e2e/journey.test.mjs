@@ -1070,3 +1070,33 @@ test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract
   await stopServer();
   await startServer();
 });
+
+test('issue #8 item 6: staff create a customer account at the desk; a repeated press is asked about', async () => {
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('navigation').getByRole('link', { name: 'アカウント管理' }).click();
+  await desk.getByRole('link', { name: '新規アカウント作成' }).click();
+  assert.equal(await heading(desk), '新規アカウント作成');
+  await desk.getByLabel('申請組織名').fill('デスク作成株式会社');
+  await desk.getByLabel('E-mail').fill('desk-made@example.jp');
+  await desk.getByLabel('特約店コード').fill('DEMO-001');
+  const form = desk.locator('form[action="/accounts/new"]');
+  const csrf = await form.locator('input[name=csrf]').inputValue();
+  await desk.getByRole('button', { name: 'アカウントを作成する' }).click();
+  assert.equal(await heading(desk), 'アカウントを作成しました');
+  const accessKey = (await desk.locator('#access-key').innerText()).trim();
+  assert.match(accessKey, /^[A-Z0-9]{8}$/);
+  const p12Password = (await desk.locator('#p12-password').innerText()).trim();
+  const [dl] = await Promise.all([desk.waitForEvent('download'), desk.getByRole('link', { name: 'PKCS#12 ファイル（login.p12）をダウンロード' }).click()]);
+  const p12 = join(OUT, 'desk-made.p12');
+  await dl.saveAs(p12);
+  execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', `pass:${p12Password}`, '-nokeys', '-out', join(OUT, 'desk-made.pem')], { stdio: 'pipe' });
+  // The same press again (a reload of the POST): asked first, no second account.
+  const again = await desk.request.post(`${DESK}/accounts/new`, { form: { csrf, org: 'デスク作成株式会社', email: 'desk-made@example.jp', dealer_code: 'DEMO-001' }, maxRedirects: 0 });
+  assert.equal(again.status(), 409);
+  assert.match(await again.text(), new RegExp(accessKey));
+  await desk.goto(`${DESK}/accounts?q=desk-made`);
+  assert.equal(await desk.getByRole('row').filter({ hasText: 'desk-made@example.jp' }).count(), 1);
+  await sctx.close();
+});

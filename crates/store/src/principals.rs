@@ -154,6 +154,22 @@ fn staff_of(r: &AnyRow) -> Result<StaffMember> {
 }
 
 impl Store {
+    /// The access key of a customer account with this organisation and e-mail created
+    /// since `since`, if any (issue #8 item 6: a repeated press at the desk).
+    pub async fn recent_account_like(
+        &self,
+        org: &str,
+        email: &str,
+        since: Ts,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT access_key FROM accounts WHERE org_name = $1 AND email = $2 AND created_at >= $3 ORDER BY id DESC LIMIT 1")
+            .bind(org)
+            .bind(email)
+            .bind(since)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Creates a customer account or staff member with its audit event. A taken access
     /// key or login gives [`StoreError::Conflict`].
     pub async fn create_principal(

@@ -53,6 +53,10 @@ pub fn router(state: Shared) -> Router {
             post(documents_received),
         )
         .route("/accounts", get(crate::desk_accounts::list))
+        .route(
+            "/accounts/new",
+            get(crate::desk_accounts::new_account_form).post(crate::desk_accounts::create_account),
+        )
         .route("/accounts/{id}", get(crate::desk_accounts::detail))
         .route(
             "/accounts/{id}/reset-password",

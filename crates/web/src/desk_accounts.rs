@@ -332,3 +332,110 @@ pub async fn new_certificate(
         p12_password: c.p12_password,
     })
 }
+
+#[derive(Template)]
+#[template(path = "desk/account_new.html")]
+struct NewAccountForm {
+    p: Page,
+    org: String,
+    email: String,
+    dealer: String,
+    error: String,
+    /// The access key of the same account created moments ago (asks to confirm).
+    duplicate: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/account_created.html")]
+struct AccountCreatedPage {
+    p: Page,
+    id: i64,
+    access_key: String,
+    initial_password: String,
+    p12_data_url: String,
+    p12_password: String,
+}
+
+/// The form of a new customer account.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewAccount {
+    csrf: String,
+    org: String,
+    email: String,
+    dealer_code: String,
+    confirm: String,
+}
+
+/// GET /accounts/new: 新規アカウント作成 (issue #8 item 6).
+pub async fn new_account_form(a: Authed) -> WebResult<Response> {
+    html(&NewAccountForm {
+        p: Page::new(&a.ctx, "desk", "account.new.title"),
+        org: String::new(),
+        email: String::new(),
+        dealer: String::new(),
+        error: String::new(),
+        duplicate: String::new(),
+    })
+}
+
+/// POST /accounts/new: creates a customer account with its login certificate and hands
+/// over the PKCS#12 file, its password and the initial password once (no-store), as
+/// `shomei account create` does. The same organisation and e-mail again within 10
+/// minutes (a reload or a second press) is asked about first.
+pub async fn create_account(
+    State(st): State<Shared>,
+    a: Authed,
+    crate::urlform::Form(f): crate::urlform::Form<NewAccount>,
+) -> WebResult<Response> {
+    use base64::Engine;
+    a.check_csrf(&f.csrf)?;
+    let t = a.ctx.tr;
+    let form = |error: String, duplicate: String| NewAccountForm {
+        p: Page::new(&a.ctx, "desk", "account.new.title"),
+        org: f.org.clone(),
+        email: f.email.clone(),
+        dealer: f.dealer_code.clone(),
+        error,
+        duplicate,
+    };
+    if f.confirm != "1"
+        && let Some(key) = st
+            .ra
+            .store
+            .recent_account_like(f.org.trim(), f.email.trim(), st.ra.now() - 600)
+            .await?
+    {
+        let mut res = html(&form(String::new(), key))?;
+        *res.status_mut() = axum::http::StatusCode::CONFLICT;
+        return Ok(res);
+    }
+    let input = shomei_ra::accounts::AccountInput {
+        org: f.org.clone(),
+        email: f.email.clone(),
+        dealer_code: Some(f.dealer_code.clone()).filter(|d| !d.trim().is_empty()),
+    };
+    match st
+        .ra
+        .create_account(&input, &format!("staff:{}", a.id()))
+        .await
+    {
+        Ok(c) => html(&AccountCreatedPage {
+            p: Page::new(&a.ctx, "desk", "account.created.title"),
+            id: c.id,
+            access_key: c.login.clone(),
+            initial_password: c.initial_password.clone(),
+            p12_data_url: format!(
+                "data:application/x-pkcs12;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&c.p12)
+            ),
+            p12_password: c.p12_password,
+        }),
+        Err(shomei_ra::RaError::Invalid(key)) => {
+            let mut res = html(&form(t.t(key).to_owned(), String::new()))?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
