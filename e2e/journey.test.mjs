@@ -369,6 +369,10 @@ test('issue #8 items 3, 8, 12, 14, 16, 19: what a new customer and staff member 
   assert.equal(await page.getByText('希望しない', { exact: true }).count(), 3, 'three contacts, each 希望しない');
   // Item 3: the action pull-down starts on 「---選択してください---」, not a destructive action.
   await page.goto(`${PORTAL}/applications/${issued.ov.id}`);
+  // Item 9: the contract's period, its certificates and when the next one comes.
+  assert.match(await page.locator('#contract-period').innerText(), /\d{4}\/\d{2}\/\d{2} – \d{4}\/\d{2}\/\d{2}（残り \d+ 日）/);
+  assert.match(await page.locator('#coverage-certs').innerText(), /新規発行/);
+  assert.match(await page.locator('#coverage-next').innerText(), /継続発行/);
   assert.equal(await page.locator('#action').inputValue(), '');
   assert.equal((await page.locator('#action option:checked').innerText()).trim(), '---選択してください---');
   // Item 12: a reversed date range is said as such; the active conditions are repeated.
@@ -707,11 +711,35 @@ test('documents pending "!" (R-LS3) and withdrawal 申請取消 (R-A5)', async (
   assert.match(await row.innerText(), /!/, 'the "!" mark (R-LS3)');
   assert.match(await row.innerText(), /書類提出待ち/);
   await row.getByRole('link', { name: '詳細' }).click();
-  assert.match(await page.getByRole('alert').innerText(), /登記事項証明書（3か月以内）/);
+  assert.match(await page.getByRole('alert').first().innerText(), /登記事項証明書（3か月以内）/);
+  // Issue #8 item 2: the customer submits the document on the detail page; a file that
+  // is not PDF/PNG/JPEG is explained; the desk sees and downloads the PDF.
+  const notPdf = join(OUT, 'not-a-pdf.pdf');
+  writeFileSync(notPdf, '<html>not a pdf</html>');
+  await page.getByLabel('提出する書類のファイル').setInputFiles(notPdf);
+  await page.getByRole('button', { name: '書類を提出する' }).click();
+  assert.match(await page.locator('#upload-error').innerText(), /PDF・PNG・JPEG/);
+  const pdf = join(OUT, '登記事項証明書.pdf');
+  writeFileSync(pdf, '%PDF-1.4\n% Shomei e2e document\n%%EOF\n');
+  await page.getByLabel('提出する書類のファイル').setInputFiles(pdf);
+  await page.getByRole('button', { name: '書類を提出する' }).click();
+  await page.getByText('書類を受け付けました。').waitFor();
+  assert.match(await page.locator('#documents').innerText(), /登記事項証明書\.pdf/);
+  await desk.reload();
+  const docLink = desk.locator('#documents a').first();
+  assert.equal(await docLink.innerText(), '登記事項証明書.pdf');
+  const got = await desk.request.get(new URL(await docLink.getAttribute('href'), desk.url()).toString());
+  assert.equal(got.headers()['content-type'], 'application/pdf');
+  assert.match(got.headers()['content-disposition'], /^attachment/);
+  assert.ok((await got.body()).toString().startsWith('%PDF-1.4'));
 
   await desk.getByRole('button', { name: '書類を受領した（審査に戻す）' }).click();
   await desk.getByText('書類を受領し、申込受付に戻しました。').waitFor();
   await sctx.close();
+  // The mark and the upload form are gone once staff received the documents.
+  await page.goto(`${PORTAL}/applications/${id}`);
+  assert.equal(await page.locator('#documents-upload').count(), 0);
+  assert.doesNotMatch(await page.locator('main').innerText(), /登記事項証明書（3か月以内）/);
 
   await pick(page, id, '申請取消');
   assert.equal(await heading(page), '申請取消');
@@ -1047,7 +1075,9 @@ test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract
   const cctx = await customerContext();
   const page = await cctx.newPage();
   await customerLogin(page);
-  const contract = await page.goto(`${PORTAL}/applications/${issued.evRenewal.id}`).then(() => page.locator('dl.kv').first().innerText());
+  const contract = await page.goto(`${PORTAL}/applications/${issued.evRenewal.id}`).then(() => page.locator('main').innerText());
+  // Issue #8 item 9: the coverage says the next certificate is due now (継続発行).
+  assert.match(await page.locator('#coverage-next').innerText(), /継続発行/);
   const code = contract.match(/B\d{7}/)[0];
   const id = await continuation(page, issued.evRenewal.id, '継続発行', '基本情報入力', makeCsr('shop.e2e-ev.example.jp', 'ec'));
   // 175 days on it is after 2027-03-15, when SC-081 cuts domain validation reuse to 100
@@ -1061,7 +1091,9 @@ test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract
   await sctx.close();
   await page.goto(`${PORTAL}/applications/${id}`);
   assert.equal(await page.locator('#status').innerText(), '完了');
-  assert.match(await page.locator('dl.kv').first().innerText(), new RegExp(code), 'the same contract');
+  assert.match(await page.locator('main').innerText(), new RegExp(code), 'the same contract');
+  // Item 9: the contract's timeline lists the renewal's certificate and this one.
+  assert.match(await page.locator('#coverage-certs').innerText(), /更新[\s\S]*継続発行/);
   const files = await download(page, id, 'ev-continuation');
   const text = execFileSync('openssl', ['x509', '-in', files.cert, '-noout', '-serial', '-enddate'], { encoding: 'utf8' });
   const old = execFileSync('openssl', ['x509', '-in', issued.evRenewal.files.cert, '-noout', '-serial'], { encoding: 'utf8' });

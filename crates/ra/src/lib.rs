@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod apply;
 pub mod contacts;
 pub mod coupons;
+pub mod documents;
 pub mod issue;
 pub mod login;
 pub mod mail;

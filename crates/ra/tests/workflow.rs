@@ -643,3 +643,86 @@ async fn issue7_item1_weak_keys_refused_through_contract_import() {
         );
     }
 }
+
+/// Issue #8 item 2: while 書類提出待ち the customer submits documents (PDF, PNG, JPEG by
+/// content, at most 5 MiB); the same file twice is kept once; others' or other states'
+/// uploads are refused; each upload is audited; approval clears the documents mark.
+#[tokio::test]
+async fn issue8_item2_documents_submitted_while_pending() {
+    for db in backends().await {
+        let at = datetime!(2026-11-24 10:00:00 UTC);
+        let (ra, _, _) = ra(db.store.clone(), at);
+        let (account_id, staff_id, id) = submitted(&ra, at).await;
+        let pdf = b"%PDF-1.7\n% test document\n".to_vec();
+        // Not waiting for documents yet.
+        assert!(matches!(
+            ra.submit_document(account_id, id, "a.pdf", &pdf).await,
+            Err(shomei_ra::RaError::WrongState)
+        ));
+        assert!(
+            ra.request_documents(staff_id, id, "登記事項証明書")
+                .await
+                .is_ok()
+        );
+        let first = ra
+            .submit_document(account_id, id, "C:\\docs\\登記.pdf", &pdf)
+            .await;
+        let first = first.ok().and_then(|r| r.ok());
+        assert!(first.is_some(), "{}", db.name);
+        let again = ra.submit_document(account_id, id, "again.pdf", &pdf).await;
+        assert_eq!(
+            again.ok().and_then(|r| r.ok()),
+            first,
+            "the same file is kept once"
+        );
+        let html = ra.submit_document(account_id, id, "x.pdf", b"<html>").await;
+        assert_eq!(html.ok().and_then(|r| r.err()), Some("err.doc_type"));
+        let big = vec![b'%'; shomei_ra::documents::MAX_DOCUMENT_BYTES + 1];
+        let r = ra.submit_document(account_id, id, "big.pdf", &big).await;
+        assert_eq!(r.ok().and_then(|r| r.err()), Some("err.doc_size"));
+        // Another account's upload is refused.
+        let other = ra
+            .create_account(&input("他社株式会社"), "test")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            ra.submit_document(other.id, id, "a.pdf", &pdf).await,
+            Err(shomei_ra::RaError::WrongState)
+        ));
+        let docs = db.store.documents_of(id).await.unwrap_or_default();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            (docs[0].filename.as_str(), docs[0].content_type.as_str()),
+            ("登記.pdf", "application/pdf")
+        );
+        let stored = db
+            .store
+            .document(id, docs[0].id)
+            .await
+            .ok()
+            .flatten()
+            .map(|d| d.1);
+        assert_eq!(stored, Some(pdf.clone()));
+        let events = db
+            .store
+            .audit_events_for(&format!("application:{id}"))
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.action == "documents.uploaded")
+                .count(),
+            1
+        );
+        // Approval straight from 書類提出待ち clears the mark.
+        let app = db.store.application(id).await.ok().flatten();
+        let approval = shomei_ra::testing::approval_for(&app.unwrap_or_else(|| panic!("app")));
+        assert!(ra.approve(staff_id, id, &approval).await.is_ok());
+        let app = db.store.application(id).await.ok().flatten();
+        assert_eq!(
+            app.map(|a| (a.status, a.documents_note)),
+            Some((AppStatus::Completed, None))
+        );
+    }
+}

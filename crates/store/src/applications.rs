@@ -463,7 +463,7 @@ impl Store {
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE applications SET status = 'under_review', updated_at = $2, issuance_error = NULL WHERE id = $1 AND status IN ('received', 'documents_pending') RETURNING account_id")
+        let row = sqlx::query("UPDATE applications SET status = 'under_review', updated_at = $2, issuance_error = NULL, documents_note = NULL WHERE id = $1 AND status IN ('received', 'documents_pending') RETURNING account_id")
             .bind(id)
             .bind(now)
             .fetch_optional(&mut *tx)

@@ -18,6 +18,45 @@ impl Store {
     }
 }
 
+/// One certificate of a contract (issue #8 item 9: the coverage timeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractCert {
+    /// The record that issued it.
+    pub application_id: i64,
+    /// Its kind code (new, renewal, reissue, continuation, switch).
+    pub kind: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// notBefore.
+    pub not_before: Ts,
+    /// notAfter.
+    pub not_after: Ts,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Ts>,
+}
+
+impl Store {
+    /// Every issued certificate of the contract of `application_id`, oldest first.
+    pub async fn contract_certificates(&self, application_id: i64) -> Result<Vec<ContractCert>> {
+        let rows = sqlx::query("SELECT a.id, a.kind, ce.serial, ce.not_before, ce.not_after, ce.revoked_at FROM applications a JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued' WHERE a.contract_id = (SELECT contract_id FROM applications WHERE id = $1) ORDER BY ce.not_before, ce.id")
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ContractCert {
+                    application_id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    serial: r.try_get("serial")?,
+                    not_before: r.try_get("not_before")?,
+                    not_after: r.try_get("not_after")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
 impl Store {
     /// R-R5: whether a service switch of the contract of `record` is under way or done
     /// (a contract is switched once; its time moves to the new contract).

@@ -105,6 +105,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (10, include_str!("../migrations/sqlite/0010_account_info.sql")),
     (11, include_str!("../migrations/sqlite/0011_otp.sql")),
     (12, include_str!("../migrations/sqlite/0012_issuance_error.sql")),
+    (13, include_str!("../migrations/sqlite/0013_documents.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -120,6 +121,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (10, include_str!("../migrations/postgres/0010_account_info.sql")),
     (11, include_str!("../migrations/postgres/0011_otp.sql")),
     (12, include_str!("../migrations/postgres/0012_issuance_error.sql")),
+    (13, include_str!("../migrations/postgres/0013_documents.sql")),
 ];
 
 /// Unix seconds.

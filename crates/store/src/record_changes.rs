@@ -228,4 +228,129 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Stores a document the customer submitted for an application of theirs that is
+    /// 書類提出待ち, with its audit event, in one transaction. The same file twice is
+    /// stored once. Returns the document's id, or `None` if the application is not the
+    /// account's or not waiting for documents.
+    #[allow(clippy::too_many_arguments)] // Each argument is one column of the record.
+    pub async fn add_document(
+        &self,
+        account_id: i64,
+        application_id: i64,
+        filename: &str,
+        content_type: &str,
+        sha256: &str,
+        data: &[u8],
+        now: Ts,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin().await?;
+        let waiting: Option<i64> = sqlx::query_scalar("SELECT id FROM applications WHERE id = $1 AND account_id = $2 AND status = 'documents_pending'")
+            .bind(application_id)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if waiting.is_none() {
+            return Ok(None);
+        }
+        if let Some(id) = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM documents WHERE application_id = $1 AND sha256 = $2",
+        )
+        .bind(application_id)
+        .bind(sha256)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok(Some(id));
+        }
+        let id: i64 = sqlx::query_scalar("INSERT INTO documents (application_id, account_id, filename, content_type, size, sha256, data, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(application_id)
+            .bind(account_id)
+            .bind(filename)
+            .bind(content_type)
+            .bind(i64::try_from(data.len()).unwrap_or(i64::MAX))
+            .bind(sha256)
+            .bind(data)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE applications SET updated_at = $2 WHERE id = $1")
+            .bind(application_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                format!("customer:{account_id}"),
+                "documents.uploaded",
+                format!("application:{application_id}"),
+                serde_json::json!({ "document": id, "filename": filename, "content_type": content_type, "size": data.len(), "sha256": sha256 }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// The documents of an application: (id, filename, content type, size, uploaded at).
+    pub async fn documents_of(&self, application_id: i64) -> Result<Vec<DocumentInfo>> {
+        let rows = sqlx::query("SELECT id, filename, content_type, size, uploaded_at FROM documents WHERE application_id = $1 ORDER BY id")
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DocumentInfo {
+                    id: r.try_get("id")?,
+                    filename: r.try_get("filename")?,
+                    content_type: r.try_get("content_type")?,
+                    size: r.try_get("size")?,
+                    uploaded_at: r.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One document's content type and bytes.
+    pub async fn document(
+        &self,
+        application_id: i64,
+        id: i64,
+    ) -> Result<Option<(DocumentInfo, Vec<u8>)>> {
+        let row = sqlx::query("SELECT id, filename, content_type, size, uploaded_at, data FROM documents WHERE application_id = $1 AND id = $2")
+            .bind(application_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                DocumentInfo {
+                    id: r.try_get("id")?,
+                    filename: r.try_get("filename")?,
+                    content_type: r.try_get("content_type")?,
+                    size: r.try_get("size")?,
+                    uploaded_at: r.try_get("uploaded_at")?,
+                },
+                r.try_get("data")?,
+            ))
+        })
+        .transpose()
+    }
+}
+
+/// A submitted document, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentInfo {
+    /// Id.
+    pub id: i64,
+    /// The file name the customer gave (sanitised).
+    pub filename: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// When.
+    pub uploaded_at: Ts,
 }

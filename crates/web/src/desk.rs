@@ -36,6 +36,7 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/confirm-revocation",
             post(confirm_revocation),
         )
+        .route("/applications/{id}/documents/{doc}", get(document))
         .route(
             "/applications/{id}/revocation-outcome",
             post(revocation_outcome),
@@ -150,6 +151,8 @@ struct DetailPage {
     issuance_error: String,
     /// The subject the certificate carries or will carry (issue #8 item 1).
     cert_subject: String,
+    /// Documents the customer submitted: (id, file name, type, size, when).
+    documents: Vec<(i64, String, String, String, String)>,
     message: String,
     message_class: &'static str,
     id: i64,
@@ -304,6 +307,22 @@ async fn render_detail(
     let page = html(&DetailPage {
         issuance_error,
         cert_subject: shomei_ra::issue::subject_preview(app.service, &app.details),
+        documents: st
+            .ra
+            .store
+            .documents_of(id)
+            .await?
+            .into_iter()
+            .map(|d| {
+                (
+                    d.id,
+                    d.filename,
+                    d.content_type,
+                    format!("{} KB", (d.size + 1023) / 1024),
+                    datetime(d.uploaded_at),
+                )
+            })
+            .collect(),
         p: Page::new(&a.ctx, "desk", "desk.detail.title"),
         message: message.to_owned(),
         message_class: if good { "ok" } else { "error" },
@@ -481,6 +500,45 @@ async fn reject(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.reject(a.id(), app_id, &f.reason).await;
     outcome(&st, &a, app_id, result, "rejected").await
+}
+
+/// GET /applications/{id}/documents/{doc}: a submitted document, as an attachment with
+/// the type its content was recognised as (issue #8 item 2).
+async fn document(
+    State(st): State<Shared>,
+    _a: Authed,
+    Path((id, doc)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let doc: i64 = doc.parse().map_err(|_| WebError::NotFound)?;
+    let (info, data) = st
+        .ra
+        .store
+        .document(id, doc)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let encoded: String = info
+        .filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, info.content_type.clone()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"document-{doc}\"; filename*=UTF-8''{encoded}"),
+            ),
+        ],
+        data,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, Default)]

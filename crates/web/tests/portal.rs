@@ -383,6 +383,11 @@ fn message_catalogs_are_complete() {
     let mut en = keys(Lang::En);
     ja.sort();
     en.sort();
+    // A file that does not parse loads as empty: both must hold their keys.
+    assert!(
+        ja.len() > 100 && en.len() > 100,
+        "a message file does not parse"
+    );
     assert_eq!(ja, en, "ja.toml and en.toml must have the same keys");
     let root = env!("CARGO_MANIFEST_DIR");
     let mut used = Vec::new();

@@ -92,11 +92,86 @@ pub async fn own(st: &Shared, a: &Authed, id: &str) -> WebResult<Application> {
     Err(WebError::NotFound)
 }
 
+/// The contract's coverage (issue #8 item 9): its period, each certificate, and when the
+/// next one can be issued.
+pub struct Coverage {
+    period: String,
+    left: String,
+    certs: Vec<CoverageRow>,
+    next: String,
+}
+
+/// One certificate of the contract.
+pub struct CoverageRow {
+    id: i64,
+    kind: String,
+    validity: String,
+    state: String,
+}
+
+/// The coverage of the contract of `app`, if it has one.
+async fn coverage(
+    st: &Shared,
+    t: crate::i18n::Tr,
+    app: &Application,
+) -> WebResult<Option<Coverage>> {
+    let Some((start, end)) = st.ra.store.contract_period(app.id).await? else {
+        return Ok(None);
+    };
+    let now = st.ra.now();
+    let days = |to: i64| ((to - now).max(0) + 86_399) / 86_400;
+    let certs = st.ra.store.contract_certificates(app.id).await?;
+    let rows = certs
+        .iter()
+        .map(|c| CoverageRow {
+            id: c.application_id,
+            kind: AppKind::from_code(&c.kind)
+                .map(|k| t.t(kind_key(k)).to_owned())
+                .unwrap_or_default(),
+            validity: format!(
+                "{} – {}",
+                crate::page::date(c.not_before),
+                crate::page::date(c.not_after)
+            ),
+            state: match c.revoked_at {
+                Some(_) => t.t("coverage.revoked").to_owned(),
+                None if c.not_after <= now => t.t("coverage.expired").to_owned(),
+                None => t.t1("coverage.days_left", &days(c.not_after).to_string()),
+            },
+        })
+        .collect();
+    let live_end = certs
+        .iter()
+        .filter(|c| c.revoked_at.is_none() && c.not_after > now)
+        .map(|c| c.not_after)
+        .max();
+    let next = match live_end {
+        Some(na) if end > na + 86_400 => t.t1(
+            "coverage.next",
+            &crate::page::date((na - shomei_ra::issue::CONTINUATION_WINDOW_DAYS * 86_400).max(now)),
+        ),
+        Some(_) => t.t("coverage.to_end").to_owned(),
+        None if end > now => t.t("coverage.none_live").to_owned(),
+        None => String::new(),
+    };
+    Ok(Some(Coverage {
+        period: format!("{} – {}", crate::page::date(start), crate::page::date(end)),
+        left: if end > now {
+            t.t1("coverage.days_left", &days(end).to_string())
+        } else {
+            t.t("coverage.ended").to_owned()
+        },
+        certs: rows,
+        next,
+    }))
+}
+
 #[derive(Template)]
 #[template(path = "portal/detail.html")]
 struct DetailPage {
     p: Page,
     id: i64,
+    coverage: Option<Coverage>,
     status: String,
     /// A sentence on what the status means (issue #8 item 11).
     status_help: &'static str,
@@ -107,7 +182,6 @@ struct DetailPage {
     service: String,
     contract: String,
     validity: String,
-    server: String,
     names: String,
     key: String,
     server_type: String,
@@ -117,6 +191,12 @@ struct DetailPage {
     message: String,
     documents_note: String,
     can_switch: bool,
+    /// While 書類提出待ち: the upload form is shown (issue #8 item 2).
+    documents_open: bool,
+    /// Documents submitted: (file name, uploaded at).
+    documents: Vec<(String, String)>,
+    /// Why the last upload was refused, in words.
+    upload_error: String,
 }
 
 /// The application's organisation, contacts and EV data as a read-only form.
@@ -197,9 +277,15 @@ pub async fn detail(
         (_, _, Some(at)) => t.t1("detail.revoked_at", &crate::page::datetime(at)),
         _ => String::new(),
     };
+    let coverage = if app.kind.issues_certificate() {
+        coverage(&st, t, &app).await?
+    } else {
+        None
+    };
     html(&DetailPage {
         p: Page::new(&a.ctx, "portal", "detail.title"),
         id: app.id,
+        coverage,
         status: if revocation_pending {
             format!(
                 "{}（{}）",
@@ -221,7 +307,6 @@ pub async fn detail(
         service: service_label(t, app.service.code(), &app.term_years.to_string()),
         contract: app.contract_code.clone().unwrap_or_else(|| "-".into()),
         validity: validity(&app),
-        server: app.common_name.clone(),
         names: app.names.join(", "),
         key: app.key_desc.clone(),
         server_type: t.t(server_type_key(app.server_type)).to_owned(),
@@ -230,10 +315,27 @@ pub async fn detail(
         revocation,
         message: match q.m.as_str() {
             "withdrawn" => t.t("withdraw.done").to_owned(),
+            "doc_uploaded" => t.t("doc.uploaded").to_owned(),
             _ => String::new(),
         },
         documents_note: app.documents_note.clone().unwrap_or_default(),
         can_switch: st.ra.may_switch(&app).await?,
+        documents_open: app.status == AppStatus::DocumentsPending,
+        documents: st
+            .ra
+            .store
+            .documents_of(app.id)
+            .await?
+            .into_iter()
+            .map(|d| (d.filename, crate::page::datetime(d.uploaded_at)))
+            .collect(),
+        upload_error: match q.m.as_str() {
+            "doc_size" => t.t("err.doc_size").to_owned(),
+            "doc_type" => t.t("err.doc_type").to_owned(),
+            "doc_empty" => t.t("err.doc_empty").to_owned(),
+            "doc_count" => t.t("err.doc_count").to_owned(),
+            _ => String::new(),
+        },
     })
 }
 
@@ -299,6 +401,53 @@ pub async fn action(
         }
         _ => Err(WebError::NotFound),
     }
+}
+
+/// POST /applications/{id}/documents (multipart: `csrf`, `file`): the customer submits
+/// a document while the application is 書類提出待ち (issue #8 item 2). Back to the detail
+/// page with the outcome (post/redirect/get, so a reload submits nothing again).
+pub async fn upload_document(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    mut mp: axum::extract::Multipart,
+) -> WebResult<Response> {
+    let app = own(&st, &a, &id).await?;
+    let (mut csrf, mut name, mut data) = (String::new(), String::new(), Vec::new());
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return Ok(redirect_msg(app.id, "doc_size")),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.map_err(|_| WebError::BadRequest)?,
+            Some("file") => {
+                name = field.file_name().unwrap_or_default().to_owned();
+                match field.bytes().await {
+                    Ok(b) => data = b.to_vec(),
+                    Err(_) => return Ok(redirect_msg(app.id, "doc_size")),
+                }
+            }
+            _ => {}
+        }
+    }
+    a.check_csrf(&csrf)?;
+    match st.ra.submit_document(a.id(), app.id, &name, &data).await {
+        Ok(Ok(_)) => Ok(redirect_msg(app.id, "doc_uploaded")),
+        Ok(Err(key)) => Ok(redirect_msg(app.id, key.trim_start_matches("err."))),
+        Err(shomei_ra::RaError::WrongState) => Ok(redirect_msg(app.id, "")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn redirect_msg(id: i64, m: &str) -> Response {
+    let to = if m.is_empty() {
+        format!("/applications/{id}")
+    } else {
+        format!("/applications/{id}?m={m}")
+    };
+    axum::response::Redirect::to(&to).into_response()
 }
 
 /// GET /applications/{id}/done: the completion screen (only after the commit).

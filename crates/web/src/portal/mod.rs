@@ -64,6 +64,12 @@ pub fn router(state: Shared) -> Router {
             get(applications::download_file),
         )
         .route("/applications/{id}/action", post(applications::action))
+        .route(
+            "/applications/{id}/documents",
+            post(applications::upload_document).layer(axum::extract::DefaultBodyLimit::max(
+                shomei_ra::documents::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        )
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/cancel/{draft}", get(cancel::confirm))
         .route("/cancel/{draft}/submit", post(cancel::submit))
