@@ -379,7 +379,7 @@ test('issue #8 items 3, 8, 12, 14, 16, 19: what a new customer and staff member 
   await page.goto(`${PORTAL}/applications?date=applied&from=2026-12-31&to=2026-01-01&kind=new`);
   await page.getByText('開始日が終了日より後になっています').waitFor();
   const conditions = await page.locator('#search-conditions').innerText();
-  assert.match(conditions, /お申込日: 2026-12-31 – 2026-01-01/);
+  assert.match(conditions, /お申込日（日本時間）: 2026-12-31 – 2026-01-01/);
   assert.match(conditions, /申請区分: 新規発行/);
   // Item 19: an HTML snippet that shows the sticker and links to the seal page.
   await page.goto(`${PORTAL}/applications/${issued.ov.id}/download`);
@@ -709,6 +709,8 @@ test('documents pending "!" (R-LS3) and withdrawal 申請取消 (R-A5)', async (
   await page.goto(`${PORTAL}/applications`);
   const row = page.getByRole('row').filter({ has: page.locator(`a[href="/applications/${id}"]`) });
   assert.match(await row.innerText(), /!/, 'the "!" mark (R-LS3)');
+  // Issue #8 item 21: the mark leads the row, where it is seen, not after 詳細.
+  assert.equal((await row.locator('td').first().innerText()).trim(), '!');
   assert.match(await row.innerText(), /書類提出待ち/);
   await row.getByRole('link', { name: '詳細' }).click();
   assert.match(await page.getByRole('alert').first().innerText(), /登記事項証明書（3か月以内）/);
@@ -955,7 +957,7 @@ test('search R-LS5: two conditions joined by かつ and a sort, kept across the 
   assert.equal(await rows.count(), n);
   for (let i = 0; i < n; i++) assert.match(await rows.nth(i).innerText(), /shop\.e2e-ev\.example\.jp/);
   const dates = [];
-  for (let i = 0; i < n; i++) dates.push((await rows.nth(i).locator('td').first().innerText()).trim());
+  for (let i = 0; i < n; i++) dates.push((await rows.nth(i).locator('td').nth(1).innerText()).trim());
   assert.deepEqual(dates, [...dates].sort(), 'ascending by お申込日');
   // Clicking the sorted column reverses it; the conditions stay.
   await page.getByRole('columnheader', { name: /お申込日/ }).getByRole('link').click();

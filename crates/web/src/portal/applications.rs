@@ -302,7 +302,7 @@ pub async fn detail(
         },
         reject_reason: app.reject_reason.clone().unwrap_or_default(),
         can_download: app.status.allows_download() && app.cert_not_after.is_some(),
-        date: date(app.created_at),
+        date: crate::page::datetime(app.created_at),
         kind: t.t(kind_key(app.kind)).to_owned(),
         service: service_label(t, app.service.code(), &app.term_years.to_string()),
         contract: app.contract_code.clone().unwrap_or_else(|| "-".into()),
