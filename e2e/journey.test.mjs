@@ -824,6 +824,11 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   await page.getByLabel('法人名（カナ）').fill('ﾃﾞﾓｶﾌﾞｼｷｶﾞｲｼｬ');
   await page.locator('#corp_postal').fill('1500041');
   await page.getByLabel('登記番号').fill('０１１００１９９９９９９');
+  // Issue #8 item 20: the organisation's country, state and locality, as an
+  // application needs them.
+  await page.locator('#corp_country').selectOption('JP');
+  await page.locator('#corp_state').fill('東京都');
+  await page.locator('#corp_locality').fill('ｼﾌﾞﾔ区');
   await page.locator('#technical_name').fill('技術 四郎');
   await page.locator('#technical_email').fill('shiro@example.jp');
   await page.locator('#technical_phone').fill('03-4444-0000');
@@ -854,8 +859,14 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   assert.equal(await page.locator('#tech_name').inputValue(), '技術 四郎');
   assert.equal(await page.locator('#tech_email').inputValue(), 'shiro@example.jp');
   assert.equal(await page.locator('#reg_name').inputValue(), '登録 太郎', 'typed input kept');
-  await page.getByRole('button', { name: '申請組織名をアカウント情報から入力' }).click();
+  // Item 20: the fill buttons come first on the form; the organisation block fills
+  // name, country, state and locality.
+  assert.ok(await page.locator('#fill').evaluate((el) => el.compareDocumentPosition(document.querySelector('#org_name')) & Node.DOCUMENT_POSITION_FOLLOWING), 'the fill buttons come before the fields');
+  await page.getByRole('button', { name: '申請組織（名称・国・都道府県・市区町村）をアカウント情報から入力' }).click();
   assert.equal(await page.getByLabel('申請組織名').inputValue(), 'デモ株式会社');
+  assert.equal(await page.locator('#org_country').inputValue(), 'JP');
+  assert.equal(await page.locator('#org_state').inputValue(), '東京都');
+  assert.equal(await page.locator('#org_locality').inputValue(), 'シブヤ区');
 
   // Japanese by default; English on request, for this session; and back.
   await page.getByRole('link', { name: 'English' }).click();

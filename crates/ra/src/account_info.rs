@@ -30,6 +30,10 @@ pub enum Check {
     Text(usize),
     /// `yes` or `no`.
     YesNo,
+    /// An ISO 3166-1 alpha-2 country code (issue #8 item 20).
+    Country,
+    /// Text that goes into a certificate's subject: normalised (NFKC), at most n.
+    SubjectText(usize),
     /// 特約店コード.
     Dealer,
 }
@@ -72,6 +76,26 @@ pub const FIELDS: &[FieldSpec] = &[
         name: "corp_number",
         label: "ai.corp_number",
         check: Check::CorpNumber,
+        group: "ai.company",
+    },
+    // Issue #8 item 20: what an application's organisation needs (国, 都道府県,
+    // 市区町村, as the certificate carries them), so prefill fills the whole block.
+    FieldSpec {
+        name: "corp_country",
+        label: "field.org_country",
+        check: Check::Country,
+        group: "ai.company",
+    },
+    FieldSpec {
+        name: "corp_state",
+        label: "field.org_state",
+        check: Check::SubjectText(64),
+        group: "ai.company",
+    },
+    FieldSpec {
+        name: "corp_locality",
+        label: "field.org_locality",
+        check: Check::SubjectText(64),
         group: "ai.company",
     },
     FieldSpec {
@@ -274,6 +298,8 @@ fn check(c: Check, v: &str) -> std::result::Result<String, FieldError> {
         Check::Katakana(n) => validate::katakana(v, n),
         Check::CorpNumber => validate::corporate_number(v),
         Check::Postal => validate::postal_code(v),
+        Check::Country => validate::country(v),
+        Check::SubjectText(n) => validate::optional_subject_text(v, n),
         Check::Phone => validate::phone(v),
         Check::Email => validate::email(v),
         Check::Text(n) => validate::required_text(v, n),

@@ -33,7 +33,13 @@ pub fn info_fieldsets(t: crate::i18n::Tr, values: &InfoMap, errors: &Errors) -> 
             Check::Phone => ("tel", vec![], 20),
             Check::Postal => ("text", vec![], 8),
             Check::CorpNumber => ("text", vec![], 14),
-            Check::FullWidth(n) | Check::Katakana(n) | Check::Text(n) => ("text", vec![], n),
+            Check::FullWidth(n) | Check::Katakana(n) | Check::Text(n) | Check::SubjectText(n) => {
+                ("text", vec![], n)
+            }
+            Check::Country => {
+                let c = crate::portal::form::country_select(f.name, "", &value, errors, t);
+                ("select", c.options, 0)
+            }
             Check::Dealer => ("text", vec![], 32),
         };
         let hint = match f.check {

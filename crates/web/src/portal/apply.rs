@@ -394,7 +394,12 @@ pub async fn fill(
         }
     };
     match block.as_str() {
-        "org" => set(&mut form.org_name, "corp_name"),
+        "org" => {
+            set(&mut form.org_name, "corp_name");
+            set(&mut form.org_country, "corp_country");
+            set(&mut form.org_state, "corp_state");
+            set(&mut form.org_locality, "corp_locality");
+        }
         "registrant" => {
             set(&mut form.reg_name, "registrant_name");
             set(&mut form.reg_email, "registrant_email");
