@@ -180,6 +180,15 @@ async function submitTwice(page, label) {
   return first.match(/applications\/(\d+)\/done/)[1];
 }
 
+// Fills the three contacts of an application form.
+async function fillContacts(page) {
+  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
+    await page.locator(`#${p}_name`).fill(n);
+    await page.locator(`#${p}_email`).fill(m);
+    await page.locator(`#${p}_phone`).fill(t);
+  }
+}
+
 async function apply(page, { service, label, csr, ev, name }) {
   await page.getByRole('navigation').getByRole('link', { name: '新規申請' }).click();
   assert.equal(await heading(page), '新規申請 サービス選択');
@@ -198,11 +207,7 @@ async function apply(page, { service, label, csr, ev, name }) {
   await page.locator('#org_country').selectOption('JP');
   await page.locator('#org_state').fill('Tokyo');
   await page.locator('#org_locality').fill('Shibuya-ku');
-  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
-    await page.locator(`#${p}_name`).fill(n);
-    await page.locator(`#${p}_email`).fill(m);
-    await page.locator(`#${p}_phone`).fill(t);
-  }
+  await fillContacts(page);
   if (ev) {
     await page.getByLabel('組織の種類（businessCategory）').selectOption('Private Organization');
     await page.getByLabel('設立管轄国').selectOption('JP');
@@ -358,11 +363,7 @@ test('issue #8 items 3, 8, 12, 14, 16, 19: what a new customer and staff member 
   await page.locator('#org_country').selectOption('JP');
   await page.locator('#org_state').fill('Tokyo');
   await page.locator('#org_locality').fill('Shibuya-ku');
-  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
-    await page.locator(`#${p}_name`).fill(n);
-    await page.locator(`#${p}_email`).fill(m);
-    await page.locator(`#${p}_phone`).fill(t);
-  }
+  await fillContacts(page);
   await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr('words.e2e.example.jp', 'ec'));
   await page.getByRole('button', { name: '次へ' }).click();
   assert.equal(await heading(page), '入力内容確認');
@@ -896,11 +897,7 @@ test('issue #8 item 1: subject data is normalised and checked; confirmation and 
   await page.locator('#org_country').selectOption('JP');
   await page.locator('#org_state').fill('Ｔｏｋｙｏ');
   await page.locator('#org_locality').fill('ｼﾌﾞﾔ区');
-  for (const [p, n, m, t] of [['reg', '登録 太郎', 'reg@example.jp', '03-1234-5678'], ['tech', '技術 花子', 'tech@example.jp', '03-1234-5679'], ['admin', '事務 次郎', 'admin@example.jp', '03-1234-5670']]) {
-    await page.locator(`#${p}_name`).fill(n);
-    await page.locator(`#${p}_email`).fill(m);
-    await page.locator(`#${p}_phone`).fill(t);
-  }
+  await fillContacts(page);
   await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr(name, 'ec'));
   await page.getByRole('button', { name: '次へ' }).click();
   assert.equal(await heading(page), '入力内容確認');

@@ -82,17 +82,8 @@ impl Ra {
         revocation_id: i64,
         note: &str,
     ) -> Result<()> {
-        let note = shomei_model::validate::required_text(note, 1000)
-            .map_err(|_| RaError::Invalid("err.rev_note"))?;
-        if self
-            .store
-            .revocation_unreachable(revocation_id, staff_id, &note, self.now())
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(RaError::WrongState)
-        }
+        self.revocation_call(staff_id, revocation_id, note, false)
+            .await
     }
 
     /// Staff record that the registrant denies the request (issue #8 item 7): it is
@@ -103,13 +94,30 @@ impl Ra {
         revocation_id: i64,
         note: &str,
     ) -> Result<()> {
+        self.revocation_call(staff_id, revocation_id, note, true)
+            .await
+    }
+
+    async fn revocation_call(
+        &self,
+        staff_id: i64,
+        revocation_id: i64,
+        note: &str,
+        denied: bool,
+    ) -> Result<()> {
         let note = shomei_model::validate::required_text(note, 1000)
             .map_err(|_| RaError::Invalid("err.rev_note"))?;
-        if self
-            .store
-            .revocation_denied(revocation_id, staff_id, &note, self.now())
-            .await?
-        {
+        let (now, store) = (self.now(), &self.store);
+        let done = if denied {
+            store
+                .revocation_denied(revocation_id, staff_id, &note, now)
+                .await?
+        } else {
+            store
+                .revocation_unreachable(revocation_id, staff_id, &note, now)
+                .await?
+        };
+        if done {
             Ok(())
         } else {
             Err(RaError::WrongState)

@@ -300,17 +300,7 @@ impl Store {
             .bind(application_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DocumentInfo {
-                    id: r.try_get("id")?,
-                    filename: r.try_get("filename")?,
-                    content_type: r.try_get("content_type")?,
-                    size: r.try_get("size")?,
-                    uploaded_at: r.try_get("uploaded_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(document_info).collect()
     }
 
     /// One document's content type and bytes.
@@ -324,20 +314,19 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok((
-                DocumentInfo {
-                    id: r.try_get("id")?,
-                    filename: r.try_get("filename")?,
-                    content_type: r.try_get("content_type")?,
-                    size: r.try_get("size")?,
-                    uploaded_at: r.try_get("uploaded_at")?,
-                },
-                r.try_get("data")?,
-            ))
-        })
-        .transpose()
+        row.map(|r| Ok((document_info(&r)?, r.try_get("data")?)))
+            .transpose()
     }
+}
+
+fn document_info(r: &sqlx::any::AnyRow) -> Result<DocumentInfo> {
+    Ok(DocumentInfo {
+        id: r.try_get("id")?,
+        filename: r.try_get("filename")?,
+        content_type: r.try_get("content_type")?,
+        size: r.try_get("size")?,
+        uploaded_at: r.try_get("uploaded_at")?,
+    })
 }
 
 /// A submitted document, without its bytes.

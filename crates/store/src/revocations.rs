@@ -51,29 +51,7 @@ impl Store {
         note: &str,
         now: Ts,
     ) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE applications SET updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        append(
-            &mut tx,
-            &AuditEvent::new(
-                now,
-                format!("staff:{staff_id}"),
-                "revocation.unreachable",
-                format!("application:{id}"),
-                serde_json::json!({ "note": note }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.revocation_call(id, staff_id, note, now, false).await
     }
 
     /// The registrant denies having asked for the revocation (issue #8 item 7): the
@@ -85,11 +63,35 @@ impl Store {
         note: &str,
         now: Ts,
     ) -> Result<bool> {
+        self.revocation_call(id, staff_id, note, now, true).await
+    }
+
+    /// A phone call about a waiting revocation request that did not confirm it, in one
+    /// transaction with its audit event: `denied` rejects the request with the note.
+    async fn revocation_call(
+        &self,
+        id: i64,
+        staff_id: i64,
+        note: &str,
+        now: Ts,
+        denied: bool,
+    ) -> Result<bool> {
+        let (sql, action) = if denied {
+            (
+                "UPDATE applications SET status = 'rejected', reject_reason = $3, updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending'",
+                "revocation.denied",
+            )
+        } else {
+            (
+                "UPDATE applications SET updated_at = $2 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending' AND $3 <> ''",
+                "revocation.unreachable",
+            )
+        };
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE applications SET status = 'rejected', reject_reason = $2, updated_at = $3 WHERE id = $1 AND kind = 'revocation' AND status = 'phone_pending'")
+        let n = sqlx::query(sql)
             .bind(id)
-            .bind(note)
             .bind(now)
+            .bind(note)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -101,7 +103,7 @@ impl Store {
             &AuditEvent::new(
                 now,
                 format!("staff:{staff_id}"),
-                "revocation.denied",
+                action,
                 format!("application:{id}"),
                 serde_json::json!({ "note": note }),
             ),
