@@ -868,6 +868,10 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   assert.equal(await page.locator('#org_country').inputValue(), 'JP');
   assert.equal(await page.locator('#org_state').inputValue(), '東京都');
   assert.equal(await page.locator('#org_locality').inputValue(), 'シブヤ区');
+  // The application form carries the kana, postal code and address account information
+  // has (R-AI2), filled from it too.
+  assert.equal(await page.locator('#org_kana').inputValue(), 'デモカブシキガイシャ');
+  assert.equal(await page.locator('#org_postal').inputValue(), '150-0041');
 
   // Japanese by default; English on request, for this session; and back.
   await page.getByRole('link', { name: 'English' }).click();

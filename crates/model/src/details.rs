@@ -15,6 +15,15 @@ pub struct Organisation {
     pub state: String,
     /// 市区町村: localityName.
     pub locality: String,
+    /// 法人名カナ (R-AI2; not in the certificate).
+    #[serde(default)]
+    pub kana: String,
+    /// 郵便番号 of the registered address (not in the certificate).
+    #[serde(default)]
+    pub postal: String,
+    /// 住所: the registered address (not in the certificate).
+    #[serde(default)]
+    pub address: String,
 }
 
 /// One contact (担当者).

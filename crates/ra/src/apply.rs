@@ -36,6 +36,12 @@ pub struct ApplicationForm {
     pub org_state: String,
     /// 市区町村
     pub org_locality: String,
+    /// 法人名カナ (optional)
+    pub org_kana: String,
+    /// 郵便番号 (optional)
+    pub org_postal: String,
+    /// 住所 (optional)
+    pub org_address: String,
     /// 登録担当者
     pub reg_name: String,
     /// 登録担当者 E-mail
@@ -110,6 +116,9 @@ impl ValidApplication {
         form.org_country = o.country.clone();
         form.org_state = o.state.clone();
         form.org_locality = o.locality.clone();
+        form.org_kana = o.kana.clone();
+        form.org_postal = o.postal.clone();
+        form.org_address = o.address.clone();
         // 更新のご案内メール left unselected means 希望しない: said so everywhere (item 16).
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
         let c = &self.details.contacts;
@@ -211,6 +220,19 @@ pub fn check_form_in(
         locality: field(
             "org_locality",
             validate::subject_text(&form.org_locality, 64),
+        ),
+        // Issue #8 item 20: as account information carries them (R-AI2), optional.
+        kana: field(
+            "org_kana",
+            validate::optional(&form.org_kana, |v| validate::katakana(v, 100)),
+        ),
+        postal: field(
+            "org_postal",
+            validate::optional(&form.org_postal, validate::postal_code),
+        ),
+        address: field(
+            "org_address",
+            validate::optional(&form.org_address, |v| validate::full_width(v, 200)),
         ),
     };
     let is_ev = choice.is_some_and(|(s, _)| s.is_ev());

@@ -399,6 +399,9 @@ pub async fn fill(
             set(&mut form.org_country, "corp_country");
             set(&mut form.org_state, "corp_state");
             set(&mut form.org_locality, "corp_locality");
+            set(&mut form.org_kana, "corp_kana");
+            set(&mut form.org_postal, "corp_postal");
+            set(&mut form.org_address, "corp_address");
         }
         "registrant" => {
             set(&mut form.reg_name, "registrant_name");

@@ -169,6 +169,43 @@ pub fn fieldsets(
                 true,
                 64,
             ),
+            // Issue #8 item 20: the fields account information has (R-AI2), optional.
+            FieldView {
+                hint: t.t("ai.hint.katakana"),
+                ..text(
+                    "org_kana",
+                    t.t("ai.corp_kana"),
+                    &f.org_kana,
+                    e,
+                    "text",
+                    false,
+                    100,
+                )
+            },
+            FieldView {
+                hint: t.t("ai.hint.postal"),
+                ..text(
+                    "org_postal",
+                    t.t("ai.corp_postal"),
+                    &f.org_postal,
+                    e,
+                    "text",
+                    false,
+                    8,
+                )
+            },
+            FieldView {
+                hint: t.t("ai.hint.full_width"),
+                ..text(
+                    "org_address",
+                    t.t("ai.corp_address"),
+                    &f.org_address,
+                    e,
+                    "text",
+                    false,
+                    200,
+                )
+            },
         ],
     });
     out.extend(contact_fieldsets(t, f, e));
