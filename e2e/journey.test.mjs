@@ -833,6 +833,8 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   await page.locator('#technical_name').fill('技術 四郎');
   await page.locator('#technical_email').fill('shiro@example.jp');
   await page.locator('#technical_phone').fill('03-4444-0000');
+  await page.locator('#technical_fax').fill('03-4444-0001');
+  await page.locator('#technical_postal').fill('1500042');
   await page.getByRole('button', { name: '次へ' }).click();
   await page.locator('#corp_name-error').waitFor();
   assert.match(await page.locator('#corp_name-error').innerText(), /全角/);
@@ -859,6 +861,9 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   assert.equal(await heading(page), '基本情報入力');
   assert.equal(await page.locator('#tech_name').inputValue(), '技術 四郎');
   assert.equal(await page.locator('#tech_email').inputValue(), 'shiro@example.jp');
+  // Issue #8 item 20: the contacts' FAX and postal code come along.
+  assert.equal(await page.locator('#tech_fax').inputValue(), '03-4444-0001');
+  assert.equal(await page.locator('#tech_postal').inputValue(), '150-0042');
   assert.equal(await page.locator('#reg_name').inputValue(), '登録 太郎', 'typed input kept');
   // Item 20: the fill buttons come first on the form; the organisation block fills
   // name, country, state and locality.

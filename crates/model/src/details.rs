@@ -38,6 +38,15 @@ pub struct Contact {
     /// 更新のご案内メール: wants renewal reminders (R-AI2).
     #[serde(default)]
     pub renewal_mail: bool,
+    /// FAX (optional, R-AI2).
+    #[serde(default)]
+    pub fax: String,
+    /// 住所 (optional, R-AI2).
+    #[serde(default)]
+    pub address: String,
+    /// 郵便番号 (optional, R-AI2).
+    #[serde(default)]
+    pub postal: String,
 }
 
 /// The contacts of R-AI1: 登録担当者, 技術担当者, 事務担当者.

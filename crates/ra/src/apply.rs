@@ -60,6 +60,24 @@ pub struct ApplicationForm {
     pub admin_email: String,
     /// 事務担当者 電話番号
     pub admin_phone: String,
+    /// 登録担当者 FAX (optional)
+    pub reg_fax: String,
+    /// 登録担当者 住所 (optional)
+    pub reg_address: String,
+    /// 登録担当者 郵便番号 (optional)
+    pub reg_postal: String,
+    /// 技術担当者 FAX (optional)
+    pub tech_fax: String,
+    /// 技術担当者 住所 (optional)
+    pub tech_address: String,
+    /// 技術担当者 郵便番号 (optional)
+    pub tech_postal: String,
+    /// 事務担当者 FAX (optional)
+    pub admin_fax: String,
+    /// 事務担当者 住所 (optional)
+    pub admin_address: String,
+    /// 事務担当者 郵便番号 (optional)
+    pub admin_postal: String,
     /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no).
     pub reg_renewal_mail: String,
     /// 技術担当者 更新のご案内メール
@@ -125,6 +143,19 @@ impl ValidApplication {
         form.reg_renewal_mail = yes_no(c.registrant.renewal_mail);
         form.tech_renewal_mail = yes_no(c.technical.renewal_mail);
         form.admin_renewal_mail = yes_no(c.administrative.renewal_mail);
+        for (f, c) in [
+            (&mut form.reg_fax, &c.registrant.fax),
+            (&mut form.reg_address, &c.registrant.address),
+            (&mut form.reg_postal, &c.registrant.postal),
+            (&mut form.tech_fax, &c.technical.fax),
+            (&mut form.tech_address, &c.technical.address),
+            (&mut form.tech_postal, &c.technical.postal),
+            (&mut form.admin_fax, &c.administrative.fax),
+            (&mut form.admin_address, &c.administrative.address),
+            (&mut form.admin_postal, &c.administrative.postal),
+        ] {
+            f.clone_from(c);
+        }
         if let Some(ev) = &self.details.ev {
             form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
             form.ev_jurisdiction_state = ev.jurisdiction_state.clone();

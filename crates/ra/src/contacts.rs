@@ -35,6 +35,33 @@ pub struct ContactForm {
     pub admin_email: String,
     /// 事務担当者 電話番号
     pub admin_phone: String,
+    /// reg FAX (optional).
+    #[serde(default)]
+    pub reg_fax: String,
+    /// reg 住所 (optional).
+    #[serde(default)]
+    pub reg_address: String,
+    /// reg 郵便番号 (optional).
+    #[serde(default)]
+    pub reg_postal: String,
+    /// tech FAX (optional).
+    #[serde(default)]
+    pub tech_fax: String,
+    /// tech 住所 (optional).
+    #[serde(default)]
+    pub tech_address: String,
+    /// tech 郵便番号 (optional).
+    #[serde(default)]
+    pub tech_postal: String,
+    /// admin FAX (optional).
+    #[serde(default)]
+    pub admin_fax: String,
+    /// admin 住所 (optional).
+    #[serde(default)]
+    pub admin_address: String,
+    /// admin 郵便番号 (optional).
+    #[serde(default)]
+    pub admin_postal: String,
     /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no).
     pub reg_renewal_mail: String,
     /// 技術担当者 更新のご案内メール
@@ -62,6 +89,15 @@ impl ContactForm {
             reg_renewal_mail: yes_no(c.registrant.renewal_mail),
             tech_renewal_mail: yes_no(c.technical.renewal_mail),
             admin_renewal_mail: yes_no(c.administrative.renewal_mail),
+            reg_fax: c.registrant.fax.clone(),
+            reg_address: c.registrant.address.clone(),
+            reg_postal: c.registrant.postal.clone(),
+            tech_fax: c.technical.fax.clone(),
+            tech_address: c.technical.address.clone(),
+            tech_postal: c.technical.postal.clone(),
+            admin_fax: c.administrative.fax.clone(),
+            admin_address: c.administrative.address.clone(),
+            admin_postal: c.administrative.postal.clone(),
         }
     }
 
@@ -82,6 +118,15 @@ impl ContactForm {
             reg_renewal_mail: f.reg_renewal_mail.clone(),
             tech_renewal_mail: f.tech_renewal_mail.clone(),
             admin_renewal_mail: f.admin_renewal_mail.clone(),
+            reg_fax: f.reg_fax.clone(),
+            reg_address: f.reg_address.clone(),
+            reg_postal: f.reg_postal.clone(),
+            tech_fax: f.tech_fax.clone(),
+            tech_address: f.tech_address.clone(),
+            tech_postal: f.tech_postal.clone(),
+            admin_fax: f.admin_fax.clone(),
+            admin_address: f.admin_address.clone(),
+            admin_postal: f.admin_postal.clone(),
         }
     }
 }
@@ -118,7 +163,7 @@ pub fn check_contact_fields(f: &ContactForm, issues: &mut Vec<FieldIssue>) -> Co
             String::new()
         })
     };
-    let mut contact = |n: [&'static str; 4], v: [&str; 4]| Contact {
+    let mut contact = |n: [&'static str; 4], v: [&str; 4], p: &str| Contact {
         name: field(n[0], validate::required_text(v[0], 64)),
         email: field(n[1], validate::email(v[1])),
         phone: field(n[2], validate::phone(v[2])),
@@ -130,11 +175,25 @@ pub fn check_contact_fields(f: &ContactForm, issues: &mut Vec<FieldIssue>) -> Co
                 false
             }
         },
+        // Issue #8 item 20: as account information carries them (R-AI2), optional.
+        fax: field(
+            extra_name(p, "fax"),
+            validate::optional(extra(f, p, "fax"), validate::phone),
+        ),
+        address: field(
+            extra_name(p, "address"),
+            validate::optional(extra(f, p, "address"), |v| validate::full_width(v, 200)),
+        ),
+        postal: field(
+            extra_name(p, "postal"),
+            validate::optional(extra(f, p, "postal"), validate::postal_code),
+        ),
     };
     Contacts {
         registrant: contact(
             ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
             [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
+            "reg",
         ),
         technical: contact(
             ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
@@ -144,6 +203,7 @@ pub fn check_contact_fields(f: &ContactForm, issues: &mut Vec<FieldIssue>) -> Co
                 &f.tech_phone,
                 &f.tech_renewal_mail,
             ],
+            "tech",
         ),
         administrative: contact(
             [
@@ -158,7 +218,39 @@ pub fn check_contact_fields(f: &ContactForm, issues: &mut Vec<FieldIssue>) -> Co
                 &f.admin_phone,
                 &f.admin_renewal_mail,
             ],
+            "admin",
         ),
+    }
+}
+
+/// The optional field `what` (fax, address, postal) of the contact with prefix `p`.
+fn extra<'a>(f: &'a ContactForm, p: &str, what: &str) -> &'a str {
+    match (p, what) {
+        ("reg", "fax") => &f.reg_fax,
+        ("reg", "address") => &f.reg_address,
+        ("reg", "postal") => &f.reg_postal,
+        ("tech", "fax") => &f.tech_fax,
+        ("tech", "address") => &f.tech_address,
+        ("tech", "postal") => &f.tech_postal,
+        ("admin", "fax") => &f.admin_fax,
+        ("admin", "address") => &f.admin_address,
+        ("admin", "postal") => &f.admin_postal,
+        _ => "",
+    }
+}
+
+/// The form name of that field.
+fn extra_name(p: &str, what: &str) -> &'static str {
+    match (p, what) {
+        ("reg", "fax") => "reg_fax",
+        ("reg", "address") => "reg_address",
+        ("reg", "postal") => "reg_postal",
+        ("tech", "fax") => "tech_fax",
+        ("tech", "address") => "tech_address",
+        ("tech", "postal") => "tech_postal",
+        ("admin", "fax") => "admin_fax",
+        ("admin", "address") => "admin_address",
+        _ => "admin_postal",
     }
 }
 

@@ -407,18 +407,27 @@ pub async fn fill(
             set(&mut form.reg_name, "registrant_name");
             set(&mut form.reg_email, "registrant_email");
             set(&mut form.reg_phone, "registrant_phone");
+            set(&mut form.reg_fax, "registrant_fax");
+            set(&mut form.reg_address, "registrant_address");
+            set(&mut form.reg_postal, "registrant_postal");
             set(&mut form.reg_renewal_mail, "registrant_renewal_mail");
         }
         "technical" => {
             set(&mut form.tech_name, "technical_name");
             set(&mut form.tech_email, "technical_email");
             set(&mut form.tech_phone, "technical_phone");
+            set(&mut form.tech_fax, "technical_fax");
+            set(&mut form.tech_address, "technical_address");
+            set(&mut form.tech_postal, "technical_postal");
             set(&mut form.tech_renewal_mail, "technical_renewal_mail");
         }
         "administrative" => {
             set(&mut form.admin_name, "administrative_name");
             set(&mut form.admin_email, "administrative_email");
             set(&mut form.admin_phone, "administrative_phone");
+            set(&mut form.admin_fax, "administrative_fax");
+            set(&mut form.admin_address, "administrative_address");
+            set(&mut form.admin_postal, "administrative_postal");
             set(&mut form.admin_renewal_mail, "administrative_renewal_mail");
         }
         _ => return Err(WebError::NotFound),

@@ -109,6 +109,15 @@ fn as_form(f: &ContactForm) -> ApplicationForm {
         reg_renewal_mail: f.reg_renewal_mail.clone(),
         tech_renewal_mail: f.tech_renewal_mail.clone(),
         admin_renewal_mail: f.admin_renewal_mail.clone(),
+        reg_fax: f.reg_fax.clone(),
+        reg_address: f.reg_address.clone(),
+        reg_postal: f.reg_postal.clone(),
+        tech_fax: f.tech_fax.clone(),
+        tech_address: f.tech_address.clone(),
+        tech_postal: f.tech_postal.clone(),
+        admin_fax: f.admin_fax.clone(),
+        admin_address: f.admin_address.clone(),
+        admin_postal: f.admin_postal.clone(),
         ..Default::default()
     }
 }
@@ -206,6 +215,15 @@ pub struct ContactsPost {
     reg_renewal_mail: String,
     tech_renewal_mail: String,
     admin_renewal_mail: String,
+    reg_fax: String,
+    reg_address: String,
+    reg_postal: String,
+    tech_fax: String,
+    tech_address: String,
+    tech_postal: String,
+    admin_fax: String,
+    admin_address: String,
+    admin_postal: String,
 }
 
 /// POST /contacts/{draft}/input: saves what was typed, checks it.
@@ -232,6 +250,15 @@ pub async fn input_submit(
         reg_renewal_mail: f.reg_renewal_mail,
         tech_renewal_mail: f.tech_renewal_mail,
         admin_renewal_mail: f.admin_renewal_mail,
+        reg_fax: f.reg_fax,
+        reg_address: f.reg_address,
+        reg_postal: f.reg_postal,
+        tech_fax: f.tech_fax,
+        tech_address: f.tech_address,
+        tech_postal: f.tech_postal,
+        admin_fax: f.admin_fax,
+        admin_address: f.admin_address,
+        admin_postal: f.admin_postal,
     };
     let checked = check_contacts(&l.form);
     save(

@@ -315,12 +315,48 @@ pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) ->
             .iter()
             .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), rv.as_str() == *v))
             .collect();
+        // Issue #8 item 20: FAX, 住所 and 郵便番号 as account information has them.
+        let prefix = n.trim_end_matches("_name");
+        let (fax, address, postal) = contact_extras(f, prefix);
         out.push(Fieldset {
             legend: t.t(legend),
             fields: vec![
                 text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
                 text(m, t.t("field.email"), mv, e, "email", true, 254),
                 text(p, t.t("field.phone"), pv, e, "tel", true, 20),
+                text(
+                    extra_name(prefix, "fax"),
+                    t.t("ai.fax"),
+                    fax,
+                    e,
+                    "tel",
+                    false,
+                    20,
+                ),
+                FieldView {
+                    hint: t.t("ai.hint.postal"),
+                    ..text(
+                        extra_name(prefix, "postal"),
+                        t.t("ai.postal"),
+                        postal,
+                        e,
+                        "text",
+                        false,
+                        8,
+                    )
+                },
+                FieldView {
+                    hint: t.t("ai.hint.full_width"),
+                    ..text(
+                        extra_name(prefix, "address"),
+                        t.t("ai.address"),
+                        address,
+                        e,
+                        "text",
+                        false,
+                        200,
+                    )
+                },
                 FieldView {
                     required: false,
                     hint: t.t("field.renewal_mail.hint"),
@@ -330,6 +366,30 @@ pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) ->
         });
     }
     out
+}
+
+/// A contact's FAX, 住所 and 郵便番号 in the form, by its prefix (reg, tech, admin).
+fn contact_extras<'a>(f: &'a ApplicationForm, prefix: &str) -> (&'a str, &'a str, &'a str) {
+    match prefix {
+        "reg" => (&f.reg_fax, &f.reg_address, &f.reg_postal),
+        "tech" => (&f.tech_fax, &f.tech_address, &f.tech_postal),
+        _ => (&f.admin_fax, &f.admin_address, &f.admin_postal),
+    }
+}
+
+/// The form name of a contact's optional field.
+fn extra_name(prefix: &str, what: &str) -> &'static str {
+    match (prefix, what) {
+        ("reg", "fax") => "reg_fax",
+        ("reg", "address") => "reg_address",
+        ("reg", "postal") => "reg_postal",
+        ("tech", "fax") => "tech_fax",
+        ("tech", "address") => "tech_address",
+        ("tech", "postal") => "tech_postal",
+        ("admin", "fax") => "admin_fax",
+        ("admin", "address") => "admin_address",
+        _ => "admin_postal",
+    }
 }
 
 /// The message key of a server type.
