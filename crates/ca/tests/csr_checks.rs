@@ -161,18 +161,18 @@ fn weak_refused(name: &str) -> CsrError {
 }
 
 #[test]
-fn issue7_item1_roca_key_is_refused() {
+fn r_s2_issue7_item1_roca_key_is_refused() {
     assert_eq!(weak_refused("rsa2048-roca"), CsrError::WeakKeyRoca);
     assert_eq!(CsrError::WeakKeyRoca.key(), "csr.weak_roca");
 }
 
 #[test]
-fn issue7_item1_close_primes_are_refused() {
+fn r_s2_issue7_item1_close_primes_are_refused() {
     assert_eq!(weak_refused("rsa2048-fermat"), CsrError::WeakKeyFermat);
 }
 
 #[test]
-fn issue7_item1_small_exponents_are_refused_with_the_exponent() {
+fn r_s2_issue7_item1_small_exponents_are_refused_with_the_exponent() {
     assert_eq!(
         weak_refused("rsa2048-e3"),
         CsrError::RsaBadExponent("3".into())
@@ -218,7 +218,7 @@ fn openssl_modulus_sha1(csr: &str) -> String {
 }
 
 #[test]
-fn issue7_item1_debian_weak_key_list_from_a_directory() {
+fn r_s2_issue7_item1_debian_weak_key_list_from_a_directory() {
     let fp = openssl_modulus_sha1("rsa2048-debian-listed");
     assert_eq!(fp.len(), 40, "{fp}");
     let dir = std::env::temp_dir().join(format!("shomei-weak-{}", std::process::id()));
@@ -265,7 +265,7 @@ fn issue7_item1_debian_weak_key_list_from_a_directory() {
 // --- Issue #7 item 3: one key, one encoding.
 
 #[test]
-fn issue7_item3_non_canonical_encodings_are_refused() {
+fn r_s2_issue7_item3_non_canonical_encodings_are_refused() {
     for name in ["rsa2048-no-null", "p256-compressed"] {
         assert_eq!(weak_refused(name), CsrError::NonCanonicalKey, "{name}");
     }
@@ -274,7 +274,7 @@ fn issue7_item3_non_canonical_encodings_are_refused() {
 }
 
 #[test]
-fn issue7_item3_key_hash_is_of_the_canonical_encoding() {
+fn r_s2_issue7_item3_key_hash_is_of_the_canonical_encoding() {
     let c = check_csr(&weak("rsa2048-canonical"));
     let c = c.as_ref().map_err(|e| e.to_string());
     assert!(c.is_ok(), "{c:?}");
@@ -287,7 +287,7 @@ fn issue7_item3_key_hash_is_of_the_canonical_encoding() {
 /// Issue #7 item 2 (BR 7.1.2.7.12, RFC 5890): the names the probe got issued are
 /// refused, each with its own reason; valid A-labels still pass.
 #[test]
-fn issue7_item2_invalid_dns_labels_are_refused() {
+fn r_s2_issue7_item2_invalid_dns_labels_are_refused() {
     use shomei_ca::names::check_dns_name;
     assert_eq!(
         check_dns_name("xn--zz.example.jp").err(),

@@ -379,7 +379,7 @@ impl Ra {
 
     /// [`Ra::submit`] with the services allowed and the contract type given (an import
     /// of an existing contract may bring SR2.0 and 自動契約更新タイプ).
-    async fn submit_in(
+    pub(crate) async fn submit_in(
         &self,
         account_id: i64,
         draft_id: &str,
@@ -549,88 +549,5 @@ impl Ra {
             }
         }
         Ok(Ok(id))
-    }
-}
-
-impl Ra {
-    /// Staff import of an existing contract from the previous system (for example an
-    /// SR2.0 自動契約更新タイプ contract, which is no longer sold): the application is
-    /// recorded, approved with the validations staff attest, and its certificate issued
-    /// through the single issuance path. Returns the application id and what was issued,
-    /// or the problems with the form.
-    pub async fn import_contract(
-        &self,
-        staff_id: i64,
-        account_id: i64,
-        form: &ApplicationForm,
-        contract_type: ContractType,
-        approval: &crate::issue::Approval,
-    ) -> Result<std::result::Result<(i64, crate::issue::Issued), Vec<FieldIssue>>> {
-        let draft_id = format!("import-{}", crate::random_token(12)?);
-        self.store
-            .create_draft(
-                &shomei_store::Draft {
-                    id: draft_id.clone(),
-                    account_id,
-                    kind: AppKind::New,
-                    data: "{}".into(),
-                    step: "confirm".into(),
-                    application_id: None,
-                },
-                self.now(),
-            )
-            .await?;
-        let mut form = form.clone();
-        form.agreed = true;
-        let id = match self
-            .submit_in(account_id, &draft_id, &form, Service::ALL, contract_type)
-            .await?
-        {
-            Ok(id) => id,
-            Err(issues) => return Ok(Err(issues)),
-        };
-        let issued = self.approve(staff_id, id, approval).await?;
-        Ok(Ok((id, issued)))
-    }
-
-    /// R-R5: the services a contract of `from` may switch to: those offered today, but
-    /// not the one it has (SR2.0 → SR3.0 or EV2.0, SR3.0 → EV2.0, EV2.0 → SR3.0).
-    pub fn switch_targets(from: Service) -> Vec<Service> {
-        Service::FOR_NEW
-            .iter()
-            .copied()
-            .filter(|s| *s != from)
-            .collect()
-    }
-
-    /// R-R5 別サービスへ切り替えて申請: from a 完了 record that holds the contract's live
-    /// certificate (never 担当者変更), while the contract runs and no other switch of it
-    /// is under way or done.
-    pub async fn may_switch(&self, app: &shomei_store::Application) -> Result<bool> {
-        let live = app.kind.issues_certificate()
-            && app.status == shomei_model::AppStatus::Completed
-            && app.contract_code.is_some()
-            && app.cert_revoked_at.is_none()
-            && app.cert_not_after.is_some_and(|t| t > self.now());
-        if !live || Ra::switch_targets(app.service).is_empty() {
-            return Ok(false);
-        }
-        let runs = self
-            .store
-            .contract_period(app.id)
-            .await?
-            .is_some_and(|(_, end)| end > self.now());
-        Ok(runs && !self.store.has_switch(app.id).await?)
-    }
-
-    /// R-R1, R-R2: renewal is offered from a 完了 record that holds a certificate of its
-    /// contract — never from a 担当者変更 record — for a service still sold (an SR2.0
-    /// contract moves on by a service switch, R-R5).
-    pub fn may_renew(app: &shomei_store::Application) -> bool {
-        app.kind.issues_certificate()
-            && Service::FOR_NEW.contains(&app.service)
-            && app.status == shomei_model::AppStatus::Completed
-            && app.contract_code.is_some()
-            && app.cert_revoked_at.is_none()
     }
 }

@@ -131,6 +131,37 @@ impl ContactForm {
     }
 }
 
+impl ContactForm {
+    /// The contact fields as an application form (the pages share its fieldsets).
+    pub fn to_application_form(&self) -> crate::apply::ApplicationForm {
+        let f = self;
+        crate::apply::ApplicationForm {
+            reg_name: f.reg_name.clone(),
+            reg_email: f.reg_email.clone(),
+            reg_phone: f.reg_phone.clone(),
+            tech_name: f.tech_name.clone(),
+            tech_email: f.tech_email.clone(),
+            tech_phone: f.tech_phone.clone(),
+            admin_name: f.admin_name.clone(),
+            admin_email: f.admin_email.clone(),
+            admin_phone: f.admin_phone.clone(),
+            reg_renewal_mail: f.reg_renewal_mail.clone(),
+            tech_renewal_mail: f.tech_renewal_mail.clone(),
+            admin_renewal_mail: f.admin_renewal_mail.clone(),
+            reg_fax: f.reg_fax.clone(),
+            reg_address: f.reg_address.clone(),
+            reg_postal: f.reg_postal.clone(),
+            tech_fax: f.tech_fax.clone(),
+            tech_address: f.tech_address.clone(),
+            tech_postal: f.tech_postal.clone(),
+            admin_fax: f.admin_fax.clone(),
+            admin_address: f.admin_address.clone(),
+            admin_postal: f.admin_postal.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The form value of a 更新のご案内メール choice.
 pub fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
@@ -239,8 +270,9 @@ fn extra<'a>(f: &'a ContactForm, p: &str, what: &str) -> &'a str {
     }
 }
 
-/// The form name of that field.
-fn extra_name(p: &str, what: &str) -> &'static str {
+/// The form name of a contact's optional field `what` (fax, address, postal), by the
+/// contact's prefix (reg, tech, admin).
+pub fn extra_name(p: &str, what: &str) -> &'static str {
     match (p, what) {
         ("reg", "fax") => "reg_fax",
         ("reg", "address") => "reg_address",

@@ -9,6 +9,7 @@ pub mod account_info;
 pub mod accounts;
 pub mod apply;
 pub mod contacts;
+pub mod contract;
 pub mod coupons;
 pub mod documents;
 pub mod issue;

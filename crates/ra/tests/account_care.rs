@@ -110,7 +110,7 @@ async fn r_l4_lock_after_five_unlock_and_disable() {
 /// in with a certificate, are refused without counting; "locked" is said only to the
 /// account's own certificate. At the OTP entrance an OTP account's failures count.
 #[tokio::test]
-async fn issue7_item8_only_the_owner_can_lock_an_account() {
+async fn r_l4_issue7_item8_only_the_owner_can_lock_an_account() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let victim = shomei_ra::testing::account(&ra, "被害株式会社").await;

@@ -216,7 +216,7 @@ async fn r_cp1_issue_list_and_use_once() {
 /// Issue #8 item 5: issuing to a dealer code no account has, or the same coupons again
 /// within 10 minutes, is asked about first; confirmed, it issues once per form.
 #[tokio::test]
-async fn issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
+async fn r_cp1_issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra

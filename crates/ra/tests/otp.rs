@@ -207,7 +207,7 @@ async fn start(ra: &shomei_ra::Ra, login: &str, pw: &str) -> shomei_ra::otp::Otp
 /// outside the database), bound to their account; a secret from before encryption is
 /// sealed at start-up; rotation re-seals every secret under the new key.
 #[tokio::test]
-async fn issue7_item13_totp_secrets_are_encrypted_at_rest() {
+async fn r_l6_issue7_item13_totp_secrets_are_encrypted_at_rest() {
     use shomei_ra::secrets::SecretKeys;
     use std::sync::Arc;
     for db in backends().await {

@@ -255,7 +255,7 @@ async fn r_v1_deadlines_and_eligibility() {
 /// the request keeps waiting (deadline unchanged); "denies" rejects the request with the
 /// note and revokes nothing; neither applies twice or to a request already decided.
 #[tokio::test]
-async fn issue8_item7_unreachable_and_denied_outcomes() {
+async fn r_v4_issue8_item7_unreachable_and_denied_outcomes() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra

@@ -374,7 +374,7 @@ async fn r_ls1_boundary_and_r_ls4_past() {
 /// its rejection (so the customer sees it and its reason), then moves to the past list;
 /// a withdrawn one is past at once.
 #[tokio::test]
-async fn issue8_item4_rejected_kept_in_the_list_for_30_days() {
+async fn r_ls4_issue8_item4_rejected_kept_in_the_list_for_30_days() {
     for db in backends().await {
         let acct = account(&db.store, "REJ00001").await;
         let mk = |status: &'static str, updated_days_ago: i64| BulkApp {

@@ -34,12 +34,15 @@ pub fn router(state: Shared) -> Router {
         .route("/applications/{id}/reject", post(reject))
         .route(
             "/applications/{id}/confirm-revocation",
-            post(confirm_revocation),
+            post(crate::desk_revocation::confirm_revocation),
         )
-        .route("/applications/{id}/documents/{doc}", get(document))
+        .route(
+            "/applications/{id}/documents/{doc}",
+            get(crate::desk_revocation::document),
+        )
         .route(
             "/applications/{id}/revocation-outcome",
-            post(revocation_outcome),
+            post(crate::desk_revocation::revocation_outcome),
         )
         .route(
             "/applications/{id}/complete-contact-change",
@@ -458,7 +461,7 @@ async fn approve(
 /// The page after a desk action on application `app_id`: its detail page with `done`'s
 /// message on success; otherwise the detail page with the reason — 422 for refused
 /// input or a failed issuance, 409 for a record no longer in the right state.
-async fn outcome<T>(
+pub(crate) async fn outcome<T>(
     st: &Shared,
     a: &Authed,
     app_id: i64,
@@ -500,91 +503,6 @@ async fn reject(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.reject(a.id(), app_id, &f.reason).await;
     outcome(&st, &a, app_id, result, "rejected").await
-}
-
-/// GET /applications/{id}/documents/{doc}: a submitted document, as an attachment with
-/// the type its content was recognised as (issue #8 item 2).
-async fn document(
-    State(st): State<Shared>,
-    _a: Authed,
-    Path((id, doc)): Path<(String, String)>,
-) -> WebResult<Response> {
-    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    let doc: i64 = doc.parse().map_err(|_| WebError::NotFound)?;
-    let (info, data) = st
-        .ra
-        .store
-        .document(id, doc)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let encoded: String = info
-        .filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, info.content_type.clone()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"document-{doc}\"; filename*=UTF-8''{encoded}"),
-            ),
-        ],
-        data,
-    )
-        .into_response())
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct OutcomeForm {
-    csrf: String,
-    outcome: String,
-    note: String,
-}
-
-/// POST /applications/{id}/revocation-outcome: the phone call did not confirm the
-/// request — `unreachable` (recorded; the request waits, deadline kept) or `denied`
-/// (the request is rejected, nothing revoked). Issue #8 item 7.
-async fn revocation_outcome(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    Form(f): Form<OutcomeForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    match f.outcome.as_str() {
-        "unreachable" => {
-            let result = st.ra.revocation_unreachable(a.id(), app_id, &f.note).await;
-            outcome(&st, &a, app_id, result, "rev_unreachable").await
-        }
-        "denied" => {
-            let result = st.ra.revocation_denied(a.id(), app_id, &f.note).await;
-            outcome(&st, &a, app_id, result, "rev_denied").await
-        }
-        _ => outcome::<()>(&st, &a, app_id, Err(RaError::Invalid("err.choice")), "").await,
-    }
-}
-
-/// POST /applications/{id}/confirm-revocation: the phone confirmation is recorded and
-/// the certificate revoked at once (R-V4); the CRL is re-signed.
-async fn confirm_revocation(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    let result = st.ra.confirm_revocation(a.id(), app_id).await;
-    outcome(&st, &a, app_id, result, "revoked").await
 }
 
 #[derive(Debug, Deserialize, Default)]

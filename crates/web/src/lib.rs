@@ -8,6 +8,7 @@ pub mod auth;
 pub mod desk;
 pub mod desk_accounts;
 pub mod desk_coupons;
+pub mod desk_revocation;
 pub mod error;
 pub mod i18n;
 pub mod page;

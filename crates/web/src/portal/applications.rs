@@ -92,86 +92,12 @@ pub async fn own(st: &Shared, a: &Authed, id: &str) -> WebResult<Application> {
     Err(WebError::NotFound)
 }
 
-/// The contract's coverage (issue #8 item 9): its period, each certificate, and when the
-/// next one can be issued.
-pub struct Coverage {
-    period: String,
-    left: String,
-    certs: Vec<CoverageRow>,
-    next: String,
-}
-
-/// One certificate of the contract.
-pub struct CoverageRow {
-    id: i64,
-    kind: String,
-    validity: String,
-    state: String,
-}
-
-/// The coverage of the contract of `app`, if it has one.
-async fn coverage(
-    st: &Shared,
-    t: crate::i18n::Tr,
-    app: &Application,
-) -> WebResult<Option<Coverage>> {
-    let Some((start, end)) = st.ra.store.contract_period(app.id).await? else {
-        return Ok(None);
-    };
-    let now = st.ra.now();
-    let days = |to: i64| ((to - now).max(0) + 86_399) / 86_400;
-    let certs = st.ra.store.contract_certificates(app.id).await?;
-    let rows = certs
-        .iter()
-        .map(|c| CoverageRow {
-            id: c.application_id,
-            kind: AppKind::from_code(&c.kind)
-                .map(|k| t.t(kind_key(k)).to_owned())
-                .unwrap_or_default(),
-            validity: format!(
-                "{} – {}",
-                crate::page::date(c.not_before),
-                crate::page::date(c.not_after)
-            ),
-            state: match c.revoked_at {
-                Some(_) => t.t("coverage.revoked").to_owned(),
-                None if c.not_after <= now => t.t("coverage.expired").to_owned(),
-                None => t.t1("coverage.days_left", &days(c.not_after).to_string()),
-            },
-        })
-        .collect();
-    let live_end = certs
-        .iter()
-        .filter(|c| c.revoked_at.is_none() && c.not_after > now)
-        .map(|c| c.not_after)
-        .max();
-    let next = match live_end {
-        Some(na) if end > na + 86_400 => t.t1(
-            "coverage.next",
-            &crate::page::date((na - shomei_ra::issue::CONTINUATION_WINDOW_DAYS * 86_400).max(now)),
-        ),
-        Some(_) => t.t("coverage.to_end").to_owned(),
-        None if end > now => t.t("coverage.none_live").to_owned(),
-        None => String::new(),
-    };
-    Ok(Some(Coverage {
-        period: format!("{} – {}", crate::page::date(start), crate::page::date(end)),
-        left: if end > now {
-            t.t1("coverage.days_left", &days(end).to_string())
-        } else {
-            t.t("coverage.ended").to_owned()
-        },
-        certs: rows,
-        next,
-    }))
-}
-
 #[derive(Template)]
 #[template(path = "portal/detail.html")]
 struct DetailPage {
     p: Page,
     id: i64,
-    coverage: Option<Coverage>,
+    coverage: Option<crate::portal::coverage::Coverage>,
     status: String,
     /// A sentence on what the status means (issue #8 item 11).
     status_help: &'static str,
@@ -290,7 +216,7 @@ pub async fn detail(
         _ => String::new(),
     };
     let coverage = if app.kind.issues_certificate() {
-        coverage(&st, t, &app).await?
+        crate::portal::coverage::coverage(&st, t, &app).await?
     } else {
         None
     };
@@ -413,53 +339,6 @@ pub async fn action(
         }
         _ => Err(WebError::NotFound),
     }
-}
-
-/// POST /applications/{id}/documents (multipart: `csrf`, `file`): the customer submits
-/// a document while the application is 書類提出待ち (issue #8 item 2). Back to the detail
-/// page with the outcome (post/redirect/get, so a reload submits nothing again).
-pub async fn upload_document(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    mut mp: axum::extract::Multipart,
-) -> WebResult<Response> {
-    let app = own(&st, &a, &id).await?;
-    let (mut csrf, mut name, mut data) = (String::new(), String::new(), Vec::new());
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => return Ok(redirect_msg(app.id, "doc_size")),
-        };
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(|_| WebError::BadRequest)?,
-            Some("file") => {
-                name = field.file_name().unwrap_or_default().to_owned();
-                match field.bytes().await {
-                    Ok(b) => data = b.to_vec(),
-                    Err(_) => return Ok(redirect_msg(app.id, "doc_size")),
-                }
-            }
-            _ => {}
-        }
-    }
-    a.check_csrf(&csrf)?;
-    match st.ra.submit_document(a.id(), app.id, &name, &data).await {
-        Ok(Ok(_)) => Ok(redirect_msg(app.id, "doc_uploaded")),
-        Ok(Err(key)) => Ok(redirect_msg(app.id, key.trim_start_matches("err."))),
-        Err(shomei_ra::RaError::WrongState) => Ok(redirect_msg(app.id, "")),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn redirect_msg(id: i64, m: &str) -> Response {
-    let to = if m.is_empty() {
-        format!("/applications/{id}")
-    } else {
-        format!("/applications/{id}?m={m}")
-    };
-    axum::response::Redirect::to(&to).into_response()
 }
 
 /// GET /applications/{id}/done: the completion screen (only after the commit).

@@ -96,30 +96,7 @@ async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> 
 }
 
 fn as_form(f: &ContactForm) -> ApplicationForm {
-    ApplicationForm {
-        reg_name: f.reg_name.clone(),
-        reg_email: f.reg_email.clone(),
-        reg_phone: f.reg_phone.clone(),
-        tech_name: f.tech_name.clone(),
-        tech_email: f.tech_email.clone(),
-        tech_phone: f.tech_phone.clone(),
-        admin_name: f.admin_name.clone(),
-        admin_email: f.admin_email.clone(),
-        admin_phone: f.admin_phone.clone(),
-        reg_renewal_mail: f.reg_renewal_mail.clone(),
-        tech_renewal_mail: f.tech_renewal_mail.clone(),
-        admin_renewal_mail: f.admin_renewal_mail.clone(),
-        reg_fax: f.reg_fax.clone(),
-        reg_address: f.reg_address.clone(),
-        reg_postal: f.reg_postal.clone(),
-        tech_fax: f.tech_fax.clone(),
-        tech_address: f.tech_address.clone(),
-        tech_postal: f.tech_postal.clone(),
-        admin_fax: f.admin_fax.clone(),
-        admin_address: f.admin_address.clone(),
-        admin_postal: f.admin_postal.clone(),
-        ..Default::default()
-    }
+    f.to_application_form()
 }
 
 #[derive(Template)]

@@ -5,6 +5,7 @@ use crate::page::{Errors, FieldView, Fieldset};
 use shomei_ca::BusinessCategory;
 use shomei_model::{ServerType, Service, Term};
 use shomei_ra::apply::ApplicationForm;
+use shomei_ra::contacts::extra_name;
 
 /// The label of a service with its term, e.g. "セコムパスポート for Web SR3.0 1年".
 pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
@@ -374,21 +375,6 @@ fn contact_extras<'a>(f: &'a ApplicationForm, prefix: &str) -> (&'a str, &'a str
         "reg" => (&f.reg_fax, &f.reg_address, &f.reg_postal),
         "tech" => (&f.tech_fax, &f.tech_address, &f.tech_postal),
         _ => (&f.admin_fax, &f.admin_address, &f.admin_postal),
-    }
-}
-
-/// The form name of a contact's optional field.
-fn extra_name(prefix: &str, what: &str) -> &'static str {
-    match (prefix, what) {
-        ("reg", "fax") => "reg_fax",
-        ("reg", "address") => "reg_address",
-        ("reg", "postal") => "reg_postal",
-        ("tech", "fax") => "tech_fax",
-        ("tech", "address") => "tech_address",
-        ("tech", "postal") => "tech_postal",
-        ("admin", "fax") => "admin_fax",
-        ("admin", "address") => "admin_address",
-        _ => "admin_postal",
     }
 }
 

@@ -6,6 +6,8 @@ pub mod apply;
 pub mod cancel;
 pub mod contacts;
 pub mod coupons;
+pub mod coverage;
+pub mod documents;
 pub mod form;
 pub mod list;
 pub mod multipart;
@@ -66,7 +68,7 @@ pub fn router(state: Shared) -> Router {
         .route("/applications/{id}/action", post(applications::action))
         .route(
             "/applications/{id}/documents",
-            post(applications::upload_document).layer(axum::extract::DefaultBodyLimit::max(
+            post(documents::upload_document).layer(axum::extract::DefaultBodyLimit::max(
                 shomei_ra::documents::MAX_DOCUMENT_BYTES + 64 * 1024,
             )),
         )
