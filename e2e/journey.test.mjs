@@ -835,6 +835,14 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   await page.locator('#technical_phone').fill('03-4444-0000');
   await page.locator('#technical_fax').fill('03-4444-0001');
   await page.locator('#technical_postal').fill('1500042');
+  // Item 20: 現住所 and its postal code, a contact's 部署, the 契約責任者 (A-3).
+  await page.locator('#current_address').fill('東京都渋谷区道玄坂一丁目');
+  await page.locator('#current_postal').fill('1500043');
+  await page.locator('#technical_dept').fill('情報システム部');
+  await page.locator('#officer_name').fill('責任 五郎');
+  await page.locator('#officer_dept').fill('総務部');
+  await page.locator('#officer_email').fill('goro@example.jp');
+  await page.locator('#officer_phone').fill('03-5555-0000');
   await page.getByRole('button', { name: '次へ' }).click();
   await page.locator('#corp_name-error').waitFor();
   assert.match(await page.locator('#corp_name-error').innerText(), /全角/);
@@ -868,7 +876,7 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   // Item 20: the fill buttons come first on the form; the organisation block fills
   // name, country, state and locality.
   assert.ok(await page.locator('#fill').evaluate((el) => el.compareDocumentPosition(document.querySelector('#org_name')) & Node.DOCUMENT_POSITION_FOLLOWING), 'the fill buttons come before the fields');
-  await page.getByRole('button', { name: '申請組織（名称・国・都道府県・市区町村）をアカウント情報から入力' }).click();
+  await page.getByRole('button', { name: '申請組織情報をアカウント情報から入力' }).click();
   assert.equal(await page.getByLabel('申請組織名').inputValue(), 'デモ株式会社');
   assert.equal(await page.locator('#org_country').inputValue(), 'JP');
   assert.equal(await page.locator('#org_state').inputValue(), '東京都');
@@ -877,6 +885,51 @@ test('account information R-AI1..R-AI4 and its prefill in a new application (R-N
   // has (R-AI2), filled from it too.
   assert.equal(await page.locator('#org_kana').inputValue(), 'デモカブシキガイシャ');
   assert.equal(await page.locator('#org_postal').inputValue(), '150-0041');
+  // Item 20 (rest): 登記番号 (OV; EV asks for it with the EV data), 現住所 and its
+  // postal code, each contact's 部署, and the 契約責任者 block of A-3 contracts.
+  assert.equal(await page.getByLabel('登記番号').inputValue(), '0110-01-999999');
+  assert.equal(await page.getByLabel('現住所', { exact: true }).inputValue(), '東京都渋谷区道玄坂一丁目');
+  assert.equal(await page.getByLabel('現住所の郵便番号').inputValue(), '150-0043');
+  assert.equal(await page.locator('#tech_dept').inputValue(), '情報システム部');
+  assert.equal(await page.locator('label[for=tech_dept]').innerText(), '部署');
+  // The 契約責任者 block is optional, but once begun it needs its e-mail and phone.
+  await page.locator('#officer_name').fill('責任 五郎');
+  await page.getByLabel('サーバタイプ').selectOption('nginx');
+  await page.locator('#reg_email').fill('reg@example.jp');
+  await page.locator('#reg_phone').fill('03-1234-5678');
+  await page.locator('#admin_name').fill('事務 次郎');
+  await page.locator('#admin_email').fill('admin@example.jp');
+  await page.locator('#admin_phone').fill('03-1234-5670');
+  const aiName = 'ai.e2e.example.jp';
+  await page.getByLabel('CSR（PEM 形式を貼り付け）').fill(makeCsr(aiName, 'ec'));
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '基本情報入力');
+  await page.locator('#officer_email-error').waitFor();
+  await page.getByRole('button', { name: '契約責任者をアカウント情報から入力' }).click();
+  assert.equal(await page.locator('#officer_email').inputValue(), 'goro@example.jp');
+  assert.equal(await page.locator('#officer_dept').inputValue(), '総務部');
+  await page.getByRole('button', { name: '次へ' }).click();
+  assert.equal(await heading(page), '入力内容確認');
+  for (const shown of ['0110-01-999999', '東京都渋谷区道玄坂一丁目', '150-0043', '情報システム部', '責任 五郎', '総務部', 'goro@example.jp']) {
+    await page.getByText(shown, { exact: true }).first().waitFor();
+  }
+  const aiId = await submitTwice(page, '申込');
+  // The record keeps them: the detail page and the desk show them.
+  await page.goto(`${PORTAL}/applications/${aiId}`);
+  for (const shown of ['0110-01-999999', '東京都渋谷区道玄坂一丁目', '情報システム部', '責任 五郎']) {
+    await page.getByText(shown, { exact: true }).first().waitFor();
+  }
+  {
+    const sctx = await staffContext();
+    const desk = await sctx.newPage();
+    await staffLogin(desk);
+    await desk.goto(`${DESK}/applications/${aiId}`);
+    await desk.getByText('責任 五郎', { exact: true }).first().waitFor();
+    await desk.getByText('情報システム部', { exact: true }).first().waitFor();
+    await desk.getByLabel('却下理由（お客様に表示されます）').fill('テスト');
+    await desk.getByRole('button', { name: '却下する' }).click();
+    await sctx.close();
+  }
 
   // Japanese by default; English on request, for this session; and back.
   await page.getByRole('link', { name: 'English' }).click();

@@ -24,6 +24,16 @@ pub struct Organisation {
     /// 住所: the registered address (not in the certificate).
     #[serde(default)]
     pub address: String,
+    /// 現住所: where the organisation is now, if not at its registered address (R-AI2).
+    #[serde(default)]
+    pub current_address: String,
+    /// 現住所の郵便番号 (R-AI2).
+    #[serde(default)]
+    pub current_postal: String,
+    /// 登記番号 `xxxx-xx-xxxxxx` (R-AI2; for OV, not in the certificate; EV carries
+    /// its registration number in [`EvDetails`]).
+    #[serde(default)]
+    pub registration_number: String,
 }
 
 /// One contact (担当者).
@@ -47,9 +57,13 @@ pub struct Contact {
     /// 郵便番号 (optional, R-AI2).
     #[serde(default)]
     pub postal: String,
+    /// 部署: the contact's department (optional).
+    #[serde(default)]
+    pub department: String,
 }
 
-/// The contacts of R-AI1: 登録担当者, 技術担当者, 事務担当者.
+/// The contacts of R-AI1: 登録担当者, 技術担当者, 事務担当者 and, for A-3 contracts,
+/// 契約責任者.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contacts {
     /// 登録担当者: registration contact (phoned before a revocation, R-V4).
@@ -58,6 +72,18 @@ pub struct Contacts {
     pub technical: Contact,
     /// 事務担当者: administrative contact.
     pub administrative: Contact,
+    /// 契約責任者: the contract officer (only A-3 contracts have one).
+    #[serde(default)]
+    pub officer: Option<Contact>,
+}
+
+impl Contacts {
+    /// Every contact the application names, 登録担当者 first.
+    pub fn all(&self) -> impl Iterator<Item = &Contact> {
+        [&self.registrant, &self.technical, &self.administrative]
+            .into_iter()
+            .chain(self.officer.as_ref())
+    }
 }
 
 /// EV subject data (EVG 7.1.4.2).

@@ -129,6 +129,12 @@ pub const FIELDS: &[FieldSpec] = &[
         group: "contact.registrant",
     },
     FieldSpec {
+        name: "registrant_dept",
+        label: "field.dept",
+        check: Check::Text(64),
+        group: "contact.registrant",
+    },
+    FieldSpec {
         name: "registrant_address",
         label: "ai.address",
         check: Check::FullWidth(200),
@@ -167,6 +173,12 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "technical_name",
         label: "field.contact_name",
+        check: Check::Text(64),
+        group: "contact.technical",
+    },
+    FieldSpec {
+        name: "technical_dept",
+        label: "field.dept",
         check: Check::Text(64),
         group: "contact.technical",
     },
@@ -213,6 +225,12 @@ pub const FIELDS: &[FieldSpec] = &[
         group: "contact.administrative",
     },
     FieldSpec {
+        name: "administrative_dept",
+        label: "field.dept",
+        check: Check::Text(64),
+        group: "contact.administrative",
+    },
+    FieldSpec {
         name: "administrative_address",
         label: "ai.address",
         check: Check::FullWidth(200),
@@ -251,6 +269,12 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "officer_name",
         label: "field.contact_name",
+        check: Check::Text(64),
+        group: "contact.officer",
+    },
+    FieldSpec {
+        name: "officer_dept",
+        label: "field.dept",
         check: Check::Text(64),
         group: "contact.officer",
     },

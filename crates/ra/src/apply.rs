@@ -10,92 +10,123 @@ use shomei_model::validate::{self, FieldError};
 use shomei_model::{AppKind, ContractType, ServerType, Service, Term};
 use shomei_store::NewApplication;
 
-/// The raw form as typed (kept in the draft so back and reload show it again).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ApplicationForm {
-    /// Service code (SR3.0, EV2.0).
-    pub service: String,
-    /// Term in years, as text.
-    pub term: String,
-    /// Whether the terms (申請規約) were agreed to.
-    pub agreed: bool,
-    /// For a renewal (更新) or reissue (再発行): the record continued; 0 for a new one.
-    pub target: i64,
-    /// For a reissue (R-RI4): `now` (再発行と同時に失効する) or `later` (後日失効する).
-    pub reissue_revoke: String,
-    /// サーバタイプ code.
-    pub server_type: String,
-    /// The CSR as pasted or uploaded (PEM text).
-    pub csr: String,
-    /// 申請組織名
-    pub org_name: String,
-    /// 国
-    pub org_country: String,
-    /// 都道府県
-    pub org_state: String,
-    /// 市区町村
-    pub org_locality: String,
-    /// 法人名カナ (optional)
-    pub org_kana: String,
-    /// 郵便番号 (optional)
-    pub org_postal: String,
-    /// 住所 (optional)
-    pub org_address: String,
-    /// 登録担当者
-    pub reg_name: String,
-    /// 登録担当者 E-mail
-    pub reg_email: String,
-    /// 登録担当者 電話番号
-    pub reg_phone: String,
-    /// 技術担当者
-    pub tech_name: String,
-    /// 技術担当者 E-mail
-    pub tech_email: String,
-    /// 技術担当者 電話番号
-    pub tech_phone: String,
-    /// 事務担当者
-    pub admin_name: String,
-    /// 事務担当者 E-mail
-    pub admin_email: String,
-    /// 事務担当者 電話番号
-    pub admin_phone: String,
-    /// 登録担当者 FAX (optional)
-    pub reg_fax: String,
-    /// 登録担当者 住所 (optional)
-    pub reg_address: String,
-    /// 登録担当者 郵便番号 (optional)
-    pub reg_postal: String,
-    /// 技術担当者 FAX (optional)
-    pub tech_fax: String,
-    /// 技術担当者 住所 (optional)
-    pub tech_address: String,
-    /// 技術担当者 郵便番号 (optional)
-    pub tech_postal: String,
-    /// 事務担当者 FAX (optional)
-    pub admin_fax: String,
-    /// 事務担当者 住所 (optional)
-    pub admin_address: String,
-    /// 事務担当者 郵便番号 (optional)
-    pub admin_postal: String,
-    /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no).
-    pub reg_renewal_mail: String,
-    /// 技術担当者 更新のご案内メール
-    pub tech_renewal_mail: String,
-    /// 事務担当者 更新のご案内メール
-    pub admin_renewal_mail: String,
-    /// クーポン番号 (R-N2, R-R4): empty for none.
-    pub coupon: String,
-    /// EV: jurisdictionCountryName
-    pub ev_jurisdiction_country: String,
-    /// EV: jurisdictionStateOrProvinceName
-    pub ev_jurisdiction_state: String,
-    /// EV: jurisdictionLocalityName
-    pub ev_jurisdiction_locality: String,
-    /// EV: businessCategory
-    pub ev_business_category: String,
-    /// EV: 登記番号
-    pub ev_registration_number: String,
+crate::form::text_form! {
+    /// The raw form as typed (kept in the draft so back and reload show it again).
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(default)]
+    pub struct ApplicationForm {
+        /// Whether the terms (申請規約) were agreed to.
+        pub agreed: bool,
+        /// For a renewal (更新) or reissue (再発行): the record continued; 0 for a new one.
+        pub target: i64,
+        ;
+        /// Service code (SR3.0, EV2.0).
+        service,
+        /// Term in years, as text.
+        term,
+        /// For a reissue (R-RI4): `now` (再発行と同時に失効する) or `later` (後日失効する).
+        reissue_revoke,
+        /// サーバタイプ code.
+        server_type,
+        /// The CSR as pasted or uploaded (PEM text).
+        csr,
+        /// 申請組織名
+        org_name,
+        /// 国
+        org_country,
+        /// 都道府県
+        org_state,
+        /// 市区町村
+        org_locality,
+        /// 法人名カナ (optional)
+        org_kana,
+        /// 登記番号 (optional; OV — EV has its own, required)
+        org_registration_number,
+        /// 登記住所の郵便番号 (optional)
+        org_postal,
+        /// 登記住所 (optional)
+        org_address,
+        /// 現住所の郵便番号 (optional)
+        org_current_postal,
+        /// 現住所 (optional)
+        org_current_address,
+        /// 登録担当者 name
+        reg_name,
+        /// 登録担当者 dept
+        reg_dept,
+        /// 登録担当者 email
+        reg_email,
+        /// 登録担当者 phone
+        reg_phone,
+        /// 登録担当者 fax
+        reg_fax,
+        /// 登録担当者 postal
+        reg_postal,
+        /// 登録担当者 address
+        reg_address,
+        /// 登録担当者 renewal_mail
+        reg_renewal_mail,
+        /// 技術担当者 name
+        tech_name,
+        /// 技術担当者 dept
+        tech_dept,
+        /// 技術担当者 email
+        tech_email,
+        /// 技術担当者 phone
+        tech_phone,
+        /// 技術担当者 fax
+        tech_fax,
+        /// 技術担当者 postal
+        tech_postal,
+        /// 技術担当者 address
+        tech_address,
+        /// 技術担当者 renewal_mail
+        tech_renewal_mail,
+        /// 事務担当者 name
+        admin_name,
+        /// 事務担当者 dept
+        admin_dept,
+        /// 事務担当者 email
+        admin_email,
+        /// 事務担当者 phone
+        admin_phone,
+        /// 事務担当者 fax
+        admin_fax,
+        /// 事務担当者 postal
+        admin_postal,
+        /// 事務担当者 address
+        admin_address,
+        /// 事務担当者 renewal_mail
+        admin_renewal_mail,
+        /// 契約責任者 (A-3 contracts; optional) name
+        officer_name,
+        /// 契約責任者 (A-3 contracts; optional) dept
+        officer_dept,
+        /// 契約責任者 (A-3 contracts; optional) email
+        officer_email,
+        /// 契約責任者 (A-3 contracts; optional) phone
+        officer_phone,
+        /// 契約責任者 (A-3 contracts; optional) fax
+        officer_fax,
+        /// 契約責任者 (A-3 contracts; optional) postal
+        officer_postal,
+        /// 契約責任者 (A-3 contracts; optional) address
+        officer_address,
+        /// 契約責任者 (A-3 contracts; optional) renewal_mail
+        officer_renewal_mail,
+        /// クーポン番号 (R-N2, R-R4): empty for none.
+        coupon,
+        /// EV: jurisdictionCountryName
+        ev_jurisdiction_country,
+        /// EV: jurisdictionStateOrProvinceName
+        ev_jurisdiction_state,
+        /// EV: jurisdictionLocalityName
+        ev_jurisdiction_locality,
+        /// EV: businessCategory
+        ev_business_category,
+        /// EV: 登記番号
+        ev_registration_number,
+    }
 }
 
 /// One problem with one field: the field name, the message key, an optional detail.
@@ -137,25 +168,13 @@ impl ValidApplication {
         form.org_kana = o.kana.clone();
         form.org_postal = o.postal.clone();
         form.org_address = o.address.clone();
-        // 更新のご案内メール left unselected means 希望しない: said so everywhere (item 16).
-        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        form.org_registration_number = o.registration_number.clone();
+        form.org_current_address = o.current_address.clone();
+        form.org_current_postal = o.current_postal.clone();
+        // 更新のご案内メール left unselected means 希望しない: said so everywhere (item 16);
+        // every contact field as checked (kana, postal codes normalised).
         let c = &self.details.contacts;
-        form.reg_renewal_mail = yes_no(c.registrant.renewal_mail);
-        form.tech_renewal_mail = yes_no(c.technical.renewal_mail);
-        form.admin_renewal_mail = yes_no(c.administrative.renewal_mail);
-        for (f, c) in [
-            (&mut form.reg_fax, &c.registrant.fax),
-            (&mut form.reg_address, &c.registrant.address),
-            (&mut form.reg_postal, &c.registrant.postal),
-            (&mut form.tech_fax, &c.technical.fax),
-            (&mut form.tech_address, &c.technical.address),
-            (&mut form.tech_postal, &c.technical.postal),
-            (&mut form.admin_fax, &c.administrative.fax),
-            (&mut form.admin_address, &c.administrative.address),
-            (&mut form.admin_postal, &c.administrative.postal),
-        ] {
-            f.clone_from(c);
-        }
+        crate::form::put_contacts(form, c);
         if let Some(ev) = &self.details.ev {
             form.ev_jurisdiction_country = ev.jurisdiction_country.clone();
             form.ev_jurisdiction_state = ev.jurisdiction_state.clone();
@@ -227,10 +246,7 @@ pub fn check_form_in(
     let choice = check_choice_in(form, services)
         .map_err(|e| issues.extend(e))
         .ok();
-    let contacts = crate::contacts::check_contact_fields(
-        &crate::contacts::ContactForm::from_application_form(form),
-        &mut issues,
-    );
+    let contacts = crate::contacts::check_contact_fields(form, &mut issues);
     let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| -> String {
         r.unwrap_or_else(|e| {
             issues.push(FieldIssue {
@@ -264,6 +280,18 @@ pub fn check_form_in(
         address: field(
             "org_address",
             validate::optional(&form.org_address, |v| validate::full_width(v, 200)),
+        ),
+        current_postal: field(
+            "org_current_postal",
+            validate::optional(&form.org_current_postal, validate::postal_code),
+        ),
+        current_address: field(
+            "org_current_address",
+            validate::optional(&form.org_current_address, |v| validate::full_width(v, 200)),
+        ),
+        registration_number: field(
+            "org_registration_number",
+            validate::optional(&form.org_registration_number, validate::corporate_number),
         ),
     };
     let is_ev = choice.is_some_and(|(s, _)| s.is_ev());

@@ -190,8 +190,8 @@ impl Ra {
         ];
         // 更新のご案内メール: only the contacts who asked for it.
         let wants_reminders: Vec<String> = {
-            let mut v: Vec<String> = [&c.registrant, &c.technical, &c.administrative]
-                .into_iter()
+            let mut v: Vec<String> = c
+                .all()
                 .filter(|x| x.renewal_mail && !x.email.is_empty())
                 .map(|x| x.email.clone())
                 .collect();

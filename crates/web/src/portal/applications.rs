@@ -128,44 +128,30 @@ struct DetailPage {
 /// The application's organisation, contacts and EV data as a read-only form.
 pub fn details_form(app: &Application) -> ApplicationForm {
     let d = &app.details;
+    let o = &d.organisation;
     let ev = d.ev.clone().unwrap_or_default();
-    ApplicationForm {
+    let mut f = ApplicationForm {
         service: app.service.code().into(),
-        org_name: d.organisation.name.clone(),
-        org_country: d.organisation.country.clone(),
-        org_state: d.organisation.state.clone(),
-        org_locality: d.organisation.locality.clone(),
-        org_kana: d.organisation.kana.clone(),
-        org_postal: d.organisation.postal.clone(),
-        org_address: d.organisation.address.clone(),
-        reg_name: d.contacts.registrant.name.clone(),
-        reg_email: d.contacts.registrant.email.clone(),
-        reg_phone: d.contacts.registrant.phone.clone(),
-        tech_name: d.contacts.technical.name.clone(),
-        tech_email: d.contacts.technical.email.clone(),
-        tech_phone: d.contacts.technical.phone.clone(),
-        reg_renewal_mail: shomei_ra::contacts::yes_no(d.contacts.registrant.renewal_mail),
-        tech_renewal_mail: shomei_ra::contacts::yes_no(d.contacts.technical.renewal_mail),
-        admin_renewal_mail: shomei_ra::contacts::yes_no(d.contacts.administrative.renewal_mail),
-        admin_name: d.contacts.administrative.name.clone(),
-        admin_email: d.contacts.administrative.email.clone(),
-        admin_phone: d.contacts.administrative.phone.clone(),
-        reg_fax: d.contacts.registrant.fax.clone(),
-        reg_address: d.contacts.registrant.address.clone(),
-        reg_postal: d.contacts.registrant.postal.clone(),
-        tech_fax: d.contacts.technical.fax.clone(),
-        tech_address: d.contacts.technical.address.clone(),
-        tech_postal: d.contacts.technical.postal.clone(),
-        admin_fax: d.contacts.administrative.fax.clone(),
-        admin_address: d.contacts.administrative.address.clone(),
-        admin_postal: d.contacts.administrative.postal.clone(),
+        org_name: o.name.clone(),
+        org_country: o.country.clone(),
+        org_state: o.state.clone(),
+        org_locality: o.locality.clone(),
+        org_kana: o.kana.clone(),
+        org_registration_number: o.registration_number.clone(),
+        org_postal: o.postal.clone(),
+        org_address: o.address.clone(),
+        org_current_postal: o.current_postal.clone(),
+        org_current_address: o.current_address.clone(),
         ev_jurisdiction_country: ev.jurisdiction_country,
         ev_jurisdiction_state: ev.jurisdiction_state,
         ev_jurisdiction_locality: ev.jurisdiction_locality,
         ev_business_category: ev.business_category,
         ev_registration_number: ev.registration_number,
         ..Default::default()
-    }
+    };
+    let c = &d.contacts;
+    shomei_ra::form::put_contacts(&mut f, c);
+    f
 }
 
 /// GET /applications/{id}: お申込情報詳細.

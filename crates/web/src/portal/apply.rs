@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, Service};
 use shomei_ra::apply::{ApplicationForm, FieldIssue, check_choice, check_form};
+use shomei_ra::form::{CONTACT_PARTS, CONTACTS, TextFields};
 use shomei_store::Draft;
 
 #[derive(Template)]
@@ -388,49 +389,44 @@ pub async fn fill(
     a.check_csrf(&csrf)?;
     let (info, _) = st.ra.account_info(a.id()).await?;
     let get = |k: &str| info.get(k).cloned().filter(|v| !v.is_empty());
-    let set = |slot: &mut String, k: &str| {
-        if let Some(v) = get(k) {
+    // Which form field takes which account-information field.
+    let pairs: Vec<(String, String)> = if block == "org" {
+        let mut v = vec![
+            ("org_name", "corp_name"),
+            ("org_country", "corp_country"),
+            ("org_state", "corp_state"),
+            ("org_locality", "corp_locality"),
+            ("org_kana", "corp_kana"),
+            ("org_postal", "corp_postal"),
+            ("org_address", "corp_address"),
+            ("org_current_postal", "current_postal"),
+            ("org_current_address", "current_address"),
+        ];
+        // 登記番号: the OV field, or for EV the one in the EV data.
+        v.push(
+            if Service::from_code(&form.service).is_some_and(Service::is_ev) {
+                ("ev_registration_number", "corp_number")
+            } else {
+                ("org_registration_number", "corp_number")
+            },
+        );
+        v.into_iter()
+            .map(|(f, i)| (f.to_owned(), i.to_owned()))
+            .collect()
+    } else {
+        let who = CONTACTS
+            .iter()
+            .find(|w| w.info == block)
+            .ok_or(WebError::NotFound)?;
+        CONTACT_PARTS
+            .iter()
+            .map(|p| (format!("{}_{p}", who.prefix), format!("{}_{p}", who.info)))
+            .collect()
+    };
+    for (field, key) in &pairs {
+        if let (Some(slot), Some(v)) = (form.text_mut(field), get(key)) {
             *slot = v;
         }
-    };
-    match block.as_str() {
-        "org" => {
-            set(&mut form.org_name, "corp_name");
-            set(&mut form.org_country, "corp_country");
-            set(&mut form.org_state, "corp_state");
-            set(&mut form.org_locality, "corp_locality");
-            set(&mut form.org_kana, "corp_kana");
-            set(&mut form.org_postal, "corp_postal");
-            set(&mut form.org_address, "corp_address");
-        }
-        "registrant" => {
-            set(&mut form.reg_name, "registrant_name");
-            set(&mut form.reg_email, "registrant_email");
-            set(&mut form.reg_phone, "registrant_phone");
-            set(&mut form.reg_fax, "registrant_fax");
-            set(&mut form.reg_address, "registrant_address");
-            set(&mut form.reg_postal, "registrant_postal");
-            set(&mut form.reg_renewal_mail, "registrant_renewal_mail");
-        }
-        "technical" => {
-            set(&mut form.tech_name, "technical_name");
-            set(&mut form.tech_email, "technical_email");
-            set(&mut form.tech_phone, "technical_phone");
-            set(&mut form.tech_fax, "technical_fax");
-            set(&mut form.tech_address, "technical_address");
-            set(&mut form.tech_postal, "technical_postal");
-            set(&mut form.tech_renewal_mail, "technical_renewal_mail");
-        }
-        "administrative" => {
-            set(&mut form.admin_name, "administrative_name");
-            set(&mut form.admin_email, "administrative_email");
-            set(&mut form.admin_phone, "administrative_phone");
-            set(&mut form.admin_fax, "administrative_fax");
-            set(&mut form.admin_address, "administrative_address");
-            set(&mut form.admin_postal, "administrative_postal");
-            set(&mut form.admin_renewal_mail, "administrative_renewal_mail");
-        }
-        _ => return Err(WebError::NotFound),
     }
     st.ra
         .store

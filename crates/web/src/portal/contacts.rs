@@ -11,12 +11,13 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use shomei_model::AppKind;
 use shomei_ra::Ra;
 use shomei_ra::apply::{ApplicationForm, FieldIssue};
 use shomei_ra::contacts::{ContactForm, check_contacts};
+use shomei_ra::form::TextFields;
 use shomei_store::{Application, Draft};
+use std::collections::BTreeMap;
 
 /// Starts a contact change draft for `target`, prefilled with its contacts.
 pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<Response> {
@@ -175,68 +176,26 @@ pub async fn input(
     input_page(&a, &l, &[])
 }
 
-/// The contacts as posted.
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-pub struct ContactsPost {
-    csrf: String,
-    reg_name: String,
-    reg_email: String,
-    reg_phone: String,
-    tech_name: String,
-    tech_email: String,
-    tech_phone: String,
-    admin_name: String,
-    admin_email: String,
-    admin_phone: String,
-    reg_renewal_mail: String,
-    tech_renewal_mail: String,
-    admin_renewal_mail: String,
-    reg_fax: String,
-    reg_address: String,
-    reg_postal: String,
-    tech_fax: String,
-    tech_address: String,
-    tech_postal: String,
-    admin_fax: String,
-    admin_address: String,
-    admin_postal: String,
-}
-
 /// POST /contacts/{draft}/input: saves what was typed, checks it.
 pub async fn input_submit(
     State(st): State<Shared>,
     a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<ContactsPost>,
+    Form(f): Form<BTreeMap<String, String>>,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
+    a.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
     let mut l = load_or_return!(&st, &a, &id);
-    l.form = ContactForm {
+    let mut form = ContactForm {
         target: l.form.target,
         agreed: l.form.agreed,
-        reg_name: f.reg_name,
-        reg_email: f.reg_email,
-        reg_phone: f.reg_phone,
-        tech_name: f.tech_name,
-        tech_email: f.tech_email,
-        tech_phone: f.tech_phone,
-        admin_name: f.admin_name,
-        admin_email: f.admin_email,
-        admin_phone: f.admin_phone,
-        reg_renewal_mail: f.reg_renewal_mail,
-        tech_renewal_mail: f.tech_renewal_mail,
-        admin_renewal_mail: f.admin_renewal_mail,
-        reg_fax: f.reg_fax,
-        reg_address: f.reg_address,
-        reg_postal: f.reg_postal,
-        tech_fax: f.tech_fax,
-        tech_address: f.tech_address,
-        tech_postal: f.tech_postal,
-        admin_fax: f.admin_fax,
-        admin_address: f.admin_address,
-        admin_postal: f.admin_postal,
+        ..Default::default()
     };
+    for name in ContactForm::TEXT_FIELDS {
+        if let (Some(slot), Some(v)) = (form.text_mut(name), f.get(*name)) {
+            slot.clone_from(v);
+        }
+    }
+    l.form = form;
     let checked = check_contacts(&l.form);
     save(
         &st,

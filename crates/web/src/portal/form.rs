@@ -5,7 +5,7 @@ use crate::page::{Errors, FieldView, Fieldset};
 use shomei_ca::BusinessCategory;
 use shomei_model::{ServerType, Service, Term};
 use shomei_ra::apply::ApplicationForm;
-use shomei_ra::contacts::extra_name;
+use shomei_ra::form::{CONTACTS, field_name};
 
 /// The label of a service with its term, e.g. "セコムパスポート for Web SR3.0 1年".
 pub fn service_label(t: crate::i18n::Tr, service: &str, term: &str) -> String {
@@ -104,6 +104,7 @@ pub fn fieldsets(
     e: &Errors,
     with_server_type: bool,
 ) -> Vec<Fieldset> {
+    let is_ev = Service::from_code(&f.service).is_some_and(Service::is_ev);
     let mut out = Vec::new();
     if with_server_type {
         let options = ServerType::ALL
@@ -207,10 +208,52 @@ pub fn fieldsets(
                     200,
                 )
             },
+            FieldView {
+                hint: t.t("ai.hint.postal"),
+                ..text(
+                    "org_current_postal",
+                    t.t("ai.current_postal"),
+                    &f.org_current_postal,
+                    e,
+                    "text",
+                    false,
+                    8,
+                )
+            },
+            FieldView {
+                hint: t.t("ai.hint.current_address"),
+                ..text(
+                    "org_current_address",
+                    t.t("ai.current_address"),
+                    &f.org_current_address,
+                    e,
+                    "text",
+                    false,
+                    200,
+                )
+            },
         ],
     });
+    // 登記番号: for OV here, optional; EV asks for it, required, with the EV data.
+    if !is_ev && let Some(org) = out.last_mut() {
+        org.fields.insert(
+            5,
+            FieldView {
+                hint: t.t("ai.hint.corp_number"),
+                ..text(
+                    "org_registration_number",
+                    t.t("ai.corp_number"),
+                    &f.org_registration_number,
+                    e,
+                    "text",
+                    false,
+                    14,
+                )
+            },
+        );
+    }
     out.extend(contact_fieldsets(t, f, e));
-    if Service::from_code(&f.service).is_some_and(Service::is_ev) {
+    if is_ev {
         let cats = BusinessCategory::ALL
             .iter()
             .map(|c| {
@@ -277,105 +320,54 @@ pub fn fieldsets(
     out
 }
 
-/// The three contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者).
+/// The contacts of R-AI1 (登録担当者, 技術担当者, 事務担当者 and, optional, 契約責任者),
+/// each with the fields account information has (issue #8 item 20).
 pub fn contact_fieldsets(t: crate::i18n::Tr, f: &ApplicationForm, e: &Errors) -> Vec<Fieldset> {
-    let mut out = Vec::new();
-    for (legend, [n, m, p, r], [nv, mv, pv, rv]) in [
-        (
-            "contact.registrant",
-            ["reg_name", "reg_email", "reg_phone", "reg_renewal_mail"],
-            [&f.reg_name, &f.reg_email, &f.reg_phone, &f.reg_renewal_mail],
-        ),
-        (
-            "contact.technical",
-            ["tech_name", "tech_email", "tech_phone", "tech_renewal_mail"],
-            [
-                &f.tech_name,
-                &f.tech_email,
-                &f.tech_phone,
-                &f.tech_renewal_mail,
-            ],
-        ),
-        (
-            "contact.administrative",
-            [
-                "admin_name",
-                "admin_email",
-                "admin_phone",
-                "admin_renewal_mail",
-            ],
-            [
-                &f.admin_name,
-                &f.admin_email,
-                &f.admin_phone,
-                &f.admin_renewal_mail,
-            ],
-        ),
-    ] {
-        let options = [("yes", "renewal_mail.yes"), ("no", "renewal_mail.no")]
-            .iter()
-            .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), rv.as_str() == *v))
-            .collect();
-        // Issue #8 item 20: FAX, 住所 and 郵便番号 as account information has them.
-        let prefix = n.trim_end_matches("_name");
-        let (fax, address, postal) = contact_extras(f, prefix);
-        out.push(Fieldset {
-            legend: t.t(legend),
-            fields: vec![
-                text(n, t.t("field.contact_name"), nv, e, "text", true, 64),
-                text(m, t.t("field.email"), mv, e, "email", true, 254),
-                text(p, t.t("field.phone"), pv, e, "tel", true, 20),
-                text(
-                    extra_name(prefix, "fax"),
-                    t.t("ai.fax"),
-                    fax,
-                    e,
-                    "tel",
-                    false,
-                    20,
-                ),
-                FieldView {
-                    hint: t.t("ai.hint.postal"),
-                    ..text(
-                        extra_name(prefix, "postal"),
-                        t.t("ai.postal"),
-                        postal,
-                        e,
-                        "text",
-                        false,
-                        8,
-                    )
-                },
-                FieldView {
-                    hint: t.t("ai.hint.full_width"),
-                    ..text(
-                        extra_name(prefix, "address"),
-                        t.t("ai.address"),
-                        address,
-                        e,
-                        "text",
-                        false,
-                        200,
-                    )
-                },
-                FieldView {
-                    required: false,
-                    hint: t.t("field.renewal_mail.hint"),
-                    ..select(r, t.t("field.renewal_mail"), rv, e, options)
-                },
-            ],
-        });
-    }
-    out
-}
-
-/// A contact's FAX, 住所 and 郵便番号 in the form, by its prefix (reg, tech, admin).
-fn contact_extras<'a>(f: &'a ApplicationForm, prefix: &str) -> (&'a str, &'a str, &'a str) {
-    match prefix {
-        "reg" => (&f.reg_fax, &f.reg_address, &f.reg_postal),
-        "tech" => (&f.tech_fax, &f.tech_address, &f.tech_postal),
-        _ => (&f.admin_fax, &f.admin_address, &f.admin_postal),
-    }
+    CONTACTS
+        .iter()
+        .map(|who| {
+            let name = |part| field_name(who.prefix, part);
+            let value = |part| shomei_ra::form::part(f, who.prefix, part);
+            let required = !who.optional;
+            let renewal = value("renewal_mail");
+            let options = [("yes", "renewal_mail.yes"), ("no", "renewal_mail.no")]
+                .iter()
+                .map(|(v, k)| ((*v).to_owned(), t.t(k).to_owned(), renewal == *v))
+                .collect();
+            let line = |part, label, input, required, max| {
+                text(name(part), t.t(label), value(part), e, input, required, max)
+            };
+            Fieldset {
+                legend: t.t(who.legend),
+                fields: vec![
+                    line("name", "field.contact_name", "text", required, 64),
+                    line("dept", "field.dept", "text", false, 64),
+                    line("email", "field.email", "email", required, 254),
+                    line("phone", "field.phone", "tel", required, 20),
+                    line("fax", "ai.fax", "tel", false, 20),
+                    FieldView {
+                        hint: t.t("ai.hint.postal"),
+                        ..line("postal", "ai.postal", "text", false, 8)
+                    },
+                    FieldView {
+                        hint: t.t("ai.hint.full_width"),
+                        ..line("address", "ai.address", "text", false, 200)
+                    },
+                    FieldView {
+                        required: false,
+                        hint: t.t("field.renewal_mail.hint"),
+                        ..select(
+                            name("renewal_mail"),
+                            t.t("field.renewal_mail"),
+                            renewal,
+                            e,
+                            options,
+                        )
+                    },
+                ],
+            }
+        })
+        .collect()
 }
 
 /// The message key of a server type.

@@ -3,6 +3,7 @@
 
 use axum::extract::Multipart;
 use shomei_ra::apply::{ApplicationForm, FieldIssue};
+use shomei_ra::form::TextFields;
 
 /// Reads the multipart form. Problems with the bytes themselves (invalid UTF-8, an
 /// oversized file, a broken upload) become field issues, never a 500.
@@ -45,7 +46,7 @@ pub(crate) async fn read_multipart(
             continue;
         }
         let Ok(value) = String::from_utf8(bytes.to_vec()) else {
-            let field: &'static str = FIELD_NAMES
+            let field: &'static str = ApplicationForm::TEXT_FIELDS
                 .iter()
                 .find(|n| **n == name)
                 .copied()
@@ -59,44 +60,13 @@ pub(crate) async fn read_multipart(
         };
         match name.as_str() {
             "csrf" => csrf = value,
-            "csr" => form.csr = value,
-            "server_type" => form.server_type = value,
-            "org_name" => form.org_name = value,
-            "org_country" => form.org_country = value,
-            "org_state" => form.org_state = value,
-            "org_locality" => form.org_locality = value,
-            "org_kana" => form.org_kana = value,
-            "org_postal" => form.org_postal = value,
-            "org_address" => form.org_address = value,
-            "reg_name" => form.reg_name = value,
-            "reg_fax" => form.reg_fax = value,
-            "reg_address" => form.reg_address = value,
-            "reg_postal" => form.reg_postal = value,
-            "tech_fax" => form.tech_fax = value,
-            "tech_address" => form.tech_address = value,
-            "tech_postal" => form.tech_postal = value,
-            "admin_fax" => form.admin_fax = value,
-            "admin_address" => form.admin_address = value,
-            "admin_postal" => form.admin_postal = value,
-            "reg_email" => form.reg_email = value,
-            "reg_phone" => form.reg_phone = value,
-            "tech_name" => form.tech_name = value,
-            "tech_email" => form.tech_email = value,
-            "tech_phone" => form.tech_phone = value,
-            "admin_name" => form.admin_name = value,
-            "admin_email" => form.admin_email = value,
-            "admin_phone" => form.admin_phone = value,
-            "reg_renewal_mail" => form.reg_renewal_mail = value,
-            "tech_renewal_mail" => form.tech_renewal_mail = value,
-            "admin_renewal_mail" => form.admin_renewal_mail = value,
-            "ev_jurisdiction_country" => form.ev_jurisdiction_country = value,
-            "ev_jurisdiction_state" => form.ev_jurisdiction_state = value,
-            "ev_jurisdiction_locality" => form.ev_jurisdiction_locality = value,
-            "ev_business_category" => form.ev_business_category = value,
-            "ev_registration_number" => form.ev_registration_number = value,
-            "reissue_revoke" => form.reissue_revoke = value,
-            "coupon" => form.coupon = value,
-            _ => {}
+            // The service and term were chosen on their own step; not changed here.
+            "service" | "term" => {}
+            _ => {
+                if let Some(slot) = form.text_mut(&name) {
+                    *slot = value;
+                }
+            }
         }
     }
     if let Some(bytes) = file {
@@ -129,57 +99,14 @@ pub(crate) async fn read_multipart(
             detail: None,
         });
     }
-    for f in [
-        &mut form.org_name,
-        &mut form.org_state,
-        &mut form.org_locality,
-        &mut form.org_kana,
-        &mut form.org_address,
-        &mut form.reg_name,
-        &mut form.tech_name,
-        &mut form.admin_name,
-    ] {
-        if f.chars().count() > 1000 {
+    // Keep the draft small: no text field beyond 1,000 characters is stored (the
+    // checks then say how long each may be).
+    for name in ApplicationForm::TEXT_FIELDS.iter().filter(|n| **n != "csr") {
+        if let Some(f) = form.text_mut(name)
+            && f.chars().count() > 1000
+        {
             *f = f.chars().take(1000).collect();
         }
     }
     (csrf, issues)
 }
-
-pub(crate) const FIELD_NAMES: &[&str] = &[
-    "server_type",
-    "org_name",
-    "org_country",
-    "org_state",
-    "org_locality",
-    "org_kana",
-    "org_postal",
-    "org_address",
-    "reg_name",
-    "reg_fax",
-    "reg_address",
-    "reg_postal",
-    "tech_fax",
-    "tech_address",
-    "tech_postal",
-    "admin_fax",
-    "admin_address",
-    "admin_postal",
-    "reg_email",
-    "reg_phone",
-    "tech_name",
-    "tech_email",
-    "tech_phone",
-    "admin_name",
-    "admin_email",
-    "admin_phone",
-    "reg_renewal_mail",
-    "tech_renewal_mail",
-    "admin_renewal_mail",
-    "coupon",
-    "ev_jurisdiction_country",
-    "ev_jurisdiction_state",
-    "ev_jurisdiction_locality",
-    "ev_business_category",
-    "ev_registration_number",
-];
