@@ -3,7 +3,7 @@
 //! `xxxx-xx-xxxxxx`, 郵便番号 `NNN-NNNN`, phone, e-mail); input → confirmation →
 //! registered. Applications fill their blocks from it (R-N3).
 
-use crate::apply::FieldIssue;
+use crate::field_issue::{Checked, FieldIssue};
 use crate::{Ra, RaError, Result};
 use shomei_model::validate::{self, FieldError};
 use std::collections::BTreeMap;
@@ -344,7 +344,7 @@ fn check(c: Check, v: &str) -> std::result::Result<String, FieldError> {
 
 /// Checks every filled field (R-AI3: all are optional). Returns the cleaned values of
 /// the known fields, or every problem at once.
-pub fn check_info(form: &InfoMap) -> std::result::Result<InfoMap, Vec<FieldIssue>> {
+pub fn check_info(form: &InfoMap) -> Checked<InfoMap> {
     let mut out = InfoMap::new();
     let mut issues = Vec::new();
     for f in FIELDS {
@@ -354,18 +354,10 @@ pub fn check_info(form: &InfoMap) -> std::result::Result<InfoMap, Vec<FieldIssue
                 out.insert(f.name.to_owned(), v);
             }
             Ok(_) => {}
-            Err(e) => issues.push(FieldIssue {
-                field: f.name,
-                key: if f.check == Check::Dealer {
-                    "err.dealer_code"
-                } else {
-                    e.key()
-                },
-                detail: match e {
-                    FieldError::TooLong(n) => Some(n.to_string()),
-                    _ => None,
-                },
-            }),
+            Err(_) if f.check == Check::Dealer => {
+                issues.push(FieldIssue::new(f.name, "err.dealer_code"))
+            }
+            Err(e) => issues.push(FieldIssue::of_error(f.name, e)),
         }
     }
     if issues.is_empty() {
@@ -387,11 +379,7 @@ impl Ra {
     }
 
     /// R-AI4 input: checks the form and keeps it for the confirmation screen.
-    pub async fn stage_account_info(
-        &self,
-        account_id: i64,
-        form: &InfoMap,
-    ) -> Result<std::result::Result<(), Vec<FieldIssue>>> {
+    pub async fn stage_account_info(&self, account_id: i64, form: &InfoMap) -> Result<Checked<()>> {
         let clean = match check_info(form) {
             Ok(c) => c,
             Err(issues) => return Ok(Err(issues)),

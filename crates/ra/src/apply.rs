@@ -2,6 +2,7 @@
 //! The same validation runs when the customer moves to the confirmation screen and
 //! again at submission, so nothing unchecked is ever stored.
 
+use crate::field_issue::{Checked, FieldIssue};
 use crate::{Ra, Result};
 use serde::{Deserialize, Serialize};
 use shomei_ca::{BusinessCategory, CheckedCsr, KeyPolicy, check_csr_with};
@@ -129,17 +130,6 @@ crate::form::text_form! {
     }
 }
 
-/// One problem with one field: the field name, the message key, an optional detail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldIssue {
-    /// The form field's name.
-    pub field: &'static str,
-    /// The message key.
-    pub key: &'static str,
-    /// A name or number the message is about.
-    pub detail: Option<String>,
-}
-
 /// A validated application.
 #[derive(Debug, Clone)]
 pub struct ValidApplication {
@@ -193,33 +183,20 @@ impl ValidApplication {
 const ORG_MAX: usize = 64;
 
 /// Validates the service choice (step 1 of R-N1) among the services sold today.
-pub fn check_choice(
-    form: &ApplicationForm,
-) -> std::result::Result<(Service, Term), Vec<FieldIssue>> {
+pub fn check_choice(form: &ApplicationForm) -> Checked<(Service, Term)> {
     check_choice_in(form, Service::FOR_NEW)
 }
 
 /// Validates the service choice among `services`.
-pub fn check_choice_in(
-    form: &ApplicationForm,
-    services: &[Service],
-) -> std::result::Result<(Service, Term), Vec<FieldIssue>> {
+pub fn check_choice_in(form: &ApplicationForm, services: &[Service]) -> Checked<(Service, Term)> {
     let mut issues = Vec::new();
     let service = Service::from_code(&form.service).filter(|s| services.contains(s));
     if service.is_none() {
-        issues.push(FieldIssue {
-            field: "service",
-            key: "err.choice",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("service", "err.choice"));
     }
     let term = form.term.parse::<u8>().ok().and_then(Term::years);
     if term.is_none() {
-        issues.push(FieldIssue {
-            field: "term",
-            key: "err.choice",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("term", "err.choice"));
     }
     match (service, term) {
         (Some(s), Some(t)) if issues.is_empty() => Ok((s, t)),
@@ -229,10 +206,7 @@ pub fn check_choice_in(
 
 /// Validates the whole form: the choice, the CSR (R-S2), the organisation and the
 /// contacts (R-AI1), and for EV the EV data. Returns every issue at once.
-pub fn check_form(
-    form: &ApplicationForm,
-    keys: &KeyPolicy,
-) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
+pub fn check_form(form: &ApplicationForm, keys: &KeyPolicy) -> Checked<ValidApplication> {
     check_form_in(form, Service::FOR_NEW, keys)
 }
 
@@ -241,24 +215,14 @@ pub fn check_form_in(
     form: &ApplicationForm,
     services: &[Service],
     keys: &KeyPolicy,
-) -> std::result::Result<ValidApplication, Vec<FieldIssue>> {
+) -> Checked<ValidApplication> {
     let mut issues = Vec::new();
     let choice = check_choice_in(form, services)
         .map_err(|e| issues.extend(e))
         .ok();
     let contacts = crate::contacts::check_contact_fields(form, &mut issues);
-    let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| -> String {
-        r.unwrap_or_else(|e| {
-            issues.push(FieldIssue {
-                field: name,
-                key: e.key(),
-                detail: match e {
-                    FieldError::TooLong(n) => Some(n.to_string()),
-                    _ => None,
-                },
-            });
-            String::new()
-        })
+    let mut field = |name: &'static str, r: std::result::Result<String, FieldError>| {
+        crate::form::field_value(&mut issues, name, r)
     };
     let organisation = Organisation {
         name: field("org_name", validate::subject_text(&form.org_name, ORG_MAX)),
@@ -317,11 +281,7 @@ pub fn check_form_in(
             ),
         };
         if bc.is_none() {
-            issues.push(FieldIssue {
-                field: "ev_business_category",
-                key: "err.choice",
-                detail: None,
-            });
+            issues.push(FieldIssue::new("ev_business_category", "err.choice"));
         }
         Some(ev)
     } else {
@@ -329,18 +289,10 @@ pub fn check_form_in(
     };
     let server_type = ServerType::from_code(&form.server_type);
     if server_type.is_none() {
-        issues.push(FieldIssue {
-            field: "server_type",
-            key: "err.choice",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("server_type", "err.choice"));
     }
     let csr = if form.csr.trim().is_empty() {
-        issues.push(FieldIssue {
-            field: "csr",
-            key: "err.required",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("csr", "err.required"));
         None
     } else {
         match check_csr_with(form.csr.as_bytes(), keys) {
@@ -349,20 +301,16 @@ pub fn check_form_in(
                 if choice.is_some_and(|(s, _)| s.is_ev())
                     && c.names.iter().any(|n| n.starts_with("*.")) =>
             {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: "csr.ev_wildcard",
-                    detail: c.names.iter().find(|n| n.starts_with("*.")).cloned(),
-                });
+                issues.push(FieldIssue::with_detail(
+                    "csr",
+                    "csr.ev_wildcard",
+                    c.names.iter().find(|n| n.starts_with("*.")).cloned(),
+                ));
                 None
             }
             Ok(c) => Some(c),
             Err(e) => {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: e.key(),
-                    detail: e.detail(),
-                });
+                issues.push(FieldIssue::with_detail("csr", e.key(), e.detail()));
                 None
             }
         }
@@ -394,7 +342,7 @@ impl Ra {
         account_id: i64,
         draft_id: &str,
         form: &ApplicationForm,
-    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+    ) -> Result<Checked<i64>> {
         self.submit_in(
             account_id,
             draft_id,
@@ -414,7 +362,7 @@ impl Ra {
         form: &ApplicationForm,
         services: &[Service],
         contract_type: ContractType,
-    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+    ) -> Result<Checked<i64>> {
         if let Some(d) = self.store.draft(account_id, draft_id).await? {
             if let Some(id) = d.application_id {
                 return Ok(Ok(id));
@@ -423,11 +371,7 @@ impl Ra {
             return Err(crate::RaError::NotFound);
         }
         if !form.agreed {
-            return Ok(Err(vec![FieldIssue {
-                field: "agreed",
-                key: "err.terms",
-                detail: None,
-            }]));
+            return Ok(FieldIssue::refuse("agreed", "err.terms"));
         }
         let v = match check_form_in(form, services, &self.policy.keys) {
             Ok(v) => v,
@@ -435,11 +379,7 @@ impl Ra {
         };
         // A key reported compromised is refused on every path (CA-RULES "Key compromise").
         if self.store.is_key_blocked(&v.csr.spki_sha256).await? {
-            return Ok(Err(vec![FieldIssue {
-                field: "csr",
-                key: "csr.blocked_key",
-                detail: None,
-            }]));
+            return Ok(FieldIssue::refuse("csr", "csr.blocked_key"));
         }
         // 更新 (R-R1, R-R2): from a 完了 issuing record of this account, same service.
         let draft_kind = self
@@ -455,11 +395,7 @@ impl Ra {
                 .await?
                 .ok_or(crate::RaError::NotFound)?;
             if !self.may_continue(&target).await? || target.service != v.service {
-                return Ok(Err(vec![FieldIssue {
-                    field: "service",
-                    key: "err.continue_not_allowed",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("service", "err.continue_not_allowed"));
             }
             (AppKind::Continuation, Some(target.id))
         } else if draft_kind == AppKind::Reissue {
@@ -469,18 +405,10 @@ impl Ra {
                 .await?
                 .ok_or(crate::RaError::NotFound)?;
             if !self.may_reissue(&target).await? || target.service != v.service {
-                return Ok(Err(vec![FieldIssue {
-                    field: "service",
-                    key: "err.reissue_not_allowed",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("service", "err.reissue_not_allowed"));
             }
             if !matches!(form.reissue_revoke.as_str(), "now" | "later") {
-                return Ok(Err(vec![FieldIssue {
-                    field: "reissue_revoke",
-                    key: "err.choice",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("reissue_revoke", "err.choice"));
             }
             (AppKind::Reissue, Some(target.id))
         } else if draft_kind == AppKind::Switch {
@@ -492,11 +420,7 @@ impl Ra {
             if !self.may_switch(&target).await?
                 || !Ra::switch_targets(target.service).contains(&v.service)
             {
-                return Ok(Err(vec![FieldIssue {
-                    field: "service",
-                    key: "err.switch_not_allowed",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("service", "err.switch_not_allowed"));
             }
             (AppKind::Switch, Some(target.id))
         } else if draft_kind == AppKind::Renewal {
@@ -506,11 +430,7 @@ impl Ra {
                 .await?
                 .ok_or(crate::RaError::NotFound)?;
             if !Ra::may_renew(&target) || target.service != v.service {
-                return Ok(Err(vec![FieldIssue {
-                    field: "service",
-                    key: "err.renew_not_allowed",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("service", "err.renew_not_allowed"));
             }
             (AppKind::Renewal, Some(target.id))
         } else {
@@ -550,20 +470,12 @@ impl Ra {
                 ..app
             }
         } else {
-            return Ok(Err(vec![FieldIssue {
-                field: "coupon",
-                key: "err.coupon",
-                detail: None,
-            }]));
+            return Ok(FieldIssue::refuse("coupon", "err.coupon"));
         };
         let (id, created) = match self.store.submit_application(&app, self.now()).await {
             Ok(r) => r,
             Err(shomei_store::StoreError::CouponUnavailable) => {
-                return Ok(Err(vec![FieldIssue {
-                    field: "coupon",
-                    key: "err.coupon",
-                    detail: None,
-                }]));
+                return Ok(FieldIssue::refuse("coupon", "err.coupon"));
             }
             Err(e) => return Err(e.into()),
         };

@@ -1,7 +1,7 @@
 //! 担当者変更 (R-C1): only the contacts can be edited; the request is its own record;
 //! staff complete it at the desk and the contract's contacts change.
 
-use crate::apply::FieldIssue;
+use crate::field_issue::{Checked, FieldIssue};
 use crate::form::{CONTACTS, TextFields, check_contact, copy_shared, put_contacts};
 use crate::{Ra, RaError, Result};
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ impl ContactForm {
 pub use crate::form::yes_no;
 
 /// Validates the contacts with the same rules as the application form.
-pub fn check_contacts<F: TextFields>(f: &F) -> std::result::Result<Contacts, Vec<FieldIssue>> {
+pub fn check_contacts<F: TextFields>(f: &F) -> Checked<Contacts> {
     let mut issues = Vec::new();
     let contacts = check_contact_fields(f, &mut issues);
     if issues.is_empty() {
@@ -159,7 +159,7 @@ impl Ra {
         account_id: i64,
         draft_id: &str,
         form: &ContactForm,
-    ) -> Result<std::result::Result<i64, Vec<FieldIssue>>> {
+    ) -> Result<Checked<i64>> {
         let draft = self
             .store
             .draft(account_id, draft_id)
@@ -169,11 +169,7 @@ impl Ra {
             return Ok(Ok(id));
         }
         if !form.agreed {
-            return Ok(Err(vec![FieldIssue {
-                field: "agreed",
-                key: "err.terms",
-                detail: None,
-            }]));
+            return Ok(FieldIssue::refuse("agreed", "err.terms"));
         }
         let contacts = match check_contacts(form) {
             Ok(c) => c,
@@ -192,11 +188,9 @@ impl Ra {
             .await
         {
             Ok((id, _)) => Ok(Ok(id)),
-            Err(shomei_store::StoreError::Conflict(_)) => Ok(Err(vec![FieldIssue {
-                field: "target",
-                key: "err.contacts_not_allowed",
-                detail: None,
-            }])),
+            Err(shomei_store::StoreError::Conflict(_)) => {
+                Ok(FieldIssue::refuse("target", "err.contacts_not_allowed"))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -1,7 +1,8 @@
 //! What a contract allows next (R-R1, R-R2, R-R5) and the import of contracts from a
 //! previous system.
 
-use crate::apply::{ApplicationForm, FieldIssue};
+use crate::apply::ApplicationForm;
+use crate::field_issue::Checked;
 use crate::{Ra, Result};
 use shomei_model::{AppKind, ContractType, Service};
 
@@ -18,7 +19,7 @@ impl Ra {
         form: &ApplicationForm,
         contract_type: ContractType,
         approval: &crate::issue::Approval,
-    ) -> Result<std::result::Result<(i64, crate::issue::Issued), Vec<FieldIssue>>> {
+    ) -> Result<Checked<(i64, crate::issue::Issued)>> {
         let draft_id = format!("import-{}", crate::random_token(12)?);
         self.store
             .create_draft(

@@ -4,7 +4,7 @@
 //! it in the submission's transaction, so a coupon is used once even under concurrent
 //! submissions.
 
-use crate::apply::FieldIssue;
+use crate::field_issue::{Checked, FieldIssue};
 use crate::{Ra, Result};
 use shomei_model::{Service, Term};
 use shomei_store::coupons::{Coupon, NewCoupons};
@@ -53,14 +53,6 @@ pub fn state(c: &Coupon, now: i64) -> CouponState {
     }
 }
 
-fn issue(field: &'static str, key: &'static str) -> FieldIssue {
-    FieldIssue {
-        field,
-        key,
-        detail: None,
-    }
-}
-
 /// A dealer code: 1 to 32 of `A-Z a-z 0-9 -`.
 pub fn valid_dealer_code(s: &str) -> bool {
     (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -88,19 +80,19 @@ impl Ra {
         &self,
         staff_id: i64,
         f: &CouponForm,
-    ) -> Result<std::result::Result<Vec<String>, Vec<FieldIssue>>> {
+    ) -> Result<Checked<Vec<String>>> {
         let mut issues = Vec::new();
         let service = Service::from_code(&f.service).filter(|s| Service::FOR_NEW.contains(s));
         if service.is_none() {
-            issues.push(issue("service", "err.choice"));
+            issues.push(FieldIssue::new("service", "err.choice"));
         }
         let term = f.term.parse::<u8>().ok().and_then(Term::years);
         if term.is_none() {
-            issues.push(issue("term", "err.choice"));
+            issues.push(FieldIssue::new("term", "err.choice"));
         }
         let dealer = f.dealer_code.trim();
         if !valid_dealer_code(dealer) {
-            issues.push(issue("dealer_code", "err.dealer_code"));
+            issues.push(FieldIssue::new("dealer_code", "err.dealer_code"));
         }
         let format = time::macros::format_description!("[year]-[month]-[day]");
         let expires = time::Date::parse(f.expires.trim(), format)
@@ -113,7 +105,7 @@ impl Ra {
             })
             .filter(|t| *t > self.now());
         if expires.is_none() {
-            issues.push(issue("expires", "err.coupon_expiry"));
+            issues.push(FieldIssue::new("expires", "err.coupon_expiry"));
         }
         let count = f
             .count
@@ -122,10 +114,10 @@ impl Ra {
             .ok()
             .filter(|n| (1..=MAX_BATCH).contains(n));
         if count.is_none() {
-            issues.push(issue("count", "err.coupon_count"));
+            issues.push(FieldIssue::new("count", "err.coupon_count"));
         }
         if !(16..=64).contains(&f.batch.len()) {
-            issues.push(issue("batch", "err.form_expired"));
+            issues.push(FieldIssue::new("batch", "err.form_expired"));
         }
         let (Some(service), Some(term), Some(expires_at), Some(count), true) =
             (service, term, expires, count, issues.is_empty())
@@ -147,7 +139,10 @@ impl Ra {
         if !confirmed && self.store.coupon_batch(&f.batch).await?.is_empty() {
             let mut warnings = Vec::new();
             if !self.store.dealer_code_in_use(dealer).await? {
-                warnings.push(issue("dealer_code", "coupon.confirm_unknown_dealer"));
+                warnings.push(FieldIssue::new(
+                    "dealer_code",
+                    "coupon.confirm_unknown_dealer",
+                ));
             }
             if self
                 .store
@@ -155,7 +150,7 @@ impl Ra {
                 .await?
                 .is_some()
             {
-                warnings.push(issue("confirm", "coupon.confirm_repeat"));
+                warnings.push(FieldIssue::new("confirm", "coupon.confirm_repeat"));
             }
             if !warnings.is_empty() {
                 return Ok(Err(warnings));

@@ -4,7 +4,7 @@
 //! is written once, in [`text_form!`], which makes the struct and lets the pages and
 //! the checks reach every field by its name.
 
-use crate::apply::FieldIssue;
+use crate::field_issue::FieldIssue;
 use shomei_model::details::{Contact, Contacts};
 use shomei_model::validate::{self, FieldError};
 
@@ -177,14 +177,7 @@ pub(crate) fn field_value(
     r: std::result::Result<String, FieldError>,
 ) -> String {
     r.unwrap_or_else(|e| {
-        issues.push(FieldIssue {
-            field: name,
-            key: e.key(),
-            detail: match e {
-                FieldError::TooLong(n) => Some(n.to_string()),
-                _ => None,
-            },
-        });
+        issues.push(FieldIssue::of_error(name, e));
         String::new()
     })
 }

@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod contract;
 pub mod coupons;
 pub mod documents;
+pub mod field_issue;
 pub mod form;
 pub mod issue;
 pub mod login;

@@ -238,7 +238,7 @@ async fn r_cp1_issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
             batch: batch.into(),
             confirm: confirm.into(),
         };
-        let keys = |r: std::result::Result<Vec<String>, Vec<shomei_ra::apply::FieldIssue>>| {
+        let keys = |r: shomei_ra::field_issue::Checked<Vec<String>>| {
             r.err()
                 .unwrap_or_default()
                 .iter()

@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::Service;
-use shomei_ra::apply::FieldIssue;
 use shomei_ra::coupons::{CouponForm, CouponState, state};
+use shomei_ra::field_issue::FieldIssue;
 
 struct Row {
     number: String,

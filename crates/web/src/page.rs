@@ -2,7 +2,7 @@
 
 use crate::i18n::Tr;
 use crate::session::Ctx;
-use shomei_ra::apply::FieldIssue;
+use shomei_ra::field_issue::FieldIssue;
 
 /// The frame of every page.
 #[derive(Debug, Clone)]

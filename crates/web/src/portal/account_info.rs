@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_ra::account_info::{Check, FIELDS, InfoMap};
-use shomei_ra::apply::FieldIssue;
+use shomei_ra::field_issue::FieldIssue;
 
 /// The form's fieldsets, one per block, with `values` and `errors`.
 pub fn info_fieldsets(t: crate::i18n::Tr, values: &InfoMap, errors: &Errors) -> Vec<Fieldset> {

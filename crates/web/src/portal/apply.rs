@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, Service};
-use shomei_ra::apply::{ApplicationForm, FieldIssue, check_choice, check_form};
+use shomei_ra::apply::{ApplicationForm, check_choice, check_form};
+use shomei_ra::field_issue::FieldIssue;
 use shomei_ra::form::{CONTACT_PARTS, CONTACTS, TextFields};
 use shomei_store::Draft;
 
@@ -347,11 +348,7 @@ pub async fn input_submit(
         Err(more) => issues.extend(more),
     }
     if is_reissue && !matches!(form.reissue_revoke.as_str(), "now" | "later") {
-        issues.push(FieldIssue {
-            field: "reissue_revoke",
-            key: "err.choice",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("reissue_revoke", "err.choice"));
     }
     let step = if issues.is_empty() {
         "confirm"

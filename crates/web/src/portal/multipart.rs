@@ -2,7 +2,8 @@
 //! (invalid UTF-8, an oversized file, a broken upload) become field issues, never a 500.
 
 use axum::extract::Multipart;
-use shomei_ra::apply::{ApplicationForm, FieldIssue};
+use shomei_ra::apply::ApplicationForm;
+use shomei_ra::field_issue::FieldIssue;
 use shomei_ra::form::TextFields;
 
 /// Reads the multipart form. Problems with the bytes themselves (invalid UTF-8, an
@@ -19,11 +20,7 @@ pub(crate) async fn read_multipart(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: "err.upload",
-                    detail: None,
-                });
+                issues.push(FieldIssue::new("csr", "err.upload"));
                 break;
             }
         };
@@ -31,11 +28,7 @@ pub(crate) async fn read_multipart(
         let bytes = match field.bytes().await {
             Ok(b) => b,
             Err(_) => {
-                issues.push(FieldIssue {
-                    field: "csr",
-                    key: "err.upload",
-                    detail: None,
-                });
+                issues.push(FieldIssue::new("csr", "err.upload"));
                 break;
             }
         };
@@ -51,11 +44,7 @@ pub(crate) async fn read_multipart(
                 .find(|n| **n == name)
                 .copied()
                 .unwrap_or("csr");
-            issues.push(FieldIssue {
-                field,
-                key: "err.utf8",
-                detail: None,
-            });
+            issues.push(FieldIssue::new(field, "err.utf8"));
             continue;
         };
         match name.as_str() {
@@ -72,32 +61,20 @@ pub(crate) async fn read_multipart(
     if let Some(bytes) = file {
         // An uploaded file wins over the text area. DER is kept as PEM text.
         if bytes.len() > shomei_ca::csr::MAX_CSR_BYTES {
-            issues.push(FieldIssue {
-                field: "csr",
-                key: "csr.too_large",
-                detail: None,
-            });
+            issues.push(FieldIssue::new("csr", "csr.too_large"));
         } else if bytes.first() == Some(&0x30) {
             form.csr = shomei_ca::csr::pem_encode("CERTIFICATE REQUEST", &bytes);
         } else {
             match String::from_utf8(bytes) {
                 Ok(s) => form.csr = s,
-                Err(_) => issues.push(FieldIssue {
-                    field: "csr",
-                    key: "csr.not_pem",
-                    detail: None,
-                }),
+                Err(_) => issues.push(FieldIssue::new("csr", "csr.not_pem")),
             }
         }
     }
     // Keep the draft small: a CSR text area over the limit is refused, not stored.
     if form.csr.len() > shomei_ca::csr::MAX_CSR_BYTES {
         form.csr.clear();
-        issues.push(FieldIssue {
-            field: "csr",
-            key: "csr.too_large",
-            detail: None,
-        });
+        issues.push(FieldIssue::new("csr", "csr.too_large"));
     }
     // Keep the draft small: no text field beyond 1,000 characters is stored (the
     // checks then say how long each may be).
