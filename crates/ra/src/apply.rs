@@ -2,6 +2,7 @@
 //! The same validation runs when the customer moves to the confirmation screen and
 //! again at submission, so nothing unchecked is ever stored.
 
+use crate::drafts::OpenDraft;
 use crate::field_issue::{Checked, FieldIssue};
 use crate::{Ra, Result};
 use serde::{Deserialize, Serialize};
@@ -340,17 +341,10 @@ impl Ra {
     pub async fn submit(
         &self,
         account_id: i64,
-        draft_id: &str,
-        form: &ApplicationForm,
+        draft: &OpenDraft<ApplicationForm>,
     ) -> Result<Checked<i64>> {
-        self.submit_in(
-            account_id,
-            draft_id,
-            form,
-            Service::FOR_NEW,
-            ContractType::FixedTerm,
-        )
-        .await
+        self.submit_in(account_id, draft, Service::FOR_NEW, ContractType::FixedTerm)
+            .await
     }
 
     /// [`Ra::submit`] with the services allowed and the contract type given (an import
@@ -358,18 +352,11 @@ impl Ra {
     pub(crate) async fn submit_in(
         &self,
         account_id: i64,
-        draft_id: &str,
-        form: &ApplicationForm,
+        draft: &OpenDraft<ApplicationForm>,
         services: &[Service],
         contract_type: ContractType,
     ) -> Result<Checked<i64>> {
-        if let Some(d) = self.store.draft(account_id, draft_id).await? {
-            if let Some(id) = d.application_id {
-                return Ok(Ok(id));
-            }
-        } else {
-            return Err(crate::RaError::NotFound);
-        }
+        let form = &draft.form;
         if !form.agreed {
             return Ok(FieldIssue::refuse("agreed", "err.terms"));
         }
@@ -381,67 +368,30 @@ impl Ra {
         if self.store.is_key_blocked(&v.csr.spki_sha256).await? {
             return Ok(FieldIssue::refuse("csr", "csr.blocked_key"));
         }
-        // 更新 (R-R1, R-R2): from a 完了 issuing record of this account, same service.
-        let draft_kind = self
-            .store
-            .draft(account_id, draft_id)
-            .await?
-            .map(|d| d.kind)
-            .unwrap_or(AppKind::New);
-        let (kind, target_id) = if draft_kind == AppKind::Continuation {
-            let target = self
-                .store
-                .application_of(account_id, form.target)
-                .await?
-                .ok_or(crate::RaError::NotFound)?;
-            if !self.may_continue(&target).await? || target.service != v.service {
-                return Ok(FieldIssue::refuse("service", "err.continue_not_allowed"));
-            }
-            (AppKind::Continuation, Some(target.id))
-        } else if draft_kind == AppKind::Reissue {
-            let target = self
-                .store
-                .application_of(account_id, form.target)
-                .await?
-                .ok_or(crate::RaError::NotFound)?;
-            if !self.may_reissue(&target).await? || target.service != v.service {
-                return Ok(FieldIssue::refuse("service", "err.reissue_not_allowed"));
-            }
-            if !matches!(form.reissue_revoke.as_str(), "now" | "later") {
-                return Ok(FieldIssue::refuse("reissue_revoke", "err.choice"));
-            }
-            (AppKind::Reissue, Some(target.id))
-        } else if draft_kind == AppKind::Switch {
-            let target = self
-                .store
-                .application_of(account_id, form.target)
-                .await?
-                .ok_or(crate::RaError::NotFound)?;
-            if !self.may_switch(&target).await?
-                || !Ra::switch_targets(target.service).contains(&v.service)
-            {
-                return Ok(FieldIssue::refuse("service", "err.switch_not_allowed"));
-            }
-            (AppKind::Switch, Some(target.id))
-        } else if draft_kind == AppKind::Renewal {
-            let target = self
-                .store
-                .application_of(account_id, form.target)
-                .await?
-                .ok_or(crate::RaError::NotFound)?;
-            if !Ra::may_renew(&target) || target.service != v.service {
-                return Ok(FieldIssue::refuse("service", "err.renew_not_allowed"));
-            }
-            (AppKind::Renewal, Some(target.id))
-        } else {
-            (AppKind::New, None)
+        let target = match draft.kind {
+            AppKind::New => None,
+            kind => match self.submission_target(account_id, kind, form, &v).await? {
+                Ok(t) => Some(t),
+                Err(issues) => return Ok(Err(issues)),
+            },
         };
+        // R-N2, R-R4: a coupon pays for a new term (new, renewal, switch), not for a
+        // certificate within a paid one.
+        let coupon = form.coupon.trim();
+        if !coupon.is_empty()
+            && !matches!(
+                draft.kind,
+                AppKind::New | AppKind::Renewal | AppKind::Switch
+            )
+        {
+            return Ok(FieldIssue::refuse("coupon", "err.coupon"));
+        }
         let app = NewApplication {
             account_id,
-            draft_id: draft_id.to_owned(),
-            kind,
-            target_id,
-            reissue_revoke: (kind == AppKind::Reissue).then(|| form.reissue_revoke.clone()),
+            draft_id: draft.id.clone(),
+            kind: draft.kind,
+            target_id: target,
+            reissue_revoke: (draft.kind == AppKind::Reissue).then(|| form.reissue_revoke.clone()),
             service: v.service,
             term_years: i64::from(v.term.in_years()),
             contract_type,
@@ -457,20 +407,7 @@ impl Ra {
             key_desc: v.csr.key.describe(),
             csr_pem: v.csr.pem.clone(),
             details: v.details,
-            coupon: None,
-        };
-        // R-N2, R-R4: a coupon pays for a new term (new, renewal, switch), not for a
-        // certificate within a paid one.
-        let coupon = form.coupon.trim();
-        let app = if coupon.is_empty() {
-            app
-        } else if matches!(kind, AppKind::New | AppKind::Renewal | AppKind::Switch) {
-            NewApplication {
-                coupon: Some(coupon.to_owned()),
-                ..app
-            }
-        } else {
-            return Ok(FieldIssue::refuse("coupon", "err.coupon"));
+            coupon: (!coupon.is_empty()).then(|| coupon.to_owned()),
         };
         let (id, created) = match self.store.submit_application(&app, self.now()).await {
             Ok(r) => r,
@@ -479,7 +416,7 @@ impl Ra {
             }
             Err(e) => return Err(e.into()),
         };
-        if created && kind == AppKind::Continuation {
+        if created && draft.kind == AppKind::Continuation {
             // Fresh validations: issued without the desk (a failure leaves it for staff).
             if let Err(e) = self.continue_if_fresh(id).await {
                 tracing::warn!(
@@ -489,5 +426,52 @@ impl Ra {
             }
         }
         Ok(Ok(id))
+    }
+
+    /// The record a renewal, reissue, switch or continuation continues, if this account
+    /// may do that with it now, with the service asked for.
+    async fn submission_target(
+        &self,
+        account_id: i64,
+        kind: AppKind,
+        form: &ApplicationForm,
+        v: &ValidApplication,
+    ) -> Result<Checked<i64>> {
+        let target = self
+            .store
+            .application_of(account_id, form.target)
+            .await?
+            .ok_or(crate::RaError::NotFound)?;
+        let (allowed, refusal) = match kind {
+            // 継続発行: the same service, while the contract allows it.
+            AppKind::Continuation => (
+                self.may_continue(&target).await? && target.service == v.service,
+                "err.continue_not_allowed",
+            ),
+            // 再発行 (R-RI1–R-RI5): the same service.
+            AppKind::Reissue => (
+                self.may_reissue(&target).await? && target.service == v.service,
+                "err.reissue_not_allowed",
+            ),
+            // サービス切替 (R-R5): to a service the old one may switch to.
+            AppKind::Switch => (
+                self.may_switch(&target).await?
+                    && Ra::switch_targets(target.service).contains(&v.service),
+                "err.switch_not_allowed",
+            ),
+            // 更新 (R-R1, R-R2): from a 完了 issuing record, the same service.
+            AppKind::Renewal => (
+                Ra::may_renew(&target) && target.service == v.service,
+                "err.renew_not_allowed",
+            ),
+            _ => (false, "err.choice"),
+        };
+        if !allowed {
+            return Ok(FieldIssue::refuse("service", refusal));
+        }
+        if kind == AppKind::Reissue && !matches!(form.reissue_revoke.as_str(), "now" | "later") {
+            return Ok(FieldIssue::refuse("reissue_revoke", "err.choice"));
+        }
+        Ok(Ok(target.id))
     }
 }

@@ -1,6 +1,7 @@
 //! 担当者変更 (R-C1): only the contacts can be edited; the request is its own record;
 //! staff complete it at the desk and the contract's contacts change.
 
+use crate::drafts::OpenDraft;
 use crate::field_issue::{Checked, FieldIssue};
 use crate::form::{CONTACTS, TextFields, check_contact, copy_shared, put_contacts};
 use crate::{Ra, RaError, Result};
@@ -157,17 +158,9 @@ impl Ra {
     pub async fn request_contact_change(
         &self,
         account_id: i64,
-        draft_id: &str,
-        form: &ContactForm,
+        draft: &OpenDraft<ContactForm>,
     ) -> Result<Checked<i64>> {
-        let draft = self
-            .store
-            .draft(account_id, draft_id)
-            .await?
-            .ok_or(RaError::NotFound)?;
-        if let Some(id) = draft.application_id {
-            return Ok(Ok(id));
-        }
+        let form = &draft.form;
         if !form.agreed {
             return Ok(FieldIssue::refuse("agreed", "err.terms"));
         }
@@ -184,7 +177,7 @@ impl Ra {
         details.contacts = contacts;
         match self
             .store
-            .submit_contact_change(account_id, draft_id, target.id, &details, self.now())
+            .submit_contact_change(account_id, &draft.id, target.id, &details, self.now())
             .await
         {
             Ok((id, _)) => Ok(Ok(id)),

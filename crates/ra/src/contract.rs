@@ -20,24 +20,18 @@ impl Ra {
         contract_type: ContractType,
         approval: &crate::issue::Approval,
     ) -> Result<Checked<(i64, crate::issue::Issued)>> {
-        let draft_id = format!("import-{}", crate::random_token(12)?);
-        self.store
-            .create_draft(
-                &shomei_store::Draft {
-                    id: draft_id.clone(),
-                    account_id,
-                    kind: AppKind::New,
-                    data: "{}".into(),
-                    step: "confirm".into(),
-                    application_id: None,
-                },
-                self.now(),
-            )
-            .await?;
         let mut form = form.clone();
         form.agreed = true;
+        let draft = crate::drafts::OpenDraft {
+            id: self
+                .start_draft(account_id, AppKind::New, &form, "confirm")
+                .await?,
+            kind: AppKind::New,
+            step: "confirm".into(),
+            form,
+        };
         let id = match self
-            .submit_in(account_id, &draft_id, &form, Service::ALL, contract_type)
+            .submit_in(account_id, &draft, Service::ALL, contract_type)
             .await?
         {
             Ok(id) => id,

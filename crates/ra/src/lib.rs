@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod contract;
 pub mod coupons;
 pub mod documents;
+pub mod drafts;
 pub mod field_issue;
 pub mod form;
 pub mod issue;
@@ -20,10 +21,12 @@ pub mod mail;
 pub mod ocsp;
 pub mod otp;
 pub mod password;
+pub mod queries;
 pub mod reminders;
 pub mod revoke;
 pub mod seal;
 pub mod secrets;
+pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -55,6 +58,9 @@ pub enum RaError {
     /// Input refused; the message key says why.
     #[error("invalid input: {0}")]
     Invalid(&'static str),
+    /// Stored data no longer reads (never the customer's fault).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
 }
 
 /// Result alias.
@@ -94,8 +100,9 @@ impl Default for Policy {
 /// The registration authority.
 #[derive(Clone)]
 pub struct Ra {
-    /// The store.
-    pub store: Store,
+    /// The store: the RA's alone (front ends read through [`queries`] and write only
+    /// through the RA's operations).
+    store: Store,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     pub(crate) server_ca: Arc<IssuingCa>,
@@ -121,6 +128,14 @@ pub const SERVER_CA: &str = "server";
 /// The login CA's slug in the store and in URLs (its CRL lists revoked login
 /// certificates).
 pub const LOGIN_CA: &str = "login";
+
+impl Ra {
+    /// The store, for tests that set up or inspect records directly.
+    #[cfg(feature = "testing")]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
 
 impl Ra {
     /// Wires the RA.

@@ -1,6 +1,7 @@
 //! Revocation (R-V1–R-V4): the customer's request, the staff's phone confirmation that
 //! revokes, key-compromise blocking, and the CRL (BR 4.9.7, 7.2).
 
+use crate::drafts::OpenDraft;
 use crate::{LOGIN_CA, Ra, RaError, Result, SERVER_CA};
 use serde::{Deserialize, Serialize};
 use shomei_ca::CrlEntry;
@@ -25,6 +26,14 @@ pub struct RevocationForm {
     pub reason: String,
 }
 
+/// The cancellation (解約) form as kept in the draft.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CancellationForm {
+    /// The record whose contract ends.
+    pub target: i64,
+}
+
 impl Ra {
     /// Whether the customer may start a revocation from this record (R-V1, R-A5).
     pub async fn may_revoke(&self, app: &shomei_store::Application) -> Result<bool> {
@@ -41,16 +50,9 @@ impl Ra {
     pub async fn request_revocation(
         &self,
         account_id: i64,
-        draft_id: &str,
-        form: &RevocationForm,
+        draft: &OpenDraft<RevocationForm>,
     ) -> Result<std::result::Result<i64, &'static str>> {
-        if let Some(d) = self.store.draft(account_id, draft_id).await? {
-            if let Some(id) = d.application_id {
-                return Ok(Ok(id));
-            }
-        } else {
-            return Err(RaError::NotFound);
-        }
+        let form = &draft.form;
         if !form.agreed {
             return Ok(Err("err.terms"));
         }
@@ -59,7 +61,13 @@ impl Ra {
         };
         match self
             .store
-            .submit_revocation(account_id, draft_id, form.target, reason.code(), self.now())
+            .submit_revocation(
+                account_id,
+                &draft.id,
+                form.target,
+                reason.code(),
+                self.now(),
+            )
             .await
         {
             Ok((id, _)) => Ok(Ok(id)),
@@ -266,20 +274,11 @@ impl Ra {
     pub async fn request_cancellation(
         &self,
         account_id: i64,
-        draft_id: &str,
-        target: i64,
+        draft: &OpenDraft<CancellationForm>,
     ) -> Result<std::result::Result<i64, &'static str>> {
-        let draft = self
-            .store
-            .draft(account_id, draft_id)
-            .await?
-            .ok_or(RaError::NotFound)?;
-        if let Some(id) = draft.application_id {
-            return Ok(Ok(id));
-        }
         match self
             .store
-            .submit_cancellation(account_id, draft_id, target, self.now())
+            .submit_cancellation(account_id, &draft.id, draft.form.target, self.now())
             .await
         {
             Ok((id, _)) => Ok(Ok(id)),

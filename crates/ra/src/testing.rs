@@ -91,20 +91,7 @@ pub async fn issued(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Crea
         dealer_code: None,
     };
     let a = ra.create_account(&input, "test").await.expect("account");
-    let draft = shomei_store::Draft {
-        id: format!("d{}", a.id),
-        account_id: a.id,
-        kind: shomei_model::AppKind::New,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, ra.now())
-        .await
-        .expect("draft");
-    let id = ra
-        .submit(a.id, &draft.id, &sr30_form(csr))
+    let id = submit_as(ra, a.id, shomei_model::AppKind::New, &sr30_form(csr))
         .await
         .expect("submit")
         .expect("valid form");
@@ -131,22 +118,14 @@ pub async fn request_revocation(
         agreed: true,
         reason: reason.into(),
     };
-    let id = crate::random_token(8).expect("random");
-    let draft = shomei_store::Draft {
-        id: id.clone(),
+    ra.request_revocation(
         account_id,
-        kind: shomei_model::AppKind::Revocation,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, ra.now())
-        .await
-        .expect("draft");
-    ra.request_revocation(account_id, &id, &form)
-        .await
-        .expect("request")
+        &open_draft(ra, account_id, shomei_model::AppKind::Revocation, &form)
+            .await
+            .unwrap_or_else(|e| panic!("draft: {e}")),
+    )
+    .await
+    .expect("request")
 }
 
 /// Submits and approves a reissue of `target` for `csr`; `revoke` is `now` or `later`.
@@ -193,21 +172,7 @@ pub async fn submit_and_approve(
     kind: shomei_model::AppKind,
     form: &crate::apply::ApplicationForm,
 ) -> std::result::Result<i64, String> {
-    let id = crate::random_token(8).map_err(|e| e.to_string())?;
-    let draft = shomei_store::Draft {
-        id: id.clone(),
-        account_id,
-        kind,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, ra.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let app_id = ra
-        .submit(account_id, &id, form)
+    let app_id = submit_as(ra, account_id, kind, form)
         .await
         .map_err(|e| e.to_string())?
         .map_err(|i| format!("{i:?}"))?;
@@ -305,25 +270,12 @@ pub async fn issued_ev(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::C
         dealer_code: None,
     };
     let a = ra.create_account(&input, "test").await.expect("account");
-    let draft = shomei_store::Draft {
-        id: format!("ev{}", a.id),
-        account_id: a.id,
-        kind: shomei_model::AppKind::New,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, ra.now())
-        .await
-        .expect("draft");
     let mut form = sr30_form(csr);
     form.service = "EV2.0".into();
     form.ev_business_category = "Private Organization".into();
     form.ev_jurisdiction_country = "JP".into();
     form.ev_registration_number = "0110-01-012345".into();
-    let id = ra
-        .submit(a.id, &draft.id, &form)
+    let id = submit_as(ra, a.id, shomei_model::AppKind::New, &form)
         .await
         .expect("submit")
         .expect("valid form");
@@ -347,23 +299,15 @@ pub async fn continued(
 ) -> std::result::Result<i64, String> {
     let mut form = sr30_form(csr);
     form.target = target;
-    let id = crate::random_token(8).map_err(|e| e.to_string())?;
-    let draft = shomei_store::Draft {
-        id: id.clone(),
+    ra.submit(
         account_id,
-        kind: shomei_model::AppKind::Continuation,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, ra.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    ra.submit(account_id, &id, &form)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|i| format!("{i:?}"))
+        &open_draft(ra, account_id, shomei_model::AppKind::Continuation, &form)
+            .await
+            .unwrap_or_else(|e| panic!("draft: {e}")),
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|i| format!("{i:?}"))
 }
 
 /// Mail settings that write every mail into `dir` (the outbox), for tests.
@@ -390,4 +334,29 @@ pub async fn account(ra: &Ra, org: &str) -> crate::accounts::Created {
     )
     .await
     .expect("account")
+}
+
+/// Starts a draft of `kind` holding `form`, as a front end does, and opens it.
+pub async fn open_draft<F: crate::drafts::DraftForm>(
+    ra: &Ra,
+    account_id: i64,
+    kind: shomei_model::AppKind,
+    form: &F,
+) -> crate::Result<crate::drafts::OpenDraft<F>> {
+    let id = ra.start_draft(account_id, kind, form, "confirm").await?;
+    match ra.open_draft::<F>(account_id, &id).await? {
+        crate::drafts::Opened::Open(d) => Ok(d),
+        crate::drafts::Opened::Submitted(_) => Err(crate::RaError::WrongState),
+    }
+}
+
+/// Submits `form` through a fresh draft of `kind`, as the portal does.
+pub async fn submit_as(
+    ra: &Ra,
+    account_id: i64,
+    kind: shomei_model::AppKind,
+    form: &crate::apply::ApplicationForm,
+) -> crate::Result<crate::field_issue::Checked<i64>> {
+    let d = open_draft(ra, account_id, kind, form).await?;
+    ra.submit(account_id, &d).await
 }

@@ -26,24 +26,9 @@ async fn account(ra: &Ra, dealer: Option<&str>) -> Created {
 
 /// Submits an SR3.0 1-year application with `coupon` through a fresh draft.
 async fn submit(ra: &Ra, account_id: i64, coupon: &str) -> Result<i64, Vec<&'static str>> {
-    let id = shomei_ra::random_token(8).unwrap_or_default();
-    ra.store
-        .create_draft(
-            &shomei_store::Draft {
-                id: id.clone(),
-                account_id,
-                kind: shomei_model::AppKind::New,
-                data: "{}".into(),
-                step: "confirm".into(),
-                application_id: None,
-            },
-            ra.now(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let mut form = sr30_form(CSR);
     form.coupon = coupon.into();
-    ra.submit(account_id, &id, &form)
+    shomei_ra::testing::submit_as(ra, account_id, shomei_model::AppKind::New, &form)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .map_err(|issues| issues.iter().map(|i| i.key).collect())

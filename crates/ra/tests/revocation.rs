@@ -177,20 +177,18 @@ async fn key_compromise_blocks_the_key_everywhere() {
         let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(crl_entries(&crl.der).iter().all(|(_, r)| *r == Some(1)));
         // The key is refused on submission from now on.
-        let d = shomei_store::Draft {
-            id: "again".into(),
-            account_id: a.id,
-            kind: shomei_model::AppKind::New,
-            data: "{}".into(),
-            step: "confirm".into(),
-            application_id: None,
-        };
-        db.store
-            .create_draft(&d, ra.now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         let refused = ra
-            .submit(a.id, "again", &shomei_ra::testing::sr30_form(CSR_EC))
+            .submit(
+                a.id,
+                &shomei_ra::testing::open_draft(
+                    &ra,
+                    a.id,
+                    shomei_model::AppKind::New,
+                    &shomei_ra::testing::sr30_form(CSR_EC),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("draft: {e}")),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(refused.is_err_and(|i| i.iter().any(|x| x.key == "csr.blocked_key")));

@@ -194,7 +194,7 @@ async fn r_p1_forced_password_change() {
 }
 
 /// An account, a staff member and a submitted SR3.0 application: (account, staff, application).
-async fn submitted(ra: &shomei_ra::Ra, at: OffsetDateTime) -> (i64, i64, i64) {
+async fn submitted(ra: &shomei_ra::Ra) -> (i64, i64, i64) {
     let a = ra
         .create_account(&input("テスト株式会社"), "test")
         .await
@@ -203,20 +203,7 @@ async fn submitted(ra: &shomei_ra::Ra, at: OffsetDateTime) -> (i64, i64, i64) {
         .create_staff("reviewer", "審査 太郎", "ra@example.jp", "test")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let draft = shomei_store::Draft {
-        id: format!("d{}", a.id),
-        account_id: a.id,
-        kind: shomei_model::AppKind::New,
-        data: "{}".into(),
-        step: "confirm".into(),
-        application_id: None,
-    };
-    ra.store
-        .create_draft(&draft, at.unix_timestamp())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let id = ra
-        .submit(a.id, &draft.id, &sr30_form(CSR))
+    let id = shomei_ra::testing::submit_as(ra, a.id, shomei_model::AppKind::New, &sr30_form(CSR))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|i| panic!("{i:?}"));
@@ -232,7 +219,7 @@ async fn issue_at(
     i64,
 ) {
     let (ra, _, _) = ra(db.store.clone(), at);
-    let (_, staff_id, id) = submitted(&ra, at).await;
+    let (_, staff_id, id) = submitted(&ra).await;
     let approval = Approval {
         org_method: "registry".into(),
         ev_method: None,
@@ -306,7 +293,7 @@ async fn issuance_records_everything() {
     for db in backends().await {
         let (cert, ra, id) = issue_at(&db, datetime!(2026-11-24 10:00:00 UTC)).await;
         let serial = hex::encode(cert.tbs_certificate.raw_serial());
-        let rows = ra.store.certificate_rows(id).await.unwrap_or_default();
+        let rows = ra.store().certificate_rows(id).await.unwrap_or_default();
         assert_eq!(
             rows,
             vec![(rows[0].0, serial.clone(), "issued".to_string())],
@@ -314,7 +301,7 @@ async fn issuance_records_everything() {
             db.name
         );
         let actions: Vec<String> = ra
-            .store
+            .store()
             .audit_events_for(&format!("application:{id}"))
             .await
             .unwrap_or_default()
@@ -331,7 +318,7 @@ async fn issuance_records_everything() {
             ]
         );
         assert_eq!(
-            ra.store
+            ra.store()
                 .pending_jobs("mail.issued")
                 .await
                 .map(|j| j.len())
@@ -339,12 +326,16 @@ async fn issuance_records_everything() {
             Some(1)
         );
         assert_eq!(
-            ra.store.validations_of(id).await.map(|v| v.len()).ok(),
+            ra.store().validations_of(id).await.map(|v| v.len()).ok(),
             Some(3),
             "org + 2 domains"
         );
         assert_eq!(
-            ra.store.verify_audit_chain().await.ok().map(|r| r.is_ok()),
+            ra.store()
+                .verify_audit_chain()
+                .await
+                .ok()
+                .map(|r| r.is_ok()),
             Some(true)
         );
         // Approving twice is refused; nothing is issued twice.
@@ -357,7 +348,7 @@ async fn issuance_records_everything() {
 async fn approval_requires_a_method_for_every_domain() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let (_, staff_id, id) = submitted(&ra, datetime!(2026-11-24 10:00:00 UTC)).await;
+        let (_, staff_id, id) = submitted(&ra).await;
         let partial = Approval {
             org_method: "registry".into(),
             ev_method: None,
@@ -386,7 +377,7 @@ async fn approval_requires_a_method_for_every_domain() {
 async fn interrupted_issuance_resumes_on_restart() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
-        let (_, staff_id, id) = submitted(&ra, datetime!(2026-11-24 10:00:00 UTC)).await;
+        let (_, staff_id, id) = submitted(&ra).await;
         // What approve() does before the crash: validations, then serial and TBS stored.
         let v = [shomei_store::Validation {
             kind: "domain".into(),

@@ -234,7 +234,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let ra = setup::ra(&cfg, &pki).await?;
             let account = ra
-                .store
                 .account_by_access_key(&access_key)
                 .await
                 .map_err(|e| e.to_string())?
@@ -261,7 +260,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let ra = setup::ra(&cfg, &pki).await?;
             let account = ra
-                .store
                 .account_by_access_key(&access_key)
                 .await
                 .map_err(|e| e.to_string())?
@@ -354,13 +352,11 @@ async fn import_contract(
     let contract_type = shomei_model::ContractType::from_code(contract_type)
         .ok_or("--contract-type must be auto or fixed")?;
     let account = ra
-        .store
         .account_by_access_key(access_key)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no account with that --access-key")?;
     let staff = ra
-        .store
         .staff_by_login(staff)
         .await
         .map_err(|e| e.to_string())?
@@ -383,7 +379,6 @@ async fn import_contract(
         Ok(Ok((id, issued))) => {
             if let Some(path) = cert_out {
                 let cert = ra
-                    .store
                     .issued_certificate(id)
                     .await
                     .map_err(|e| e.to_string())?

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::setup::{self, Pki};
 use serde::{Deserialize, Serialize};
-use shomei_store::{AuditEvent, Realm};
+use shomei_store::Realm;
 use shomei_web::tls::{ClientAuth, serve_tls, server_config};
 use shomei_web::{AppState, WebConfig};
 use std::net::SocketAddr;
@@ -37,12 +37,10 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
         && let Ok(d) = serde_json::from_str::<Demo>(&text)
     {
         let account = ra
-            .store
             .account_by_access_key(&d.access_key)
             .await
             .map_err(|e| e.to_string())?;
         let staff = ra
-            .store
             .staff_by_login(&d.staff_login)
             .await
             .map_err(|e| e.to_string())?;
@@ -63,7 +61,6 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
     let cp12 = crate::write_credentials(&dir.join("demo").join("customer"), &c)?;
     let mut login = "reviewer".to_owned();
     if ra
-        .store
         .staff_by_login(&login)
         .await
         .map_err(|e| e.to_string())?
@@ -106,8 +103,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     )?;
     let ra = setup::ra(&cfg, &pki).await?.with_mail(mail);
     // Jobs a killed process left running go back to the queue (workers are idempotent).
-    ra.store
-        .requeue_running_jobs()
+    ra.requeue_running_jobs()
         .await
         .map_err(|e| format!("cannot read the job queue: {e}"))?;
     let demo = demo_accounts(&ra, &cfg.data_dir).await?;
@@ -162,16 +158,12 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let desk_app = shomei_web::desk::router(state(Realm::Staff));
     let public_app = shomei_web::public::router(state(Realm::Customer));
 
-    ra.store
-        .audit(&AuditEvent::new(
-            ra.now(),
-            "system",
-            "system.start",
-            "system",
-            serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
-        ))
-        .await
-        .map_err(|e| format!("cannot write the audit log: {e}"))?;
+    ra.record_system_event(
+        "system.start",
+        serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+    )
+    .await
+    .map_err(|e| format!("cannot write the audit log: {e}"))?;
 
     println!("Shomei is running.");
     println!("  public  http://{}", cfg.listen.public);
@@ -196,14 +188,12 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         }
     };
     let customer_initial = ra
-        .store
         .account_by_access_key(&demo.access_key)
         .await
         .ok()
         .flatten()
         .is_some_and(|a| a.creds.password_initial);
     let staff_initial = ra
-        .store
         .staff_by_login(&demo.staff_login)
         .await
         .ok()
@@ -250,7 +240,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             tick.tick().await;
             // Daily: the planner's statistics, so searches keep their indexes.
             if optimized.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(86_400)) {
-                if let Err(e) = crl_ra.store.optimize().await {
+                if let Err(e) = crl_ra.optimize_storage().await {
                     tracing::warn!("database statistics refresh failed: {e}");
                 }
                 optimized = Some(std::time::Instant::now());
@@ -288,14 +278,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = ra
-        .store
-        .audit(&AuditEvent::new(
-            ra.now(),
-            "system",
-            "system.stop",
-            "system",
-            serde_json::json!({}),
-        ))
+        .record_system_event("system.stop", serde_json::json!({}))
         .await;
     public_task.abort();
     crl_task.abort();

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_ra::login::LoginRefusal;
-use shomei_store::{Realm, Session};
+use shomei_store::Realm;
 
 /// The login page.
 #[derive(Template)]
@@ -135,17 +135,7 @@ pub async fn logout(
         if s.csrf_token != f.csrf {
             return Err(WebError::Forbidden);
         }
-        st.ra.store.delete_session(&s.token_hash).await?;
-        st.ra
-            .store
-            .audit(&shomei_store::AuditEvent::new(
-                st.ra.now(),
-                format!("{}:{}", s.realm.code(), s.principal_id),
-                "logout",
-                format!("{}:{}", s.realm.code(), s.principal_id),
-                serde_json::json!({}),
-            ))
-            .await?;
+        st.ra.logout(s).await?;
     }
     Ok((
         [(header::SET_COOKIE, clear_cookie(st.realm))],
@@ -175,7 +165,6 @@ pub struct PasswordPage {
 async fn password_page(st: &Shared, a: &Authed, done: bool, error: &str) -> WebResult<Response> {
     let creds = st
         .ra
-        .store
         .credentials(st.realm, a.id())
         .await?
         .ok_or(WebError::NotFound)?;
@@ -238,8 +227,7 @@ pub async fn password_submit(
     {
         Ok(()) => {
             st.ra
-                .store
-                .delete_other_sessions(st.realm, a.id(), &a.session.token_hash)
+                .end_other_sessions(st.realm, a.id(), &a.session.token_hash)
                 .await?;
             Ok(Redirect::to("/password?done=1").into_response())
         }
@@ -309,7 +297,7 @@ pub async fn not_found() -> WebError {
 }
 
 /// What an OTP session records instead of a certificate fingerprint (R-L6).
-pub const OTP_SESSION: &str = "otp";
+pub use shomei_ra::sessions::OTP_SESSION;
 
 /// A new session after a successful login (a new id; the old session, if any, ends),
 /// then the password page (R-L3) or the top page.
@@ -319,21 +307,16 @@ pub async fn start_session(
     ok: &shomei_ra::login::LoggedIn,
     cert_fingerprint: String,
 ) -> WebResult<Response> {
-    if let Some(old) = &ctx.session {
-        st.ra.store.delete_session(&old.token_hash).await?;
-    }
     let token = shomei_ra::random_token(32)?;
-    let now = st.ra.now();
-    let session = Session {
-        token_hash: token_hash(&token),
-        realm: st.realm,
-        principal_id: ok.id,
-        cert_fingerprint,
-        csrf_token: shomei_ra::random_token(24)?,
-        created_at: now,
-        last_seen_at: now,
-    };
-    st.ra.store.create_session(&session).await?;
+    st.ra
+        .open_session(
+            st.realm,
+            ok.id,
+            token_hash(&token),
+            cert_fingerprint,
+            ctx.session.as_ref().map(|s| s.token_hash.as_str()),
+        )
+        .await?;
     let to = if ok.must_change_password {
         "/password"
     } else {

@@ -113,7 +113,6 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
     };
     if st
         .ra
-        .store
         .credentials(st.realm, s.principal_id)
         .await?
         .is_some_and(|c| c.password_initial)
@@ -123,7 +122,6 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
     let t = ctx.tr;
     let rows = st
         .ra
-        .store
         .open_applications(200)
         .await?
         .into_iter()
@@ -228,16 +226,10 @@ async fn render_detail(
 ) -> WebResult<Response> {
     let good = status.is_success();
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    let app = st
-        .ra
-        .store
-        .application(id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let app = st.ra.application(id).await?.ok_or(WebError::NotFound)?;
     let t = a.ctx.tr;
     let account = st
         .ra
-        .store
         .account(app.account_id)
         .await?
         .map(|x| format!("{} ({})", x.org_name, x.access_key))
@@ -245,7 +237,6 @@ async fn render_detail(
     let csr = shomei_ca::check_csr(app.csr_pem.as_bytes()).ok();
     let validations = st
         .ra
-        .store
         .validations_of(id)
         .await?
         .into_iter()
@@ -266,7 +257,6 @@ async fn render_detail(
     let rev_serial = match app.target_id {
         Some(tid) => st
             .ra
-            .store
             .certificate_rows(tid)
             .await?
             .into_iter()
@@ -283,7 +273,6 @@ async fn render_detail(
     };
     let rev_attempts = if app.kind == shomei_model::AppKind::Revocation {
         st.ra
-            .store
             .audit_events_for(&format!("application:{id}"))
             .await?
             .into_iter()
@@ -312,7 +301,6 @@ async fn render_detail(
         cert_subject: shomei_ra::issue::subject_preview(app.service, &app.details),
         documents: st
             .ra
-            .store
             .documents_of(id)
             .await?
             .into_iter()

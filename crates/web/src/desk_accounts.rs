@@ -56,7 +56,6 @@ pub async fn list(
     let text: String = q.q.chars().take(100).collect();
     let rows = st
         .ra
-        .store
         .find_accounts(&text, 100)
         .await?
         .into_iter()
@@ -163,11 +162,10 @@ async fn detail_page_with(
     error: &'static str,
 ) -> WebResult<Response> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    let x = st.ra.store.account(id).await?.ok_or(WebError::NotFound)?;
-    let otp = st.ra.store.otp_settings(id).await?;
+    let x = st.ra.account(id).await?.ok_or(WebError::NotFound)?;
+    let otp = st.ra.otp_settings(id).await?;
     let events = st
         .ra
-        .store
         .recent_events_for(&format!("customer:{id}"), 50)
         .await?
         .into_iter()
@@ -402,7 +400,6 @@ pub async fn create_account(
     if f.confirm != "1"
         && let Some(key) = st
             .ra
-            .store
             .recent_account_like(f.org.trim(), f.email.trim(), st.ra.now() - 600)
             .await?
     {

@@ -117,7 +117,6 @@ async fn page(
     let now = st.ra.now();
     let rows = st
         .ra
-        .store
         .recent_coupons(200)
         .await?
         .into_iter()
@@ -168,7 +167,7 @@ pub async fn list(
     let issued = if q.batch.is_empty() {
         Vec::new()
     } else {
-        st.ra.store.coupon_batch(&q.batch).await?
+        st.ra.coupon_batch(&q.batch).await?
     };
     let form = CouponForm {
         term: "1".into(),

@@ -20,12 +20,7 @@ pub(crate) async fn document(
 ) -> WebResult<Response> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let doc: i64 = doc.parse().map_err(|_| WebError::NotFound)?;
-    let (info, data) = st
-        .ra
-        .store
-        .document(id, doc)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let (info, data) = st.ra.document(id, doc).await?.ok_or(WebError::NotFound)?;
     let encoded: String = info
         .filename
         .bytes()

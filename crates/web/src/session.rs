@@ -103,30 +103,19 @@ async fn load_session(
     token: &str,
     cert: Option<&PresentedCert>,
 ) -> Result<Option<Session>, WebError> {
-    let hash = token_hash(token);
-    let Some(s) = state.ra.store.session(&hash).await? else {
-        return Ok(None);
+    let limits = shomei_ra::sessions::SessionLimits {
+        idle: state.cfg.idle_timeout,
+        absolute: state.cfg.absolute_timeout,
     };
-    let now = state.ra.now();
-    let expired = now - s.last_seen_at > state.cfg.idle_timeout
-        || now - s.created_at > state.cfg.absolute_timeout;
-    // A certificate session stays with its certificate; an OTP session (R-L6) has none.
-    let wrong_cert = s.cert_fingerprint != crate::auth::OTP_SESSION
-        && cert.map(|c| c.fingerprint.as_str()) != Some(s.cert_fingerprint.as_str());
-    if expired || s.realm != state.realm || wrong_cert {
-        state.ra.store.delete_session(&hash).await?;
-        return Ok(None);
-    }
-    // A disabled or locked principal's sessions end at once.
-    match state.ra.store.credentials(s.realm, s.principal_id).await? {
-        Some(c) if !c.disabled && !c.locked => {}
-        _ => {
-            state.ra.store.delete_session(&hash).await?;
-            return Ok(None);
-        }
-    }
-    state.ra.store.touch_session(&hash, now).await?;
-    Ok(Some(s))
+    Ok(state
+        .ra
+        .resume_session(
+            &token_hash(token),
+            state.realm,
+            cert.map(|c| c.fingerprint.as_str()),
+            limits,
+        )
+        .await?)
 }
 
 /// A logged-in request. Until the initial password is changed (R-L3), only the
@@ -196,7 +185,6 @@ impl FromRequestParts<Shared> for Authed {
         if path != "/password" && path != "/logout" {
             let creds = state
                 .ra
-                .store
                 .credentials(session.realm, session.principal_id)
                 .await
                 .map_err(|e| AuthRejection::Error(e.into()))?;

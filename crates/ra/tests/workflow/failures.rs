@@ -13,7 +13,7 @@ async fn issue7_item4_failed_signing_goes_back_to_the_desk_with_the_reason() {
     for db in backends().await {
         let at = datetime!(2026-11-24 10:00:00 UTC);
         let (good, clock, pki) = ra(db.store.clone(), at);
-        let (account_id, staff_id, id) = submitted(&good, at).await;
+        let (account_id, staff_id, id) = submitted(&good).await;
         // The same store, but an issuing CA whose key is another CA's.
         let wrong = shomei_ca::IssuingCa::from_pem(
             &pki.server_ca.cert_pem,
@@ -99,22 +99,18 @@ async fn issue7_item4_failed_signing_goes_back_to_the_desk_with_the_reason() {
 
         // Before reservation: the key goes on the weak-key list after approval began.
         let staff2 = staff_id;
-        let draft = shomei_store::Draft {
-            id: "second".into(),
-            account_id,
-            kind: shomei_model::AppKind::New,
-            data: "{}".into(),
-            step: "confirm".into(),
-            application_id: None,
-        };
-        assert!(
-            db.store
-                .create_draft(&draft, at.unix_timestamp())
-                .await
-                .is_ok()
-        );
         let id2 = good
-            .submit(account_id, "second", &sr30_form(CSR))
+            .submit(
+                account_id,
+                &shomei_ra::testing::open_draft(
+                    &good,
+                    account_id,
+                    shomei_model::AppKind::New,
+                    &sr30_form(CSR),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("draft: {e}")),
+            )
             .await
             .ok()
             .and_then(|r| r.ok())
@@ -215,7 +211,7 @@ async fn r_ls3_issue8_item2_documents_submitted_while_pending() {
     for db in backends().await {
         let at = datetime!(2026-11-24 10:00:00 UTC);
         let (ra, _, _) = ra(db.store.clone(), at);
-        let (account_id, staff_id, id) = submitted(&ra, at).await;
+        let (account_id, staff_id, id) = submitted(&ra).await;
         let pdf = b"%PDF-1.7\n% test document\n".to_vec();
         // Not waiting for documents yet.
         assert!(matches!(

@@ -135,12 +135,7 @@ pub async fn input(State(st): State<Shared>, a: Authed) -> WebResult<Response> {
     let (data, pending) = st.ra.account_info(a.id()).await?;
     let mut values = pending.unwrap_or(data);
     if !values.contains_key("dealer_code")
-        && let Some(d) = st
-            .ra
-            .store
-            .account(a.id())
-            .await?
-            .and_then(|x| x.dealer_code)
+        && let Some(d) = st.ra.account(a.id()).await?.and_then(|x| x.dealer_code)
     {
         values.insert("dealer_code".into(), d);
     }

@@ -74,20 +74,11 @@ pub fn validity(a: &Application) -> String {
 /// someone else's).
 pub async fn own(st: &Shared, a: &Authed, id: &str) -> WebResult<Application> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
-    if let Some(app) = st.ra.store.application_of(a.id(), id).await? {
+    if let Some(app) = st.ra.application_of(a.id(), id).await? {
         return Ok(app);
     }
-    if st.ra.store.application(id).await?.is_some() {
-        st.ra
-            .store
-            .audit(&shomei_store::AuditEvent::new(
-                st.ra.now(),
-                format!("customer:{}", a.id()),
-                "access.denied",
-                format!("application:{id}"),
-                serde_json::json!({}),
-            ))
-            .await?;
+    if st.ra.application(id).await?.is_some() {
+        st.ra.record_access_denied(a.id(), id).await?;
     }
     Err(WebError::NotFound)
 }
@@ -167,7 +158,7 @@ pub async fn detail(
     let mut actions = Vec::new();
     // Issue #8 item 17: a revocation or cancellation in progress shows on the record.
     let revocation_pending =
-        app.kind.issues_certificate() && st.ra.store.revocation_pending(app.id).await?;
+        app.kind.issues_certificate() && st.ra.revocation_pending(app.id).await?;
     if st.ra.may_revoke(&app).await? {
         actions.push(("revoke".to_owned(), t.t("action.revoke").to_owned()));
     }
@@ -247,7 +238,6 @@ pub async fn detail(
         documents_open: app.status == AppStatus::DocumentsPending,
         documents: st
             .ra
-            .store
             .documents_of(app.id)
             .await?
             .into_iter()
@@ -387,7 +377,6 @@ async fn issued(
     }
     let cert = st
         .ra
-        .store
         .issued_certificate(app.id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -459,10 +448,7 @@ pub async fn download_file(
         }
         _ => return Err(WebError::NotFound),
     };
-    st.ra
-        .store
-        .mark_downloaded(a.id(), app.id, &file, st.ra.now())
-        .await?;
+    st.ra.record_download(a.id(), app.id, &file).await?;
     let name = format!(
         "{}-{}",
         app.contract_code

@@ -3,6 +3,7 @@
 //! idempotent per draft (R-A4).
 use super::form::{fieldsets, select, service_label, service_options, term_options};
 use super::multipart::read_multipart;
+use super::wizard;
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
@@ -15,9 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, Service};
 use shomei_ra::apply::{ApplicationForm, check_choice, check_form};
+use shomei_ra::drafts::OpenDraft;
 use shomei_ra::field_issue::FieldIssue;
 use shomei_ra::form::{CONTACT_PARTS, CONTACTS, TextFields};
-use shomei_store::Draft;
 
 #[derive(Template)]
 #[template(path = "portal/apply_choose.html")]
@@ -102,53 +103,32 @@ pub async fn start(
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(res);
     }
-    let id = shomei_ra::random_token(16)?;
-    let draft = Draft {
-        id: id.clone(),
-        account_id: a.id(),
-        kind: AppKind::New,
-        data: to_json(&form)?,
-        step: "terms".into(),
-        application_id: None,
-    };
-    st.ra.store.create_draft(&draft, st.ra.now()).await?;
+    let id = st
+        .ra
+        .start_draft(a.id(), AppKind::New, &form, "terms")
+        .await?;
     Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response())
 }
 
-fn to_json(f: &ApplicationForm) -> WebResult<String> {
-    serde_json::to_string(f).map_err(|e| WebError::Internal(e.to_string()))
-}
-
-/// Loads the caller's draft; a submitted one sends the browser to its completion page.
-async fn load(
-    st: &Shared,
-    a: &Authed,
-    id: &str,
-) -> WebResult<Result<(Draft, ApplicationForm), Response>> {
-    let d = st
-        .ra
-        .store
-        .draft(a.id(), id)
-        .await?
-        .filter(|d| d.kind.issues_certificate())
-        .ok_or(WebError::NotFound)?;
-    if let Some(app) = d.application_id {
-        return Ok(Err(
-            Redirect::to(&format!("/applications/{app}/done")).into_response()
-        ));
-    }
-    let form: ApplicationForm =
-        serde_json::from_str(&d.data).map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(Ok((d, form)))
-}
+/// The draft of this wizard.
+type Opened = OpenDraft<ApplicationForm>;
 
 macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
-        match load($st, $a, $id).await? {
-            Ok(x) => x,
-            Err(redirect) => return Ok(redirect),
-        }
+        wizard::or_return!(wizard::open::<ApplicationForm>($st, $a, $id))
     };
+}
+
+/// The typed fields come from the POST alone (a missing field is missing, not the
+/// previous value); the choice and the agreement come from the draft.
+fn fresh_form(saved: &ApplicationForm) -> ApplicationForm {
+    ApplicationForm {
+        service: saved.service.clone(),
+        term: saved.term.clone(),
+        agreed: saved.agreed,
+        target: saved.target,
+        ..Default::default()
+    }
 }
 
 /// The heading of a step for the kind of application (issue #8 item 10): a renewal's
@@ -185,11 +165,11 @@ pub async fn terms(
     a: Authed,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let (d, form) = load_or_return!(&st, &a, &id);
+    let d = load_or_return!(&st, &a, &id);
     html(&TermsPage {
         p: Page::new(&a.ctx, "portal", step_title(d.kind, "terms.page_title")),
+        service_label: service_label(a.ctx.tr, &d.form.service, &d.form.term),
         draft: d.id,
-        service_label: service_label(a.ctx.tr, &form.service, &form.term),
     })
 }
 
@@ -201,12 +181,9 @@ pub async fn agree(
     Form(f): Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
-    let (d, mut form) = load_or_return!(&st, &a, &id);
-    form.agreed = true;
-    st.ra
-        .store
-        .update_draft(a.id(), &d.id, &to_json(&form)?, "input", st.ra.now())
-        .await?;
+    let mut d = load_or_return!(&st, &a, &id);
+    d.form.agreed = true;
+    wizard::save(&st, &a, &d, "input").await?;
     Ok(Redirect::to(&format!("/apply/{id}/input")).into_response())
 }
 
@@ -231,11 +208,11 @@ struct InputPage {
 async fn coupon_fieldset(
     st: &Shared,
     a: &Authed,
-    d: &Draft,
-    form: &ApplicationForm,
+    d: &Opened,
     errors: &Errors,
 ) -> WebResult<Option<Fieldset>> {
     let t = a.ctx.tr;
+    let form = &d.form;
     if !matches!(d.kind, AppKind::New | AppKind::Renewal | AppKind::Switch) {
         return Ok(None);
     }
@@ -279,14 +256,14 @@ async fn coupon_fieldset(
 async fn input_page(
     st: &Shared,
     a: &Authed,
-    d: &Draft,
-    form: &ApplicationForm,
+    d: &Opened,
     issues: &[FieldIssue],
 ) -> WebResult<Response> {
     let t = a.ctx.tr;
+    let form = &d.form;
     let errors = Errors::from_issues(t, issues);
     let mut sets = fieldsets(t, form, &errors, true);
-    sets.extend(coupon_fieldset(st, a, d, form, &errors).await?);
+    sets.extend(coupon_fieldset(st, a, d, &errors).await?);
     let page = InputPage {
         p: Page::new(&a.ctx, "portal", step_title(d.kind, "input.title")),
         draft: d.id.clone(),
@@ -311,11 +288,11 @@ pub async fn input(
     a: Authed,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let (d, form) = load_or_return!(&st, &a, &id);
-    if !form.agreed {
+    let d = load_or_return!(&st, &a, &id);
+    if !d.form.agreed {
         return Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response());
     }
-    input_page(&st, &a, &d, &form, &[]).await
+    input_page(&st, &a, &d, &[]).await
 }
 
 /// POST /apply/{draft}/input: saves what was typed (always), checks it, and moves on
@@ -326,16 +303,8 @@ pub async fn input_submit(
     Path(id): Path<String>,
     mp: Multipart,
 ) -> WebResult<Response> {
-    let (d, saved) = load_or_return!(&st, &a, &id);
-    // The typed fields come from this POST alone (a missing field is missing, not the
-    // previous value); the choice and the agreement come from the draft.
-    let mut form = ApplicationForm {
-        service: saved.service,
-        term: saved.term,
-        agreed: saved.agreed,
-        target: saved.target,
-        ..Default::default()
-    };
+    let mut d = load_or_return!(&st, &a, &id);
+    let mut form = fresh_form(&d.form);
     let is_reissue = d.kind == AppKind::Reissue;
     let (csrf, mut issues) = read_multipart(mp, &mut form).await;
     a.check_csrf(&csrf)?;
@@ -355,12 +324,10 @@ pub async fn input_submit(
     } else {
         "input"
     };
-    st.ra
-        .store
-        .update_draft(a.id(), &d.id, &to_json(&form)?, step, st.ra.now())
-        .await?;
+    d.form = form;
+    wizard::save(&st, &a, &d, step).await?;
     if !issues.is_empty() {
-        return input_page(&st, &a, &d, &form, &issues).await;
+        return input_page(&st, &a, &d, &issues).await;
     }
     Ok(Redirect::to(&format!("/apply/{id}/confirm")).into_response())
 }
@@ -374,14 +341,8 @@ pub async fn fill(
     Path((id, block)): Path<(String, String)>,
     mp: Multipart,
 ) -> WebResult<Response> {
-    let (d, saved) = load_or_return!(&st, &a, &id);
-    let mut form = ApplicationForm {
-        service: saved.service,
-        term: saved.term,
-        agreed: saved.agreed,
-        target: saved.target,
-        ..Default::default()
-    };
+    let mut d = load_or_return!(&st, &a, &id);
+    let mut form = fresh_form(&d.form);
     let (csrf, _) = read_multipart(mp, &mut form).await;
     a.check_csrf(&csrf)?;
     let (info, _) = st.ra.account_info(a.id()).await?;
@@ -425,10 +386,8 @@ pub async fn fill(
             *slot = v;
         }
     }
-    st.ra
-        .store
-        .update_draft(a.id(), &d.id, &to_json(&form)?, "input", st.ra.now())
-        .await?;
+    d.form = form;
+    wizard::save(&st, &a, &d, "input").await?;
     Ok(Redirect::to(&format!("/apply/{id}/input")).into_response())
 }
 
@@ -454,19 +413,20 @@ pub async fn confirm(
     a: Authed,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let (d, form) = load_or_return!(&st, &a, &id);
-    let Ok(valid) = check_form(&form, &st.ra.policy.keys) else {
+    let d = load_or_return!(&st, &a, &id);
+    let form = &d.form;
+    let Ok(valid) = check_form(form, &st.ra.policy.keys) else {
         return Ok(Redirect::to(&format!("/apply/{id}/input")).into_response());
     };
     let t = a.ctx.tr;
     html(&ConfirmPage {
         p: Page::new(&a.ctx, "portal", step_title(d.kind, "confirm.title")),
-        draft: d.id,
+        draft: d.id.clone(),
         service_label: service_label(t, &form.service, &form.term),
         names: valid.csr.names.clone(),
         key: valid.csr.key.describe(),
         subject: valid.subject(),
-        fieldsets: fieldsets(t, &form, &Errors::default(), true),
+        fieldsets: fieldsets(t, form, &Errors::default(), true),
         kind: crate::portal::applications::kind_key(d.kind),
         note: match d.kind {
             AppKind::Switch => "switch.confirm_note",
@@ -485,21 +445,10 @@ pub async fn submit(
     Form(f): Form<crate::auth::CsrfForm>,
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
-    let d = st
-        .ra
-        .store
-        .draft(a.id(), &id)
-        .await?
-        .filter(|d| d.kind.issues_certificate())
-        .ok_or(WebError::NotFound)?;
-    if let Some(app) = d.application_id {
-        return Ok(Redirect::to(&format!("/applications/{app}/done")).into_response());
-    }
-    let form: ApplicationForm =
-        serde_json::from_str(&d.data).map_err(|e| WebError::Internal(e.to_string()))?;
-    match st.ra.submit(a.id(), &id, &form).await? {
-        Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
-        Err(issues) => input_page(&st, &a, &d, &form, &issues).await,
+    let d = load_or_return!(&st, &a, &id);
+    match st.ra.submit(a.id(), &d).await? {
+        Ok(app) => Ok(wizard::done(app)),
+        Err(issues) => input_page(&st, &a, &d, &issues).await,
     }
 }
 
@@ -526,15 +475,6 @@ pub(crate) async fn start_draft(
     kind: AppKind,
     form: &ApplicationForm,
 ) -> WebResult<Response> {
-    let id = shomei_ra::random_token(16)?;
-    let draft = Draft {
-        id: id.clone(),
-        account_id: a.id(),
-        kind,
-        data: to_json(form)?,
-        step: "terms".into(),
-        application_id: None,
-    };
-    st.ra.store.create_draft(&draft, st.ra.now()).await?;
+    let id = st.ra.start_draft(a.id(), kind, form, "terms").await?;
     Ok(Redirect::to(&format!("/apply/{id}/terms")).into_response())
 }

@@ -1,6 +1,7 @@
 //! 担当者変更申請 (R-C1): detail pull-down → terms → the contacts only (prefilled) →
 //! confirm → submit → done. Staff complete it at the desk.
 
+use super::wizard;
 use crate::error::{WebError, WebResult};
 use crate::page::{Errors, Fieldset, Page};
 use crate::portal::form::contact_fieldsets;
@@ -17,7 +18,7 @@ use shomei_ra::apply::ApplicationForm;
 use shomei_ra::contacts::{ContactForm, check_contacts};
 use shomei_ra::field_issue::FieldIssue;
 use shomei_ra::form::TextFields;
-use shomei_store::{Application, Draft};
+use shomei_store::Application;
 use std::collections::BTreeMap;
 
 /// Starts a contact change draft for `target`, prefilled with its contacts.
@@ -25,76 +26,28 @@ pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<R
     if !Ra::may_change_contacts(target) {
         return Err(WebError::NotFound);
     }
-    let id = shomei_ra::random_token(16)?;
-    let data = serde_json::to_string(&ContactForm::from_record(target))
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    st.ra
-        .store
-        .create_draft(
-            &Draft {
-                id: id.clone(),
-                account_id: a.id(),
-                kind: AppKind::ContactChange,
-                data,
-                step: "terms".into(),
-                application_id: None,
-            },
-            st.ra.now(),
+    let id = st
+        .ra
+        .start_draft(
+            a.id(),
+            AppKind::ContactChange,
+            &ContactForm::from_record(target),
+            "terms",
         )
         .await?;
     Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response())
 }
 
-struct Loaded {
-    draft: Draft,
-    form: ContactForm,
-    target: Application,
-}
-
-async fn load(st: &Shared, a: &Authed, id: &str) -> WebResult<Result<Loaded, Response>> {
-    let draft = st
-        .ra
-        .store
-        .draft(a.id(), id)
-        .await?
-        .filter(|d| d.kind == AppKind::ContactChange)
-        .ok_or(WebError::NotFound)?;
-    if let Some(app) = draft.application_id {
-        return Ok(Err(
-            Redirect::to(&format!("/applications/{app}/done")).into_response()
-        ));
-    }
-    let form: ContactForm =
-        serde_json::from_str(&draft.data).map_err(|e| WebError::Internal(e.to_string()))?;
-    let target = st
-        .ra
-        .store
-        .application_of(a.id(), form.target)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    Ok(Ok(Loaded {
-        draft,
-        form,
-        target,
-    }))
-}
+type Loaded = wizard::Loaded<ContactForm>;
 
 macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
-        match load($st, $a, $id).await? {
-            Ok(x) => x,
-            Err(redirect) => return Ok(redirect),
-        }
+        wizard::or_return!(wizard::open_about::<ContactForm>($st, $a, $id, |f| f.target))
     };
 }
 
 async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
-    let data = serde_json::to_string(&l.form).map_err(|e| WebError::Internal(e.to_string()))?;
-    st.ra
-        .store
-        .update_draft(a.id(), &l.draft.id, &data, step, st.ra.now())
-        .await?;
-    Ok(())
+    wizard::save(st, a, &l.draft, step).await
 }
 
 fn as_form(f: &ContactForm) -> ApplicationForm {
@@ -132,7 +85,7 @@ pub async fn agree(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let mut l = load_or_return!(&st, &a, &id);
-    l.form.agreed = true;
+    l.draft.form.agreed = true;
     save(&st, &a, &l, "input").await?;
     Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response())
 }
@@ -155,7 +108,7 @@ fn input_page(a: &Authed, l: &Loaded, issues: &[FieldIssue]) -> WebResult<Respon
         draft: l.draft.id.clone(),
         contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
         server: l.target.common_name.clone(),
-        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.form), &errors),
+        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.draft.form), &errors),
         errors,
     })?;
     if !issues.is_empty() {
@@ -171,7 +124,7 @@ pub async fn input(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
-    if !l.form.agreed {
+    if !l.draft.form.agreed {
         return Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response());
     }
     input_page(&a, &l, &[])
@@ -187,8 +140,8 @@ pub async fn input_submit(
     a.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
     let mut l = load_or_return!(&st, &a, &id);
     let mut form = ContactForm {
-        target: l.form.target,
-        agreed: l.form.agreed,
+        target: l.draft.form.target,
+        agreed: l.draft.form.agreed,
         ..Default::default()
     };
     for name in ContactForm::TEXT_FIELDS {
@@ -196,8 +149,8 @@ pub async fn input_submit(
             slot.clone_from(v);
         }
     }
-    l.form = form;
-    let checked = check_contacts(&l.form);
+    l.draft.form = form;
+    let checked = check_contacts(&l.draft.form);
     save(
         &st,
         &a,
@@ -232,7 +185,7 @@ pub async fn confirm(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
-    if check_contacts(&l.form).is_err() {
+    if check_contacts(&l.draft.form).is_err() {
         return Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response());
     }
     // Issue #8 item 17: what changed against the record is marked.
@@ -242,7 +195,7 @@ pub async fn confirm(
         &crate::portal::applications::details_form(&l.target),
         &Errors::default(),
     );
-    let after = contact_fieldsets(t, &as_form(&l.form), &Errors::default());
+    let after = contact_fieldsets(t, &as_form(&l.draft.form), &Errors::default());
     let rows = after
         .iter()
         .zip(before.iter())
@@ -274,7 +227,7 @@ pub async fn submit(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let l = load_or_return!(&st, &a, &id);
-    match st.ra.request_contact_change(a.id(), &id, &l.form).await? {
+    match st.ra.request_contact_change(a.id(), &l.draft).await? {
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
         Err(issues) => input_page(&a, &l, &issues),
     }

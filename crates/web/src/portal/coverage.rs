@@ -38,12 +38,12 @@ pub(crate) async fn coverage(
     t: crate::i18n::Tr,
     app: &Application,
 ) -> WebResult<Option<Coverage>> {
-    let Some((start, end)) = st.ra.store.contract_period(app.id).await? else {
+    let Some((start, end)) = st.ra.contract_period(app.id).await? else {
         return Ok(None);
     };
     let now = st.ra.now();
     let days = |to: i64| ((to - now).max(0) + 86_399) / 86_400;
-    let certs = st.ra.store.contract_certificates(app.id).await?;
+    let certs = st.ra.contract_certificates(app.id).await?;
     let rows = certs
         .iter()
         .map(|c| CoverageRow {

@@ -317,7 +317,6 @@ pub async fn list(
     let page_no = q.page.parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let mut list = st
         .ra
-        .store
         .search_applications(a.id(), &search, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
         .await?;
     let pages = ((list.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -325,7 +324,6 @@ pub async fn list(
         // A page past the end (the list shrank): show the last one.
         list = st
             .ra
-            .store
             .search_applications(a.id(), &search, (pages - 1) * PAGE_SIZE, PAGE_SIZE)
             .await?;
     }
@@ -514,7 +512,6 @@ pub async fn csv(
     while offset < CSV_MAX {
         let list = st
             .ra
-            .store
             .search_applications(a.id(), &search, offset, 1000)
             .await?;
         for x in &list.items {

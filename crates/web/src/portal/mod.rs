@@ -14,6 +14,7 @@ pub mod multipart;
 pub mod otp;
 pub mod revoke;
 pub mod switch;
+pub(crate) mod wizard;
 
 use crate::auth;
 use crate::error::WebResult;
@@ -143,7 +144,7 @@ async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
     let Some(s) = &ctx.session else {
         return auth::login_page(&st, &ctx, "", "");
     };
-    let creds = st.ra.store.credentials(st.realm, s.principal_id).await?;
+    let creds = st.ra.credentials(st.realm, s.principal_id).await?;
     if creds.is_some_and(|c| c.password_initial) {
         return Ok(axum::response::IntoResponse::into_response(
             axum::response::Redirect::to("/password"),

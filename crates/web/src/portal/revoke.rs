@@ -2,6 +2,7 @@
 //! (which warns that it cannot be taken back) → submit → done. The record then waits
 //! for the phone confirmation at the desk (R-V4).
 
+use super::wizard;
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, RevocationReason};
 use shomei_ra::revoke::RevocationForm;
-use shomei_store::{Application, Draft};
+use shomei_store::Application;
 
 /// The message key of a revocation reason, as the manual words it (R-V2).
 pub fn reason_key(r: RevocationReason) -> &'static str {
@@ -35,75 +36,23 @@ pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<R
         target: target.id,
         ..Default::default()
     };
-    let id = shomei_ra::random_token(16)?;
-    let data = serde_json::to_string(&form).map_err(|e| WebError::Internal(e.to_string()))?;
-    st.ra
-        .store
-        .create_draft(
-            &Draft {
-                id: id.clone(),
-                account_id: a.id(),
-                kind: AppKind::Revocation,
-                data,
-                step: "terms".into(),
-                application_id: None,
-            },
-            st.ra.now(),
-        )
+    let id = st
+        .ra
+        .start_draft(a.id(), AppKind::Revocation, &form, "terms")
         .await?;
     Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response())
 }
 
-struct Loaded {
-    draft: Draft,
-    form: RevocationForm,
-    target: Application,
-}
-
-async fn load(st: &Shared, a: &Authed, id: &str) -> WebResult<Result<Loaded, Response>> {
-    let draft = st
-        .ra
-        .store
-        .draft(a.id(), id)
-        .await?
-        .filter(|d| d.kind == AppKind::Revocation)
-        .ok_or(WebError::NotFound)?;
-    if let Some(app) = draft.application_id {
-        return Ok(Err(
-            Redirect::to(&format!("/applications/{app}/done")).into_response()
-        ));
-    }
-    let form: RevocationForm =
-        serde_json::from_str(&draft.data).map_err(|e| WebError::Internal(e.to_string()))?;
-    let target = st
-        .ra
-        .store
-        .application_of(a.id(), form.target)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    Ok(Ok(Loaded {
-        draft,
-        form,
-        target,
-    }))
-}
+type Loaded = wizard::Loaded<RevocationForm>;
 
 macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
-        match load($st, $a, $id).await? {
-            Ok(x) => x,
-            Err(redirect) => return Ok(redirect),
-        }
+        wizard::or_return!(wizard::open_about::<RevocationForm>($st, $a, $id, |f| f.target))
     };
 }
 
 async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
-    let data = serde_json::to_string(&l.form).map_err(|e| WebError::Internal(e.to_string()))?;
-    st.ra
-        .store
-        .update_draft(a.id(), &l.draft.id, &data, step, st.ra.now())
-        .await?;
-    Ok(())
+    wizard::save(st, a, &l.draft, step).await
 }
 
 #[derive(Template)]
@@ -137,7 +86,7 @@ pub async fn agree(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let mut l = load_or_return!(&st, &a, &id);
-    l.form.agreed = true;
+    l.draft.form.agreed = true;
     save(&st, &a, &l, "input").await?;
     Ok(Redirect::to(&format!("/revoke/{id}/input")).into_response())
 }
@@ -162,7 +111,7 @@ fn input_page(a: &Authed, l: &Loaded, error: &str) -> WebResult<Response> {
             (
                 r.code().to_owned(),
                 t.t(reason_key(*r)).to_owned(),
-                l.form.reason == r.code(),
+                l.draft.form.reason == r.code(),
             )
         })
         .collect();
@@ -188,7 +137,7 @@ pub async fn input(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
-    if !l.form.agreed {
+    if !l.draft.form.agreed {
         return Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response());
     }
     input_page(&a, &l, "")
@@ -214,7 +163,7 @@ pub async fn input_submit(
     if RevocationReason::from_code(&f.reason).is_none() {
         return input_page(&a, &l, a.ctx.tr.t("err.revoke_reason"));
     }
-    l.form.reason = f.reason;
+    l.draft.form.reason = f.reason;
     save(&st, &a, &l, "confirm").await?;
     Ok(Redirect::to(&format!("/revoke/{id}/confirm")).into_response())
 }
@@ -237,7 +186,7 @@ pub async fn confirm(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
-    let Some(reason) = RevocationReason::from_code(&l.form.reason) else {
+    let Some(reason) = RevocationReason::from_code(&l.draft.form.reason) else {
         return Ok(Redirect::to(&format!("/revoke/{id}/input")).into_response());
     };
     html(&ConfirmPage {
@@ -259,7 +208,7 @@ pub async fn submit(
 ) -> WebResult<Response> {
     a.check_csrf(&f.csrf)?;
     let l = load_or_return!(&st, &a, &id);
-    match st.ra.request_revocation(a.id(), &id, &l.form).await? {
+    match st.ra.request_revocation(a.id(), &l.draft).await? {
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
         Err(key) => input_page(&a, &l, a.ctx.tr.t(key)),
     }

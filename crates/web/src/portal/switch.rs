@@ -51,7 +51,6 @@ pub(crate) async fn switchable(
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let target = st
         .ra
-        .store
         .application_of(a.id(), id)
         .await?
         .ok_or(WebError::NotFound)?;

@@ -101,17 +101,18 @@ async fn issue7_items11_12_desk_forms() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let a = account(&ra, "テスト株式会社").await;
-        let draft = shomei_store::Draft {
-            id: "d-utf8".into(),
-            account_id: a.id,
-            kind: shomei_model::AppKind::New,
-            data: "{}".into(),
-            step: "confirm".into(),
-            application_id: None,
-        };
-        assert!(db.store.create_draft(&draft, ra.now()).await.is_ok());
         let id = ra
-            .submit(a.id, "d-utf8", &shomei_ra::testing::sr30_form(CSR))
+            .submit(
+                a.id,
+                &shomei_ra::testing::open_draft(
+                    &ra,
+                    a.id,
+                    shomei_model::AppKind::New,
+                    &shomei_ra::testing::sr30_form(CSR),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("draft: {e}")),
+            )
             .await
             .ok()
             .and_then(|r| r.ok())

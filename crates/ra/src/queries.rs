@@ -1,0 +1,137 @@
+//! What front ends may read, and the few records of what they saw (downloads, denied
+//! access, the system's start and stop). The store itself is the RA's alone: every
+//! front end (portal, desk, CLI, and the ACME and JSON APIs to come) reads through
+//! these calls and writes only through the RA's operations, each with its audit event.
+
+use crate::{Ra, Result};
+use shomei_store::CertificateRecord;
+use shomei_store::applications::Validation;
+use shomei_store::contracts::ContractCert;
+use shomei_store::coupons::Coupon;
+use shomei_store::otp::OtpSettings;
+use shomei_store::record_changes::DocumentInfo;
+use shomei_store::search::Search;
+use shomei_store::{
+    Account, Application, ApplicationList, AuditEvent, Credentials, Realm, StaffMember,
+};
+
+/// Read-only calls that pass straight to the store, each documented once here.
+macro_rules! reads {
+    ($( $(#[$m:meta])* fn $name:ident($($arg:ident: $t:ty),*) -> $ret:ty; )*) => {
+        impl Ra {
+            $(
+                $(#[$m])*
+                pub async fn $name(&self, $($arg: $t),*) -> Result<$ret> {
+                    Ok(self.store.$name($($arg),*).await?)
+                }
+            )*
+        }
+    };
+}
+
+reads! {
+    /// The login credentials' state of a principal (initial password, locked, disabled).
+    fn credentials(realm: Realm, id: i64) -> Option<Credentials>;
+    /// The application `id` if it is `account_id`'s.
+    fn application_of(account_id: i64, id: i64) -> Option<Application>;
+    /// Any application (staff).
+    fn application(id: i64) -> Option<Application>;
+    /// お申込一覧 and 検索 (R-LS1–R-LS4): one page of the account's records.
+    fn search_applications(account_id: i64, s: &Search, offset: i64, limit: i64) -> ApplicationList;
+    /// The desk's queue: applications waiting for staff.
+    fn open_applications(limit: i64) -> Vec<Application>;
+    /// A customer account.
+    fn account(id: i64) -> Option<Account>;
+    /// Accounts whose organisation, e-mail, access key or dealer code contains `text`.
+    fn find_accounts(text: &str, limit: i64) -> Vec<Account>;
+    /// An account made recently with this organisation and e-mail, if any (its key).
+    fn recent_account_like(org: &str, email: &str, since: i64) -> Option<String>;
+    /// The account by its access key.
+    fn account_by_access_key(key: &str) -> Option<Account>;
+    /// A staff member by login.
+    fn staff_by_login(login: &str) -> Option<StaffMember>;
+    /// The account's one-time-password settings (R-L6).
+    fn otp_settings(account_id: i64) -> Option<OtpSettings>;
+    /// The documents submitted with an application.
+    fn documents_of(application_id: i64) -> Vec<DocumentInfo>;
+    /// One submitted document with its bytes.
+    fn document(application_id: i64, id: i64) -> Option<(DocumentInfo, Vec<u8>)>;
+    /// The validations staff recorded for an application.
+    fn validations_of(application_id: i64) -> Vec<Validation>;
+    /// Whether a revocation request for this record is waiting.
+    fn revocation_pending(target_id: i64) -> bool;
+    /// The certificate issued for an application.
+    fn issued_certificate(application_id: i64) -> Option<CertificateRecord>;
+    /// The serial rows of an application's certificates: (id, serial, state).
+    fn certificate_rows(application_id: i64) -> Vec<(i64, String, String)>;
+    /// The contract's period (start, end) of the record's contract.
+    fn contract_period(application_id: i64) -> Option<(i64, i64)>;
+    /// Every certificate of the record's contract (the coverage timeline).
+    fn contract_certificates(application_id: i64) -> Vec<ContractCert>;
+    /// The latest audit events about `subject`.
+    fn recent_events_for(subject: &str, n: i64) -> Vec<AuditEvent>;
+    /// Every audit event about `subject`.
+    fn audit_events_for(subject: &str) -> Vec<AuditEvent>;
+    /// The coupons issued most recently.
+    fn recent_coupons(limit: i64) -> Vec<Coupon>;
+    /// The numbers of one coupon batch.
+    fn coupon_batch(batch: &str) -> Vec<String>;
+}
+
+impl Ra {
+    /// Records that the customer downloaded `what` of an application (R-D2).
+    pub async fn record_download(
+        &self,
+        account_id: i64,
+        application_id: i64,
+        what: &str,
+    ) -> Result<()> {
+        Ok(self
+            .store
+            .mark_downloaded(account_id, application_id, what, self.now())
+            .await?)
+    }
+
+    /// Records a customer's attempt to open another account's record.
+    pub async fn record_access_denied(&self, account_id: i64, application_id: i64) -> Result<()> {
+        Ok(self
+            .store
+            .audit(&AuditEvent::new(
+                self.now(),
+                format!("customer:{account_id}"),
+                "access.denied",
+                format!("application:{application_id}"),
+                serde_json::json!({}),
+            ))
+            .await?)
+    }
+
+    /// Records a system event (`system.start`, `system.stop`) with its payload.
+    pub async fn record_system_event(
+        &self,
+        action: &str,
+        payload: serde_json::Value,
+    ) -> Result<()> {
+        Ok(self
+            .store
+            .audit(&AuditEvent::new(
+                self.now(),
+                "system",
+                action,
+                "system",
+                payload,
+            ))
+            .await?)
+    }
+
+    /// Puts jobs a killed process left running back in the queue (workers are
+    /// idempotent). Returns how many.
+    pub async fn requeue_running_jobs(&self) -> Result<u64> {
+        Ok(self.store.requeue_running_jobs().await?)
+    }
+
+    /// Refreshes the database's statistics for the query planner.
+    pub async fn optimize_storage(&self) -> Result<()> {
+        Ok(self.store.optimize().await?)
+    }
+}
