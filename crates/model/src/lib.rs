@@ -5,6 +5,7 @@
 //! manual's rule id (`spec/RULES.md`) or the CA/Browser Forum section it enforces.
 #![deny(missing_docs)]
 
+pub mod actor;
 pub mod clock;
 pub mod countries;
 pub mod details;
@@ -13,6 +14,7 @@ pub mod revocation;
 pub mod validate;
 pub mod validity;
 
+pub use actor::Actor;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use kinds::{AppKind, AppStatus, ContractCode, ContractType, ServerType, Service, Term};
 pub use revocation::RevocationReason;

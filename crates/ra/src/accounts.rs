@@ -3,6 +3,7 @@
 
 use crate::{Ra, RaError, Result, random_from};
 use shomei_ca::client::{ClientCert, client_p12, issue_client_cert};
+use shomei_model::Actor;
 use shomei_model::validate;
 use shomei_store::{NewPrincipal, Realm};
 use time::Duration;
@@ -46,7 +47,7 @@ pub struct AccountInput {
 impl Ra {
     /// Creates a customer account: access key, initial password, login certificate from
     /// the login CA bound to the account (R-L2), PKCS#12.
-    pub async fn create_account(&self, input: &AccountInput, actor: &str) -> Result<Created> {
+    pub async fn create_account(&self, input: &AccountInput, actor: Actor) -> Result<Created> {
         let org =
             validate::required_text(&input.org, 200).map_err(|_| RaError::Invalid("err.org"))?;
         let email = validate::email(&input.email).map_err(|_| RaError::Invalid("err.email"))?;
@@ -87,7 +88,7 @@ impl Ra {
         login: &str,
         name: &str,
         email: &str,
-        actor: &str,
+        actor: Actor,
     ) -> Result<Created> {
         let login =
             validate::required_text(login, 64).map_err(|_| RaError::Invalid("err.login"))?;
@@ -112,7 +113,7 @@ impl Ra {
         &self,
         realm: Realm,
         id: i64,
-        actor: &str,
+        actor: Actor,
     ) -> Result<(String, i64)> {
         let now = self.clock.now();
         let password = random_from(PASSWORD_ALPHABET, 16)?;
@@ -130,7 +131,7 @@ impl Ra {
     }
 
     /// Staff disable (or enable again) a customer account; its sessions end at once.
-    pub async fn set_account_disabled(&self, id: i64, disabled: bool, actor: &str) -> Result<()> {
+    pub async fn set_account_disabled(&self, id: i64, disabled: bool, actor: Actor) -> Result<()> {
         if self
             .store
             .set_disabled(Realm::Customer, id, disabled, actor, self.now())
@@ -150,7 +151,7 @@ impl Ra {
         &self,
         realm: Realm,
         principal_id: i64,
-        actor: &str,
+        actor: Actor,
     ) -> Result<Created> {
         let now = self.clock.now();
         let (login, cert_org) = match realm {
@@ -217,7 +218,7 @@ impl Ra {
         email: &str,
         dealer_code: Option<String>,
         cert_org: &str,
-        actor: &str,
+        actor: Actor,
     ) -> Result<Created> {
         let now = self.clock.now();
         let ca = match realm {

@@ -5,6 +5,7 @@ use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{
     BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr_with,
 };
+use shomei_model::Actor;
 use shomei_model::{AppKind, AppStatus, Service, validity_for};
 use shomei_store::Validation;
 use shomei_store::certificates::NewContract;
@@ -160,8 +161,7 @@ impl Ra {
         {
             return Err(RaError::WrongState);
         }
-        self.issue(application_id, &format!("staff:{staff_id}"))
-            .await
+        self.issue(application_id, Actor::Staff(staff_id)).await
     }
 
     /// Staff reject an application with a reason.
@@ -189,9 +189,12 @@ impl Ra {
         let mut out = Vec::new();
         for id in self.store.interrupted_issuances().await? {
             self.store
-                .abandon_unfinished_certificates(id, "system", self.now())
+                .abandon_unfinished_certificates(id, Actor::System, self.now())
                 .await?;
-            let r = self.issue(id, "system").await.map_err(|e| e.to_string());
+            let r = self
+                .issue(id, Actor::System)
+                .await
+                .map_err(|e| e.to_string());
             out.push((id, r));
         }
         Ok(out)
@@ -201,7 +204,7 @@ impl Ra {
     /// is not the store's (a CSR that no longer passes, a lint finding, a signing error)
     /// sends the application back to 受付 with the reason for staff, and any reserved
     /// serial is marked failed, never reused (issue #7 item 4).
-    pub async fn issue(&self, application_id: i64, actor: &str) -> Result<Issued> {
+    pub async fn issue(&self, application_id: i64, actor: Actor) -> Result<Issued> {
         let result = self.issue_steps(application_id, actor).await;
         if let Err(e @ (RaError::Invalid(_) | RaError::Ca(_))) = &result {
             let reason = match e {
@@ -220,7 +223,7 @@ impl Ra {
         result
     }
 
-    async fn issue_steps(&self, application_id: i64, actor: &str) -> Result<Issued> {
+    async fn issue_steps(&self, application_id: i64, actor: Actor) -> Result<Issued> {
         // Step 0: the application must be approved (審査中) and its CSR still good.
         let now_dt = self.clock.now();
         let now = now_dt.unix_timestamp();
@@ -535,7 +538,7 @@ impl Ra {
         {
             return Ok(false);
         }
-        self.issue(application_id, "system").await?;
+        self.issue(application_id, Actor::System).await?;
         Ok(true)
     }
 }

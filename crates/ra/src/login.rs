@@ -3,6 +3,7 @@
 
 use crate::{Ra, Result, password};
 use shomei_ca::client::PresentedCert;
+use shomei_model::Actor;
 use shomei_store::{Credentials, Realm};
 
 /// Why a login was refused. Only the web layer's generic message reaches the user;
@@ -123,7 +124,7 @@ impl Ra {
             self.store
                 .audit(&shomei_store::AuditEvent::new(
                     now,
-                    "anonymous",
+                    Actor::Anonymous,
                     "login.failure",
                     subject,
                     detail(reason),
@@ -193,7 +194,7 @@ impl Ra {
                     self.store
                         .audit(&shomei_store::AuditEvent::new(
                             now,
-                            "anonymous",
+                            Actor::Anonymous,
                             "login.failure",
                             format!("{}:{id}", realm.code()),
                             detail(reason),

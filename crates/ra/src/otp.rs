@@ -8,6 +8,7 @@
 use crate::login::{LoggedIn, LoginRefusal};
 use crate::mail::Mail;
 use crate::{Ra, RaError, Result};
+use shomei_model::Actor;
 use shomei_store::otp::Challenge;
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -102,7 +103,7 @@ impl Ra {
         account_id: i64,
         method: &str,
         otp_email: &str,
-        actor: &str,
+        actor: Actor,
     ) -> Result<std::result::Result<(), &'static str>> {
         let (email, secret) = match method {
             "certificate" => (None, None),

@@ -4,6 +4,7 @@
 //! these calls and writes only through the RA's operations, each with its audit event.
 
 use crate::{Ra, Result};
+use shomei_model::Actor;
 use shomei_store::CertificateRecord;
 use shomei_store::applications::Validation;
 use shomei_store::contracts::ContractCert;
@@ -98,7 +99,7 @@ impl Ra {
             .store
             .audit(&AuditEvent::new(
                 self.now(),
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 "access.denied",
                 format!("application:{application_id}"),
                 serde_json::json!({}),
@@ -116,7 +117,7 @@ impl Ra {
             .store
             .audit(&AuditEvent::new(
                 self.now(),
-                "system",
+                Actor::System,
                 action,
                 "system",
                 payload,

@@ -78,13 +78,12 @@ impl Ra {
     /// Ends a session at logout, with its audit event.
     pub async fn logout(&self, s: &Session) -> Result<()> {
         self.store.delete_session(&s.token_hash).await?;
-        let who = format!("{}:{}", s.realm.code(), s.principal_id);
         self.store
             .audit(&AuditEvent::new(
                 self.now(),
-                who.clone(),
+                s.realm.actor(s.principal_id),
                 "logout",
-                who,
+                format!("{}:{}", s.realm.code(), s.principal_id),
                 serde_json::json!({}),
             ))
             .await?;

@@ -90,7 +90,10 @@ pub async fn issued(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::Crea
         email: "ops@example.jp".into(),
         dealer_code: None,
     };
-    let a = ra.create_account(&input, "test").await.expect("account");
+    let a = ra
+        .create_account(&input, shomei_model::Actor::Cli)
+        .await
+        .expect("account");
     let id = submit_as(ra, a.id, shomei_model::AppKind::New, &sr30_form(csr))
         .await
         .expect("submit")
@@ -236,7 +239,10 @@ pub async fn imported_sr20(ra: &Ra, staff_id: i64, csr: &str) -> (crate::account
         email: "ops@example.jp".into(),
         dealer_code: None,
     };
-    let a = ra.create_account(&input, "test").await.expect("account");
+    let a = ra
+        .create_account(&input, shomei_model::Actor::Cli)
+        .await
+        .expect("account");
     let mut form = sr30_form(csr);
     form.service = "SR2.0".into();
     let names = shomei_ca::check_csr(csr.as_bytes()).expect("csr").names;
@@ -269,7 +275,10 @@ pub async fn issued_ev(ra: &Ra, staff_id: i64, csr: &str) -> (crate::accounts::C
         email: "ops@example.jp".into(),
         dealer_code: None,
     };
-    let a = ra.create_account(&input, "test").await.expect("account");
+    let a = ra
+        .create_account(&input, shomei_model::Actor::Cli)
+        .await
+        .expect("account");
     let mut form = sr30_form(csr);
     form.service = "EV2.0".into();
     form.ev_business_category = "Private Organization".into();
@@ -330,7 +339,7 @@ pub async fn account(ra: &Ra, org: &str) -> crate::accounts::Created {
             email: "ops@example.jp".into(),
             dealer_code: None,
         },
-        "test",
+        shomei_model::Actor::Cli,
     )
     .await
     .expect("account")

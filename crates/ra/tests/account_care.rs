@@ -53,7 +53,7 @@ async fn r_l4_lock_after_five_unlock_and_disable() {
 
         // Unlock: a new initial password; the old one no longer works.
         let (pw, expires) = ra
-            .reset_initial_password(Realm::Customer, a.id, "staff:1")
+            .reset_initial_password(Realm::Customer, a.id, shomei_model::Actor::Staff(1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(expires - ra.now(), 30 * 86_400, "valid 30 days");
@@ -84,7 +84,7 @@ async fn r_l4_lock_after_five_unlock_and_disable() {
             .create_session(&session)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        ra.set_account_disabled(a.id, true, "staff:1")
+        ra.set_account_disabled(a.id, true, shomei_model::Actor::Staff(1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
@@ -93,12 +93,12 @@ async fn r_l4_lock_after_five_unlock_and_disable() {
             db.name
         );
         assert_eq!(login(pw.clone()).await, Err(LoginRefusal::Disabled));
-        ra.set_account_disabled(a.id, false, "staff:1")
+        ra.set_account_disabled(a.id, false, shomei_model::Actor::Staff(1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(login(pw).await.is_ok());
         assert!(
-            ra.set_account_disabled(999_999, true, "staff:1")
+            ra.set_account_disabled(999_999, true, shomei_model::Actor::Staff(1))
                 .await
                 .is_err()
         );
@@ -206,9 +206,14 @@ async fn r_l4_issue7_item8_only_the_owner_can_lock_an_account() {
         // An OTP account: its failures at the OTP entrance count and lock it.
         let otp = shomei_ra::testing::account(&ra, "ワンタイム株式会社").await;
         assert!(
-            ra.set_login_method(otp.id, "otp_mail", "otp@example.jp", "staff:1")
-                .await
-                .is_ok_and(|r| r.is_ok())
+            ra.set_login_method(
+                otp.id,
+                "otp_mail",
+                "otp@example.jp",
+                shomei_model::Actor::Staff(1)
+            )
+            .await
+            .is_ok_and(|r| r.is_ok())
         );
         for _ in 0..5 {
             let r = ra

@@ -18,7 +18,7 @@ async fn continuation_reuses_fresh_validations() {
         // Issued 2026-06-01: 199 days, ends 2026-12-16; the 1-year contract runs on.
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -105,7 +105,7 @@ async fn continuation_with_stale_domain_validation_goes_to_the_desk() {
         // is 177 days old, over the 100 days allowed from 2027-03-15.
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;

@@ -18,7 +18,7 @@ async fn account(ra: &Ra, dealer: Option<&str>) -> Created {
             email: "ops@example.jp".into(),
             dealer_code: dealer.map(str::to_owned),
         },
-        "test",
+        shomei_model::Actor::Cli,
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"))
@@ -39,7 +39,7 @@ async fn r_cp1_issue_list_and_use_once() {
     for db in backends().await {
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let form = |count: &str, expires: &str, dealer: &str| CouponForm {
@@ -205,7 +205,7 @@ async fn r_cp1_issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("cpn", "審査", "ra@example.jp", "test")
+            .create_staff("cpn", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let input = shomei_ra::accounts::AccountInput {
@@ -213,7 +213,11 @@ async fn r_cp1_issue8_item5_unknown_dealer_and_repeat_are_confirmed_first() {
             email: "d@example.jp".into(),
             dealer_code: Some("DEMO-001".into()),
         };
-        assert!(ra.create_account(&input, "test").await.is_ok());
+        assert!(
+            ra.create_account(&input, shomei_model::Actor::Cli)
+                .await
+                .is_ok()
+        );
         let form = |dealer: &str, confirm: &str, batch: &str| CouponForm {
             service: "SR3.0".into(),
             term: "1".into(),

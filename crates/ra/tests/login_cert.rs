@@ -33,7 +33,7 @@ async fn r_l5_new_login_certificate_revokes_the_old() {
         assert!(ok.is_ok(), "the first certificate works on {}", db.name);
 
         let new = ra
-            .replace_login_certificate(Realm::Customer, a.id, "staff:1")
+            .replace_login_certificate(Realm::Customer, a.id, shomei_model::Actor::Staff(1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let new_cert = cert_of(&new.cert_pem);

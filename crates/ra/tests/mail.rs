@@ -38,7 +38,7 @@ async fn notices_are_sent_once_in_japanese_and_english() {
         let settings = shomei_ra::testing::outbox_mail(dir.path());
         let ra = ra.with_mail(settings);
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -102,7 +102,7 @@ async fn renewal_reminders_once_each_to_those_who_asked() {
         let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
         let ra0 = ra0.with_mail(settings());
         let staff = ra0
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (_, app) = issued(&ra0, staff.id, CSR).await;
@@ -199,7 +199,7 @@ async fn reissue_done_notice() {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let ra = ra.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -226,7 +226,7 @@ async fn reminders_at_each_threshold_once() {
         let (ra0, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
         let ra0 = ra0.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
         let staff = ra0
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (_, app) = issued(&ra0, staff.id, CSR).await;

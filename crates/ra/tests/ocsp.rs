@@ -97,7 +97,7 @@ async fn ocsp_good_revoked_unknown() {
     for db in backends().await {
         let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -189,7 +189,7 @@ async fn ocsp_refresh_before_next_update() {
     let db = shomei_store::testing::sqlite().await;
     let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
     let staff = ra
-        .create_staff("rev", "審査", "ra@example.jp", "test")
+        .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     issued(&ra, staff.id, CSR).await;

@@ -42,15 +42,25 @@ async fn r_l6_mailed_code_and_totp() {
             Some(Err(LoginRefusal::NoCertificate))
         );
         assert_eq!(
-            ra.set_login_method(a.id, "otp_mail", "not-an-address", "staff:1")
-                .await
-                .ok(),
+            ra.set_login_method(
+                a.id,
+                "otp_mail",
+                "not-an-address",
+                shomei_model::Actor::Staff(1)
+            )
+            .await
+            .ok(),
             Some(Err("err.email"))
         );
-        ra.set_login_method(a.id, "otp_mail", "otp@example.jp", "staff:1")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|k| panic!("{k}"));
+        ra.set_login_method(
+            a.id,
+            "otp_mail",
+            "otp@example.jp",
+            shomei_model::Actor::Staff(1),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|k| panic!("{k}"));
         // Wrong password: no mail, counted.
         assert_eq!(
             ra.otp_login_start(&a.login, "wrong").await.ok(),
@@ -112,17 +122,25 @@ async fn r_l6_mailed_code_and_totp() {
             ra.otp_login_start(&a.login, &pw).await.ok(),
             Some(Err(LoginRefusal::Locked))
         );
-        ra.reset_initial_password(shomei_store::Realm::Customer, a.id, "staff:1")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        ra.reset_initial_password(
+            shomei_store::Realm::Customer,
+            a.id,
+            shomei_model::Actor::Staff(1),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
         // TOTP: enrolment shows the secret until the first right code.
-        ra.set_login_method(a.id, "otp_totp", "", "staff:1")
+        ra.set_login_method(a.id, "otp_totp", "", shomei_model::Actor::Staff(1))
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|k| panic!("{k}"));
         let (pw, _) = ra
-            .reset_initial_password(shomei_store::Realm::Customer, a.id, "staff:1")
+            .reset_initial_password(
+                shomei_store::Realm::Customer,
+                a.id,
+                shomei_model::Actor::Staff(1),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let ch = ra
@@ -215,7 +233,7 @@ async fn r_l6_issue7_item13_totp_secrets_are_encrypted_at_rest() {
         ra.policy.secrets = Arc::new(SecretKeys::from_raw(&[[7u8; 32]]).unwrap_or_default());
         let a = shomei_ra::testing::account(&ra, "暗号株式会社").await;
         assert!(
-            ra.set_login_method(a.id, "otp_totp", "", "staff:1")
+            ra.set_login_method(a.id, "otp_totp", "", shomei_model::Actor::Staff(1))
                 .await
                 .is_ok_and(|r| r.is_ok())
         );
@@ -236,7 +254,7 @@ async fn r_l6_issue7_item13_totp_secrets_are_encrypted_at_rest() {
         // Another account's row cannot take this ciphertext.
         let b = shomei_ra::testing::account(&ra, "別株式会社").await;
         assert!(
-            ra.set_login_method(b.id, "otp_totp", "", "staff:1")
+            ra.set_login_method(b.id, "otp_totp", "", shomei_model::Actor::Staff(1))
                 .await
                 .is_ok_and(|r| r.is_ok())
         );

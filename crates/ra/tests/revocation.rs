@@ -38,7 +38,7 @@ async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
     for db in backends().await {
         let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -144,7 +144,7 @@ async fn key_compromise_blocks_the_key_everywhere() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app1) = issued(&ra, staff.id, CSR_EC).await;
@@ -202,7 +202,7 @@ async fn r_v1_deadlines_and_eligibility() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
@@ -232,7 +232,7 @@ async fn r_v1_deadlines_and_eligibility() {
                     email: "b@example.jp".into(),
                     dealer_code: None,
                 },
-                "t",
+                shomei_model::Actor::Cli,
             )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -257,7 +257,7 @@ async fn r_v4_issue8_item7_unreachable_and_denied_outcomes() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;

@@ -14,7 +14,7 @@ async fn r_d1_seal_shows_live_status() {
     for db in backends().await {
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;

@@ -18,7 +18,7 @@ async fn r_r5_sr20_switches_keeping_remaining_time() {
     for db in backends().await {
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-06-01 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, old) = imported_sr20(&ra, staff.id, CSR).await;
@@ -157,7 +157,7 @@ async fn r_r5_sr30_switches_to_ev() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, old) = issued(&ra, staff.id, CSR).await;
@@ -189,7 +189,7 @@ async fn r_r5_sr30_switches_to_ev() {
                     email: "x@example.jp".into(),
                     dealer_code: None,
                 },
-                "test",
+                shomei_model::Actor::Cli,
             )
             .await
             .unwrap_or_else(|e| panic!("{e}"));

@@ -34,11 +34,11 @@ async fn r_l1_r_l2_login_factors() {
     for db in backends().await {
         let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let a = ra
-            .create_account(&input("テスト株式会社"), "test")
+            .create_account(&input("テスト株式会社"), shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let b = ra
-            .create_account(&input("別会社"), "test")
+            .create_account(&input("別会社"), shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (ca, cb) = (cert_of(&a.cert_pem), cert_of(&b.cert_pem));
@@ -116,7 +116,7 @@ async fn r_p1_forced_password_change() {
     for db in backends().await {
         let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let a = ra
-            .create_account(&input("テスト株式会社"), "test")
+            .create_account(&input("テスト株式会社"), shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let c = cert_of(&a.cert_pem);
@@ -196,11 +196,16 @@ async fn r_p1_forced_password_change() {
 /// An account, a staff member and a submitted SR3.0 application: (account, staff, application).
 async fn submitted(ra: &shomei_ra::Ra) -> (i64, i64, i64) {
     let a = ra
-        .create_account(&input("テスト株式会社"), "test")
+        .create_account(&input("テスト株式会社"), shomei_model::Actor::Cli)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let staff = ra
-        .create_staff("reviewer", "審査 太郎", "ra@example.jp", "test")
+        .create_staff(
+            "reviewer",
+            "審査 太郎",
+            "ra@example.jp",
+            shomei_model::Actor::Cli,
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let id = shomei_ra::testing::submit_as(ra, a.id, shomei_model::AppKind::New, &sr30_form(CSR))
@@ -391,7 +396,16 @@ async fn interrupted_issuance_resumes_on_restart() {
         );
         let cert_id = db
             .store
-            .reserve_serial("server", "5a99", id, 1, 2, "x", "staff", 1)
+            .reserve_serial(
+                "server",
+                "5a99",
+                id,
+                1,
+                2,
+                "x",
+                shomei_model::Actor::Staff(1),
+                1,
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         db.store

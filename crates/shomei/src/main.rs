@@ -6,6 +6,7 @@ mod setup;
 
 use clap::{Args, Parser, Subcommand};
 use config::Config;
+use shomei_model::Actor;
 use shomei_model::SystemClock;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -219,7 +220,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 dealer_code,
             };
             let c = ra
-                .create_account(&input, "cli")
+                .create_account(&input, Actor::Cli)
                 .await
                 .map_err(|e| format!("cannot create the account: {}", explain(&e)))?;
             let p12 = write_credentials(&out, &c)?;
@@ -239,7 +240,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .ok_or("no account with that --access-key")?;
             let (password, expires) = ra
-                .reset_initial_password(shomei_store::Realm::Customer, account.id, "cli")
+                .reset_initial_password(shomei_store::Realm::Customer, account.id, Actor::Cli)
                 .await
                 .map_err(|e| format!("cannot unlock: {}", explain(&e)))?;
             let expires = time::OffsetDateTime::from_unix_timestamp(expires)
@@ -265,7 +266,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .ok_or("no account with that --access-key")?;
             let c = ra
-                .replace_login_certificate(shomei_store::Realm::Customer, account.id, "cli")
+                .replace_login_certificate(shomei_store::Realm::Customer, account.id, Actor::Cli)
                 .await
                 .map_err(|e| format!("cannot issue the certificate: {}", explain(&e)))?;
             let p12 = write_credentials(&out, &c)?;
@@ -288,7 +289,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let login =
                 login.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
             let c = ra
-                .create_staff(&login, &name, &email, "cli")
+                .create_staff(&login, &name, &email, Actor::Cli)
                 .await
                 .map_err(|e| format!("cannot create the staff member: {}", explain(&e)))?;
             let p12 = write_credentials(&out, &c)?;

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::setup::{self, Pki};
 use serde::{Deserialize, Serialize};
+use shomei_model::Actor;
 use shomei_store::Realm;
 use shomei_web::tls::{ClientAuth, serve_tls, server_config};
 use shomei_web::{AppState, WebConfig};
@@ -55,7 +56,7 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
         dealer_code: Some("DEMO-001".into()),
     };
     let c = ra
-        .create_account(&input, "system")
+        .create_account(&input, Actor::System)
         .await
         .map_err(|e| format!("cannot create the demo account: {e}"))?;
     let cp12 = crate::write_credentials(&dir.join("demo").join("customer"), &c)?;
@@ -69,7 +70,7 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
         login = format!("reviewer-{}", c.login.to_lowercase());
     }
     let s = ra
-        .create_staff(&login, "デモ審査担当", "reviewer@example.jp", "system")
+        .create_staff(&login, "デモ審査担当", "reviewer@example.jp", Actor::System)
         .await
         .map_err(|e| format!("cannot create the demo staff member: {e}"))?;
     let sp12 = crate::write_credentials(&dir.join("demo").join("staff"), &s)?;

@@ -154,7 +154,7 @@ async fn run(db: TestDb, n: i64) {
         cert_fingerprint: "fp".into(),
     };
     let acct = s
-        .create_principal(Realm::Customer, &p, "bench", 0)
+        .create_principal(Realm::Customer, &p, shomei_model::Actor::Cli, 0)
         .await
         .unwrap();
     let t = Instant::now();

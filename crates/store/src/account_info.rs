@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::{Result, Store, Ts};
+use shomei_model::Actor;
 use sqlx::Row;
 
 impl Store {
@@ -62,7 +63,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 "account_info.registered",
                 format!("customer:{account_id}"),
                 serde_json::json!({}),

@@ -5,6 +5,7 @@
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
 use shomei_model::{AppKind, AppStatus, ContractType, ServerType, Service};
 use sqlx::Row;
@@ -341,7 +342,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let subject = format!("application:{id}");
-        append(&mut tx, &AuditEvent::new(now, format!("customer:{}", a.account_id), "application.submitted", &subject, serde_json::json!({
+        append(&mut tx, &AuditEvent::new(now, Actor::Customer(a.account_id), "application.submitted", &subject, serde_json::json!({
             "kind": a.kind.code(), "service": a.service.code(), "names": a.names, "spki_sha256": a.spki_sha256,
         })))
         .await?;
@@ -442,7 +443,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "application.rejected",
                 format!("application:{id}"),
                 serde_json::json!({ "reason": reason }),
@@ -487,7 +488,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "application.approved",
                 format!("application:{id}"),
                 serde_json::json!({ "validations": detail }),

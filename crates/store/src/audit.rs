@@ -4,6 +4,7 @@
 
 use crate::{Result, Store, StoreError, Ts};
 use sha2::{Digest, Sha256};
+use shomei_model::Actor;
 use sqlx::{Any, Row, Transaction};
 
 /// One audit event.
@@ -25,14 +26,14 @@ impl AuditEvent {
     /// An event with a JSON detail.
     pub fn new(
         at: Ts,
-        actor: impl Into<String>,
+        actor: Actor,
         action: &str,
         subject: impl Into<String>,
         detail: serde_json::Value,
     ) -> Self {
         AuditEvent {
             at,
-            actor: actor.into(),
+            actor: actor.to_string(),
             action: action.into(),
             subject: subject.into(),
             detail: detail.to_string(),

@@ -4,6 +4,7 @@
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use shomei_model::{ContractCode, ContractType, Service};
 use sqlx::Row;
 
@@ -59,7 +60,7 @@ impl Store {
         not_before: Ts,
         not_after: Ts,
         spki_sha256: &str,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
@@ -117,7 +118,7 @@ impl Store {
         pem: &str,
         contract: Option<&NewContract>,
         supersede: Option<(i64, Ts)>,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<String> {
         let mut tx = self.begin().await?;
@@ -336,7 +337,7 @@ impl Store {
         &self,
         application_id: i64,
         reason: &str,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -376,7 +377,7 @@ impl Store {
     pub async fn abandon_unfinished_certificates(
         &self,
         application_id: i64,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<u64> {
         let mut tx = self.begin().await?;
@@ -422,7 +423,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 "certificate.downloaded",
                 format!("application:{application_id}"),
                 serde_json::json!({ "what": what }),
@@ -455,7 +456,7 @@ impl Store {
                 &mut tx,
                 &AuditEvent::new(
                     now,
-                    "system",
+                    Actor::System,
                     "certificate.revoked",
                     format!("application:{target}"),
                     serde_json::json!({ "serial": serial, "reason": 4, "superseded_by": by }),

@@ -5,6 +5,7 @@ use crate::audit::{AuditEvent, append};
 use crate::principals::Realm;
 use crate::revocations::RevokedEntry;
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use sqlx::Row;
 
 /// The CA slug of a realm's login certificates (`login` or `staff`).
@@ -36,7 +37,7 @@ impl Store {
         principal_id: i64,
         new: &NewBinding,
         reason: i64,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<Option<String>> {
         let table = realm.table();

@@ -4,6 +4,7 @@
 use crate::applications::Validation;
 use crate::audit::{AuditEvent, append};
 use crate::{Result, Store, Ts};
+use shomei_model::Actor;
 use sqlx::Row;
 
 impl Store {
@@ -123,7 +124,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                "system",
+                Actor::System,
                 "application.approved_by_reuse",
                 format!("application:{id}"),
                 serde_json::json!({ "reused": detail }),

@@ -4,6 +4,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use shomei_model::Service;
 use sqlx::Row;
 
@@ -100,7 +101,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "coupons.issued",
                 format!("dealer:{}", c.dealer_code),
                 serde_json::json!({ "numbers": c.numbers, "service": c.service.code(), "term_years": c.term_years, "expires_at": c.expires_at }),

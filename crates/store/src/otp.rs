@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::{Result, Store, Ts, flag};
+use shomei_model::Actor;
 use sqlx::Row;
 
 /// An account's login settings.
@@ -89,7 +90,7 @@ impl Store {
         method: &str,
         otp_email: Option<&str>,
         totp_secret: Option<&str>,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;

@@ -2,6 +2,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::{Result, Store, StoreError, Ts, flag};
+use shomei_model::Actor;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -26,6 +27,13 @@ impl Realm {
         match self {
             Realm::Customer => "customer",
             Realm::Staff => "staff",
+        }
+    }
+    /// The audit actor of principal `id` of this realm.
+    pub fn actor(self, id: i64) -> shomei_model::Actor {
+        match self {
+            Realm::Customer => shomei_model::Actor::Customer(id),
+            Realm::Staff => shomei_model::Actor::Staff(id),
         }
     }
     /// Parses [`Realm::code`].
@@ -176,7 +184,7 @@ impl Store {
         &self,
         realm: Realm,
         p: &NewPrincipal,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
@@ -312,7 +320,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("{}:{id}", realm.code()),
+                realm.actor(id),
                 "login.success",
                 format!("{}:{id}", realm.code()),
                 detail,
@@ -347,7 +355,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                "anonymous",
+                Actor::Anonymous,
                 "login.failure",
                 format!("{}:{id}", realm.code()),
                 detail,
@@ -359,7 +367,7 @@ impl Store {
                 &mut tx,
                 &AuditEvent::new(
                     now,
-                    "system",
+                    Actor::System,
                     "account.locked",
                     format!("{}:{id}", realm.code()),
                     serde_json::json!({}),
@@ -383,7 +391,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("{}:{id}", realm.code()),
+                realm.actor(id),
                 "password.changed",
                 format!("{}:{id}", realm.code()),
                 serde_json::json!({}),
@@ -405,7 +413,7 @@ impl Store {
         id: i64,
         hash: &str,
         expires_at: Ts,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -441,7 +449,7 @@ impl Store {
         realm: Realm,
         id: i64,
         disabled: bool,
-        actor: &str,
+        actor: Actor,
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;

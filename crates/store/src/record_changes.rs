@@ -4,6 +4,7 @@
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
 use sqlx::Row;
 
@@ -27,7 +28,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 "application.withdrawn",
                 format!("application:{id}"),
                 serde_json::json!({}),
@@ -62,7 +63,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "documents.requested",
                 format!("application:{id}"),
                 serde_json::json!({ "note": note }),
@@ -96,7 +97,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "documents.received",
                 format!("application:{id}"),
                 serde_json::json!({}),
@@ -164,7 +165,7 @@ impl Store {
                 &mut tx,
                 &AuditEvent::new(
                     now,
-                    format!("customer:{account_id}"),
+                    Actor::Customer(account_id),
                     "contacts.change_requested",
                     format!("application:{id}"),
                     serde_json::json!({ "target": target_id }),
@@ -218,7 +219,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 "contacts.changed",
                 format!("application:{target}"),
                 serde_json::json!({ "request": id }),
@@ -283,7 +284,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 "documents.uploaded",
                 format!("application:{application_id}"),
                 serde_json::json!({ "document": id, "filename": filename, "content_type": content_type, "size": data.len(), "sha256": sha256 }),

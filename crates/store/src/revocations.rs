@@ -5,6 +5,7 @@
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
 use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
 use sqlx::Row;
 
 /// One entry of a CRL.
@@ -102,7 +103,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("staff:{staff_id}"),
+                Actor::Staff(staff_id),
                 action,
                 format!("application:{id}"),
                 serde_json::json!({ "note": note }),
@@ -232,7 +233,7 @@ impl Store {
             &mut tx,
             &AuditEvent::new(
                 now,
-                format!("customer:{account_id}"),
+                Actor::Customer(account_id),
                 &format!("{kind}.requested"),
                 format!("application:{id}"),
                 serde_json::json!({ "target": target_id, "reason": reason }),
@@ -288,7 +289,7 @@ impl Store {
                 &mut tx,
                 &AuditEvent::new(
                     now,
-                    format!("staff:{staff_id}"),
+                    Actor::Staff(staff_id),
                     "contract.cancelled",
                     format!("application:{target}"),
                     serde_json::json!({ "request": revocation_id }),
@@ -296,7 +297,7 @@ impl Store {
             )
             .await?;
         }
-        let actor = format!("staff:{staff_id}");
+        let actor = Actor::Staff(staff_id);
         let mut rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
             .bind(target)
             .bind(now)
@@ -314,7 +315,7 @@ impl Store {
                 &mut tx,
                 &AuditEvent::new(
                     now,
-                    &actor,
+                    actor,
                     "key.blocked",
                     format!("application:{revocation_id}"),
                     serde_json::json!({ "spki_sha256": spki }),
@@ -338,14 +339,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let app: i64 = r.try_get("application_id")?;
-            append(&mut tx, &AuditEvent::new(now, &actor, "certificate.revoked", format!("application:{app}"), serde_json::json!({ "serial": serial, "reason": if app == target { crl_reason } else { 1 }, "request": revocation_id }))).await?;
+            append(&mut tx, &AuditEvent::new(now, actor, "certificate.revoked", format!("application:{app}"), serde_json::json!({ "serial": serial, "reason": if app == target { crl_reason } else { 1 }, "request": revocation_id }))).await?;
             serials.push(serial);
         }
         append(
             &mut tx,
             &AuditEvent::new(
                 now,
-                &actor,
+                actor,
                 "revocation.confirmed",
                 format!("application:{revocation_id}"),
                 serde_json::json!({ "serials": serials }),

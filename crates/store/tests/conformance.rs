@@ -1,5 +1,6 @@
 //! Store conformance: the same tests on SQLite and PostgreSQL.
 
+use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
 use shomei_model::{AppKind, AppStatus, ContractType, ServerType, Service};
 use shomei_store::certificates::NewContract;
@@ -18,7 +19,7 @@ async fn account(s: &Store, key: &str) -> i64 {
         cert_subject: format!("CN={key}"),
         cert_fingerprint: format!("fp{key}"),
     };
-    s.create_principal(Realm::Customer, &p, "cli", 10)
+    s.create_principal(Realm::Customer, &p, shomei_model::Actor::Cli, 10)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -74,7 +75,9 @@ async fn access_keys_are_unique() {
             cert_subject: "s".into(),
             cert_fingerprint: "f".into(),
         };
-        let err = s.create_principal(Realm::Customer, &again, "cli", 11).await;
+        let err = s
+            .create_principal(Realm::Customer, &again, shomei_model::Actor::Cli, 11)
+            .await;
         assert!(err.is_err_and(|e| e.is_unique_violation()), "{}", db.name);
     }
 }
@@ -169,7 +172,7 @@ async fn issuance_cycle_and_contract_code() {
             cert_fingerprint: "f1".into(),
         };
         let staff_id = s
-            .create_principal(Realm::Staff, &staff, "cli", 11)
+            .create_principal(Realm::Staff, &staff, shomei_model::Actor::Cli, 11)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -198,12 +201,30 @@ async fn issuance_cycle_and_contract_code() {
             "approve twice"
         );
         let cert_id = s
-            .reserve_serial("server", "5a01", id, 50, 60, "ab", "staff:1", 42)
+            .reserve_serial(
+                "server",
+                "5a01",
+                id,
+                50,
+                60,
+                "ab",
+                shomei_model::Actor::Staff(1),
+                42,
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         // Serials are unique per issuer.
         let dup = s
-            .reserve_serial("server", "5a01", id, 50, 60, "ab", "staff:1", 42)
+            .reserve_serial(
+                "server",
+                "5a01",
+                id,
+                50,
+                60,
+                "ab",
+                shomei_model::Actor::Staff(1),
+                42,
+            )
             .await;
         assert!(dup.is_err_and(|e| e.is_unique_violation()), "{}", db.name);
         s.store_linted(cert_id, b"tbs")
@@ -218,7 +239,16 @@ async fn issuance_cycle_and_contract_code() {
             ends_at: 1000,
         };
         let code = s
-            .complete_issuance(cert_id, id, b"der", "pem", Some(&c), None, "staff:1", 43)
+            .complete_issuance(
+                cert_id,
+                id,
+                b"der",
+                "pem",
+                Some(&c),
+                None,
+                shomei_model::Actor::Staff(1),
+                43,
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(shomei_model::ContractCode::parse(&code).is_some());
@@ -244,7 +274,7 @@ async fn audit_chain_detects_tampering() {
         account(s, "FFFF6666").await;
         s.audit(&AuditEvent::new(
             5,
-            "system",
+            Actor::System,
             "system.start",
             "system",
             serde_json::json!({}),

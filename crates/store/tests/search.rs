@@ -23,7 +23,7 @@ async fn account(s: &Store, key: &str) -> i64 {
         cert_subject: format!("CN={key}"),
         cert_fingerprint: format!("fp{key}"),
     };
-    s.create_principal(Realm::Customer, &p, "cli", 10)
+    s.create_principal(Realm::Customer, &p, shomei_model::Actor::Cli, 10)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -11,6 +11,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use shomei_model::Actor;
 use shomei_store::Realm;
 
 /// `?q=` (search) and `?m=` (message).
@@ -234,7 +235,7 @@ pub async fn reset_password(
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let (password, _) = st
         .ra
-        .reset_initial_password(Realm::Customer, n, &format!("staff:{}", a.id()))
+        .reset_initial_password(Realm::Customer, n, Actor::Staff(a.id()))
         .await?;
     detail_page(&st, &a, &id, "account.msg.reset", password).await
 }
@@ -254,7 +255,7 @@ pub async fn set_disabled(
         _ => return Err(WebError::NotFound),
     };
     st.ra
-        .set_account_disabled(n, disabled, &format!("staff:{}", a.id()))
+        .set_account_disabled(n, disabled, Actor::Staff(a.id()))
         .await?;
     let m = if disabled { "disabled" } else { "enabled" };
     Ok(Redirect::to(&format!("/accounts/{n}?m={m}")).into_response())
@@ -281,7 +282,7 @@ pub async fn set_method(
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     match st
         .ra
-        .set_login_method(n, &f.method, &f.otp_email, &format!("staff:{}", a.id()))
+        .set_login_method(n, &f.method, &f.otp_email, Actor::Staff(a.id()))
         .await?
     {
         Ok(()) => Ok(Redirect::to(&format!("/accounts/{n}?m=method")).into_response()),
@@ -317,7 +318,7 @@ pub async fn new_certificate(
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let c = st
         .ra
-        .replace_login_certificate(Realm::Customer, n, &format!("staff:{}", a.id()))
+        .replace_login_certificate(Realm::Customer, n, Actor::Staff(a.id()))
         .await?;
     html(&NewCertPage {
         p: Page::new(&a.ctx, "desk", "account.newcert.title"),
@@ -412,11 +413,7 @@ pub async fn create_account(
         email: f.email.clone(),
         dealer_code: Some(f.dealer_code.clone()).filter(|d| !d.trim().is_empty()),
     };
-    match st
-        .ra
-        .create_account(&input, &format!("staff:{}", a.id()))
-        .await
-    {
+    match st.ra.create_account(&input, Actor::Staff(a.id())).await {
         Ok(c) => html(&AccountCreatedPage {
             p: Page::new(&a.ctx, "desk", "account.created.title"),
             id: c.id,

@@ -21,7 +21,7 @@ async fn r_d1_stickers_and_public_seal_page() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
@@ -141,7 +141,7 @@ async fn r_cp1_coupon_list_and_pick() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let a = ra
@@ -151,7 +151,7 @@ async fn r_cp1_coupon_list_and_pick() {
                     email: "ops@example.jp".into(),
                     dealer_code: Some("D-100".into()),
                 },
-                "test",
+                shomei_model::Actor::Cli,
             )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -229,7 +229,7 @@ async fn r_ls_list_search_and_csv() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;

@@ -17,7 +17,7 @@ async fn r_ls3_documents_mark_and_r_a5_withdrawal() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let a = account(&ra, "テスト株式会社").await;
@@ -117,7 +117,7 @@ async fn r_c1_contact_change() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
@@ -239,7 +239,7 @@ async fn r_r1_r_r3_renewal_prefilled_and_term_continues() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
@@ -340,7 +340,7 @@ async fn cancellation_ends_contract_and_revokes() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
@@ -434,7 +434,7 @@ async fn r_r5_service_switch_in_the_portal() {
         let (ra, _, _) =
             shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         let staff = ra
-            .create_staff("rev", "審査", "ra@example.jp", "test")
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = shomei_ra::testing::imported_sr20(&ra, staff.id, CSR).await;

@@ -162,11 +162,16 @@ async fn r_s2_issue7_item1_weak_keys_refused_through_contract_import() {
         assert!(list.add_lines(&fp.unwrap_or_default()).is_ok());
         ra.policy.keys = std::sync::Arc::new(shomei_ca::KeyPolicy { weak_keys: list });
         let a = ra
-            .create_account(&input("テスト株式会社"), "test")
+            .create_account(&input("テスト株式会社"), shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let staff = ra
-            .create_staff("importer", "審査 太郎", "ra@example.jp", "test")
+            .create_staff(
+                "importer",
+                "審査 太郎",
+                "ra@example.jp",
+                shomei_model::Actor::Cli,
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         for (name, key) in [
@@ -241,7 +246,7 @@ async fn r_ls3_issue8_item2_documents_submitted_while_pending() {
         assert_eq!(r.ok().and_then(|r| r.err()), Some("err.doc_size"));
         // Another account's upload is refused.
         let other = ra
-            .create_account(&input("他社株式会社"), "test")
+            .create_account(&input("他社株式会社"), shomei_model::Actor::Cli)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(

@@ -162,7 +162,7 @@ pub async fn account(ra: &Ra, org: &str) -> Created {
             email: "ops@example.jp".into(),
             dealer_code: None,
         },
-        "test",
+        shomei_model::Actor::Cli,
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"))
@@ -255,7 +255,7 @@ pub fn desk(ra: &Ra) -> Router {
 /// A staff member logged in at the desk (initial password changed).
 pub async fn desk_logged_in(ra: &Ra, login: &str) -> (Created, Client) {
     let s = ra
-        .create_staff(login, "審査", "ra@example.jp", "test")
+        .create_staff(login, "審査", "ra@example.jp", shomei_model::Actor::Cli)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut sc = Client {
