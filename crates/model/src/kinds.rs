@@ -21,6 +21,17 @@ macro_rules! coded_enum {
             pub fn from_code(code: &str) -> Option<Self> {
                 match code { $($code => Some($name::$variant),)+ _ => None }
             }
+            /// The codes of the values for which `pred` holds, as an SQL list
+            /// (`('a', 'b')`): the store's queries are built from the same predicate
+            /// the Rust code uses, so the two cannot drift apart.
+            pub fn sql_list(pred: fn(Self) -> bool) -> String {
+                let codes: Vec<String> = Self::ALL
+                    .iter()
+                    .filter(|v| pred(**v))
+                    .map(|v| format!("'{}'", v.code()))
+                    .collect();
+                format!("({})", codes.join(", "))
+            }
         }
 
         impl std::fmt::Display for $name {
@@ -133,9 +144,23 @@ impl AppStatus {
                 | AppStatus::PhoneConfirmationPending
         )
     }
+    /// Waiting for staff to begin the review (申込受付, 書類提出待ち): the record may
+    /// still be withdrawn, asked for documents, or taken under review.
+    pub fn awaits_review(self) -> bool {
+        matches!(self, AppStatus::Received | AppStatus::DocumentsPending)
+    }
     /// R-A5 申請取消: only an application that is not done yet can be withdrawn.
     pub fn allows_withdrawal(self) -> bool {
-        matches!(self, AppStatus::Received | AppStatus::DocumentsPending)
+        self.awaits_review()
+    }
+    /// Staff may reject a record still open, except a revocation waiting for its phone
+    /// call (which has outcomes of its own, R-V4).
+    pub fn allows_rejection(self) -> bool {
+        self.is_open() && self != AppStatus::PhoneConfirmationPending
+    }
+    /// Withdrawn or rejected: the record never took effect.
+    pub fn is_void(self) -> bool {
+        matches!(self, AppStatus::Withdrawn | AppStatus::Rejected)
     }
     /// R-D2: downloads only while the status is 完了.
     pub fn allows_download(self) -> bool {
@@ -262,5 +287,35 @@ mod tests {
         for s in AppStatus::ALL {
             assert_eq!(s.allows_download(), *s == AppStatus::Completed);
         }
+    }
+}
+
+#[cfg(test)]
+mod sql_list_tests {
+    use super::{AppKind, AppStatus};
+
+    /// The SQL lists the store builds from the predicates.
+    #[test]
+    fn sql_lists_follow_the_predicates() {
+        assert_eq!(
+            AppStatus::sql_list(AppStatus::is_open),
+            "('received', 'documents_pending', 'under_review', 'phone_pending')"
+        );
+        assert_eq!(
+            AppStatus::sql_list(AppStatus::awaits_review),
+            "('received', 'documents_pending')"
+        );
+        assert_eq!(
+            AppStatus::sql_list(AppStatus::allows_rejection),
+            "('received', 'documents_pending', 'under_review')"
+        );
+        assert_eq!(
+            AppStatus::sql_list(AppStatus::is_void),
+            "('withdrawn', 'rejected')"
+        );
+        assert_eq!(
+            AppKind::sql_list(AppKind::issues_certificate),
+            "('new', 'renewal', 'reissue', 'continuation', 'switch')"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
+use crate::sql::{AWAITING_REVIEW, OPEN, REJECTABLE};
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
@@ -413,7 +414,7 @@ impl Store {
     /// Applications waiting for staff, oldest first.
     pub async fn open_applications(&self, limit: i64) -> Result<Vec<Application>> {
         let sql = format!(
-            "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.status IN ('received', 'under_review', 'documents_pending', 'phone_pending') ORDER BY a.created_at, a.id LIMIT $1"
+            "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.status IN {OPEN} ORDER BY a.created_at, a.id LIMIT $1"
         );
         let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(app_of).collect()
@@ -428,7 +429,7 @@ impl Store {
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE applications SET status = 'rejected', reject_reason = $2, updated_at = $3 WHERE id = $1 AND status IN ('received', 'under_review', 'documents_pending')")
+        let n = sqlx::query(&format!("UPDATE applications SET status = 'rejected', reject_reason = $2, updated_at = $3 WHERE id = $1 AND status IN {REJECTABLE}"))
             .bind(id)
             .bind(reason)
             .bind(now)
@@ -464,7 +465,7 @@ impl Store {
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE applications SET status = 'under_review', updated_at = $2, issuance_error = NULL, documents_note = NULL WHERE id = $1 AND status IN ('received', 'documents_pending') RETURNING account_id")
+        let row = sqlx::query(&format!("UPDATE applications SET status = 'under_review', updated_at = $2, issuance_error = NULL, documents_note = NULL WHERE id = $1 AND status IN {AWAITING_REVIEW} RETURNING account_id"))
             .bind(id)
             .bind(now)
             .fetch_optional(&mut *tx)

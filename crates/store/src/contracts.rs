@@ -3,6 +3,7 @@
 
 use crate::applications::Validation;
 use crate::audit::{AuditEvent, append};
+use crate::sql::VOID;
 use crate::{Result, Store, Ts};
 use shomei_model::Actor;
 use sqlx::Row;
@@ -62,7 +63,7 @@ impl Store {
     /// R-R5: whether a service switch of the contract of `record` is under way or done
     /// (a contract is switched once; its time moves to the new contract).
     pub async fn has_switch(&self, record: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications s JOIN applications t ON t.id = s.target_id WHERE s.kind = 'switch' AND s.status NOT IN ('withdrawn', 'rejected') AND t.contract_id = (SELECT contract_id FROM applications WHERE id = $1)")
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM applications s JOIN applications t ON t.id = s.target_id WHERE s.kind = 'switch' AND s.status NOT IN {VOID} AND t.contract_id = (SELECT contract_id FROM applications WHERE id = $1)"))
             .bind(record)
             .fetch_one(&self.pool)
             .await?;
@@ -72,7 +73,7 @@ impl Store {
     /// Reissues in the contract of `contract_target` that were not withdrawn or
     /// rejected: R-RI3 allows one for EV.
     pub async fn reissue_count(&self, contract_target: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE kind = 'reissue' AND status NOT IN ('withdrawn', 'rejected') AND contract_id = (SELECT contract_id FROM applications WHERE id = $1)")
+        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM applications WHERE kind = 'reissue' AND status NOT IN {VOID} AND contract_id = (SELECT contract_id FROM applications WHERE id = $1)"))
             .bind(contract_target)
             .fetch_one(&self.pool)
             .await?)

@@ -24,6 +24,7 @@ pub mod reminders;
 pub mod revocations;
 pub mod search;
 pub mod sessions;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 

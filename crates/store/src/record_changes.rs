@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
+use crate::sql::{AWAITING_REVIEW, CERT_KINDS};
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
@@ -13,7 +14,7 @@ impl Store {
     /// it was not the account's or no longer withdrawable.
     pub async fn withdraw_application(&self, account_id: i64, id: i64, now: Ts) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE applications SET status = 'withdrawn', updated_at = $3 WHERE id = $1 AND account_id = $2 AND status IN ('received', 'documents_pending')")
+        let n = sqlx::query(&format!("UPDATE applications SET status = 'withdrawn', updated_at = $3 WHERE id = $1 AND account_id = $2 AND status IN {AWAITING_REVIEW}"))
             .bind(id)
             .bind(account_id)
             .bind(now)
@@ -49,7 +50,7 @@ impl Store {
         now: Ts,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE applications SET status = 'documents_pending', documents_note = $2, updated_at = $3 WHERE id = $1 AND status IN ('received', 'documents_pending') AND kind <> 'revocation'")
+        let n = sqlx::query(&format!("UPDATE applications SET status = 'documents_pending', documents_note = $2, updated_at = $3 WHERE id = $1 AND status IN {AWAITING_REVIEW} AND kind <> 'revocation'"))
             .bind(id)
             .bind(note)
             .bind(now)
@@ -137,9 +138,9 @@ impl Store {
                 Some(Some(id)) => return Ok((id, false)),
                 Some(None) => {}
             }
-            let allowed: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue', 'continuation', 'switch') \
-                 AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN ('received', 'documents_pending'))",
+            let allowed: i64 = sqlx::query_scalar(&format!(
+"SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN {CERT_KINDS} \
+                 AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN {AWAITING_REVIEW})"),
             )
             .bind(target_id)
             .bind(account_id)
@@ -201,7 +202,7 @@ impl Store {
     /// record takes the new contacts, in one transaction with the audit event.
     pub async fn complete_contact_change(&self, id: i64, staff_id: i64, now: Ts) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'contact_change' AND status IN ('received', 'documents_pending') RETURNING target_id, details")
+        let row = sqlx::query(&format!("UPDATE applications SET status = 'completed', completed_at = $2, updated_at = $2 WHERE id = $1 AND kind = 'contact_change' AND status IN {AWAITING_REVIEW} RETURNING target_id, details"))
             .bind(id)
             .bind(now)
             .fetch_optional(&mut *tx)

@@ -2,6 +2,7 @@
 //! reminder sent so that none goes out twice.
 
 use crate::jobs::enqueue;
+use crate::sql::{CERT_KINDS, VOID};
 use crate::{Result, Store, Ts};
 use sqlx::Row;
 
@@ -17,9 +18,6 @@ pub struct Ending {
     pub ends_at: Ts,
 }
 
-/// The kinds of record that hold a contract's certificate, as SQL.
-const CERT_KINDS: &str = "('new', 'renewal', 'reissue', 'continuation', 'switch')";
-
 impl Store {
     /// Contracts ending within `horizon` seconds of `now` that were not renewed or
     /// switched (no renewal or switch of any of their records under way or done), and
@@ -31,7 +29,7 @@ impl Store {
             "SELECT c.id, c.ends_at, (SELECT MAX(a.id) FROM applications a WHERE a.contract_id = c.id AND a.status = 'completed' AND a.kind IN {CERT_KINDS}) AS app \
              FROM contracts c WHERE c.ends_at > $1 AND c.ends_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM applications r JOIN applications t ON t.id = r.target_id \
-                 WHERE t.contract_id = c.id AND r.kind IN ('renewal', 'switch') AND r.status NOT IN ('withdrawn', 'rejected'))"
+                 WHERE t.contract_id = c.id AND r.kind IN ('renewal', 'switch') AND r.status NOT IN {VOID})"
         ))
         .bind(now)
         .bind(now + horizon)

@@ -4,6 +4,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
+use crate::sql::CERT_KINDS;
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use sqlx::Row;
@@ -202,10 +203,10 @@ impl Store {
             Some(Some(id)) => return Ok((id, false)),
             Some(None) => {}
         }
-        let allowed: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM applications a JOIN certificates c ON c.application_id = a.id AND c.status = 'issued' AND c.revoked_at IS NULL AND c.not_after > $3 \
-             WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN ('new', 'renewal', 'reissue', 'continuation', 'switch') \
-             AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind IN ('revocation', 'cancellation') AND r.status IN ('phone_pending', 'received'))",
+        let allowed: i64 = sqlx::query_scalar(&format!(
+"SELECT COUNT(*) FROM applications a JOIN certificates c ON c.application_id = a.id AND c.status = 'issued' AND c.revoked_at IS NULL AND c.not_after > $3 \
+             WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN {CERT_KINDS} \
+             AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind IN ('revocation', 'cancellation') AND r.status IN ('phone_pending', 'received'))"),
         )
         .bind(target_id)
         .bind(account_id)
