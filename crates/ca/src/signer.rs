@@ -2,7 +2,7 @@
 //!
 //! Signing is in two calls so that the registration authority can store the linted
 //! to-be-signed certificate before the real signature exists (docs/issuance-cycle.md):
-//! [`IssuingCa::prepare`] builds and lints (step 2–3), [`IssuingCa::sign`] consumes the
+//! [`IssuingCa::prepare`] builds and lints (step 3), [`IssuingCa::sign`] consumes the
 //! token and signs (step 5).
 //!
 //! The key is a PKCS#8 key file today; a PKCS#11 key plugs in as another
@@ -96,7 +96,7 @@ impl IssuingCa {
         &self.urls
     }
 
-    /// Steps 2–3: builds the to-be-signed certificate from the profile and lints it.
+    /// Step 3: builds the to-be-signed certificate from the profile and lints it.
     pub fn prepare(&self, order: &ServerOrder) -> Result<LintedCert, CaError> {
         let params = crate::profile::server_params(order, &self.urls)?;
         let spki = SubjectPublicKeyInfo::from_der(&order.spki_der)?;

@@ -1,5 +1,6 @@
 //! Approval and the single issuance path (docs/issuance-cycle.md). Every flow that
-//! issues — new today; renewal, reissue and ACME later — goes through [`Ra::issue`].
+//! issues — new, renewal, reissue, switch, continuation and contract import, and ACME
+//! next — goes through [`Ra::issue`].
 
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{
@@ -496,7 +497,8 @@ impl Ra {
     /// reuse period, approve by reuse and issue at once (BR 4.2.1); otherwise it waits for
     /// the desk. Returns whether it was issued.
     pub async fn continue_if_fresh(&self, application_id: i64) -> Result<bool> {
-        let now = self.now();
+        let at = self.clock.now();
+        let now = at.unix_timestamp();
         let app = self
             .store
             .application(application_id)
@@ -506,7 +508,7 @@ impl Ra {
             return Ok(false);
         }
         let org_limit = now - shomei_model::ORG_REUSE_DAYS * 86_400;
-        let domain_limit = now - shomei_model::domain_reuse_days(self.clock.now()) * 86_400;
+        let domain_limit = now - shomei_model::domain_reuse_days(at) * 86_400;
         let mut wanted = vec![(
             "organization",
             app.details.organisation.name.clone(),
