@@ -131,6 +131,38 @@ crate::form::text_form! {
     }
 }
 
+impl ApplicationForm {
+    /// A record's organisation, contacts and EV data as a form (shown read-only, and
+    /// the start of a renewal, reissue, switch or "apply again").
+    pub fn of_record(app: &shomei_store::Application) -> ApplicationForm {
+        let d = &app.details;
+        let o = &d.organisation;
+        let ev = d.ev.clone().unwrap_or_default();
+        let mut f = ApplicationForm {
+            service: app.service.code().into(),
+            org_name: o.name.clone(),
+            org_country: o.country.clone(),
+            org_state: o.state.clone(),
+            org_locality: o.locality.clone(),
+            org_kana: o.kana.clone(),
+            org_registration_number: o.registration_number.clone(),
+            org_postal: o.postal.clone(),
+            org_address: o.address.clone(),
+            org_current_postal: o.current_postal.clone(),
+            org_current_address: o.current_address.clone(),
+            ev_jurisdiction_country: ev.jurisdiction_country,
+            ev_jurisdiction_state: ev.jurisdiction_state,
+            ev_jurisdiction_locality: ev.jurisdiction_locality,
+            ev_business_category: ev.business_category,
+            ev_registration_number: ev.registration_number,
+            ..Default::default()
+        };
+        let c = &d.contacts;
+        crate::form::put_contacts(&mut f, c);
+        f
+    }
+}
+
 /// A validated application.
 #[derive(Debug, Clone)]
 pub struct ValidApplication {

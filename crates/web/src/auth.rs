@@ -79,7 +79,7 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> WebResult<Response> {
     if ctx.cert.is_none() && st.realm == Realm::Customer {
-        return crate::portal::no_cert(&ctx);
+        return no_cert(&ctx);
     }
     let login = f.login.trim();
     // Issue #7 item 9: too many failures from this address or for this account stop
@@ -327,4 +327,21 @@ pub async fn start_session(
         Redirect::to(to),
     )
         .into_response())
+}
+
+/// The page shown to a browser without a login certificate (R-L1): nothing but how to
+/// get one.
+#[derive(Template)]
+#[template(path = "portal/no_cert.html")]
+struct NoCertPage {
+    p: Page,
+}
+
+/// Renders [`NoCertPage`] with status 403.
+pub fn no_cert(ctx: &Ctx) -> WebResult<Response> {
+    let mut res = html(&NoCertPage {
+        p: Page::new(ctx, "portal", "nocert.title"),
+    })?;
+    *res.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    Ok(res)
 }

@@ -6,10 +6,8 @@
 
 pub mod auth;
 pub mod desk;
-pub mod desk_accounts;
-pub mod desk_coupons;
-pub mod desk_revocation;
 pub mod error;
+pub mod form;
 pub mod i18n;
 pub mod page;
 pub mod portal;
@@ -20,6 +18,7 @@ pub mod sticker;
 pub mod throttle;
 pub mod tls;
 pub mod urlform;
+pub mod words;
 
 use shomei_ra::Ra;
 use shomei_store::Realm;

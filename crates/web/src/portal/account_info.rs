@@ -37,7 +37,7 @@ pub fn info_fieldsets(t: crate::i18n::Tr, values: &InfoMap, errors: &Errors) -> 
                 ("text", vec![], n)
             }
             Check::Country => {
-                let c = crate::portal::form::country_select(f.name, "", &value, errors, t);
+                let c = crate::form::country_select(f.name, "", &value, errors, t);
                 ("select", c.options, 0)
             }
             Check::Dealer => ("text", vec![], 32),

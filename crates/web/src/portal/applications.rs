@@ -2,9 +2,10 @@
 //! R-D1, R-D2). Another account's application is a 404, and the attempt is logged.
 
 use crate::error::{WebError, WebResult};
-use crate::page::{Errors, Fieldset, Page, date};
-use crate::portal::form::{fieldsets, server_type_key, service_label};
+use crate::form::{fieldsets, server_type_key, service_label};
+use crate::page::{Errors, Fieldset, Page};
 use crate::session::Authed;
+use crate::words::{kind_key, status_key, validity};
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -14,19 +15,6 @@ use serde::Deserialize;
 use shomei_model::{AppKind, AppStatus};
 use shomei_ra::apply::ApplicationForm;
 use shomei_store::Application;
-
-/// The message key of a status.
-pub fn status_key(s: AppStatus) -> &'static str {
-    match s {
-        AppStatus::Received => "status.received",
-        AppStatus::DocumentsPending => "status.documents_pending",
-        AppStatus::UnderReview => "status.under_review",
-        AppStatus::Completed => "status.completed",
-        AppStatus::Withdrawn => "status.withdrawn",
-        AppStatus::Rejected => "status.rejected",
-        AppStatus::PhoneConfirmationPending => "status.phone_pending",
-    }
-}
 
 /// Whether a new application may start from this rejected one (issue #8 item 4).
 fn may_reapply(app: &Application) -> bool {
@@ -45,28 +33,6 @@ pub fn status_help_key(s: AppStatus) -> &'static str {
         AppStatus::Withdrawn => "status.help.withdrawn",
         AppStatus::Rejected => "status.help.rejected",
         AppStatus::PhoneConfirmationPending => "status.help.phone_pending",
-    }
-}
-
-/// The message key of a kind.
-pub fn kind_key(k: AppKind) -> &'static str {
-    match k {
-        AppKind::New => "kind.new",
-        AppKind::Renewal => "kind.renewal",
-        AppKind::Reissue => "kind.reissue",
-        AppKind::ContactChange => "kind.contact_change",
-        AppKind::Revocation => "kind.revocation",
-        AppKind::Cancellation => "kind.cancellation",
-        AppKind::Continuation => "kind.continuation",
-        AppKind::Switch => "kind.switch",
-    }
-}
-
-/// "YYYY/MM/DD～YYYY/MM/DD" or "-".
-pub fn validity(a: &Application) -> String {
-    match (a.cert_not_before, a.cert_not_after) {
-        (Some(b), Some(e)) => format!("{}～{}", date(b), date(e)),
-        _ => "-".into(),
     }
 }
 
@@ -116,35 +82,6 @@ struct DetailPage {
     upload_error: String,
 }
 
-/// The application's organisation, contacts and EV data as a read-only form.
-pub fn details_form(app: &Application) -> ApplicationForm {
-    let d = &app.details;
-    let o = &d.organisation;
-    let ev = d.ev.clone().unwrap_or_default();
-    let mut f = ApplicationForm {
-        service: app.service.code().into(),
-        org_name: o.name.clone(),
-        org_country: o.country.clone(),
-        org_state: o.state.clone(),
-        org_locality: o.locality.clone(),
-        org_kana: o.kana.clone(),
-        org_registration_number: o.registration_number.clone(),
-        org_postal: o.postal.clone(),
-        org_address: o.address.clone(),
-        org_current_postal: o.current_postal.clone(),
-        org_current_address: o.current_address.clone(),
-        ev_jurisdiction_country: ev.jurisdiction_country,
-        ev_jurisdiction_state: ev.jurisdiction_state,
-        ev_jurisdiction_locality: ev.jurisdiction_locality,
-        ev_business_category: ev.business_category,
-        ev_registration_number: ev.registration_number,
-        ..Default::default()
-    };
-    let c = &d.contacts;
-    shomei_ra::form::put_contacts(&mut f, c);
-    f
-}
-
 /// GET /applications/{id}: お申込情報詳細.
 pub async fn detail(
     State(st): State<Shared>,
@@ -188,7 +125,7 @@ pub async fn detail(
         .as_deref()
         .and_then(shomei_model::RevocationReason::from_code);
     let revocation = match (app.kind, reason, app.cert_revoked_at) {
-        (AppKind::Revocation, Some(r), _) => t.t(crate::portal::revoke::reason_key(r)).to_owned(),
+        (AppKind::Revocation, Some(r), _) => t.t(crate::words::reason_key(r)).to_owned(),
         (_, _, Some(at)) => t.t1("detail.revoked_at", &crate::page::datetime(at)),
         _ => String::new(),
     };
@@ -225,7 +162,12 @@ pub async fn detail(
         names: app.names.join(", "),
         key: app.key_desc.clone(),
         server_type: t.t(server_type_key(app.server_type)).to_owned(),
-        fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
+        fieldsets: fieldsets(
+            t,
+            &ApplicationForm::of_record(&app),
+            &Errors::default(),
+            false,
+        ),
         actions,
         revocation,
         message: match q.m.as_str() {
@@ -303,7 +245,7 @@ pub async fn action(
         }
         // Issue #8 item 4: a new application prefilled from a rejected one.
         "reapply" if may_reapply(&app) => {
-            let mut form = details_form(&app);
+            let mut form = ApplicationForm::of_record(&app);
             form.term = app.term_years.to_string();
             form.server_type = app.server_type.code().to_owned();
             form.csr = app.csr_pem.clone();

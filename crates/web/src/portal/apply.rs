@@ -1,10 +1,10 @@
 //! 新規申請 (R-N1, R-A3): choose → terms → input → confirm → submit → done. Each step
 //! saves the draft server-side, so back and reload show what was typed, and submit is
 //! idempotent per draft (R-A4).
-use super::form::{fieldsets, select, service_label, service_options, term_options};
 use super::multipart::read_multipart;
 use super::wizard;
 use crate::error::{WebError, WebResult};
+use crate::form::{fieldsets, select, service_label, service_options, term_options};
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
 use crate::urlform::Form;
@@ -427,7 +427,7 @@ pub async fn confirm(
         key: valid.csr.key.describe(),
         subject: valid.subject(),
         fieldsets: fieldsets(t, form, &Errors::default(), true),
-        kind: crate::portal::applications::kind_key(d.kind),
+        kind: crate::words::kind_key(d.kind),
         note: match d.kind {
             AppKind::Switch => "switch.confirm_note",
             _ => "",
@@ -461,7 +461,7 @@ pub async fn start_continuation(
     target: &shomei_store::Application,
     kind: AppKind,
 ) -> WebResult<Response> {
-    let mut form = crate::portal::applications::details_form(target);
+    let mut form = ApplicationForm::of_record(target);
     form.term = target.term_years.to_string();
     form.server_type = target.server_type.code().to_owned();
     form.target = target.id;

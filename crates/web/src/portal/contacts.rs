@@ -3,8 +3,8 @@
 
 use super::wizard;
 use crate::error::{WebError, WebResult};
+use crate::form::contact_fieldsets;
 use crate::page::{Errors, Fieldset, Page};
-use crate::portal::form::contact_fieldsets;
 use crate::session::Authed;
 use crate::urlform::Form;
 use crate::{Shared, html};
@@ -192,7 +192,7 @@ pub async fn confirm(
     let t = a.ctx.tr;
     let before = contact_fieldsets(
         t,
-        &crate::portal::applications::details_form(&l.target),
+        &ApplicationForm::of_record(&l.target),
         &Errors::default(),
     );
     let after = contact_fieldsets(t, &as_form(&l.draft.form), &Errors::default());

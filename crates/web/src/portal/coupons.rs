@@ -39,11 +39,7 @@ pub async fn list(State(st): State<Shared>, a: Authed) -> WebResult<Response> {
             let s = state(c, now);
             Row {
                 number: c.number.clone(),
-                service: crate::portal::form::service_label(
-                    t,
-                    c.service.code(),
-                    &c.term_years.to_string(),
-                ),
+                service: crate::form::service_label(t, c.service.code(), &c.term_years.to_string()),
                 expires: date(c.expires_at),
                 state: t
                     .t(match s {

@@ -3,7 +3,7 @@
 
 use crate::Shared;
 use crate::error::WebResult;
-use crate::portal::applications::kind_key;
+use crate::words::kind_key;
 use shomei_model::AppKind;
 use shomei_store::Application;
 

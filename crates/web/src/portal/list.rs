@@ -4,10 +4,10 @@
 //! sorting and reloads; filtering, sorting and paging happen in SQL.
 
 use crate::error::WebResult;
+use crate::form::{server_type_key, service_label};
 use crate::page::{Page, date};
-use crate::portal::applications::{kind_key, status_key, validity};
-use crate::portal::form::{server_type_key, service_label};
 use crate::session::Authed;
+use crate::words::{kind_key, status_key, validity};
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -138,7 +138,7 @@ impl ListQuery {
             out.push(format!(
                 "{}: {}",
                 t.t("search.service"),
-                crate::portal::form::service_label(t, &self.service, "")
+                crate::form::service_label(t, &self.service, "")
             ));
         }
         match self.dl.as_str() {
@@ -419,7 +419,7 @@ pub async fn search_form(a: Authed, Query(q): Query<ListQuery>) -> WebResult<Res
             )
         })
         .collect();
-    let services = crate::portal::form::service_options(t, Service::ALL, &q.service);
+    let services = crate::form::service_options(t, Service::ALL, &q.service);
     let server_types = ServerType::ALL
         .iter()
         .map(|s| {

@@ -8,7 +8,6 @@ pub mod contacts;
 pub mod coupons;
 pub mod coverage;
 pub mod documents;
-pub mod form;
 pub mod list;
 pub mod multipart;
 pub mod otp;
@@ -24,7 +23,6 @@ use crate::{Shared, html};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -113,23 +111,6 @@ pub fn router(state: Shared) -> Router {
     crate::harden(r)
 }
 
-/// The page shown to a browser without a login certificate (R-L1): nothing but how to
-/// get one.
-#[derive(Template)]
-#[template(path = "portal/no_cert.html")]
-struct NoCertPage {
-    p: Page,
-}
-
-/// Renders [`NoCertPage`] with status 403.
-pub fn no_cert(ctx: &Ctx) -> WebResult<Response> {
-    let mut res = html(&NoCertPage {
-        p: Page::new(ctx, "portal", "nocert.title"),
-    })?;
-    *res.status_mut() = StatusCode::FORBIDDEN;
-    Ok(res)
-}
-
 #[derive(Template)]
 #[template(path = "portal/top.html")]
 struct TopPage {
@@ -139,7 +120,7 @@ struct TopPage {
 /// GET /: no certificate → how to get one; no session → login; else the top page (R-L7).
 async fn root(State(st): State<Shared>, ctx: Ctx) -> WebResult<Response> {
     if ctx.cert.is_none() && ctx.session.is_none() {
-        return no_cert(&ctx);
+        return crate::auth::no_cert(&ctx);
     }
     let Some(s) = &ctx.session else {
         return auth::login_page(&st, &ctx, "", "");

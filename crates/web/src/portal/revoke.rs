@@ -7,6 +7,7 @@ use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
 use crate::urlform::Form;
+use crate::words::reason_key;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -16,16 +17,6 @@ use serde::Deserialize;
 use shomei_model::{AppKind, RevocationReason};
 use shomei_ra::revoke::RevocationForm;
 use shomei_store::Application;
-
-/// The message key of a revocation reason, as the manual words it (R-V2).
-pub fn reason_key(r: RevocationReason) -> &'static str {
-    match r {
-        RevocationReason::ContentChange => "reason.content_change",
-        RevocationReason::Switching => "reason.switching",
-        RevocationReason::EndOfService => "reason.end_of_service",
-        RevocationReason::KeyCompromise => "reason.key_compromise",
-    }
-}
 
 /// Starts a revocation draft for `target` (called from the detail page's pull-down).
 pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<Response> {

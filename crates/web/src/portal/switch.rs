@@ -81,7 +81,7 @@ pub async fn switch_start(
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(res);
     }
-    let mut form = crate::portal::applications::details_form(&target);
+    let mut form = ApplicationForm::of_record(&target);
     form.service = choice.service;
     form.term = choice.term;
     form.server_type = target.server_type.code().to_owned();

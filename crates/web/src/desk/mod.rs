@@ -2,12 +2,16 @@
 //! the review of one application with its decoded CSR, approval (recording what was
 //! validated, how and when) and rejection with a reason.
 
+pub mod accounts;
+pub mod coupons;
+pub mod revocation;
+
 use crate::error::{WebError, WebResult};
+use crate::form::{fieldsets, server_type_key, service_label};
 use crate::page::{Errors, Fieldset, Page, date, datetime};
-use crate::portal::applications::{details_form, kind_key, status_key, validity};
-use crate::portal::form::{fieldsets, server_type_key, service_label};
 use crate::session::{Authed, Ctx};
 use crate::urlform::Form;
+use crate::words::{kind_key, status_key, validity};
 use crate::{Shared, auth, html};
 use askama::Template;
 use axum::Router;
@@ -34,15 +38,15 @@ pub fn router(state: Shared) -> Router {
         .route("/applications/{id}/reject", post(reject))
         .route(
             "/applications/{id}/confirm-revocation",
-            post(crate::desk_revocation::confirm_revocation),
+            post(crate::desk::revocation::confirm_revocation),
         )
         .route(
             "/applications/{id}/documents/{doc}",
-            get(crate::desk_revocation::document),
+            get(crate::desk::revocation::document),
         )
         .route(
             "/applications/{id}/revocation-outcome",
-            post(crate::desk_revocation::revocation_outcome),
+            post(crate::desk::revocation::revocation_outcome),
         )
         .route(
             "/applications/{id}/complete-contact-change",
@@ -56,31 +60,32 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/documents-received",
             post(documents_received),
         )
-        .route("/accounts", get(crate::desk_accounts::list))
+        .route("/accounts", get(crate::desk::accounts::list))
         .route(
             "/accounts/new",
-            get(crate::desk_accounts::new_account_form).post(crate::desk_accounts::create_account),
+            get(crate::desk::accounts::new_account_form)
+                .post(crate::desk::accounts::create_account),
         )
-        .route("/accounts/{id}", get(crate::desk_accounts::detail))
+        .route("/accounts/{id}", get(crate::desk::accounts::detail))
         .route(
             "/accounts/{id}/reset-password",
-            post(crate::desk_accounts::reset_password),
+            post(crate::desk::accounts::reset_password),
         )
         .route(
             "/accounts/{id}/login-method",
-            post(crate::desk_accounts::set_method),
+            post(crate::desk::accounts::set_method),
         )
         .route(
             "/accounts/{id}/new-certificate",
-            post(crate::desk_accounts::new_certificate),
+            post(crate::desk::accounts::new_certificate),
         )
         .route(
             "/accounts/{id}/{what}",
-            post(crate::desk_accounts::set_disabled),
+            post(crate::desk::accounts::set_disabled),
         )
         .route(
             "/coupons",
-            get(crate::desk_coupons::list).post(crate::desk_coupons::issue),
+            get(crate::desk::coupons::list).post(crate::desk::coupons::issue),
         )
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
@@ -334,7 +339,12 @@ async fn render_detail(
         key: app.key_desc.clone(),
         spki: app.spki_sha256.clone(),
         csr_pem: app.csr_pem.clone(),
-        fieldsets: fieldsets(t, &details_form(&app), &Errors::default(), false),
+        fieldsets: fieldsets(
+            t,
+            &shomei_ra::apply::ApplicationForm::of_record(&app),
+            &Errors::default(),
+            false,
+        ),
         validations,
         open: matches!(
             app.status,
@@ -366,7 +376,7 @@ async fn render_detail(
             )
         ),
         rev_reason: reason
-            .map(|r| t.t(crate::portal::revoke::reason_key(r)).to_owned())
+            .map(|r| t.t(crate::words::reason_key(r)).to_owned())
             .unwrap_or_default(),
         rev_target: app.target_id.unwrap_or_default(),
         rev_serial,

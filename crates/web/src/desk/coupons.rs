@@ -3,8 +3,8 @@
 //! issues once.
 
 use crate::error::WebResult;
+use crate::form::{service_label, service_options, term_options};
 use crate::page::{Errors, FieldView, Fieldset, Page, date};
-use crate::portal::form::{service_label, service_options, term_options};
 use crate::session::Authed;
 use crate::urlform::Form;
 use crate::{Shared, html};
