@@ -445,5 +445,4 @@ async fn interrupted_issuance_resumes_on_restart() {
     }
 }
 
-#[path = "workflow/failures.rs"]
 mod failures;

@@ -1,10 +1,8 @@
 //! Accounts on every backend: account care at the desk (R-L4, R-L5), account information
 //! (R-AI1–R-AI4, R-N3), one-time-password login (R-L6).
 
-mod common;
-
+use crate::common::*;
 use axum::http::{StatusCode, header};
-use common::*;
 use shomei_store::testing::backends;
 use time::macros::datetime;
 

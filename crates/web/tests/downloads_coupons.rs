@@ -1,10 +1,8 @@
 //! Through the portal's router on every backend: web stickers and the public seal page
 //! (R-D1), coupons (R-CP1, R-N2), the list, search and CSV (R-LS1–R-LS6).
 
-mod common;
-
+use crate::common::*;
 use axum::http::{StatusCode, header};
-use common::*;
 use shomei_ra::accounts::AccountInput;
 use shomei_store::Realm;
 use shomei_store::testing::backends;

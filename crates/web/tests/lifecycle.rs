@@ -2,10 +2,8 @@
 //! withdrawal (R-LS3, R-A5), contact change (R-C1), renewal (R-R1–R-R3), cancellation,
 //! service switch (R-R5).
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use shomei_store::testing::backends;
 use time::macros::datetime;
 

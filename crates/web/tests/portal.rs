@@ -1,11 +1,9 @@
 //! The portal through its router, in process, on every backend: R-L1, R-L2, R-L3, R-A4,
 //! input errors kept on the form, 404 across accounts, CSRF, security headers, sessions.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 use shomei_store::testing::backends;
 use shomei_web::tls::ClientCert;
 use time::macros::datetime;
@@ -481,5 +479,4 @@ async fn session_timeouts_and_logout() {
     }
 }
 
-#[path = "portal/hardening.rs"]
 mod hardening;

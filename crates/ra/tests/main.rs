@@ -1,0 +1,16 @@
+//! The integration tests of shomei-ra, as one test binary (one link instead of one
+//! per file on a 2-core machine). Each module is one area; shared set-up lives in
+//! `shomei_store::testing` and `shomei_ra::testing`.
+
+mod account_care;
+mod continuation;
+mod coupons;
+mod login_cert;
+mod mail;
+mod ocsp;
+mod otp;
+mod reissue;
+mod revocation;
+mod seal;
+mod switch;
+mod workflow;
