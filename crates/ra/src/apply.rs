@@ -52,70 +52,6 @@ crate::form::text_form! {
         org_current_postal,
         /// 現住所 (optional)
         org_current_address,
-        /// 登録担当者 name
-        reg_name,
-        /// 登録担当者 dept
-        reg_dept,
-        /// 登録担当者 email
-        reg_email,
-        /// 登録担当者 phone
-        reg_phone,
-        /// 登録担当者 fax
-        reg_fax,
-        /// 登録担当者 postal
-        reg_postal,
-        /// 登録担当者 address
-        reg_address,
-        /// 登録担当者 renewal_mail
-        reg_renewal_mail,
-        /// 技術担当者 name
-        tech_name,
-        /// 技術担当者 dept
-        tech_dept,
-        /// 技術担当者 email
-        tech_email,
-        /// 技術担当者 phone
-        tech_phone,
-        /// 技術担当者 fax
-        tech_fax,
-        /// 技術担当者 postal
-        tech_postal,
-        /// 技術担当者 address
-        tech_address,
-        /// 技術担当者 renewal_mail
-        tech_renewal_mail,
-        /// 事務担当者 name
-        admin_name,
-        /// 事務担当者 dept
-        admin_dept,
-        /// 事務担当者 email
-        admin_email,
-        /// 事務担当者 phone
-        admin_phone,
-        /// 事務担当者 fax
-        admin_fax,
-        /// 事務担当者 postal
-        admin_postal,
-        /// 事務担当者 address
-        admin_address,
-        /// 事務担当者 renewal_mail
-        admin_renewal_mail,
-        /// 契約責任者 (A-3 contracts; optional) name
-        officer_name,
-        /// 契約責任者 (A-3 contracts; optional) dept
-        officer_dept,
-        /// 契約責任者 (A-3 contracts; optional) email
-        officer_email,
-        /// 契約責任者 (A-3 contracts; optional) phone
-        officer_phone,
-        /// 契約責任者 (A-3 contracts; optional) fax
-        officer_fax,
-        /// 契約責任者 (A-3 contracts; optional) postal
-        officer_postal,
-        /// 契約責任者 (A-3 contracts; optional) address
-        officer_address,
-        /// 契約責任者 (A-3 contracts; optional) renewal_mail
-        officer_renewal_mail,
         /// クーポン番号 (R-N2, R-R4): empty for none.
         coupon,
         /// EV: jurisdictionCountryName
@@ -128,6 +64,7 @@ crate::form::text_form! {
         ev_business_category,
         /// EV: 登記番号
         ev_registration_number,
+        ..contacts
     }
 }
 

@@ -20,70 +20,7 @@ crate::form::text_form! {
         /// Whether the terms were agreed to.
         pub agreed: bool,
         ;
-        /// 登録担当者 name
-        reg_name,
-        /// 登録担当者 dept
-        reg_dept,
-        /// 登録担当者 email
-        reg_email,
-        /// 登録担当者 phone
-        reg_phone,
-        /// 登録担当者 fax
-        reg_fax,
-        /// 登録担当者 postal
-        reg_postal,
-        /// 登録担当者 address
-        reg_address,
-        /// 登録担当者 renewal_mail
-        reg_renewal_mail,
-        /// 技術担当者 name
-        tech_name,
-        /// 技術担当者 dept
-        tech_dept,
-        /// 技術担当者 email
-        tech_email,
-        /// 技術担当者 phone
-        tech_phone,
-        /// 技術担当者 fax
-        tech_fax,
-        /// 技術担当者 postal
-        tech_postal,
-        /// 技術担当者 address
-        tech_address,
-        /// 技術担当者 renewal_mail
-        tech_renewal_mail,
-        /// 事務担当者 name
-        admin_name,
-        /// 事務担当者 dept
-        admin_dept,
-        /// 事務担当者 email
-        admin_email,
-        /// 事務担当者 phone
-        admin_phone,
-        /// 事務担当者 fax
-        admin_fax,
-        /// 事務担当者 postal
-        admin_postal,
-        /// 事務担当者 address
-        admin_address,
-        /// 事務担当者 renewal_mail
-        admin_renewal_mail,
-        /// 契約責任者 name
-        officer_name,
-        /// 契約責任者 dept
-        officer_dept,
-        /// 契約責任者 email
-        officer_email,
-        /// 契約責任者 phone
-        officer_phone,
-        /// 契約責任者 fax
-        officer_fax,
-        /// 契約責任者 postal
-        officer_postal,
-        /// 契約責任者 address
-        officer_address,
-        /// 契約責任者 renewal_mail
-        officer_renewal_mail,
+        ..contacts
     }
 }
 

@@ -21,6 +21,90 @@ pub trait TextFields {
 /// Defines a form struct: its other fields first, then after `;` its text fields (each
 /// a `String`), with [`TextFields`] over the text fields.
 macro_rules! text_form {
+    // `..contacts` at the end of the text fields stands for the four contact blocks of
+    // R-AI1 (their fields named `{prefix}_{part}` after CONTACTS and CONTACT_PARTS).
+    (
+        $(#[$sm:meta])*
+        pub struct $name:ident {
+            $( $(#[$om:meta])* pub $of:ident : $ot:ty, )*
+            ;
+            $( $(#[$fm:meta])* $f:ident, )*
+            ..contacts
+        }
+    ) => {
+        $crate::form::text_form! {
+            $(#[$sm])*
+            pub struct $name {
+                $( $(#[$om])* pub $of: $ot, )*
+                ;
+                $( $(#[$fm])* $f, )*
+                /// 登録担当者 氏名
+                reg_name,
+                /// 登録担当者 部署
+                reg_dept,
+                /// 登録担当者 E-mail
+                reg_email,
+                /// 登録担当者 電話番号
+                reg_phone,
+                /// 登録担当者 FAX番号 (optional)
+                reg_fax,
+                /// 登録担当者 郵便番号 (optional)
+                reg_postal,
+                /// 登録担当者 住所 (optional)
+                reg_address,
+                /// 登録担当者 更新のご案内メール: `yes`, `no` or empty (no)
+                reg_renewal_mail,
+                /// 技術担当者 氏名
+                tech_name,
+                /// 技術担当者 部署
+                tech_dept,
+                /// 技術担当者 E-mail
+                tech_email,
+                /// 技術担当者 電話番号
+                tech_phone,
+                /// 技術担当者 FAX番号 (optional)
+                tech_fax,
+                /// 技術担当者 郵便番号 (optional)
+                tech_postal,
+                /// 技術担当者 住所 (optional)
+                tech_address,
+                /// 技術担当者 更新のご案内メール: `yes`, `no` or empty (no)
+                tech_renewal_mail,
+                /// 事務担当者 氏名
+                admin_name,
+                /// 事務担当者 部署
+                admin_dept,
+                /// 事務担当者 E-mail
+                admin_email,
+                /// 事務担当者 電話番号
+                admin_phone,
+                /// 事務担当者 FAX番号 (optional)
+                admin_fax,
+                /// 事務担当者 郵便番号 (optional)
+                admin_postal,
+                /// 事務担当者 住所 (optional)
+                admin_address,
+                /// 事務担当者 更新のご案内メール: `yes`, `no` or empty (no)
+                admin_renewal_mail,
+                /// 契約責任者 (A-3 contracts; the block is optional) 氏名
+                officer_name,
+                /// 契約責任者 (A-3 contracts; the block is optional) 部署
+                officer_dept,
+                /// 契約責任者 (A-3 contracts; the block is optional) E-mail
+                officer_email,
+                /// 契約責任者 (A-3 contracts; the block is optional) 電話番号
+                officer_phone,
+                /// 契約責任者 (A-3 contracts; the block is optional) FAX番号 (optional)
+                officer_fax,
+                /// 契約責任者 (A-3 contracts; the block is optional) 郵便番号 (optional)
+                officer_postal,
+                /// 契約責任者 (A-3 contracts; the block is optional) 住所 (optional)
+                officer_address,
+                /// 契約責任者 (A-3 contracts; the block is optional) 更新のご案内メール: `yes`, `no` or empty (no)
+                officer_renewal_mail,
+            }
+        }
+    };
     (
         $(#[$sm:meta])*
         pub struct $name:ident {

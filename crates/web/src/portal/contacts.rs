@@ -42,7 +42,7 @@ type Loaded = wizard::Loaded<ContactForm>;
 
 macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
-        wizard::or_return!(wizard::open_about::<ContactForm>($st, $a, $id, |f| f.target))
+        wizard::or_return!(wizard::open_record::<ContactForm>($st, $a, $id))
     };
 }
 
@@ -52,42 +52,6 @@ async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> 
 
 fn as_form(f: &ContactForm) -> ApplicationForm {
     f.to_application_form()
-}
-
-#[derive(Template)]
-#[template(path = "portal/contacts_terms.html")]
-struct TermsPage {
-    p: Page,
-    draft: String,
-    target: i64,
-}
-
-/// GET /contacts/{draft}/terms: 担当者変更申請規約同意.
-pub async fn terms(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-) -> WebResult<Response> {
-    let l = load_or_return!(&st, &a, &id);
-    html(&TermsPage {
-        p: Page::new(&a.ctx, "portal", "contacts.terms.page_title"),
-        draft: l.draft.id,
-        target: l.target.id,
-    })
-}
-
-/// POST /contacts/{draft}/terms: 同意する.
-pub async fn agree(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let mut l = load_or_return!(&st, &a, &id);
-    l.draft.form.agreed = true;
-    save(&st, &a, &l, "input").await?;
-    Ok(Redirect::to(&format!("/contacts/{id}/input")).into_response())
 }
 
 #[derive(Template)]

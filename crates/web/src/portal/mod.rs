@@ -25,6 +25,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
+use shomei_ra::contacts::ContactForm;
+use shomei_ra::revoke::RevocationForm;
 
 /// The portal's routes.
 pub fn router(state: Shared) -> Router {
@@ -76,7 +78,7 @@ pub fn router(state: Shared) -> Router {
         .route("/cancel/{draft}/submit", post(cancel::submit))
         .route(
             "/contacts/{draft}/terms",
-            get(contacts::terms).post(contacts::agree),
+            get(wizard::terms::<ContactForm>).post(wizard::agree::<ContactForm>),
         )
         .route(
             "/contacts/{draft}/input",
@@ -86,7 +88,7 @@ pub fn router(state: Shared) -> Router {
         .route("/contacts/{draft}/submit", post(contacts::submit))
         .route(
             "/revoke/{draft}/terms",
-            get(revoke::terms).post(revoke::agree),
+            get(wizard::terms::<RevocationForm>).post(wizard::agree::<RevocationForm>),
         )
         .route(
             "/revoke/{draft}/input",

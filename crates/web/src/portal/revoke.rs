@@ -38,48 +38,12 @@ type Loaded = wizard::Loaded<RevocationForm>;
 
 macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
-        wizard::or_return!(wizard::open_about::<RevocationForm>($st, $a, $id, |f| f.target))
+        wizard::or_return!(wizard::open_record::<RevocationForm>($st, $a, $id))
     };
 }
 
 async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
     wizard::save(st, a, &l.draft, step).await
-}
-
-#[derive(Template)]
-#[template(path = "portal/revoke_terms.html")]
-struct TermsPage {
-    p: Page,
-    draft: String,
-    target: i64,
-}
-
-/// GET /revoke/{draft}/terms
-pub async fn terms(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-) -> WebResult<Response> {
-    let l = load_or_return!(&st, &a, &id);
-    html(&TermsPage {
-        p: Page::new(&a.ctx, "portal", "revoke.terms.page_title"),
-        draft: l.draft.id,
-        target: l.target.id,
-    })
-}
-
-/// POST /revoke/{draft}/terms: 同意する.
-pub async fn agree(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let mut l = load_or_return!(&st, &a, &id);
-    l.draft.form.agreed = true;
-    save(&st, &a, &l, "input").await?;
-    Ok(Redirect::to(&format!("/revoke/{id}/input")).into_response())
 }
 
 #[derive(Template)]

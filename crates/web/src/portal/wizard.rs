@@ -2,9 +2,13 @@
 //! 担当者変更, 失効申請, 解約): the draft lives in the RA ([`shomei_ra::drafts`]); a
 //! submitted one sends the browser to the record it became (R-A4).
 
-use crate::Shared;
 use crate::error::{WebError, WebResult};
+use crate::page::Page;
 use crate::session::Authed;
+use crate::urlform::Form;
+use crate::{Shared, html};
+use askama::Template;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use shomei_ra::drafts::{DraftForm, OpenDraft, Opened};
 use shomei_store::Application;
@@ -73,3 +77,97 @@ macro_rules! or_return {
     };
 }
 pub(crate) use or_return;
+
+/// A wizard about one of the customer's records that begins with its own terms
+/// (担当者変更, 失効申請): the terms page and its 同意する are the same for each.
+pub(crate) trait RecordWizard: DraftForm {
+    /// The URL segment (`contacts`, `revoke`) and the prefix of its messages: the terms
+    /// page reads `{PATH}.terms.lead`, `.title` and `.1` to `.{CLAUSES}`.
+    const PATH: &'static str;
+    /// The terms page's title key (`{PATH}.terms.page_title`).
+    const TERMS_TITLE: &'static str;
+    /// How many clauses its terms have.
+    const CLAUSES: usize;
+    /// The record it is about.
+    fn target(&self) -> i64;
+    /// Records the agreement.
+    fn agree(&mut self);
+}
+
+impl RecordWizard for shomei_ra::contacts::ContactForm {
+    const PATH: &'static str = "contacts";
+    const TERMS_TITLE: &'static str = "contacts.terms.page_title";
+    const CLAUSES: usize = 2;
+    fn target(&self) -> i64 {
+        self.target
+    }
+    fn agree(&mut self) {
+        self.agreed = true;
+    }
+}
+
+impl RecordWizard for shomei_ra::revoke::RevocationForm {
+    const PATH: &'static str = "revoke";
+    const TERMS_TITLE: &'static str = "revoke.terms.page_title";
+    const CLAUSES: usize = 3;
+    fn target(&self) -> i64 {
+        self.target
+    }
+    fn agree(&mut self) {
+        self.agreed = true;
+    }
+}
+
+/// Opens a record wizard's draft with its record.
+pub(crate) async fn open_record<F: RecordWizard>(
+    st: &Shared,
+    a: &Authed,
+    id: &str,
+) -> WebResult<Result<Loaded<F>, Response>> {
+    open_about::<F>(st, a, id, F::target).await
+}
+
+#[derive(Template)]
+#[template(path = "portal/wizard_terms.html")]
+struct TermsPage {
+    p: Page,
+    path: &'static str,
+    draft: String,
+    target: i64,
+    lead: String,
+    title: String,
+    clauses: Vec<String>,
+}
+
+/// GET /{path}/{draft}/terms: the wizard's terms (…申請規約同意).
+pub(crate) async fn terms<F: RecordWizard>(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = or_return!(open_record::<F>(&st, &a, &id));
+    let key = |k: &str| format!("{}.terms.{k}", F::PATH);
+    html(&TermsPage {
+        p: Page::new(&a.ctx, "portal", F::TERMS_TITLE),
+        path: F::PATH,
+        draft: l.draft.id,
+        target: l.target.id,
+        lead: key("lead"),
+        title: key("title"),
+        clauses: (1..=F::CLAUSES).map(|n| key(&n.to_string())).collect(),
+    })
+}
+
+/// POST /{path}/{draft}/terms: 同意する, then the input step.
+pub(crate) async fn agree<F: RecordWizard>(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+    Form(f): Form<crate::auth::CsrfForm>,
+) -> WebResult<Response> {
+    a.check_csrf(&f.csrf)?;
+    let mut l = or_return!(open_record::<F>(&st, &a, &id));
+    l.draft.form.agree();
+    save(&st, &a, &l.draft, "input").await?;
+    Ok(Redirect::to(&format!("/{}/{id}/input", F::PATH)).into_response())
+}
