@@ -81,6 +81,18 @@ pub fn html<T: askama::Template>(t: &T) -> error::WebResult<axum::response::Resp
     Ok(axum::response::Html(t.render()?).into_response())
 }
 
+/// Renders a form page: 200, or 422 when the input it shows was refused.
+pub fn form_page<T: askama::Template>(
+    t: &T,
+    refused: bool,
+) -> error::WebResult<axum::response::Response> {
+    let mut res = html(t)?;
+    if refused {
+        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
 /// The middleware every TLS listener gets: security headers with HSTS, same-origin
 /// checks on state changes, and a body limit (1 MiB; a CSR is at most 64 KiB).
 pub fn harden(router: axum::Router) -> axum::Router {

@@ -195,3 +195,25 @@ impl FromRequestParts<Shared> for Authed {
         Ok(Authed { ctx, session })
     }
 }
+
+/// A logged-in POST whose form carries nothing but the CSRF token, checked against the
+/// session (OWASP CSRF): the handler gets the principal who sent it. It reads the body,
+/// so it comes last among a handler's arguments.
+#[derive(Debug, Clone)]
+pub struct CsrfPost(pub Authed);
+
+impl axum::extract::FromRequest<Shared> for CsrfPost {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let a = Authed::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let crate::urlform::Form(f) =
+            crate::urlform::Form::<crate::auth::CsrfForm>::from_request(req, state).await?;
+        a.check_csrf(&f.csrf).map_err(IntoResponse::into_response)?;
+        Ok(CsrfPost(a))
+    }
+}

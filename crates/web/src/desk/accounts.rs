@@ -227,11 +227,9 @@ pub async fn detail(
 /// answers (once; a repeated POST sets, and shows, another).
 pub async fn reset_password(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
+    crate::session::CsrfPost(a): crate::session::CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let (password, _) = st
         .ra
@@ -243,11 +241,9 @@ pub async fn reset_password(
 /// POST /accounts/{id}/disable and /enable.
 pub async fn set_disabled(
     State(st): State<Shared>,
-    a: Authed,
     Path((id, what)): Path<(String, String)>,
-    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
+    crate::session::CsrfPost(a): crate::session::CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let disabled = match what.as_str() {
         "disable" => true,
@@ -309,12 +305,10 @@ struct NewCertPage {
 /// carries the PKCS#12 file (as a download link) and its password, once (no-store).
 pub async fn new_certificate(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
+    crate::session::CsrfPost(a): crate::session::CsrfPost,
 ) -> WebResult<Response> {
     use base64::Engine;
-    a.check_csrf(&f.csrf)?;
     let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let c = st
         .ra

@@ -2,15 +2,14 @@
 //! latest ones. The form carries a one-time batch token, so a double submit or a reload
 //! issues once.
 
+use crate::Shared;
 use crate::error::WebResult;
 use crate::form::{service_label, service_options, term_options};
 use crate::page::{Errors, FieldView, Fieldset, Page, date};
 use crate::session::Authed;
 use crate::urlform::Form;
-use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::Service;
@@ -144,18 +143,17 @@ async fn page(
     } else {
         f.batch.clone()
     };
-    let mut res = html(&CouponsPage {
-        p: Page::new(&a.ctx, "desk", "desk.coupons"),
-        batch,
-        warnings,
-        fieldsets,
-        issued,
-        rows,
-    })?;
-    if !issues.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    crate::form_page(
+        &CouponsPage {
+            p: Page::new(&a.ctx, "desk", "desk.coupons"),
+            batch,
+            warnings,
+            fieldsets,
+            issued,
+            rows,
+        },
+        !issues.is_empty(),
+    )
 }
 
 /// GET /coupons: the form and the latest coupons (and a batch just issued).

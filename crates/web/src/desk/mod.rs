@@ -9,6 +9,7 @@ pub mod revocation;
 use crate::error::{WebError, WebResult};
 use crate::form::{fieldsets, server_type_key, service_label};
 use crate::page::{Errors, Fieldset, Page, date, datetime};
+use crate::session::CsrfPost;
 use crate::session::{Authed, Ctx};
 use crate::urlform::Form;
 use crate::words::{kind_key, status_key, validity};
@@ -484,6 +485,13 @@ pub(crate) async fn outcome<T>(
     render_detail(st, a, &app_id.to_string(), message, status).await
 }
 
+/// A staff action on one record: checks the form's CSRF token and reads the record's
+/// id from the path.
+pub(crate) fn record_id(a: &Authed, csrf: &str, id: &str) -> WebResult<i64> {
+    a.check_csrf(csrf)?;
+    id.parse().map_err(|_| WebError::NotFound)
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
 struct RejectForm {
@@ -497,8 +505,7 @@ async fn reject(
     Path(id): Path<String>,
     Form(f): Form<RejectForm>,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app_id = record_id(&a, &f.csrf, &id)?;
     let result = st.ra.reject(a.id(), app_id, &f.reason).await;
     outcome(&st, &a, app_id, result, "rejected").await
 }
@@ -517,8 +524,7 @@ async fn request_documents(
     Path(id): Path<String>,
     Form(f): Form<NoteForm>,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app_id = record_id(&a, &f.csrf, &id)?;
     let result = st.ra.request_documents(a.id(), app_id, &f.note).await;
     outcome(&st, &a, app_id, result, "docs_requested").await
 }
@@ -526,11 +532,9 @@ async fn request_documents(
 /// POST /applications/{id}/documents-received: back to review.
 async fn documents_received(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.documents_received(a.id(), app_id).await;
     outcome(&st, &a, app_id, result, "docs_received").await
@@ -539,11 +543,9 @@ async fn documents_received(
 /// POST /applications/{id}/complete-contact-change: 担当者変更 completed (R-C1).
 async fn complete_contact_change(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.complete_contact_change(a.id(), app_id).await;
     outcome(&st, &a, app_id, result, "contacts_changed").await

@@ -2,9 +2,10 @@
 //! documents customers submitted (issue #8 item 2).
 
 use crate::Shared;
-use crate::desk::outcome;
+use crate::desk::{outcome, record_id};
 use crate::error::{WebError, WebResult};
 use crate::session::Authed;
+use crate::session::CsrfPost;
 use crate::urlform::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -62,8 +63,7 @@ pub(crate) async fn revocation_outcome(
     Path(id): Path<String>,
     Form(f): Form<OutcomeForm>,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
-    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app_id = record_id(&a, &f.csrf, &id)?;
     match f.outcome.as_str() {
         "unreachable" => {
             let result = st.ra.revocation_unreachable(a.id(), app_id, &f.note).await;
@@ -81,11 +81,9 @@ pub(crate) async fn revocation_outcome(
 /// the certificate revoked at once (R-V4); the CRL is re-signed.
 pub(crate) async fn confirm_revocation(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.confirm_revocation(a.id(), app_id).await;
     outcome(&st, &a, app_id, result, "revoked").await

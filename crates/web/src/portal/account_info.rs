@@ -5,11 +5,11 @@
 use crate::error::WebResult;
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
+use crate::session::CsrfPost;
 use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_ra::account_info::{Check, FIELDS, InfoMap};
@@ -118,15 +118,14 @@ struct InputPage {
 
 fn input_page(a: &Authed, values: &InfoMap, issues: &[FieldIssue]) -> WebResult<Response> {
     let errors = Errors::from_issues(a.ctx.tr, issues);
-    let mut res = html(&InputPage {
-        p: Page::new(&a.ctx, "portal", "ai.input.title"),
-        fieldsets: info_fieldsets(a.ctx.tr, values, &errors),
-        has_errors: !issues.is_empty(),
-    })?;
-    if !issues.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    crate::form_page(
+        &InputPage {
+            p: Page::new(&a.ctx, "portal", "ai.input.title"),
+            fieldsets: info_fieldsets(a.ctx.tr, values, &errors),
+            has_errors: !issues.is_empty(),
+        },
+        !issues.is_empty(),
+    )
 }
 
 /// GET /account-info/input: the form, with what waits for confirmation, else what is
@@ -183,12 +182,7 @@ pub async fn confirm(State(st): State<Shared>, a: Authed) -> WebResult<Response>
 }
 
 /// POST /account-info/confirm: registers (a repeated POST changes nothing more).
-pub async fn register(
-    State(st): State<Shared>,
-    a: Authed,
-    Form(f): Form<crate::auth::CsrfForm>,
-) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
+pub async fn register(State(st): State<Shared>, CsrfPost(a): CsrfPost) -> WebResult<Response> {
     st.ra.register_account_info(a.id()).await?;
     Ok(Redirect::to("/account-info?m=registered").into_response())
 }

@@ -473,11 +473,9 @@ struct WithdrawPage {
 /// POST /applications/{id}/withdraw: 申請取消 (R-A5). Safe to repeat.
 pub async fn withdraw(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    crate::urlform::Form(f): crate::urlform::Form<crate::auth::CsrfForm>,
+    crate::session::CsrfPost(a): crate::session::CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let app = own(&st, &a, &id).await?;
     let done = st.ra.withdraw(a.id(), app.id).await? || app.status == AppStatus::Withdrawn;
     let to = if done {

@@ -7,6 +7,7 @@ use crate::error::{WebError, WebResult};
 use crate::form::{fieldsets, select, service_label, service_options, term_options};
 use crate::page::{Errors, FieldView, Fieldset, Page};
 use crate::session::Authed;
+use crate::session::CsrfPost;
 use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
@@ -176,11 +177,9 @@ pub async fn terms(
 /// POST /apply/{draft}/terms: 同意する.
 pub async fn agree(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let mut d = load_or_return!(&st, &a, &id);
     d.form.agreed = true;
     wizard::save(&st, &a, &d, "input").await?;
@@ -275,11 +274,7 @@ async fn input_page(
         is_reissue: d.kind == AppKind::Reissue,
         reissue_revoke: form.reissue_revoke.clone(),
     };
-    let mut res = html(&page)?;
-    if !issues.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    crate::form_page(&page, !issues.is_empty())
 }
 
 /// GET /apply/{draft}/input: 基本情報入力, with whatever was typed before.
@@ -440,11 +435,9 @@ pub async fn confirm(
 /// follows only after the commit; a second submit lands on the same completion screen.
 pub async fn submit(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let d = load_or_return!(&st, &a, &id);
     match st.ra.submit(a.id(), &d).await? {
         Ok(app) => Ok(wizard::done(app)),

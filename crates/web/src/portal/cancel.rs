@@ -6,7 +6,7 @@ use super::wizard;
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
-use crate::urlform::Form;
+use crate::session::CsrfPost;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -72,11 +72,9 @@ pub async fn confirm(
 /// POST /cancel/{draft}/submit
 pub async fn submit(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let l = wizard::or_return!(open(&st, &a, &id));
     match st.ra.request_cancellation(a.id(), &l.draft).await? {
         Ok(app) => Ok(wizard::done(app)),

@@ -6,11 +6,11 @@ use crate::error::{WebError, WebResult};
 use crate::form::contact_fieldsets;
 use crate::page::{Errors, Fieldset, Page};
 use crate::session::Authed;
+use crate::session::CsrfPost;
 use crate::urlform::Form;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use shomei_model::AppKind;
 use shomei_ra::Ra;
@@ -26,16 +26,13 @@ pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<R
     if !Ra::may_change_contacts(target) {
         return Err(WebError::NotFound);
     }
-    let id = st
-        .ra
-        .start_draft(
-            a.id(),
-            AppKind::ContactChange,
-            &ContactForm::from_record(target),
-            "terms",
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response())
+    wizard::start_record(
+        st,
+        a,
+        AppKind::ContactChange,
+        &ContactForm::from_record(target),
+    )
+    .await
 }
 
 type Loaded = wizard::Loaded<ContactForm>;
@@ -44,10 +41,6 @@ macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
         wizard::or_return!(wizard::open_record::<ContactForm>($st, $a, $id))
     };
-}
-
-async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
-    wizard::save(st, a, &l.draft, step).await
 }
 
 fn as_form(f: &ContactForm) -> ApplicationForm {
@@ -67,31 +60,17 @@ struct InputPage {
 
 fn input_page(a: &Authed, l: &Loaded, issues: &[FieldIssue]) -> WebResult<Response> {
     let errors = Errors::from_issues(a.ctx.tr, issues);
-    let mut res = html(&InputPage {
-        p: Page::new(&a.ctx, "portal", "contacts.input.title"),
-        draft: l.draft.id.clone(),
-        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
-        server: l.target.common_name.clone(),
-        fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.draft.form), &errors),
-        errors,
-    })?;
-    if !issues.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
-}
-
-/// GET /contacts/{draft}/input: only the contacts, prefilled (R-C1).
-pub async fn input(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-) -> WebResult<Response> {
-    let l = load_or_return!(&st, &a, &id);
-    if !l.draft.form.agreed {
-        return Ok(Redirect::to(&format!("/contacts/{id}/terms")).into_response());
-    }
-    input_page(&a, &l, &[])
+    crate::form_page(
+        &InputPage {
+            p: Page::new(&a.ctx, "portal", "contacts.input.title"),
+            draft: l.draft.id.clone(),
+            contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+            server: l.target.common_name.clone(),
+            fieldsets: contact_fieldsets(a.ctx.tr, &as_form(&l.draft.form), &errors),
+            errors,
+        },
+        !issues.is_empty(),
+    )
 }
 
 /// POST /contacts/{draft}/input: saves what was typed, checks it.
@@ -115,13 +94,8 @@ pub async fn input_submit(
     }
     l.draft.form = form;
     let checked = check_contacts(&l.draft.form);
-    save(
-        &st,
-        &a,
-        &l,
-        if checked.is_ok() { "confirm" } else { "input" },
-    )
-    .await?;
+    let step = if checked.is_ok() { "confirm" } else { "input" };
+    wizard::save(&st, &a, &l.draft, step).await?;
     match checked {
         Ok(_) => Ok(Redirect::to(&format!("/contacts/{id}/confirm")).into_response()),
         Err(issues) => input_page(&a, &l, &issues),
@@ -185,14 +159,30 @@ pub async fn confirm(
 /// POST /contacts/{draft}/submit: 申込 (idempotent per draft).
 pub async fn submit(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let l = load_or_return!(&st, &a, &id);
     match st.ra.request_contact_change(a.id(), &l.draft).await? {
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
         Err(issues) => input_page(&a, &l, &issues),
+    }
+}
+
+impl wizard::RecordWizard for ContactForm {
+    const PATH: &'static str = "contacts";
+    const TERMS_TITLE: &'static str = "contacts.terms.page_title";
+    const CLAUSES: usize = 2;
+    fn target(&self) -> i64 {
+        self.target
+    }
+    fn agreed(&self) -> bool {
+        self.agreed
+    }
+    fn agree(&mut self) {
+        self.agreed = true;
+    }
+    fn input_page(a: &Authed, l: &Loaded) -> WebResult<Response> {
+        input_page(a, l, &[])
     }
 }

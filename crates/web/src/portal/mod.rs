@@ -82,7 +82,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/contacts/{draft}/input",
-            get(contacts::input).post(contacts::input_submit),
+            get(wizard::input::<ContactForm>).post(contacts::input_submit),
         )
         .route("/contacts/{draft}/confirm", get(contacts::confirm))
         .route("/contacts/{draft}/submit", post(contacts::submit))
@@ -92,7 +92,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/revoke/{draft}/input",
-            get(revoke::input).post(revoke::input_submit),
+            get(wizard::input::<RevocationForm>).post(revoke::input_submit),
         )
         .route("/revoke/{draft}/confirm", get(revoke::confirm))
         .route("/revoke/{draft}/submit", post(revoke::submit))

@@ -6,12 +6,12 @@ use super::wizard;
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
+use crate::session::CsrfPost;
 use crate::urlform::Form;
 use crate::words::reason_key;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, RevocationReason};
@@ -27,11 +27,7 @@ pub async fn start(st: &Shared, a: &Authed, target: &Application) -> WebResult<R
         target: target.id,
         ..Default::default()
     };
-    let id = st
-        .ra
-        .start_draft(a.id(), AppKind::Revocation, &form, "terms")
-        .await?;
-    Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response())
+    wizard::start_record(st, a, AppKind::Revocation, &form).await
 }
 
 type Loaded = wizard::Loaded<RevocationForm>;
@@ -40,10 +36,6 @@ macro_rules! load_or_return {
     ($st:expr, $a:expr, $id:expr) => {
         wizard::or_return!(wizard::open_record::<RevocationForm>($st, $a, $id))
     };
-}
-
-async fn save(st: &Shared, a: &Authed, l: &Loaded, step: &str) -> WebResult<()> {
-    wizard::save(st, a, &l.draft, step).await
 }
 
 #[derive(Template)]
@@ -70,32 +62,18 @@ fn input_page(a: &Authed, l: &Loaded, error: &str) -> WebResult<Response> {
             )
         })
         .collect();
-    let mut res = html(&InputPage {
-        p: Page::new(&a.ctx, "portal", "revoke.input.title"),
-        draft: l.draft.id.clone(),
-        error: error.to_owned(),
-        contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
-        server: l.target.common_name.clone(),
-        org: l.target.details.organisation.name.clone(),
-        reasons,
-    })?;
-    if !error.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
-}
-
-/// GET /revoke/{draft}/input: 失効申請 入力画面 (R-V2).
-pub async fn input(
-    State(st): State<Shared>,
-    a: Authed,
-    Path(id): Path<String>,
-) -> WebResult<Response> {
-    let l = load_or_return!(&st, &a, &id);
-    if !l.draft.form.agreed {
-        return Ok(Redirect::to(&format!("/revoke/{id}/terms")).into_response());
-    }
-    input_page(&a, &l, "")
+    crate::form_page(
+        &InputPage {
+            p: Page::new(&a.ctx, "portal", "revoke.input.title"),
+            draft: l.draft.id.clone(),
+            error: error.to_owned(),
+            contract: l.target.contract_code.clone().unwrap_or_else(|| "-".into()),
+            server: l.target.common_name.clone(),
+            org: l.target.details.organisation.name.clone(),
+            reasons,
+        },
+        !error.is_empty(),
+    )
 }
 
 /// The reason form.
@@ -119,7 +97,7 @@ pub async fn input_submit(
         return input_page(&a, &l, a.ctx.tr.t("err.revoke_reason"));
     }
     l.draft.form.reason = f.reason;
-    save(&st, &a, &l, "confirm").await?;
+    wizard::save(&st, &a, &l.draft, "confirm").await?;
     Ok(Redirect::to(&format!("/revoke/{id}/confirm")).into_response())
 }
 
@@ -157,14 +135,30 @@ pub async fn confirm(
 /// POST /revoke/{draft}/submit: 確認 — the request goes to the CA (idempotent per draft).
 pub async fn submit(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let l = load_or_return!(&st, &a, &id);
     match st.ra.request_revocation(a.id(), &l.draft).await? {
         Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
         Err(key) => input_page(&a, &l, a.ctx.tr.t(key)),
+    }
+}
+
+impl wizard::RecordWizard for RevocationForm {
+    const PATH: &'static str = "revoke";
+    const TERMS_TITLE: &'static str = "revoke.terms.page_title";
+    const CLAUSES: usize = 3;
+    fn target(&self) -> i64 {
+        self.target
+    }
+    fn agreed(&self) -> bool {
+        self.agreed
+    }
+    fn agree(&mut self) {
+        self.agreed = true;
+    }
+    fn input_page(a: &Authed, l: &Loaded) -> WebResult<Response> {
+        input_page(a, l, "")
     }
 }

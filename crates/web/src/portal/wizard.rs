@@ -5,7 +5,7 @@
 use crate::error::{WebError, WebResult};
 use crate::page::Page;
 use crate::session::Authed;
-use crate::urlform::Form;
+use crate::session::CsrfPost;
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -90,32 +90,23 @@ pub(crate) trait RecordWizard: DraftForm {
     const CLAUSES: usize;
     /// The record it is about.
     fn target(&self) -> i64;
+    /// Whether the terms were agreed to.
+    fn agreed(&self) -> bool;
     /// Records the agreement.
     fn agree(&mut self);
+    /// The input step's page, as first shown.
+    fn input_page(a: &Authed, l: &Loaded<Self>) -> WebResult<Response>;
 }
 
-impl RecordWizard for shomei_ra::contacts::ContactForm {
-    const PATH: &'static str = "contacts";
-    const TERMS_TITLE: &'static str = "contacts.terms.page_title";
-    const CLAUSES: usize = 2;
-    fn target(&self) -> i64 {
-        self.target
-    }
-    fn agree(&mut self) {
-        self.agreed = true;
-    }
-}
-
-impl RecordWizard for shomei_ra::revoke::RevocationForm {
-    const PATH: &'static str = "revoke";
-    const TERMS_TITLE: &'static str = "revoke.terms.page_title";
-    const CLAUSES: usize = 3;
-    fn target(&self) -> i64 {
-        self.target
-    }
-    fn agree(&mut self) {
-        self.agreed = true;
-    }
+/// Starts a record wizard's draft holding `form` and sends the browser to its terms.
+pub(crate) async fn start_record<F: RecordWizard>(
+    st: &Shared,
+    a: &Authed,
+    kind: shomei_model::AppKind,
+    form: &F,
+) -> WebResult<Response> {
+    let id = st.ra.start_draft(a.id(), kind, form, "terms").await?;
+    Ok(Redirect::to(&format!("/{}/{id}/terms", F::PATH)).into_response())
 }
 
 /// Opens a record wizard's draft with its record.
@@ -161,13 +152,24 @@ pub(crate) async fn terms<F: RecordWizard>(
 /// POST /{path}/{draft}/terms: 同意する, then the input step.
 pub(crate) async fn agree<F: RecordWizard>(
     State(st): State<Shared>,
-    a: Authed,
     Path(id): Path<String>,
-    Form(f): Form<crate::auth::CsrfForm>,
+    CsrfPost(a): CsrfPost,
 ) -> WebResult<Response> {
-    a.check_csrf(&f.csrf)?;
     let mut l = or_return!(open_record::<F>(&st, &a, &id));
     l.draft.form.agree();
     save(&st, &a, &l.draft, "input").await?;
     Ok(Redirect::to(&format!("/{}/{id}/input", F::PATH)).into_response())
+}
+
+/// GET /{path}/{draft}/input: the input step, once the terms are agreed to.
+pub(crate) async fn input<F: RecordWizard>(
+    State(st): State<Shared>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let l = or_return!(open_record::<F>(&st, &a, &id));
+    if !l.draft.form.agreed() {
+        return Ok(Redirect::to(&format!("/{}/{id}/terms", F::PATH)).into_response());
+    }
+    F::input_page(&a, &l)
 }
