@@ -1,7 +1,7 @@
 //! The text fields of the application and contact-change forms, by name. Both forms
 //! are flat (one string per input, kept in the draft as typed); the contacts of R-AI1
 //! repeat the same parts under a prefix (`reg_name`, `tech_email`, …). The field list
-//! is written once, in [`text_form!`], which makes the struct and lets the pages and
+//! is written once, in the `text_form!` macro, which makes the struct and lets the pages and
 //! the checks reach every field by its name.
 
 use crate::field_issue::FieldIssue;

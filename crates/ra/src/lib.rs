@@ -3,6 +3,36 @@
 //! checks of `shomei-ca`, and is the only caller of the signer.
 //!
 //! Every operation takes `now` from the injected [`Clock`] once, at its start.
+//!
+//! # The RA is the only door
+//! The store is the RA's alone. Every front end — the portal and the desk (`shomei-web`),
+//! the command line, and the ACME and JSON APIs to come — reads through the calls of
+//! [`queries`] (and the read calls of the other modules) and changes state only through
+//! the operations below, each of which writes its audit event in the same transaction.
+//!
+//! # Operations by module
+//! | module | what the front ends call |
+//! |---|---|
+//! | [`drafts`] | `start_draft`, `open_draft` (→ [`drafts::Opened`]: open, or already submitted), `save_draft` |
+//! | [`apply`] | `submit` (new, renewal, reissue, switch, continuation: takes the opened draft), `check_form`, `ApplicationForm::of_record` |
+//! | [`contacts`] | `may_change_contacts`, `request_contact_change`, `complete_contact_change` |
+//! | [`revoke`] | `may_revoke`, `request_revocation`, `request_cancellation`, `confirm_revocation`, `revocation_unreachable`, `revocation_denied`, `revocation_deadline`, `refresh_crl`, `current_crl`, `current_login_crl` |
+//! | [`issue`] | `approve`, `reject`, `withdraw`, `request_documents`, `documents_received`, `may_reissue`, `may_continue`, `continue_if_fresh`, `resume_interrupted_issuance`, `revoke_superseded` |
+//! | [`contract`] | `import_contract`, `switch_targets`, `may_switch`, `may_renew` |
+//! | [`documents`] | `submit_document` |
+//! | [`coupons`] | `issue_coupons`, `coupons_of`, `usable_coupons` |
+//! | [`account_info`] | `account_info`, `stage_account_info`, `register_account_info` |
+//! | [`accounts`] | `create_account`, `create_staff`, `reset_initial_password`, `set_account_disabled`, `replace_login_certificate` |
+//! | [`login`] | `login`, `otp_password_step`, `change_password` |
+//! | [`otp`] | `set_login_method`, `otp_login_start`, `otp_login_finish`, `otp_enrolment`, `otp_challenge_kind`, `seal_totp_secrets` |
+//! | [`sessions`] | `open_session`, `resume_session`, `logout`, `end_other_sessions` |
+//! | [`queries`] | the read calls (`application_of`, `search_applications`, `open_applications`, `account`, `documents_of`, `issued_certificate`, `contract_certificates`, `audit_events_for`, …), `record_download`, `record_access_denied`, `record_system_event`, `requeue_running_jobs`, `optimize_storage` |
+//! | [`ocsp`] | `ocsp_answer`, `prebuild_ocsp`, `refresh_ocsp` |
+//! | [`seal`] | `seal` (the public seal page's facts) |
+//! | [`mail`], [`reminders`] | `run_due_jobs`, `queue_reminders` |
+//!
+//! Input problems come back as [`field_issue::FieldIssue`]s (`Checked<T>`); audit actors
+//! are [`shomei_model::Actor`]s.
 #![deny(missing_docs)]
 
 pub mod account_info;
