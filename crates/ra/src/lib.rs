@@ -37,6 +37,7 @@
 
 pub mod account_info;
 pub mod accounts;
+pub mod acme;
 pub mod apply;
 pub mod contacts;
 pub mod contract;

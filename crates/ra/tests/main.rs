@@ -3,6 +3,7 @@
 //! `shomei_store::testing` and `shomei_ra::testing`.
 
 mod account_care;
+mod acme;
 mod continuation;
 mod coupons;
 mod login_cert;

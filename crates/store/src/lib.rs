@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod account_info;
+pub mod acme;
 pub mod applications;
 pub mod audit;
 pub mod certificates;
@@ -107,6 +108,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (11, include_str!("../migrations/sqlite/0011_otp.sql")),
     (12, include_str!("../migrations/sqlite/0012_issuance_error.sql")),
     (13, include_str!("../migrations/sqlite/0013_documents.sql")),
+    (14, include_str!("../migrations/sqlite/0014_acme.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -123,6 +125,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (11, include_str!("../migrations/postgres/0011_otp.sql")),
     (12, include_str!("../migrations/postgres/0012_issuance_error.sql")),
     (13, include_str!("../migrations/postgres/0013_documents.sql")),
+    (14, include_str!("../migrations/postgres/0014_acme.sql")),
 ];
 
 /// Unix seconds.

@@ -1,0 +1,326 @@
+//! ACME (issue #10): external-account-binding credentials tied to one contract, the
+//! ACME accounts bound with them, and the anti-replay nonces (stored, so several
+//! instances on one PostgreSQL share them; each is used once).
+
+use crate::audit::{AuditEvent, append};
+use crate::sql::CERT_KINDS;
+use crate::{Result, Store, StoreError, Ts};
+use shomei_model::Actor;
+use sqlx::Row;
+
+/// An EAB credential as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EabCredential {
+    /// Key identifier (given to the ACME client).
+    pub kid: String,
+    /// The customer account it belongs to.
+    pub account_id: i64,
+    /// The contract it is bound to.
+    pub contract_id: i64,
+    /// The contract's record it was made from.
+    pub application_id: i64,
+    /// The HMAC key, sealed (open with the RA's secret keys).
+    pub hmac_key: String,
+    /// When it was made.
+    pub created_at: Ts,
+    /// When it was disabled, if it was.
+    pub disabled_at: Option<Ts>,
+    /// When the contract ends.
+    pub contract_ends_at: Ts,
+    /// The ACME account bound with it, if any.
+    pub acme_account: Option<i64>,
+}
+
+/// An ACME account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeAccount {
+    /// Its id (in its URL).
+    pub id: i64,
+    /// RFC 7638 thumbprint of its key.
+    pub thumbprint: String,
+    /// Its public key, as the JWK JSON the client sent.
+    pub jwk: String,
+    /// The credential it was bound with.
+    pub eab_kid: String,
+    /// The customer account.
+    pub account_id: i64,
+    /// The contract.
+    pub contract_id: i64,
+    /// Its contact URLs, as JSON.
+    pub contact: String,
+    /// `valid`, `deactivated` or `revoked`.
+    pub status: String,
+    /// When it was made.
+    pub created_at: Ts,
+}
+
+/// A new ACME account.
+#[derive(Debug, Clone)]
+pub struct NewAcmeAccount {
+    /// RFC 7638 thumbprint of its key.
+    pub thumbprint: String,
+    /// Its public key (JWK JSON).
+    pub jwk: String,
+    /// The credential that binds it.
+    pub eab_kid: String,
+    /// Its contact URLs, as JSON.
+    pub contact: String,
+}
+
+const EAB_COLS: &str = "e.kid, e.account_id, e.contract_id, e.application_id, e.hmac_key, e.created_at, e.disabled_at, c.ends_at, (SELECT a.id FROM acme_accounts a WHERE a.eab_kid = e.kid) AS acme_account";
+
+fn eab_of(r: &sqlx::any::AnyRow) -> Result<EabCredential> {
+    Ok(EabCredential {
+        kid: r.try_get("kid")?,
+        account_id: r.try_get("account_id")?,
+        contract_id: r.try_get("contract_id")?,
+        application_id: r.try_get("application_id")?,
+        hmac_key: r.try_get("hmac_key")?,
+        created_at: r.try_get("created_at")?,
+        disabled_at: r.try_get("disabled_at")?,
+        contract_ends_at: r.try_get("ends_at")?,
+        acme_account: r.try_get("acme_account")?,
+    })
+}
+
+fn account_of(r: &sqlx::any::AnyRow) -> Result<AcmeAccount> {
+    Ok(AcmeAccount {
+        id: r.try_get("id")?,
+        thumbprint: r.try_get("thumbprint")?,
+        jwk: r.try_get("jwk")?,
+        eab_kid: r.try_get("eab_kid")?,
+        account_id: r.try_get("account_id")?,
+        contract_id: r.try_get("contract_id")?,
+        contact: r.try_get("contact")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+const ACCOUNT_COLS: &str =
+    "id, thumbprint, jwk, eab_kid, account_id, contract_id, contact, status, created_at";
+
+impl Store {
+    /// Stores a credential for the contract of `application_id`, if that record is the
+    /// account's, 完了, and its contract has not ended at `now`; with its audit event.
+    /// Returns whether it was stored.
+    pub async fn create_eab(
+        &self,
+        kid: &str,
+        account_id: i64,
+        application_id: i64,
+        sealed_key: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO acme_eab (kid, account_id, contract_id, application_id, hmac_key, created_at) \
+             SELECT $1, a.account_id, a.contract_id, a.id, $4, $5 FROM applications a JOIN contracts c ON c.id = a.contract_id \
+             WHERE a.id = $2 AND a.account_id = $3 AND a.status = 'completed' AND c.ends_at > $5",
+        )
+        .bind(kid)
+        .bind(application_id)
+        .bind(account_id)
+        .bind(sealed_key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                Actor::Customer(account_id),
+                "acme.eab.created",
+                format!("application:{application_id}"),
+                serde_json::json!({ "kid": kid }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The latest 完了 record holding a certificate of the contract with this code, and
+    /// its account: (application id, account id).
+    pub async fn contract_record(&self, code: &str) -> Result<Option<(i64, i64)>> {
+        let sql = format!(
+            "SELECT a.id, a.account_id FROM applications a JOIN contracts c ON c.id = a.contract_id \
+             WHERE c.code = $1 AND a.status = 'completed' AND a.kind IN {CERT_KINDS} ORDER BY a.id DESC LIMIT 1"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The credential `kid`.
+    pub async fn eab(&self, kid: &str) -> Result<Option<EabCredential>> {
+        let sql = format!(
+            "SELECT {EAB_COLS} FROM acme_eab e JOIN contracts c ON c.id = e.contract_id WHERE e.kid = $1"
+        );
+        sqlx::query(&sql)
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(eab_of)
+            .transpose()
+    }
+
+    /// The credentials of the contract of `application_id` (the account's), newest first.
+    pub async fn eabs_of_contract(
+        &self,
+        account_id: i64,
+        application_id: i64,
+    ) -> Result<Vec<EabCredential>> {
+        let sql = format!(
+            "SELECT {EAB_COLS} FROM acme_eab e JOIN contracts c ON c.id = e.contract_id \
+             WHERE e.account_id = $1 AND e.contract_id = (SELECT contract_id FROM applications WHERE id = $2) \
+             ORDER BY e.created_at DESC, e.kid"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(eab_of).collect()
+    }
+
+    /// Disables a credential (and so the ACME account bound with it), with its audit
+    /// event. Returns whether it was enabled before.
+    pub async fn disable_eab(&self, kid: &str, actor: Actor, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE acme_eab SET disabled_at = $2 WHERE kid = $1 AND disabled_at IS NULL",
+        )
+        .bind(kid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            append(
+                &mut tx,
+                &AuditEvent::new(
+                    now,
+                    actor,
+                    "acme.eab.disabled",
+                    format!("eab:{kid}"),
+                    serde_json::json!({}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Stores a new ACME account bound with its credential, with its audit event.
+    /// `Conflict("kid")` if the credential already binds an account; `Conflict("key")`
+    /// if the key already has an account.
+    pub async fn create_acme_account(
+        &self,
+        a: &NewAcmeAccount,
+        eab: &EabCredential,
+        now: Ts,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let taken: Option<(String, String)> = sqlx::query_as(
+            "SELECT eab_kid, thumbprint FROM acme_accounts WHERE eab_kid = $1 OR thumbprint = $2",
+        )
+        .bind(&a.eab_kid)
+        .bind(&a.thumbprint)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((kid, _)) = taken {
+            return Err(StoreError::Conflict(if kid == a.eab_kid {
+                "kid".into()
+            } else {
+                "key".into()
+            }));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO acme_accounts (thumbprint, jwk, eab_kid, account_id, contract_id, contact, status, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $7) RETURNING id",
+        )
+        .bind(&a.thumbprint)
+        .bind(&a.jwk)
+        .bind(&a.eab_kid)
+        .bind(eab.account_id)
+        .bind(eab.contract_id)
+        .bind(&a.contact)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                Actor::Customer(eab.account_id),
+                "acme.account.created",
+                format!("application:{}", eab.application_id),
+                serde_json::json!({ "acme_account": id, "kid": a.eab_kid, "thumbprint": a.thumbprint }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The ACME account whose key has this thumbprint.
+    pub async fn acme_account_by_thumbprint(
+        &self,
+        thumbprint: &str,
+    ) -> Result<Option<AcmeAccount>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM acme_accounts WHERE thumbprint = $1");
+        sqlx::query(&sql)
+            .bind(thumbprint)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_of)
+            .transpose()
+    }
+
+    /// The ACME account `id`.
+    pub async fn acme_account(&self, id: i64) -> Result<Option<AcmeAccount>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM acme_accounts WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_of)
+            .transpose()
+    }
+
+    /// Stores a fresh nonce valid until `expires_at`; expired ones are swept.
+    pub async fn put_nonce(&self, nonce: &str, now: Ts, expires_at: Ts) -> Result<()> {
+        sqlx::query("DELETE FROM acme_nonces WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO acme_nonces (nonce, expires_at) VALUES ($1, $2)")
+            .bind(nonce)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses a nonce: true once for a nonce this server gave out and that has not
+    /// expired, false for an unknown, replayed or expired one.
+    pub async fn take_nonce(&self, nonce: &str, now: Ts) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2")
+            .bind(nonce)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+}
