@@ -62,6 +62,8 @@ pub struct Listen {
     pub portal: SocketAddr,
     /// Desk: staff (HTTPS, staff certificate required).
     pub desk: SocketAddr,
+    /// ACME (RFC 8555; HTTPS, server certificate only; issue #10).
+    pub acme: SocketAddr,
 }
 
 /// PKI settings.
@@ -101,6 +103,7 @@ impl Default for Listen {
             public: SocketAddr::from(([127, 0, 0, 1], 8080)),
             portal: SocketAddr::from(([127, 0, 0, 1], 8443)),
             desk: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            acme: SocketAddr::from(([127, 0, 0, 1], 8445)),
         }
     }
 }

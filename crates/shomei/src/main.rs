@@ -53,10 +53,36 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ContractCmd,
     },
+    /// ACME (RFC 8555) with external account binding.
+    Acme {
+        #[command(subcommand)]
+        cmd: AcmeCmd,
+    },
     /// The key that encrypts secrets kept in the database (TOTP secrets).
     Secrets {
         #[command(subcommand)]
         cmd: SecretsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AcmeCmd {
+    /// External account binding credentials.
+    Eab {
+        #[command(subcommand)]
+        cmd: EabCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EabCmd {
+    /// Make a credential for a running contract (for bulk onboarding; customers make
+    /// their own on the contract's page). Prints JSON with kid, hmac and the ACME
+    /// directory URL; the HMAC key is shown only here.
+    Create {
+        /// The contract code, e.g. B0000001.
+        #[arg(long)]
+        contract: String,
     },
 }
 
@@ -296,6 +322,29 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{}",
                 serde_json::json!({ "login": c.login, "initial_password": c.initial_password, "p12": p12, "p12_password": c.p12_password })
+            );
+            Ok(())
+        }
+        Cmd::Acme {
+            cmd: AcmeCmd::Eab {
+                cmd: EabCmd::Create { contract },
+            },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let eab = ra
+                .create_eab_for_contract(contract.trim())
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    format!("no running contract with the code {contract}: a credential needs a completed (完了) contract that has not ended")
+                })?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "kid": eab.kid,
+                    "hmac": eab.hmac,
+                    "directory": format!("https://{}/acme/directory", cfg.listen.acme),
+                })
             );
             Ok(())
         }
