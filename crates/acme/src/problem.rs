@@ -1,0 +1,99 @@
+//! ACME problem documents (RFC 8555 6.7, RFC 7807): the error type and a detail a
+//! client's user can act on.
+
+use axum::http::StatusCode;
+
+/// One ACME problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct Problem {
+    /// Its type.
+    pub kind: Kind,
+    /// What went wrong, in words.
+    pub detail: String,
+}
+
+/// The ACME error types this server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The request is malformed.
+    Malformed,
+    /// The nonce is unknown, used or expired.
+    BadNonce,
+    /// The JWS algorithm is not supported.
+    BadSignatureAlgorithm,
+    /// Not allowed.
+    Unauthorized,
+    /// No account with this key.
+    AccountDoesNotExist,
+    /// An external account binding is required.
+    ExternalAccountRequired,
+    /// Something went wrong on the server.
+    ServerInternal,
+}
+
+impl Kind {
+    fn urn(self) -> &'static str {
+        match self {
+            Kind::Malformed => "urn:ietf:params:acme:error:malformed",
+            Kind::BadNonce => "urn:ietf:params:acme:error:badNonce",
+            Kind::BadSignatureAlgorithm => "urn:ietf:params:acme:error:badSignatureAlgorithm",
+            Kind::Unauthorized => "urn:ietf:params:acme:error:unauthorized",
+            Kind::AccountDoesNotExist => "urn:ietf:params:acme:error:accountDoesNotExist",
+            Kind::ExternalAccountRequired => "urn:ietf:params:acme:error:externalAccountRequired",
+            Kind::ServerInternal => "urn:ietf:params:acme:error:serverInternal",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Kind::Unauthorized => StatusCode::FORBIDDEN,
+            Kind::AccountDoesNotExist => StatusCode::BAD_REQUEST,
+            Kind::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl Problem {
+    /// A problem of `kind` with `detail`.
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// A malformed request.
+    pub fn malformed(detail: impl Into<String>) -> Problem {
+        Problem::new(Kind::Malformed, detail)
+    }
+
+    /// Its HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// Its JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "type": self.kind.urn(),
+            "detail": self.detail,
+            "status": self.status().as_u16(),
+        });
+        if self.kind == Kind::BadSignatureAlgorithm {
+            v["algorithms"] = serde_json::json!(crate::jws::ALGORITHMS);
+        }
+        v
+    }
+}
+
+impl From<shomei_ra::RaError> for Problem {
+    fn from(e: shomei_ra::RaError) -> Problem {
+        tracing::error!("acme: {e}");
+        Problem::new(
+            Kind::ServerInternal,
+            "the server could not complete the request; try again later",
+        )
+    }
+}

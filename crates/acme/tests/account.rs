@@ -1,0 +1,372 @@
+//! Issue #10: the ACME directory, nonces and newAccount with external account binding,
+//! through the router with real JWS (ES256 account keys, HS256 bindings), on SQLite and
+//! PostgreSQL: each bad request gets its ACME problem and a fresh nonce.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use http_body_util::BodyExt;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use shomei_acme::{AcmeState, router};
+use shomei_model::Actor;
+use shomei_ra::secrets::SecretKeys;
+use shomei_ra::testing::{issued, ra};
+use shomei_store::testing::backends;
+use std::sync::Arc;
+use time::macros::datetime;
+use tower::ServiceExt;
+
+const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
+const BASE: &str = "https://acme.test";
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+struct Client {
+    app: axum::Router,
+}
+
+struct Answer {
+    status: StatusCode,
+    nonce: Option<String>,
+    location: Option<String>,
+    body: serde_json::Value,
+}
+
+impl Client {
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self
+            .app
+            .clone()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = res.status();
+        let header = |n: &str| {
+            res.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let nonce = header("replay-nonce");
+        let location = header("location");
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Answer {
+            status,
+            nonce,
+            location,
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    async fn nonce(&self) -> String {
+        let a = self
+            .send(
+                Request::head(format!("{BASE}/acme/new-nonce"))
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+        a.nonce.unwrap_or_else(|| panic!("no nonce"))
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> Answer {
+        self.post_typed(path, body, "application/jose+json").await
+    }
+
+    async fn post_typed(&self, path: &str, body: serde_json::Value, ct: &str) -> Answer {
+        self.send(
+            Request::post(format!("{BASE}{path}"))
+                .header("content-type", ct)
+                .body(Body::from(body.to_string()))
+                .unwrap_or_default(),
+        )
+        .await
+    }
+}
+
+fn jwk_of(key: &SigningKey) -> serde_json::Value {
+    let point = key.verifying_key().to_encoded_point(false);
+    serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64(point.x().map(|x| x.as_slice()).unwrap_or_default()),
+        "y": b64(point.y().map(|y| y.as_slice()).unwrap_or_default()),
+    })
+}
+
+/// A flattened JWS signed with `key` (ES256).
+fn jws(key: &SigningKey, protected: serde_json::Value, payload: &str) -> serde_json::Value {
+    let p = b64(protected.to_string().as_bytes());
+    let pl = b64(payload.as_bytes());
+    let sig: Signature = key.sign(format!("{p}.{pl}").as_bytes());
+    serde_json::json!({ "protected": p, "payload": pl, "signature": b64(&sig.to_bytes()) })
+}
+
+/// The external account binding of RFC 8555 7.3.4 (HS256 over the account key).
+fn eab(kid: &str, hmac_b64: &str, jwk: &serde_json::Value, url: &str) -> serde_json::Value {
+    let p = b64(
+        serde_json::json!({ "alg": "HS256", "kid": kid, "url": url })
+            .to_string()
+            .as_bytes(),
+    );
+    let pl = b64(jwk.to_string().as_bytes());
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(hmac_b64)
+        .unwrap_or_default();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let mac = ring::hmac::sign(&key, format!("{p}.{pl}").as_bytes());
+    serde_json::json!({ "protected": p, "payload": pl, "signature": b64(mac.as_ref()) })
+}
+
+fn problem_type(a: &Answer) -> &str {
+    a.body.get("type").and_then(|t| t.as_str()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn issue10_directory_nonces_and_new_account_with_eab() {
+    for db in backends().await {
+        let (mut ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        ra.policy.secrets = Arc::new(SecretKeys::from_raw(&[[5u8; 32]]).unwrap_or_default());
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let cred = ra
+            .create_eab(a.id, app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("credential"));
+        let c = Client {
+            app: router(AcmeState {
+                ra: Arc::new(ra),
+                base: BASE.into(),
+                terms_of_service: "https://ca.test/terms".into(),
+                website: "https://ca.test".into(),
+            }),
+        };
+        let new_account = format!("{BASE}/acme/new-account");
+
+        // The directory says an external account is required.
+        let d = c
+            .send(
+                Request::get(format!("{BASE}/acme/directory"))
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await;
+        assert_eq!(d.status, StatusCode::OK);
+        assert_eq!(d.body["meta"]["externalAccountRequired"], true);
+        assert_eq!(d.body["newAccount"], new_account.as_str());
+
+        let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let jwk = jwk_of(&key);
+        let protected = |nonce: &str, url: &str| serde_json::json!({ "alg": "ES256", "nonce": nonce, "url": url, "jwk": jwk });
+        let payload = |eab: Option<serde_json::Value>| {
+            let mut p = serde_json::json!({ "termsOfServiceAgreed": true, "contact": ["mailto:ops@example.jp"] });
+            if let Some(e) = eab {
+                p["externalAccountBinding"] = e;
+            }
+            p.to_string()
+        };
+
+        // Without a binding: externalAccountRequired, with a fresh nonce.
+        let n = c.nonce().await;
+        let r = c
+            .post(
+                "/acme/new-account",
+                jws(&key, protected(&n, &new_account), &payload(None)),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&r),
+            "urn:ietf:params:acme:error:externalAccountRequired",
+            "{}",
+            db.name
+        );
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("portal"))
+        );
+        assert!(r.nonce.is_some());
+        // The nonce was used: badNonce; a made-up one too.
+        let again = c
+            .post(
+                "/acme/new-account",
+                jws(&key, protected(&n, &new_account), &payload(None)),
+            )
+            .await;
+        assert_eq!(problem_type(&again), "urn:ietf:params:acme:error:badNonce");
+        let made_up = c
+            .post(
+                "/acme/new-account",
+                jws(&key, protected("AAAA", &new_account), &payload(None)),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&made_up),
+            "urn:ietf:params:acme:error:badNonce"
+        );
+        // The url in the protected header must be the one posted to.
+        let n = c.nonce().await;
+        let wrong_url = c
+            .post(
+                "/acme/new-account",
+                jws(
+                    &key,
+                    protected(&n, "https://elsewhere/acme/new-account"),
+                    &payload(None),
+                ),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&wrong_url),
+            "urn:ietf:params:acme:error:unauthorized"
+        );
+        // Algorithms: none and MACs are refused, with the list of accepted ones.
+        let n = c.nonce().await;
+        let mut hs = protected(&n, &new_account);
+        hs["alg"] = "HS256".into();
+        let bad_alg = c
+            .post("/acme/new-account", jws(&key, hs, &payload(None)))
+            .await;
+        assert_eq!(
+            problem_type(&bad_alg),
+            "urn:ietf:params:acme:error:badSignatureAlgorithm"
+        );
+        assert!(
+            bad_alg.body["algorithms"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        );
+        // A signature by another key: malformed.
+        let n = c.nonce().await;
+        let other = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let forged = c
+            .post(
+                "/acme/new-account",
+                jws(&other, protected(&n, &new_account), &payload(None)),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&forged),
+            "urn:ietf:params:acme:error:malformed"
+        );
+        // Not JSON at all, and the wrong content type.
+        let junk = c.post("/acme/new-account", serde_json::json!("junk")).await;
+        assert_eq!(problem_type(&junk), "urn:ietf:params:acme:error:malformed");
+        let n = c.nonce().await;
+        let wrong_ct = c
+            .post_typed(
+                "/acme/new-account",
+                jws(&key, protected(&n, &new_account), &payload(None)),
+                "application/json",
+            )
+            .await;
+        assert_eq!(
+            problem_type(&wrong_ct),
+            "urn:ietf:params:acme:error:malformed"
+        );
+
+        // A binding with the wrong MAC key: unauthorized.
+        let n = c.nonce().await;
+        let wrong = eab(&cred.kid, &b64(&[1u8; 32]), &jwk, &new_account);
+        let r = c
+            .post(
+                "/acme/new-account",
+                jws(&key, protected(&n, &new_account), &payload(Some(wrong))),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&r),
+            "urn:ietf:params:acme:error:unauthorized",
+            "{:?}",
+            r.body
+        );
+
+        // The right binding: 201 with the account's URL; the same key again: 200, same URL.
+        let n = c.nonce().await;
+        let good = eab(&cred.kid, &cred.hmac, &jwk, &new_account);
+        let r = c
+            .post(
+                "/acme/new-account",
+                jws(
+                    &key,
+                    protected(&n, &new_account),
+                    &payload(Some(good.clone())),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["status"], "valid");
+        assert_eq!(r.body["contact"][0], "mailto:ops@example.jp");
+        let url = r.location.clone().unwrap_or_default();
+        assert!(url.starts_with(&format!("{BASE}/acme/acct/")));
+        let n = c.nonce().await;
+        let r2 = c
+            .post(
+                "/acme/new-account",
+                jws(&key, protected(&n, &new_account), &payload(None)),
+            )
+            .await;
+        assert_eq!(
+            (r2.status, r2.location.clone()),
+            (StatusCode::OK, Some(url.clone()))
+        );
+
+        // The credential binds one account only.
+        let n = c.nonce().await;
+        let jwk2 = jwk_of(&other);
+        let mut p2 = protected(&n, &new_account);
+        p2["jwk"] = jwk2.clone();
+        let reuse = eab(&cred.kid, &cred.hmac, &jwk2, &new_account);
+        let r3 = c
+            .post("/acme/new-account", jws(&other, p2, &payload(Some(reuse))))
+            .await;
+        assert_eq!(problem_type(&r3), "urn:ietf:params:acme:error:unauthorized");
+        assert!(
+            r3.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("already bound"))
+        );
+
+        // The account URL, POST-as-GET signed with kid.
+        let n = c.nonce().await;
+        let path = url.trim_start_matches(BASE).to_owned();
+        let got = c
+            .post(
+                &path,
+                jws(
+                    &key,
+                    serde_json::json!({ "alg": "ES256", "nonce": n, "url": url, "kid": url }),
+                    "",
+                ),
+            )
+            .await;
+        assert_eq!(got.status, StatusCode::OK, "{:?}", got.body);
+        assert_eq!(got.body["status"], "valid");
+
+        // Not served yet, and said so.
+        let later = c.post("/acme/new-order", serde_json::json!({})).await;
+        assert_eq!(
+            problem_type(&later),
+            "urn:ietf:params:acme:error:serverInternal"
+        );
+        assert!(
+            later.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("not served yet"))
+        );
+    }
+}

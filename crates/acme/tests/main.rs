@@ -1,0 +1,2 @@
+//! The ACME front end through its router, on every backend.
+mod account;
