@@ -16,7 +16,7 @@ import { chromium } from 'playwright-core';
 
 const BIN = process.env.SHOMEI_BIN;
 const OUT = process.env.E2E_OUT || mkdtempSync(join(tmpdir(), 'shomei-e2e-out-'));
-const PORTS = { public: 18080, portal: 18443, desk: 18444 };
+const PORTS = { public: 18080, portal: 18443, desk: 18444, acme: 18445 };
 const PORTAL = `https://127.0.0.1:${PORTS.portal}`;
 const DESK = `https://127.0.0.1:${PORTS.desk}`;
 const NEW_CUSTOMER_PW = 'Sakura-2026-blossom';
@@ -77,6 +77,7 @@ before(async () => {
 public = "127.0.0.1:${PORTS.public}"
 portal = "127.0.0.1:${PORTS.portal}"
 desk = "127.0.0.1:${PORTS.desk}"
+acme = "127.0.0.1:${PORTS.acme}"
 [pki]
 public_base_url = "http://pki.example.jp"
 ${process.env.E2E_SMTP ? `[mail]\nsmtp_url = "${process.env.E2E_SMTP}"\n` : ''}`);

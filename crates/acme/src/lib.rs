@@ -29,7 +29,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AcmeState {
     /// The RA.
-    pub ra: Arc<Ra>,
+    pub ra: Ra,
     /// The server's base URL as clients reach it, e.g. `https://127.0.0.1:8445`.
     pub base: String,
     /// The terms of service URL shown in the directory.

@@ -149,7 +149,7 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
             .unwrap_or_else(|| panic!("credential"));
         let c = Client {
             app: router(AcmeState {
-                ra: Arc::new(ra),
+                ra,
                 base: BASE.into(),
                 terms_of_service: "https://ca.test/terms".into(),
                 website: "https://ca.test".into(),

@@ -215,10 +215,10 @@ impl Drop for Server {
 fn main() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = dir.path().to_path_buf();
-    let (public, portal, desk) = (free_port(), free_port(), free_port());
+    let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
     std::fs::write(
         d.join("shomei.toml"),
-        format!("[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+        format!("[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let acct = run(

@@ -95,6 +95,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let public = bind("public", cfg.listen.public).await?;
     let portal = bind("portal", cfg.listen.portal).await?;
     let desk = bind("desk", cfg.listen.desk).await?;
+    let acme = bind("acme", cfg.listen.acme).await?;
     let mail = shomei_ra::mail::MailSettings::new(
         &cfg.mail.from,
         &cfg.mail.staff_to,
@@ -138,6 +139,8 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         ClientAuth::Required,
     )
     .map_err(|e| format!("desk TLS: {e}"))?;
+    let acme_tls = server_config(&s.tls.cert_pem, &s.tls.key_pem, "", ClientAuth::None)
+        .map_err(|e| format!("ACME TLS: {e}"))?;
     let web = WebConfig {
         portal_url: format!("https://{}", cfg.listen.portal),
         public_url: cfg.pki.public_base_url.clone(),
@@ -158,6 +161,12 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let portal_app = shomei_web::portal::router(state(Realm::Customer));
     let desk_app = shomei_web::desk::router(state(Realm::Staff));
     let public_app = shomei_web::public::router(state(Realm::Customer));
+    let acme_app = shomei_acme::router(shomei_acme::AcmeState {
+        ra: ra.clone(),
+        base: format!("https://{}", cfg.listen.acme),
+        terms_of_service: format!("https://{}/", cfg.listen.portal),
+        website: format!("https://{}/", cfg.listen.portal),
+    });
 
     ra.record_system_event(
         "system.start",
@@ -175,6 +184,10 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     println!(
         "  desk    https://{}   (staff: staff certificate + login + password)",
         cfg.listen.desk
+    );
+    println!(
+        "  acme    https://{}/acme/directory   (ACME accounts bound to a contract; orders not served yet)",
+        cfg.listen.acme
     );
     println!(
         "Root CA (trust it in the browser, or accept the warning): {}",
@@ -276,6 +289,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
     let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
     let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
+    let acme_task = tokio::spawn(serve_tls(acme, acme_tls, acme_app));
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = ra
@@ -286,6 +300,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     job_task.abort();
     portal_task.abort();
     desk_task.abort();
+    acme_task.abort();
     Ok(())
 }
 

@@ -26,6 +26,8 @@ pub enum ClientAuth {
     Optional,
     /// Required (the desk).
     Required,
+    /// Not asked for: a server certificate only (the ACME listener).
+    None,
 }
 
 /// Errors building a TLS configuration.
@@ -60,16 +62,21 @@ pub fn server_config(
     for c in CertificateDer::pem_slice_iter(client_ca_pem.as_bytes()) {
         roots.add(c.map_err(|e| TlsError::Pem(e.to_string()))?)?;
     }
-    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-    let verifier = match auth {
-        ClientAuth::Optional => builder.allow_unauthenticated().build(),
-        ClientAuth::Required => builder.build(),
+    let versions = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let mut cfg = match auth {
+        ClientAuth::None => versions.with_no_client_auth(),
+        ClientAuth::Optional | ClientAuth::Required => {
+            let verifier = match auth {
+                ClientAuth::Optional => builder.allow_unauthenticated().build(),
+                _ => builder.build(),
+            }
+            .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            versions.with_client_cert_verifier(verifier)
+        }
     }
-    .map_err(|e| TlsError::Verifier(e.to_string()))?;
-    let mut cfg = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
+    .with_single_cert(chain, key)?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
