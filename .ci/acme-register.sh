@@ -48,10 +48,10 @@ export REQUESTS_CA_BUNDLE="$W/data/pki/root.crt"
 DIR=https://127.0.0.1:28445/acme/directory
 cb() { certbot register --server "$DIR" --config-dir "$W/$1/c" --work-dir "$W/$1/w" --logs-dir "$W/$1/l" \
   --non-interactive --agree-tos -m ops@example.jp --no-eff-email "${@:2}"; }
-cb with-eab --eab-kid "$KID" --eab-hmac-key "$HMAC" 2>&1 | tee "$W/ok.txt"
+cb with-eab --eab-kid="$KID" --eab-hmac-key="$HMAC" 2>&1 | tee "$W/ok.txt"
 grep -q "Account registered" "$W/ok.txt" || { cat "$W/serve.log"; echo "certbot could not register with EAB"; exit 1; }
 if cb without-eab >"$W/noeab.txt" 2>&1; then echo "registered without EAB"; exit 1; fi
 grep -q "external account binding" "$W/noeab.txt" || { cat "$W/noeab.txt"; exit 1; }
-if cb reused --eab-kid "$KID" --eab-hmac-key "$HMAC" >"$W/reuse.txt" 2>&1; then echo "a credential bound twice"; exit 1; fi
+if cb reused --eab-kid="$KID" --eab-hmac-key="$HMAC" >"$W/reuse.txt" 2>&1; then echo "a credential bound twice"; exit 1; fi
 grep -q "already bound" "$W/reuse.txt" || { cat "$W/reuse.txt"; exit 1; }
 echo "certbot: registered with EAB; refused without it and with a credential already bound"

@@ -1205,3 +1205,54 @@ test('issue #8 item 6: staff create a customer account at the desk; a repeated p
   assert.equal(await desk.getByRole('row').filter({ hasText: 'desk-made@example.jp' }).count(), 1);
   await sctx.close();
 });
+
+test('issue #10: the customer makes an ACME credential (EAB) on a contract; certbot registers with it; the page shows it in use; it can be disabled (ja/en)', async () => {
+  const name = 'acme.e2e.example.jp';
+  makeCsr(name, 'ec');
+  const data = join(OUT, 'acme-ov.json');
+  writeFileSync(data, JSON.stringify({
+    service: 'SR3.0', term: '1', server_type: 'nginx', org_name: 'テスト株式会社', org_country: 'JP', org_state: 'Tokyo', org_locality: 'Shibuya-ku',
+    reg_name: '登録 太郎', reg_email: 'reg@example.jp', reg_phone: '03-1234-5678', tech_name: '技術 花子', tech_email: 'tech@example.jp', tech_phone: '03-1234-5679',
+    admin_name: '事務 次郎', admin_email: 'admin@example.jp', admin_phone: '03-1234-5670',
+  }));
+  const imported = JSON.parse(execFileSync(BIN, ['--data-dir', join(dir, 'data'), '--config', join(dir, 'shomei.toml'), 'contract', 'import',
+    '--access-key', demo.access_key, '--staff', demo.staff_login, '--file', data, '--csr', join(OUT, `${name}.csr`)], { encoding: 'utf8' }));
+
+  const cctx = await customerContext();
+  const page = await cctx.newPage();
+  await customerLogin(page);
+  await page.goto(`${PORTAL}/applications/${imported.application_id}`);
+  await page.getByRole('heading', { name: '自動更新（ACME）' }).waitFor();
+  assert.equal(await page.locator('#acme-credentials').count(), 0, 'no credential yet');
+  await page.getByRole('button', { name: 'ACME 用の認証情報（EAB）を発行する' }).click();
+  assert.equal(await heading(page), 'ACME 用の認証情報（EAB）');
+  await page.getByText('HMAC 鍵はこの画面でのみ表示されます', { exact: false }).waitFor();
+  const kid = (await page.locator('#eab-kid').innerText()).trim();
+  const hmac = (await page.locator('#eab-hmac').innerText()).trim();
+  const directory = (await page.locator('#eab-directory').innerText()).trim();
+  assert.equal(directory, `https://127.0.0.1:${PORTS.acme}/acme/directory`);
+  assert.ok((await page.locator('#eab-certbot').innerText()).includes(`--eab-kid=${kid} --eab-hmac-key=${hmac}`));
+  assert.ok((await page.locator('#eab-lego').innerText()).includes(`--kid=${kid} --hmac=${hmac}`));
+
+  // A real ACME client registers with it.
+  const cb = join(OUT, 'certbot-e2e');
+  const said = execFileSync('certbot', ['register', '--server', directory, '--config-dir', join(cb, 'c'), '--work-dir', join(cb, 'w'), '--logs-dir', join(cb, 'l'),
+    '--non-interactive', '--agree-tos', '-m', 'ops@example.jp', '--no-eff-email', `--eab-kid=${kid}`, `--eab-hmac-key=${hmac}`],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REQUESTS_CA_BUNDLE: join(dir, 'data', 'pki', 'root.crt') } });
+  assert.match(said, /Account registered/);
+
+  await page.getByRole('link', { name: 'お申込情報詳細へ戻る' }).click();
+  const row = page.locator('#acme-credentials tr').filter({ hasText: kid });
+  assert.equal((await row.locator('td').nth(2).innerText()).trim(), '使用中（ACME アカウントに登録済み）');
+  // The same in English.
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.getByRole('heading', { name: 'Automatic renewal (ACME)' }).waitFor();
+  assert.equal((await row.locator('td').nth(2).innerText()).trim(), 'In use (bound to an ACME account)');
+  await page.getByRole('link', { name: '日本語' }).click();
+  // Disabled: the credential and the ACME account bound with it end.
+  await row.getByRole('button', { name: '無効にする' }).click();
+  await page.getByText('認証情報を無効にしました。', { exact: false }).waitFor();
+  assert.equal((await row.locator('td').nth(2).innerText()).trim(), '無効');
+  assert.equal(await row.getByRole('button', { name: '無効にする' }).count(), 0);
+  await cctx.close();
+});

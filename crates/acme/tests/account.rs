@@ -147,6 +147,7 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("credential"));
+        let ra_handle = ra.clone();
         let c = Client {
             app: router(AcmeState {
                 ra,
@@ -356,6 +357,37 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
             .await;
         assert_eq!(got.status, StatusCode::OK, "{:?}", got.body);
         assert_eq!(got.body["status"], "valid");
+
+        // A disabled credential ends the account bound with it.
+        assert_eq!(
+            ra_handle
+                .disable_eab(&cred.kid, Actor::Customer(a.id))
+                .await
+                .ok(),
+            Some(true)
+        );
+        let n = c.nonce().await;
+        let gone = c
+            .post(
+                &path,
+                jws(
+                    &key,
+                    serde_json::json!({ "alg": "ES256", "nonce": n, "url": url, "kid": url }),
+                    "",
+                ),
+            )
+            .await;
+        assert_eq!(
+            problem_type(&gone),
+            "urn:ietf:params:acme:error:unauthorized",
+            "{:?}",
+            gone.body
+        );
+        assert!(
+            gone.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("revoked"))
+        );
 
         // Not served yet, and said so.
         let later = c.post("/acme/new-order", serde_json::json!({})).await;

@@ -9,6 +9,10 @@ use base64::Engine;
 use shomei_model::Actor;
 use shomei_store::acme::{AcmeAccount, EabCredential, NewAcmeAccount};
 
+/// The characters of key identifiers (no look-alikes, nothing a shell or an option
+/// parser reads specially).
+const KID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+
 /// How long a nonce stays usable (seconds).
 pub const NONCE_LIFETIME: i64 = 3600;
 
@@ -74,7 +78,9 @@ impl Ra {
     /// Makes a credential for the contract of the account's 完了 record `application_id`
     /// (R-A5: only while the contract runs). `None` if the record cannot have one.
     pub async fn create_eab(&self, account_id: i64, application_id: i64) -> Result<Option<NewEab>> {
-        let kid = crate::random_token(18)?;
+        // Letters and digits only: a key identifier starting with '-' would be read as an
+        // option by ACME clients' command lines.
+        let kid = crate::random_from(KID_ALPHABET, 24)?;
         let mut key = [0u8; 32];
         shomei_ca::random_bytes(&mut key)?;
         let hmac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
@@ -137,12 +143,24 @@ impl Ra {
 
     /// The ACME account whose key has this RFC 7638 thumbprint.
     pub async fn acme_account_by_key(&self, thumbprint: &str) -> Result<Option<AcmeAccount>> {
-        Ok(self.store.acme_account_by_thumbprint(thumbprint).await?)
+        let a = self.store.acme_account_by_thumbprint(thumbprint).await?;
+        Ok(a.map(|a| self.effective(a)))
     }
 
     /// The ACME account `id`.
     pub async fn acme_account(&self, id: i64) -> Result<Option<AcmeAccount>> {
-        Ok(self.store.acme_account(id).await?)
+        let a = self.store.acme_account(id).await?;
+        Ok(a.map(|a| self.effective(a)))
+    }
+
+    /// An account whose credential was disabled, or whose contract has ended, is
+    /// `revoked` (RFC 8555 7.1.2: deactivated by the server) and can do nothing more.
+    fn effective(&self, mut a: AcmeAccount) -> AcmeAccount {
+        if a.status == "valid" && (a.eab_disabled_at.is_some() || a.contract_ends_at <= self.now())
+        {
+            a.status = "revoked".into();
+        }
+        a
     }
 
     /// Registers an ACME account bound with an EAB credential (RFC 8555 7.3.4): the
@@ -194,8 +212,7 @@ impl Ra {
             }
             Err(e) => return Err(e.into()),
         };
-        self.store
-            .acme_account(id)
+        self.acme_account(id)
             .await?
             .map(Ok)
             .ok_or(RaError::NotFound)

@@ -146,6 +146,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         public_url: cfg.pki.public_base_url.clone(),
         ca_name: cfg.pki.operator.clone(),
         support_email: cfg.mail.support.clone(),
+        acme_directory: format!("https://{}/acme/directory", cfg.listen.acme),
         ..WebConfig::default()
     };
     let state = |realm| {

@@ -48,10 +48,14 @@ pub struct AcmeAccount {
     pub contract_id: i64,
     /// Its contact URLs, as JSON.
     pub contact: String,
-    /// `valid`, `deactivated` or `revoked`.
+    /// `valid`, `deactivated` or `revoked`, as stored.
     pub status: String,
     /// When it was made.
     pub created_at: Ts,
+    /// When its credential was disabled, if it was.
+    pub eab_disabled_at: Option<Ts>,
+    /// When its contract ends.
+    pub contract_ends_at: Ts,
 }
 
 /// A new ACME account.
@@ -94,11 +98,13 @@ fn account_of(r: &sqlx::any::AnyRow) -> Result<AcmeAccount> {
         contact: r.try_get("contact")?,
         status: r.try_get("status")?,
         created_at: r.try_get("created_at")?,
+        eab_disabled_at: r.try_get("eab_disabled_at")?,
+        contract_ends_at: r.try_get("ends_at")?,
     })
 }
 
-const ACCOUNT_COLS: &str =
-    "id, thumbprint, jwk, eab_kid, account_id, contract_id, contact, status, created_at";
+const ACCOUNT_COLS: &str = "a.id, a.thumbprint, a.jwk, a.eab_kid, a.account_id, a.contract_id, a.contact, a.status, a.created_at, e.disabled_at AS eab_disabled_at, c.ends_at \
+     FROM acme_accounts a JOIN acme_eab e ON e.kid = a.eab_kid JOIN contracts c ON c.id = a.contract_id";
 
 impl Store {
     /// Stores a credential for the contract of `application_id`, if that record is the
@@ -276,7 +282,7 @@ impl Store {
         &self,
         thumbprint: &str,
     ) -> Result<Option<AcmeAccount>> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM acme_accounts WHERE thumbprint = $1");
+        let sql = format!("SELECT {ACCOUNT_COLS} WHERE a.thumbprint = $1");
         sqlx::query(&sql)
             .bind(thumbprint)
             .fetch_optional(&self.pool)
@@ -288,7 +294,7 @@ impl Store {
 
     /// The ACME account `id`.
     pub async fn acme_account(&self, id: i64) -> Result<Option<AcmeAccount>> {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM acme_accounts WHERE id = $1");
+        let sql = format!("SELECT {ACCOUNT_COLS} WHERE a.id = $1");
         sqlx::query(&sql)
             .bind(id)
             .fetch_optional(&self.pool)

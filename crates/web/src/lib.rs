@@ -40,6 +40,8 @@ pub struct WebConfig {
     pub ca_name: String,
     /// Where customers write with questions (shown on completion pages).
     pub support_email: String,
+    /// The ACME directory URL (shown with external account binding credentials).
+    pub acme_directory: String,
 }
 
 impl Default for WebConfig {
@@ -51,6 +53,7 @@ impl Default for WebConfig {
             public_url: "http://127.0.0.1:8080".into(),
             ca_name: "Shomei Development".into(),
             support_email: "ca-support@shomei.invalid".into(),
+            acme_directory: "https://127.0.0.1:8445/acme/directory".into(),
         }
     }
 }

@@ -55,6 +55,8 @@ struct DetailPage {
     p: Page,
     id: i64,
     coverage: Option<crate::portal::coverage::Coverage>,
+    /// 自動更新（ACME）: the contract's EAB credentials (issue #10).
+    acme: Option<crate::portal::acme::AcmeSection>,
     status: String,
     /// A sentence on what the status means (issue #8 item 11).
     status_help: &'static str,
@@ -134,10 +136,12 @@ pub async fn detail(
     } else {
         None
     };
+    let acme = crate::portal::acme::section(&st, &a, &app).await?;
     html(&DetailPage {
         p: Page::new(&a.ctx, "portal", "detail.title"),
         id: app.id,
         coverage,
+        acme,
         status: if revocation_pending {
             format!(
                 "{}（{}）",
@@ -173,6 +177,7 @@ pub async fn detail(
         message: match q.m.as_str() {
             "withdrawn" => t.t("withdraw.done").to_owned(),
             "doc_uploaded" => t.t("doc.uploaded").to_owned(),
+            "eab_disabled" => t.t("acme.disabled_msg").to_owned(),
             _ => String::new(),
         },
         documents_note: app.documents_note.clone().unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! The customer portal (https, client certificate from the login CA, R-L1).
 
 pub mod account_info;
+pub mod acme;
 pub mod applications;
 pub mod apply;
 pub mod cancel;
@@ -74,6 +75,11 @@ pub fn router(state: Shared) -> Router {
             )),
         )
         .route("/applications/{id}/withdraw", post(applications::withdraw))
+        .route("/applications/{id}/acme/eab", post(acme::create))
+        .route(
+            "/applications/{id}/acme/eab/{kid}/disable",
+            post(acme::disable),
+        )
         .route("/cancel/{draft}", get(cancel::confirm))
         .route("/cancel/{draft}/submit", post(cancel::submit))
         .route(
