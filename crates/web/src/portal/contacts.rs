@@ -164,25 +164,9 @@ pub async fn submit(
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
     match st.ra.request_contact_change(a.id(), &l.draft).await? {
-        Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
+        Ok(app) => Ok(wizard::done(app)),
         Err(issues) => input_page(&a, &l, &issues),
     }
 }
 
-impl wizard::RecordWizard for ContactForm {
-    const PATH: &'static str = "contacts";
-    const TERMS_TITLE: &'static str = "contacts.terms.page_title";
-    const CLAUSES: usize = 2;
-    fn target(&self) -> i64 {
-        self.target
-    }
-    fn agreed(&self) -> bool {
-        self.agreed
-    }
-    fn agree(&mut self) {
-        self.agreed = true;
-    }
-    fn input_page(a: &Authed, l: &Loaded) -> WebResult<Response> {
-        input_page(a, l, &[])
-    }
-}
+wizard::record_wizard!(ContactForm, "contacts", 2, |a, l| input_page(a, l, &[]));

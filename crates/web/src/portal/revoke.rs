@@ -140,25 +140,9 @@ pub async fn submit(
 ) -> WebResult<Response> {
     let l = load_or_return!(&st, &a, &id);
     match st.ra.request_revocation(a.id(), &l.draft).await? {
-        Ok(app) => Ok(Redirect::to(&format!("/applications/{app}/done")).into_response()),
+        Ok(app) => Ok(wizard::done(app)),
         Err(key) => input_page(&a, &l, a.ctx.tr.t(key)),
     }
 }
 
-impl wizard::RecordWizard for RevocationForm {
-    const PATH: &'static str = "revoke";
-    const TERMS_TITLE: &'static str = "revoke.terms.page_title";
-    const CLAUSES: usize = 3;
-    fn target(&self) -> i64 {
-        self.target
-    }
-    fn agreed(&self) -> bool {
-        self.agreed
-    }
-    fn agree(&mut self) {
-        self.agreed = true;
-    }
-    fn input_page(a: &Authed, l: &Loaded) -> WebResult<Response> {
-        input_page(a, l, "")
-    }
-}
+wizard::record_wizard!(RevocationForm, "revoke", 3, |a, l| input_page(a, l, ""));

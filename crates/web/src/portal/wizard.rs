@@ -109,6 +109,38 @@ pub(crate) async fn start_record<F: RecordWizard>(
     Ok(Redirect::to(&format!("/{}/{id}/terms", F::PATH)).into_response())
 }
 
+/// Implements [`RecordWizard`] for a form with `target` and `agreed` fields:
+/// `record_wizard!(Form, "path", clauses, |a, l| first input page)`.
+macro_rules! record_wizard {
+    ($form:ty, $path:literal, $clauses:literal, $input:expr) => {
+        impl $crate::portal::wizard::RecordWizard for $form {
+            const PATH: &'static str = $path;
+            const TERMS_TITLE: &'static str = concat!($path, ".terms.page_title");
+            const CLAUSES: usize = $clauses;
+            fn target(&self) -> i64 {
+                self.target
+            }
+            fn agreed(&self) -> bool {
+                self.agreed
+            }
+            fn agree(&mut self) {
+                self.agreed = true;
+            }
+            fn input_page(
+                a: &$crate::session::Authed,
+                l: &$crate::portal::wizard::Loaded<Self>,
+            ) -> $crate::error::WebResult<axum::response::Response> {
+                let first: fn(
+                    &$crate::session::Authed,
+                    &$crate::portal::wizard::Loaded<Self>,
+                ) -> $crate::error::WebResult<axum::response::Response> = $input;
+                first(a, l)
+            }
+        }
+    };
+}
+pub(crate) use record_wizard;
+
 /// Opens a record wizard's draft with its record.
 pub(crate) async fn open_record<F: RecordWizard>(
     st: &Shared,
