@@ -1254,5 +1254,20 @@ test('issue #10: the customer makes an ACME credential (EAB) on a contract; cert
   await page.getByText('認証情報を無効にしました。', { exact: false }).waitFor();
   assert.equal((await row.locator('td').nth(2).innerText()).trim(), '無効');
   assert.equal(await row.getByRole('button', { name: '無効にする' }).count(), 0);
+  // A second credential, which staff disable from the desk's account page.
+  await page.getByRole('button', { name: 'ACME 用の認証情報（EAB）を発行する' }).click();
+  const kid2 = (await page.locator('#eab-kid').innerText()).trim();
   await cctx.close();
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.goto(`${DESK}/accounts?q=${demo.access_key}`);
+  await desk.getByRole('row').filter({ hasText: demo.access_key }).getByRole('link').first().click();
+  const staffRow = desk.locator('#acme-credentials tr').filter({ hasText: kid2 });
+  assert.equal((await staffRow.locator('td').nth(3).innerText()).trim(), '未使用');
+  assert.equal((await desk.locator('#acme-credentials tr').filter({ hasText: kid }).locator('td').nth(3).innerText()).trim(), '無効');
+  await staffRow.getByRole('button', { name: '無効にする' }).click();
+  await desk.getByText('ACME 用の認証情報を無効にしました。', { exact: false }).waitFor();
+  assert.equal((await desk.locator('#acme-credentials tr').filter({ hasText: kid2 }).locator('td').nth(3).innerText()).trim(), '無効');
+  await sctx.close();
 });

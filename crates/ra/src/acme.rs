@@ -113,6 +113,11 @@ impl Ra {
             .await?)
     }
 
+    /// Every credential of a customer account, with its contract's code (the desk).
+    pub async fn eabs_of_account(&self, account_id: i64) -> Result<Vec<(EabCredential, String)>> {
+        Ok(self.store.eabs_of_account(account_id).await?)
+    }
+
     /// Disables a credential of the account (the customer's own, or any for staff).
     pub async fn disable_eab(&self, kid: &str, actor: Actor) -> Result<bool> {
         let Some(e) = self.store.eab(kid).await? else {

@@ -196,6 +196,27 @@ impl Store {
         rows.iter().map(eab_of).collect()
     }
 
+    /// Every credential of a customer account with its contract's code, newest first
+    /// (the desk's account page).
+    pub async fn eabs_of_account(&self, account_id: i64) -> Result<Vec<(EabCredential, String)>> {
+        let sql = format!(
+            "SELECT {EAB_COLS}, c.code FROM acme_eab e JOIN contracts c ON c.id = e.contract_id \
+             WHERE e.account_id = $1 ORDER BY e.created_at DESC, e.kid"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    eab_of(r)?,
+                    r.try_get::<Option<String>, _>("code")?.unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+
     /// Disables a credential (and so the ACME account bound with it), with its audit
     /// event. Returns whether it was enabled before.
     pub async fn disable_eab(&self, kid: &str, actor: Actor, now: Ts) -> Result<bool> {

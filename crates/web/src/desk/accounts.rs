@@ -142,6 +142,17 @@ struct DetailPage {
     method: String,
     otp_email: String,
     error: &'static str,
+    /// ACME credentials of the account's contracts (issue #10).
+    acme: Vec<AcmeRow>,
+}
+
+/// One ACME credential on the account page.
+struct AcmeRow {
+    kid: String,
+    contract: String,
+    created: String,
+    state: &'static str,
+    enabled: bool,
 }
 
 async fn detail_page(
@@ -176,6 +187,27 @@ async fn detail_page_with(
             detail: detail_words(a.ctx.tr, &e.detail),
         })
         .collect();
+    let acme = st
+        .ra
+        .eabs_of_account(id)
+        .await?
+        .into_iter()
+        .map(|(e, contract)| AcmeRow {
+            created: datetime(e.created_at),
+            state: if e.disabled_at.is_some() {
+                "acme.state.disabled"
+            } else if e.contract_ends_at <= st.ra.now() {
+                "acme.state.ended"
+            } else if e.acme_account.is_some() {
+                "acme.state.bound"
+            } else {
+                "acme.state.unused"
+            },
+            enabled: e.disabled_at.is_none(),
+            kid: e.kid,
+            contract,
+        })
+        .collect();
     let c = &x.creds;
     html(&DetailPage {
         p: Page::new(&a.ctx, "desk", "account.title"),
@@ -204,6 +236,7 @@ async fn detail_page_with(
             .unwrap_or_else(|| "certificate".into()),
         otp_email: otp.and_then(|o| o.otp_email).unwrap_or_default(),
         error,
+        acme,
     })
 }
 
@@ -426,4 +459,25 @@ pub async fn create_account(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// POST /accounts/{id}/acme/{kid}/disable: staff disable a customer's ACME credential
+/// (and so the ACME account bound with it), with its audit event.
+pub async fn disable_eab(
+    State(st): State<Shared>,
+    Path((id, kid)): Path<(String, String)>,
+    crate::session::CsrfPost(a): crate::session::CsrfPost,
+) -> WebResult<Response> {
+    let n: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let belongs = st
+        .ra
+        .eabs_of_account(n)
+        .await?
+        .iter()
+        .any(|(e, _)| e.kid == kid);
+    if !belongs {
+        return Err(WebError::NotFound);
+    }
+    st.ra.disable_eab(&kid, Actor::Staff(a.id())).await?;
+    detail_page(&st, &a, &id, "account.msg.eab_disabled", String::new()).await
 }

@@ -81,6 +81,10 @@ pub fn router(state: Shared) -> Router {
             post(crate::desk::accounts::new_certificate),
         )
         .route(
+            "/accounts/{id}/acme/{kid}/disable",
+            post(crate::desk::accounts::disable_eab),
+        )
+        .route(
             "/accounts/{id}/{what}",
             post(crate::desk::accounts::set_disabled),
         )
