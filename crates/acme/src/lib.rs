@@ -5,8 +5,9 @@
 //!
 //! Served so far: the directory (`meta.externalAccountRequired`), newNonce (stored,
 //! single use), newAccount with EAB (RFC 8555 7.3, 7.3.4) and the account URL
-//! (POST-as-GET). Orders, authorizations, challenges, finalize, revocation and key
-//! change answer a problem that says they are not served yet.
+//! (POST-as-GET, contact update, deactivation) and key rollover. Orders,
+//! authorizations, challenges, finalize and revocation answer a problem that says they
+//! are not served yet.
 #![deny(missing_docs)]
 
 pub mod jws;
@@ -22,7 +23,7 @@ use jws::Jws;
 use problem::{Kind, Problem};
 use shomei_ra::Ra;
 use shomei_ra::acme::EabBinding;
-use shomei_store::acme::{AcmeAccount, NewAcmeAccount};
+use shomei_store::acme::{AcmeAccount, AcmeChange, NewAcmeAccount};
 use std::sync::Arc;
 
 /// What the handlers share.
@@ -55,7 +56,7 @@ pub fn router(state: AcmeState) -> Router {
         .route("/acme/acct/{id}", post(account))
         .route("/acme/new-order", post(not_yet))
         .route("/acme/revoke-cert", post(not_yet))
-        .route("/acme/key-change", post(not_yet))
+        .route("/acme/key-change", post(key_change))
         .layer(axum::extract::DefaultBodyLimit::max(jws::MAX_BODY))
         .with_state(Arc::new(state))
 }
@@ -303,7 +304,49 @@ async fn new_account_inner(
     }
 }
 
-/// POST /acme/acct/{id}: the account object (POST-as-GET).
+/// A POST signed by an existing, valid account (`kid` = its URL): the JWS and the
+/// account.
+async fn signed_by_account(
+    st: &AcmeState,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> Result<(Jws, AcmeAccount), Problem> {
+    let jws = request(st, headers, body, path).await?;
+    let kid = jws
+        .protected
+        .kid
+        .clone()
+        .filter(|_| jws.protected.jwk.is_none())
+        .ok_or_else(|| Problem::malformed("sign with kid set to your account's URL, not jwk"))?;
+    let id: i64 = kid
+        .strip_prefix(&st.url("acct/"))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                Kind::AccountDoesNotExist,
+                "the kid is not an account URL of this server",
+            )
+        })?;
+    let a = st
+        .ra
+        .acme_account(id)
+        .await?
+        .ok_or_else(|| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
+    let jwk: serde_json::Value = serde_json::from_str(&a.jwk)
+        .map_err(|_| Problem::new(Kind::ServerInternal, "the stored account key does not read"))?;
+    jws.verify(&jwk)?;
+    if a.status != "valid" {
+        return Err(Problem::new(
+            Kind::Unauthorized,
+            format!("this account is {}", a.status),
+        ));
+    }
+    Ok((jws, a))
+}
+
+/// POST /acme/acct/{id}: the account (POST-as-GET), a contact update (7.3.2) or
+/// deactivation (7.3.6).
 async fn account(
     State(st): State<Shared>,
     Path(id): Path<String>,
@@ -321,36 +364,101 @@ async fn account_inner(
     body: &[u8],
 ) -> Result<Response, Problem> {
     let path = format!("acct/{id}");
-    let jws = request(st, headers, body, &path).await?;
+    let (jws, a) = signed_by_account(st, headers, body, &path).await?;
     let url = st.url(&path);
-    if jws.protected.kid.as_deref() != Some(url.as_str()) || jws.protected.jwk.is_some() {
-        return Err(Problem::malformed(
-            "sign with kid set to this account's URL",
-        ));
-    }
-    let n: i64 = id
-        .parse()
-        .map_err(|_| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
-    let a = st
-        .ra
-        .acme_account(n)
-        .await?
-        .ok_or_else(|| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
-    let jwk: serde_json::Value = serde_json::from_str(&a.jwk)
-        .map_err(|_| Problem::new(Kind::ServerInternal, "the stored account key does not read"))?;
-    jws.verify(&jwk)?;
-    if a.status != "valid" {
+    if a.id.to_string() != id {
         return Err(Problem::new(
             Kind::Unauthorized,
-            format!("this account is {}", a.status),
+            "an account can read and change only itself",
         ));
     }
-    if !jws.payload.is_empty() && jws.json()? != serde_json::json!({}) {
+    let payload = jws.json()?;
+    let change = if payload.get("status").and_then(serde_json::Value::as_str) == Some("deactivated")
+    {
+        Some(AcmeChange::Deactivate)
+    } else if payload.get("status").is_some() {
         return Err(Problem::malformed(
-            "account updates (contact, deactivation) are not served yet; POST-as-GET reads the account",
+            "the only status a client may set is \"deactivated\"",
+        ));
+    } else if payload.get("contact").is_some() {
+        Some(AcmeChange::Contact(
+            serde_json::json!(contacts(&payload)?).to_string(),
+        ))
+    } else {
+        None
+    };
+    if let Some(change) = change
+        && let Err(why) = st.ra.acme_update(&a, &change).await?
+    {
+        return Err(Problem::new(Kind::Conflict, why));
+    }
+    let a = st
+        .ra
+        .acme_account(a.id)
+        .await?
+        .ok_or_else(|| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
+    Ok(json(st, StatusCode::OK, account_body(st, &a), Some(url)).await)
+}
+
+/// POST /acme/key-change (RFC 8555 7.3.5): the outer JWS signed by the old key, the
+/// inner by the new key over `{account, oldKey}`.
+async fn key_change(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let r = key_change_inner(&st, &headers, &body).await;
+    answer(&st, r).await
+}
+
+async fn key_change_inner(
+    st: &AcmeState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, Problem> {
+    let (outer, a) = signed_by_account(st, headers, body, "key-change").await?;
+    let inner = Jws::parse(&outer.payload).map_err(|_| {
+        Problem::malformed("the key-change payload must be a JWS signed by the new key")
+    })?;
+    let new_key = inner
+        .protected
+        .jwk
+        .clone()
+        .filter(|_| inner.protected.kid.is_none() && inner.protected.nonce.is_none())
+        .ok_or_else(|| {
+            Problem::malformed("the inner JWS has the new key as jwk, and no kid or nonce")
+        })?;
+    if inner.protected.url != outer.protected.url {
+        return Err(Problem::malformed(
+            "the inner and outer JWS must name the same url",
         ));
     }
-    Ok(json(st, StatusCode::OK, account_body(st, &a), Some(url)).await)
+    inner.verify(&new_key)?;
+    let p = inner.json()?;
+    let account_url = st.url(&format!("acct/{}", a.id));
+    if p.get("account").and_then(serde_json::Value::as_str) != Some(account_url.as_str()) {
+        return Err(Problem::malformed(
+            "the inner payload's account must be the outer kid",
+        ));
+    }
+    let old: serde_json::Value = serde_json::from_str(&a.jwk)
+        .map_err(|_| Problem::new(Kind::ServerInternal, "the stored account key does not read"))?;
+    let same_old =
+        p.get("oldKey").map(jws::thumbprint).transpose()? == Some(jws::thumbprint(&old)?);
+    if !same_old {
+        return Err(Problem::malformed(
+            "the inner payload's oldKey is not the account's key",
+        ));
+    }
+    let change = AcmeChange::Key {
+        thumbprint: jws::thumbprint(&new_key)?,
+        jwk: new_key.to_string(),
+    };
+    if let Err(why) = st.ra.acme_update(&a, &change).await? {
+        return Err(Problem::new(Kind::Conflict, why));
+    }
+    let a = st
+        .ra
+        .acme_account(a.id)
+        .await?
+        .ok_or_else(|| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
+    Ok(json(st, StatusCode::OK, account_body(st, &a), Some(account_url)).await)
 }
 
 /// Endpoints of RFC 8555 not served yet.
@@ -359,7 +467,7 @@ async fn not_yet(State(st): State<Shared>) -> Response {
         &st,
         &Problem::new(
             Kind::ServerInternal,
-            "orders, revocation and key change are not served yet by this ACME server",
+            "orders and revocation are not served yet by this ACME server",
         ),
     )
     .await

@@ -30,12 +30,14 @@ pub enum Kind {
     ExternalAccountRequired,
     /// Something went wrong on the server.
     ServerInternal,
+    /// The request conflicts with another account (a key already in use; 409).
+    Conflict,
 }
 
 impl Kind {
     fn urn(self) -> &'static str {
         match self {
-            Kind::Malformed => "urn:ietf:params:acme:error:malformed",
+            Kind::Malformed | Kind::Conflict => "urn:ietf:params:acme:error:malformed",
             Kind::BadNonce => "urn:ietf:params:acme:error:badNonce",
             Kind::BadSignatureAlgorithm => "urn:ietf:params:acme:error:badSignatureAlgorithm",
             Kind::Unauthorized => "urn:ietf:params:acme:error:unauthorized",
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Unauthorized => StatusCode::FORBIDDEN,
             Kind::AccountDoesNotExist => StatusCode::BAD_REQUEST,
             Kind::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::Conflict => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -358,6 +358,128 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
         assert_eq!(got.status, StatusCode::OK, "{:?}", got.body);
         assert_eq!(got.body["status"], "valid");
 
+        // Contact update (RFC 8555 7.3.2).
+        let kid_hdr = |n: &str, u: &str| serde_json::json!({ "alg": "ES256", "nonce": n, "url": u, "kid": url });
+        let n = c.nonce().await;
+        let upd = c
+            .post(
+                &path,
+                jws(
+                    &key,
+                    kid_hdr(&n, &url),
+                    r#"{"contact":["mailto:new@example.jp"]}"#,
+                ),
+            )
+            .await;
+        assert_eq!(
+            (upd.status, upd.body["contact"][0].as_str()),
+            (StatusCode::OK, Some("mailto:new@example.jp")),
+            "{:?}",
+            upd.body
+        );
+        let n = c.nonce().await;
+        let bad = c
+            .post(
+                &path,
+                jws(
+                    &key,
+                    kid_hdr(&n, &url),
+                    r#"{"contact":["tel:+81312345678"]}"#,
+                ),
+            )
+            .await;
+        assert_eq!(problem_type(&bad), "urn:ietf:params:acme:error:malformed");
+
+        // Key rollover (7.3.5): the inner JWS by the new key names the account and the old key.
+        let new_key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let key_change = format!("{BASE}/acme/key-change");
+        let inner = jws(
+            &new_key,
+            serde_json::json!({ "alg": "ES256", "url": key_change, "jwk": jwk_of(&new_key) }),
+            &serde_json::json!({ "account": url, "oldKey": jwk }).to_string(),
+        );
+        let n = c.nonce().await;
+        let rolled = c
+            .post(
+                "/acme/key-change",
+                jws(&key, kid_hdr(&n, &key_change), &inner.to_string()),
+            )
+            .await;
+        assert_eq!(rolled.status, StatusCode::OK, "{:?}", rolled.body);
+        let n = c.nonce().await;
+        let old_key = c.post(&path, jws(&key, kid_hdr(&n, &url), "")).await;
+        assert_eq!(
+            problem_type(&old_key),
+            "urn:ietf:params:acme:error:malformed",
+            "the old key no longer signs"
+        );
+        let n = c.nonce().await;
+        let with_new = c.post(&path, jws(&new_key, kid_hdr(&n, &url), "")).await;
+        assert_eq!(with_new.status, StatusCode::OK);
+        // A second account (a second credential of the contract) ...
+        let cred2 = ra_handle
+            .create_eab(a.id, app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("second credential"));
+        let k3 = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let n = c.nonce().await;
+        let mut p3 = protected(&n, &new_account);
+        p3["jwk"] = jwk_of(&k3);
+        let second = c
+            .post(
+                "/acme/new-account",
+                jws(
+                    &k3,
+                    p3,
+                    &payload(Some(eab(
+                        &cred2.kid,
+                        &cred2.hmac,
+                        &jwk_of(&k3),
+                        &new_account,
+                    ))),
+                ),
+            )
+            .await;
+        assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
+        let url3 = second.location.clone().unwrap_or_default();
+        // ... whose key the first account cannot roll over to: 409.
+        let n = c.nonce().await;
+        let inner = jws(
+            &k3,
+            serde_json::json!({ "alg": "ES256", "url": key_change, "jwk": jwk_of(&k3) }),
+            &serde_json::json!({ "account": url, "oldKey": jwk_of(&new_key) }).to_string(),
+        );
+        let dup = c
+            .post(
+                "/acme/key-change",
+                jws(&new_key, kid_hdr(&n, &key_change), &inner.to_string()),
+            )
+            .await;
+        assert_eq!(dup.status, StatusCode::CONFLICT, "{:?}", dup.body);
+        // Deactivation (7.3.6): afterwards the account can do nothing.
+        let h3 =
+            |n: &str| serde_json::json!({ "alg": "ES256", "nonce": n, "url": url3, "kid": url3 });
+        let n = c.nonce().await;
+        let path3 = url3.trim_start_matches(BASE).to_owned();
+        let off = c
+            .post(&path3, jws(&k3, h3(&n), r#"{"status":"deactivated"}"#))
+            .await;
+        assert_eq!(
+            (off.status, off.body["status"].as_str()),
+            (StatusCode::OK, Some("deactivated")),
+            "{:?}",
+            off.body
+        );
+        let n = c.nonce().await;
+        let after = c.post(&path3, jws(&k3, h3(&n), "")).await;
+        assert_eq!(
+            problem_type(&after),
+            "urn:ietf:params:acme:error:unauthorized"
+        );
+        let key = new_key;
+
         // A disabled credential ends the account bound with it.
         assert_eq!(
             ra_handle

@@ -7,7 +7,7 @@
 use crate::{Ra, RaError, Result};
 use base64::Engine;
 use shomei_model::Actor;
-use shomei_store::acme::{AcmeAccount, EabCredential, NewAcmeAccount};
+use shomei_store::acme::{AcmeAccount, AcmeChange, EabCredential, NewAcmeAccount};
 
 /// The characters of key identifiers (no look-alikes, nothing a shell or an option
 /// parser reads specially).
@@ -156,6 +156,31 @@ impl Ra {
     pub async fn acme_account(&self, id: i64) -> Result<Option<AcmeAccount>> {
         let a = self.store.acme_account(id).await?;
         Ok(a.map(|a| self.effective(a)))
+    }
+
+    /// Changes an ACME account (contact, deactivation, key rollover). `Ok(false)` if it
+    /// was not valid; `Err(Conflict)` from the store if the new key has an account.
+    pub async fn acme_update(
+        &self,
+        account: &AcmeAccount,
+        change: &AcmeChange,
+    ) -> Result<std::result::Result<bool, &'static str>> {
+        match self
+            .store
+            .update_acme_account(
+                account.id,
+                change,
+                Actor::Customer(account.account_id),
+                self.now(),
+            )
+            .await
+        {
+            Ok(changed) => Ok(Ok(changed)),
+            Err(shomei_store::StoreError::Conflict(_)) => {
+                Ok(Err("an account already has the new key"))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// An account whose credential was disabled, or whose contract has ended, is

@@ -58,6 +58,22 @@ pub struct AcmeAccount {
     pub contract_ends_at: Ts,
 }
 
+/// A change to an ACME account (RFC 8555 7.3.2, 7.3.5, 7.3.6).
+#[derive(Debug, Clone)]
+pub enum AcmeChange {
+    /// New contact URLs, as JSON.
+    Contact(String),
+    /// Deactivated by its holder: nothing more can be done with it.
+    Deactivate,
+    /// A new key (rollover).
+    Key {
+        /// RFC 7638 thumbprint of the new key.
+        thumbprint: String,
+        /// The new key (JWK JSON).
+        jwk: String,
+    },
+}
+
 /// A new ACME account.
 #[derive(Debug, Clone)]
 pub struct NewAcmeAccount {
@@ -323,6 +339,66 @@ impl Store {
             .as_ref()
             .map(account_of)
             .transpose()
+    }
+
+    /// Changes an ACME account: its contact, its status (`deactivated`, by the client),
+    /// or its key (rollover: `Conflict("key")` if the new key has an account); with the
+    /// audit event `action`. Returns whether the account was valid and changed.
+    pub async fn update_acme_account(
+        &self,
+        id: i64,
+        change: &AcmeChange,
+        actor: Actor,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let (q, action, detail) = match change {
+            AcmeChange::Contact(c) => (
+                sqlx::query("UPDATE acme_accounts SET contact = $2, last_used_at = $3 WHERE id = $1 AND status = 'valid'")
+                    .bind(id)
+                    .bind(c.clone())
+                    .bind(now),
+                "acme.account.updated",
+                serde_json::json!({ "contact": c }),
+            ),
+            AcmeChange::Deactivate => (
+                sqlx::query("UPDATE acme_accounts SET status = 'deactivated', last_used_at = $2 WHERE id = $1 AND status = 'valid'")
+                    .bind(id)
+                    .bind(now),
+                "acme.account.deactivated",
+                serde_json::json!({}),
+            ),
+            AcmeChange::Key { thumbprint, jwk } => {
+                let taken: Option<(i64,)> =
+                    sqlx::query_as("SELECT id FROM acme_accounts WHERE thumbprint = $1")
+                        .bind(thumbprint)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Conflict("key".into()));
+                }
+                (
+                    sqlx::query("UPDATE acme_accounts SET thumbprint = $2, jwk = $3, last_used_at = $4 WHERE id = $1 AND status = 'valid'")
+                        .bind(id)
+                        .bind(thumbprint.clone())
+                        .bind(jwk.clone())
+                        .bind(now),
+                    "acme.account.key_changed",
+                    serde_json::json!({ "thumbprint": thumbprint }),
+                )
+            }
+        };
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append(
+            &mut tx,
+            &AuditEvent::new(now, actor, action, format!("acme-account:{id}"), detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Stores a fresh nonce valid until `expires_at`; expired ones are swept.
