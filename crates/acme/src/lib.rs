@@ -57,6 +57,7 @@ pub fn router(state: AcmeState) -> Router {
         .route("/acme/new-order", post(not_yet))
         .route("/acme/revoke-cert", post(not_yet))
         .route("/acme/key-change", post(key_change))
+        .route("/acme/renewal-info/{id}", get(renewal_info))
         .layer(axum::extract::DefaultBodyLimit::max(jws::MAX_BODY))
         .with_state(Arc::new(state))
 }
@@ -117,6 +118,7 @@ async fn directory(State(st): State<Shared>) -> Response {
         "newOrder": st.url("new-order"),
         "revokeCert": st.url("revoke-cert"),
         "keyChange": st.url("key-change"),
+        "renewalInfo": st.url("renewal-info"),
         "meta": {
             "termsOfService": st.terms_of_service,
             "website": st.website,
@@ -459,6 +461,51 @@ async fn key_change_inner(
         .await?
         .ok_or_else(|| Problem::new(Kind::AccountDoesNotExist, "no such account"))?;
     Ok(json(st, StatusCode::OK, account_body(st, &a), Some(account_url)).await)
+}
+
+/// How long a client should wait before asking for a certificate's window again.
+const ARI_RETRY_AFTER: &str = "21600";
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// GET /acme/renewal-info/{id} (RFC 9773): the suggested renewal window of one of the
+/// CA's certificates.
+async fn renewal_info(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    let r = match st.ra.renewal_info(&id).await {
+        Ok(Ok(w)) => {
+            let body = serde_json::json!({
+                "suggestedWindow": { "start": rfc3339(w.start), "end": rfc3339(w.end) },
+            });
+            let mut res = (StatusCode::OK, body.to_string()).into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(ARI_RETRY_AFTER),
+            );
+            return res;
+        }
+        Ok(Err(shomei_ra::ari::AriRefusal::Malformed)) => Problem::malformed(
+            "the certificate identifier must be base64url(authority key identifier) \".\" base64url(serial)",
+        ),
+        Ok(Err(shomei_ra::ari::AriRefusal::Unknown)) => Problem::new(
+            Kind::NotFound,
+            "this CA issued no certificate with that identifier",
+        ),
+        Err(e) => e.into(),
+    };
+    problem(&st, &r).await
 }
 
 /// Endpoints of RFC 8555 not served yet.

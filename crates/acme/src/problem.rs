@@ -32,12 +32,16 @@ pub enum Kind {
     ServerInternal,
     /// The request conflicts with another account (a key already in use; 409).
     Conflict,
+    /// No such resource (404).
+    NotFound,
 }
 
 impl Kind {
     fn urn(self) -> &'static str {
         match self {
-            Kind::Malformed | Kind::Conflict => "urn:ietf:params:acme:error:malformed",
+            Kind::Malformed | Kind::Conflict | Kind::NotFound => {
+                "urn:ietf:params:acme:error:malformed"
+            }
             Kind::BadNonce => "urn:ietf:params:acme:error:badNonce",
             Kind::BadSignatureAlgorithm => "urn:ietf:params:acme:error:badSignatureAlgorithm",
             Kind::Unauthorized => "urn:ietf:params:acme:error:unauthorized",
@@ -53,6 +57,7 @@ impl Kind {
             Kind::AccountDoesNotExist => StatusCode::BAD_REQUEST,
             Kind::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Conflict => StatusCode::CONFLICT,
+            Kind::NotFound => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -1,2 +1,3 @@
 //! The ACME front end through its router, on every backend.
 mod account;
+mod ari;

@@ -83,6 +83,11 @@ impl IssuingCa {
         })
     }
 
+    /// The CA's key identifier (its certificates' authorityKeyIdentifier).
+    pub fn key_id(&self) -> &[u8] {
+        &self.ski
+    }
+
     /// The CA certificate, DER.
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der

@@ -39,6 +39,7 @@ pub mod account_info;
 pub mod accounts;
 pub mod acme;
 pub mod apply;
+pub mod ari;
 pub mod contacts;
 pub mod contract;
 pub mod coupons;

@@ -72,6 +72,26 @@ enum AcmeCmd {
         #[command(subcommand)]
         cmd: EabCmd,
     },
+    /// ACME Renewal Information (RFC 9773).
+    Ari {
+        #[command(subcommand)]
+        cmd: AriCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AriCmd {
+    /// Ask ACME clients to renew now: the suggested renewal window of every certificate
+    /// issued so far — of one contract, or of all with --all — moves into the past (for
+    /// a mass revocation). Clients that check ARI renew on their next check.
+    PullIn {
+        /// The contract code, e.g. B0000001.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        contract: Option<String>,
+        /// Every contract of the CA.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -345,6 +365,30 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "hmac": eab.hmac,
                     "directory": format!("https://{}/acme/directory", cfg.listen.acme),
                 })
+            );
+            Ok(())
+        }
+        Cmd::Acme {
+            cmd:
+                AcmeCmd::Ari {
+                    cmd: AriCmd::PullIn { contract, all: _ },
+                },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            let code = contract.as_deref().map(str::trim);
+            if !ra
+                .ari_pull_in(code, shomei_model::Actor::Cli)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "no contract with the code {}",
+                    code.unwrap_or_default()
+                ));
+            }
+            println!(
+                "{}",
+                serde_json::json!({ "pulled_in": code.unwrap_or("all") })
             );
             Ok(())
         }

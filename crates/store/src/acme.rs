@@ -401,6 +401,60 @@ impl Store {
         Ok(true)
     }
 
+    /// Pulls the renewal window of the certificates issued before `now` into the past:
+    /// of the contract with `code`, or of every contract (`None`); with its audit event.
+    /// False if no contract has that code.
+    pub async fn ari_pull_in(&self, code: Option<&str>, actor: Actor, now: Ts) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let contract: Option<i64> = match code {
+            Some(c) => {
+                let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM contracts WHERE code = $1")
+                    .bind(c)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match id {
+                    Some((id,)) => Some(id),
+                    None => return Ok(false),
+                }
+            }
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO ari_pull_ins (contract_id, issued_before, created_at) VALUES ($1, $2, $2)",
+        )
+        .bind(contract)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "acme.ari.pull_in",
+                code.map_or_else(|| "ca:server".to_owned(), |c| format!("contract:{c}")),
+                serde_json::json!({ "issued_before": now }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Whether a pull-in covers a certificate of the application's contract issued at
+    /// `not_before`.
+    pub async fn ari_pulled_in(&self, application_id: i64, not_before: Ts) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM ari_pull_ins p WHERE p.issued_before >= $2 \
+             AND (p.contract_id IS NULL OR p.contract_id = (SELECT contract_id FROM applications WHERE id = $1))",
+        )
+        .bind(application_id)
+        .bind(not_before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Stores a fresh nonce valid until `expires_at`; expired ones are swept.
     pub async fn put_nonce(&self, nonce: &str, now: Ts, expires_at: Ts) -> Result<()> {
         sqlx::query("DELETE FROM acme_nonces WHERE expires_at <= $1")

@@ -109,6 +109,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (12, include_str!("../migrations/sqlite/0012_issuance_error.sql")),
     (13, include_str!("../migrations/sqlite/0013_documents.sql")),
     (14, include_str!("../migrations/sqlite/0014_acme.sql")),
+    (15, include_str!("../migrations/sqlite/0015_ari.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -126,6 +127,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (12, include_str!("../migrations/postgres/0012_issuance_error.sql")),
     (13, include_str!("../migrations/postgres/0013_documents.sql")),
     (14, include_str!("../migrations/postgres/0014_acme.sql")),
+    (15, include_str!("../migrations/postgres/0015_ari.sql")),
 ];
 
 /// Unix seconds.
