@@ -1269,5 +1269,9 @@ test('issue #10: the customer makes an ACME credential (EAB) on a contract; cert
   await staffRow.getByRole('button', { name: '無効にする' }).click();
   await desk.getByText('ACME 用の認証情報を無効にしました。', { exact: false }).waitFor();
   assert.equal((await desk.locator('#acme-credentials tr').filter({ hasText: kid2 }).locator('td').nth(3).innerText()).trim(), '無効');
+  // ARI: staff ask ACME clients to renew this contract's certificates now.
+  await desk.goto(`${DESK}/applications/${imported.application_id}`);
+  await desk.getByRole('button', { name: 'この契約の証明書の更新を今すぐ促す' }).click();
+  await desk.getByText('この契約の発行済み証明書の更新時期を過去に移しました。', { exact: false }).waitFor();
   await sctx.close();
 });

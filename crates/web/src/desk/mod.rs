@@ -49,6 +49,7 @@ pub fn router(state: Shared) -> Router {
             "/applications/{id}/revocation-outcome",
             post(crate::desk::revocation::revocation_outcome),
         )
+        .route("/applications/{id}/ari-pull-in", post(ari_pull_in))
         .route(
             "/applications/{id}/complete-contact-change",
             post(complete_contact_change),
@@ -202,6 +203,9 @@ struct DetailPage {
     docs_possible: bool,
     documents_note: String,
     contact_change_open: bool,
+    /// A 完了 record of a contract: staff may pull its certificates' ACME renewal
+    /// window in (ARI, issue #10).
+    ari_possible: bool,
 }
 
 /// "残り 3時間12分" / "期限切れ 2時間" in the page's language.
@@ -355,6 +359,9 @@ async fn render_detail(
             app.status,
             shomei_model::AppStatus::Received | shomei_model::AppStatus::DocumentsPending
         ) && app.kind.issues_certificate(),
+        ari_possible: app.kind.issues_certificate()
+            && app.status == shomei_model::AppStatus::Completed
+            && app.contract_code.is_some(),
         contact_change_open: app.kind == shomei_model::AppKind::ContactChange
             && matches!(
                 app.status,
@@ -416,6 +423,7 @@ async fn detail(
         "contacts_changed" => (a.ctx.tr.t("desk.msg.contacts_changed"), true),
         "rev_unreachable" => (a.ctx.tr.t("desk.msg.rev_unreachable"), true),
         "rev_denied" => (a.ctx.tr.t("desk.msg.rev_denied"), true),
+        "ari_pulled_in" => (a.ctx.tr.t("desk.msg.ari_pulled_in"), true),
         _ => ("", true),
     };
     let status = if good {
@@ -542,6 +550,28 @@ async fn documents_received(
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let result = st.ra.documents_received(a.id(), app_id).await;
     outcome(&st, &a, app_id, result, "docs_received").await
+}
+
+/// POST /applications/{id}/ari-pull-in: ACME clients are asked to renew every
+/// certificate of this record's contract issued so far (ARI, RFC 9773; issue #10).
+async fn ari_pull_in(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    CsrfPost(a): CsrfPost,
+) -> WebResult<Response> {
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app = st.ra.application(app_id).await?.ok_or(WebError::NotFound)?;
+    let code = app.contract_code.ok_or(WebError::NotFound)?;
+    let result = match st
+        .ra
+        .ari_pull_in(Some(&code), shomei_model::Actor::Staff(a.id()))
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RaError::WrongState),
+        Err(e) => Err(e),
+    };
+    outcome(&st, &a, app_id, result, "ari_pulled_in").await
 }
 
 /// POST /applications/{id}/complete-contact-change: 担当者変更 completed (R-C1).
