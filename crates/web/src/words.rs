@@ -50,3 +50,16 @@ pub fn reason_key(r: RevocationReason) -> &'static str {
         RevocationReason::KeyCompromise => "reason.key_compromise",
     }
 }
+
+/// The message key of an ACME credential's state at `now` (issue #10).
+pub fn eab_state_key(e: &shomei_store::acme::EabCredential, now: i64) -> &'static str {
+    if e.disabled_at.is_some() {
+        "acme.state.disabled"
+    } else if e.contract_ends_at <= now {
+        "acme.state.ended"
+    } else if e.acme_account.is_some() {
+        "acme.state.bound"
+    } else {
+        "acme.state.unused"
+    }
+}

@@ -194,15 +194,7 @@ async fn detail_page_with(
         .into_iter()
         .map(|(e, contract)| AcmeRow {
             created: datetime(e.created_at),
-            state: if e.disabled_at.is_some() {
-                "acme.state.disabled"
-            } else if e.contract_ends_at <= st.ra.now() {
-                "acme.state.ended"
-            } else if e.acme_account.is_some() {
-                "acme.state.bound"
-            } else {
-                "acme.state.unused"
-            },
+            state: crate::words::eab_state_key(&e, st.ra.now()),
             enabled: e.disabled_at.is_none(),
             kid: e.kid,
             contract,

@@ -54,13 +54,7 @@ pub async fn section(st: &Shared, a: &Authed, app: &Application) -> WebResult<Op
         .into_iter()
         .map(|e| CredentialRow {
             created: crate::page::datetime(e.created_at),
-            state: if e.disabled_at.is_some() {
-                "acme.state.disabled"
-            } else if e.acme_account.is_some() {
-                "acme.state.bound"
-            } else {
-                "acme.state.unused"
-            },
+            state: crate::words::eab_state_key(&e, st.ra.now()),
             enabled: e.disabled_at.is_none(),
             kid: e.kid,
         })
