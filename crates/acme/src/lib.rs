@@ -47,6 +47,21 @@ impl AcmeState {
 
 type Shared = Arc<AcmeState>;
 
+/// A POST body, or why it could not be read (too large, broken): answered as an ACME
+/// problem, never a bare 413.
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+fn body_problem(e: &axum::extract::rejection::BytesRejection) -> Problem {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            Kind::TooLarge,
+            format!("the request body is larger than {} bytes", jws::MAX_BODY),
+        )
+    } else {
+        Problem::malformed("the request body could not be read")
+    }
+}
+
 /// The ACME router (mounted at the root of the ACME listener).
 pub fn router(state: AcmeState) -> Router {
     Router::new()
@@ -58,6 +73,8 @@ pub fn router(state: AcmeState) -> Router {
         .route("/acme/revoke-cert", post(not_yet))
         .route("/acme/key-change", post(key_change))
         .route("/acme/renewal-info/{id}", get(renewal_info))
+        .fallback(unknown)
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(jws::MAX_BODY))
         .with_state(Arc::new(state))
 }
@@ -209,8 +226,11 @@ fn contacts(payload: &serde_json::Value) -> Result<Vec<String>, Problem> {
 }
 
 /// POST /acme/new-account (RFC 8555 7.3, with external account binding 7.3.4).
-async fn new_account(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let r = new_account_inner(&st, &headers, &body).await;
+async fn new_account(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let r = match body {
+        Ok(b) => new_account_inner(&st, &headers, &b).await,
+        Err(e) => Err(body_problem(&e)),
+    };
     answer(&st, r).await
 }
 
@@ -353,9 +373,12 @@ async fn account(
     State(st): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let r = account_inner(&st, &id, &headers, &body).await;
+    let r = match body {
+        Ok(b) => account_inner(&st, &id, &headers, &b).await,
+        Err(e) => Err(body_problem(&e)),
+    };
     answer(&st, r).await
 }
 
@@ -404,8 +427,11 @@ async fn account_inner(
 
 /// POST /acme/key-change (RFC 8555 7.3.5): the outer JWS signed by the old key, the
 /// inner by the new key over `{account, oldKey}`.
-async fn key_change(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let r = key_change_inner(&st, &headers, &body).await;
+async fn key_change(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let r = match body {
+        Ok(b) => key_change_inner(&st, &headers, &b).await,
+        Err(e) => Err(body_problem(&e)),
+    };
     answer(&st, r).await
 }
 
@@ -506,6 +532,30 @@ async fn renewal_info(State(st): State<Shared>, Path(id): Path<String>) -> Respo
         Err(e) => e.into(),
     };
     problem(&st, &r).await
+}
+
+/// Anything else: 404 as a problem document.
+async fn unknown(State(st): State<Shared>) -> Response {
+    problem(
+        &st,
+        &Problem::new(
+            Kind::NotFound,
+            "no such ACME resource; start from the directory",
+        ),
+    )
+    .await
+}
+
+/// A method the resource does not take: 405 as a problem document.
+async fn wrong_method(State(st): State<Shared>) -> Response {
+    problem(
+        &st,
+        &Problem::new(
+            Kind::MethodNotAllowed,
+            "this ACME resource does not take that method (ACME requests are POSTs)",
+        ),
+    )
+    .await
 }
 
 /// Endpoints of RFC 8555 not served yet.

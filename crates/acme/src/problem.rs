@@ -34,14 +34,20 @@ pub enum Kind {
     Conflict,
     /// No such resource (404).
     NotFound,
+    /// The body is too large (413).
+    TooLarge,
+    /// The method is not allowed on this resource (405).
+    MethodNotAllowed,
 }
 
 impl Kind {
     fn urn(self) -> &'static str {
         match self {
-            Kind::Malformed | Kind::Conflict | Kind::NotFound => {
-                "urn:ietf:params:acme:error:malformed"
-            }
+            Kind::Malformed
+            | Kind::Conflict
+            | Kind::NotFound
+            | Kind::TooLarge
+            | Kind::MethodNotAllowed => "urn:ietf:params:acme:error:malformed",
             Kind::BadNonce => "urn:ietf:params:acme:error:badNonce",
             Kind::BadSignatureAlgorithm => "urn:ietf:params:acme:error:badSignatureAlgorithm",
             Kind::Unauthorized => "urn:ietf:params:acme:error:unauthorized",
@@ -58,6 +64,8 @@ impl Kind {
             Kind::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

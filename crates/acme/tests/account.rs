@@ -511,6 +511,46 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
                 .is_some_and(|d| d.contains("revoked"))
         );
 
+        // Oversized bodies, unknown resources and wrong methods: problem documents too.
+        let big = serde_json::json!({ "protected": "a".repeat(300 * 1024), "payload": "", "signature": "" });
+        let r = c.post("/acme/new-account", big).await;
+        assert_eq!(
+            (r.status, problem_type(&r)),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "urn:ietf:params:acme:error:malformed"
+            )
+        );
+        assert!(r.nonce.is_some());
+        let r = c
+            .send(
+                Request::get(format!("{BASE}/acme/nothing"))
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, problem_type(&r)),
+            (
+                StatusCode::NOT_FOUND,
+                "urn:ietf:params:acme:error:malformed"
+            )
+        );
+        let r = c
+            .send(
+                Request::get(format!("{BASE}/acme/new-account"))
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, problem_type(&r)),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "urn:ietf:params:acme:error:malformed"
+            )
+        );
+
         // Not served yet, and said so.
         let later = c.post("/acme/new-order", serde_json::json!({})).await;
         assert_eq!(
