@@ -314,3 +314,59 @@ impl ClientCa {
         )
     }
 }
+
+/// The private PKI of the link between the RA (the primary network perspective) and
+/// its remote perspectives (`shomei perspective`, BR 3.2.2.9): a CA of its own, a
+/// server certificate for the perspectives (127.0.0.1, localhost and `hosts`) and a
+/// client certificate for the primary. Nothing else trusts this CA.
+#[derive(Debug, Clone)]
+pub struct LinkPki {
+    /// The link CA (its key is not kept).
+    pub ca_pem: String,
+    /// The perspectives' server certificate and key.
+    pub server: CertAndKey,
+    /// The primary's client certificate and key.
+    pub client: CertAndKey,
+}
+
+/// Makes a [`LinkPki`].
+pub fn generate_link_pki(
+    now: OffsetDateTime,
+    org: &str,
+    hosts: &[String],
+) -> Result<LinkPki, CaError> {
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let ca_params = ca_params(org, "Shomei Perspective Link CA", now, 10, None)?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf = |cn: &str, eku: ExtendedKeyUsagePurpose, sans: Vec<SanType>| {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(org, cn)?;
+        p.serial_number = Some(serial()?);
+        p.not_before = now - Duration::hours(1);
+        p.not_after = now + Duration::days(825);
+        p.subject_alt_names = sans;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![eku];
+        p.use_authority_key_identifier_extension = true;
+        Ok::<_, CaError>(pack(&p.signed_by(&key, &issuer)?, &key))
+    };
+    let mut sans = vec![
+        SanType::DnsName("localhost".to_string().try_into()?),
+        SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+    ];
+    for h in hosts {
+        sans.push(match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(h.clone().try_into()?),
+        });
+    }
+    let server = leaf("perspective", ExtendedKeyUsagePurpose::ServerAuth, sans)?;
+    let client = leaf("primary", ExtendedKeyUsagePurpose::ClientAuth, Vec::new())?;
+    Ok(LinkPki {
+        ca_pem: ca_cert.pem(),
+        server,
+        client,
+    })
+}

@@ -16,6 +16,8 @@ pub enum Actor {
     Cli,
     /// Someone not (yet) identified, e.g. a failed login (`anonymous`).
     Anonymous,
+    /// An ACME account, acting for its contract's customer (`acme:4`).
+    Acme(i64),
 }
 
 impl fmt::Display for Actor {
@@ -26,6 +28,7 @@ impl fmt::Display for Actor {
             Actor::System => f.write_str("system"),
             Actor::Cli => f.write_str("cli"),
             Actor::Anonymous => f.write_str("anonymous"),
+            Actor::Acme(id) => write!(f, "acme:{id}"),
         }
     }
 }
@@ -43,13 +46,21 @@ mod tests {
             Actor::System,
             Actor::Cli,
             Actor::Anonymous,
+            Actor::Acme(4),
         ]
         .iter()
         .map(ToString::to_string)
         .collect();
         assert_eq!(
             got,
-            ["customer:12", "staff:3", "system", "cli", "anonymous"]
+            [
+                "customer:12",
+                "staff:3",
+                "system",
+                "cli",
+                "anonymous",
+                "acme:4"
+            ]
         );
     }
 }

@@ -95,10 +95,20 @@ coded_enum! {
         /// サービス切替 (別サービスへ切り替えて申請, R-R5): the contract continues under
         /// another service, keeping its data and its remaining paid time.
         Switch = "switch",
+        /// ACME 発行: a certificate an ACME client ordered under the contract (issue #10),
+        /// validated by the CA's validation engine, issued without staff.
+        Acme = "acme",
     }
 }
 
 impl AppKind {
+    /// A certificate record the customer acts on in the portal (renew, reissue, switch,
+    /// change contacts, continue, make ACME credentials): every issuing kind but
+    /// ACME 発行, whose certificates the ACME client itself orders anew.
+    pub fn portal_certificate(self) -> bool {
+        self.issues_certificate() && self != AppKind::Acme
+    }
+
     /// Whether a record of this kind asks for a certificate and, once 完了, holds one
     /// (everything but 担当者変更, 失効 and 解約).
     pub fn issues_certificate(self) -> bool {
@@ -109,6 +119,7 @@ impl AppKind {
                 | AppKind::Reissue
                 | AppKind::Continuation
                 | AppKind::Switch
+                | AppKind::Acme
         )
     }
 }
@@ -315,6 +326,10 @@ mod sql_list_tests {
         );
         assert_eq!(
             AppKind::sql_list(AppKind::issues_certificate),
+            "('new', 'renewal', 'reissue', 'continuation', 'switch', 'acme')"
+        );
+        assert_eq!(
+            AppKind::sql_list(AppKind::portal_certificate),
             "('new', 'renewal', 'reissue', 'continuation', 'switch')"
         );
     }

@@ -85,7 +85,7 @@ impl Ra {
     /// Whether the customer may start a contact change from this record (R-C1, R-A5):
     /// an issuing record that is 完了 (never from a 担当者変更 record itself).
     pub fn may_change_contacts(app: &Application) -> bool {
-        app.kind.issues_certificate()
+        app.kind.portal_certificate()
             && app.status == AppStatus::Completed
             && app.cert_revoked_at.is_none()
     }

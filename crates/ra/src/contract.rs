@@ -55,7 +55,7 @@ impl Ra {
     /// certificate (never 担当者変更), while the contract runs and no other switch of it
     /// is under way or done.
     pub async fn may_switch(&self, app: &shomei_store::Application) -> Result<bool> {
-        let live = app.kind.issues_certificate()
+        let live = app.kind.portal_certificate()
             && app.status == shomei_model::AppStatus::Completed
             && app.contract_code.is_some()
             && app.cert_revoked_at.is_none()
@@ -75,7 +75,7 @@ impl Ra {
     /// contract — never from a 担当者変更 record — for a service still sold (an SR2.0
     /// contract moves on by a service switch, R-R5).
     pub fn may_renew(app: &shomei_store::Application) -> bool {
-        app.kind.issues_certificate()
+        app.kind.portal_certificate()
             && Service::FOR_NEW.contains(&app.service)
             && app.status == shomei_model::AppStatus::Completed
             && app.contract_code.is_some()

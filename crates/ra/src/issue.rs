@@ -258,8 +258,12 @@ impl Ra {
             }
             _ => now_dt,
         };
-        // A reissue stays in its contract: validity capped by that contract's end.
-        let existing_contract = if matches!(app.kind, AppKind::Reissue | AppKind::Continuation) {
+        // A reissue (and a 継続発行, an ACME 発行) stays in its contract: validity capped by
+        // that contract's end.
+        let existing_contract = if matches!(
+            app.kind,
+            AppKind::Reissue | AppKind::Continuation | AppKind::Acme
+        ) {
             let (_, end) = self
                 .store
                 .contract_period(application_id)
@@ -440,7 +444,7 @@ impl Ra {
         let in_window = app
             .cert_not_before
             .is_some_and(|nb| (now - nb).div_euclid(86_400) <= REISSUE_WINDOW_DAYS);
-        if !(app.kind.issues_certificate()
+        if !(app.kind.portal_certificate()
             && Service::FOR_NEW.contains(&app.service)
             && app.status == AppStatus::Completed
             && live
@@ -484,7 +488,7 @@ impl Ra {
             .contract_period(app.id)
             .await?
             .is_some_and(|(_, end)| end > na + 86_400);
-        Ok(app.kind.issues_certificate()
+        Ok(app.kind.portal_certificate()
             && Service::FOR_NEW.contains(&app.service)
             && app.status == AppStatus::Completed
             && live

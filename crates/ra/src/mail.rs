@@ -151,6 +151,14 @@ impl Ra {
         }
         customer.dedup();
         let staff = vec![m.staff_to.to_string()];
+        let registrant: Vec<String> = Some(c.registrant.email.clone())
+            .filter(|e| !e.is_empty())
+            .into_iter()
+            .collect();
+        let technical: Vec<String> = Some(c.technical.email.clone())
+            .filter(|e| !e.is_empty())
+            .into_iter()
+            .collect();
         let validity = match (app.cert_not_before, app.cert_not_after) {
             (Some(b), Some(e)) => format!("{} – {}", jst(b), jst(e)),
             _ => "-".into(),
@@ -186,6 +194,22 @@ impl Ra {
                     .get("serials")
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| app.target_id.map(|t| t.to_string()).unwrap_or_default()),
+            ),
+            (
+                "domain",
+                payload
+                    .get("domain")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            (
+                "detail",
+                payload
+                    .get("detail")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             ),
         ];
         // 更新のご案内メール: only the contacts who asked for it.
@@ -234,6 +258,8 @@ impl Ra {
             "mail.staff_revocation_request" => ("staff_revocation", staff),
             "mail.revoked" => ("revoked", customer),
             "mail.documents_requested" => ("documents", customer),
+            "mail.acme_first_issuance" => ("acme_first", registrant),
+            "mail.validation_failing" => ("validation_failing", technical),
             _ => return Ok(None),
         };
         Ok(Some(Mail {

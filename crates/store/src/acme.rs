@@ -3,7 +3,7 @@
 //! instances on one PostgreSQL share them; each is used once).
 
 use crate::audit::{AuditEvent, append};
-use crate::sql::CERT_KINDS;
+use crate::sql::PORTAL_CERT_KINDS;
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use sqlx::Row;
@@ -171,7 +171,7 @@ impl Store {
     pub async fn contract_record(&self, code: &str) -> Result<Option<(i64, i64)>> {
         let sql = format!(
             "SELECT a.id, a.account_id FROM applications a JOIN contracts c ON c.id = a.contract_id \
-             WHERE c.code = $1 AND a.status = 'completed' AND a.kind IN {CERT_KINDS} ORDER BY a.id DESC LIMIT 1"
+             WHERE c.code = $1 AND a.status = 'completed' AND a.kind IN {PORTAL_CERT_KINDS} ORDER BY a.id DESC LIMIT 1"
         );
         Ok(sqlx::query_as(&sql)
             .bind(code)

@@ -235,13 +235,21 @@ impl Store {
             )
             .await?;
         }
-        enqueue(
-            &mut tx,
-            "mail.issued",
-            &serde_json::json!({ "application_id": application_id }),
-            now,
-        )
-        .await?;
+        // Each portal issuance is mailed; ACME issues every few weeks without anyone
+        // asking, so only a contract's first ACME certificate is (acme_orders.rs).
+        let kind: String = sqlx::query_scalar("SELECT kind FROM applications WHERE id = $1")
+            .bind(application_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if kind != shomei_model::AppKind::Acme.code() {
+            enqueue(
+                &mut tx,
+                "mail.issued",
+                &serde_json::json!({ "application_id": application_id }),
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(code.as_str().to_owned())
     }

@@ -85,8 +85,8 @@ impl Store {
 pub struct ReusedValidation {
     /// The validation, with its original `validated_at`.
     pub validation: Validation,
-    /// Who validated it then.
-    pub staff_id: i64,
+    /// Who validated it then (`None`: the validation engine checked it).
+    pub staff_id: Option<i64>,
 }
 
 impl Store {

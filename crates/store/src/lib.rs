@@ -10,6 +10,7 @@
 
 pub mod account_info;
 pub mod acme;
+pub mod acme_orders;
 pub mod applications;
 pub mod audit;
 pub mod certificates;
@@ -110,6 +111,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (13, include_str!("../migrations/sqlite/0013_documents.sql")),
     (14, include_str!("../migrations/sqlite/0014_acme.sql")),
     (15, include_str!("../migrations/sqlite/0015_ari.sql")),
+    (16, include_str!("../migrations/sqlite/0016_acme_orders.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -128,6 +130,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (13, include_str!("../migrations/postgres/0013_documents.sql")),
     (14, include_str!("../migrations/postgres/0014_acme.sql")),
     (15, include_str!("../migrations/postgres/0015_ari.sql")),
+    (16, include_str!("../migrations/postgres/0016_acme_orders.sql")),
 ];
 
 /// Unix seconds.

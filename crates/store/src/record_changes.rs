@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
-use crate::sql::{AWAITING_REVIEW, CERT_KINDS};
+use crate::sql::{AWAITING_REVIEW, PORTAL_CERT_KINDS};
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
@@ -139,7 +139,7 @@ impl Store {
                 Some(None) => {}
             }
             let allowed: i64 = sqlx::query_scalar(&format!(
-"SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN {CERT_KINDS} \
+"SELECT COUNT(*) FROM applications a WHERE a.id = $1 AND a.account_id = $2 AND a.status = 'completed' AND a.kind IN {PORTAL_CERT_KINDS} \
                  AND NOT EXISTS (SELECT 1 FROM applications r WHERE r.target_id = a.id AND r.kind = 'contact_change' AND r.status IN {AWAITING_REVIEW})"),
             )
             .bind(target_id)

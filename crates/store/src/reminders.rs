@@ -2,7 +2,7 @@
 //! reminder sent so that none goes out twice.
 
 use crate::jobs::enqueue;
-use crate::sql::{CERT_KINDS, VOID};
+use crate::sql::{PORTAL_CERT_KINDS, VOID};
 use crate::{Result, Store, Ts};
 use sqlx::Row;
 
@@ -22,11 +22,11 @@ impl Store {
     /// Contracts ending within `horizon` seconds of `now` that were not renewed or
     /// switched (no renewal or switch of any of their records under way or done), and
     /// certificates ending within the horizon whose contract runs on past them and that
-    /// are still the contract's latest live certificate.
+    /// are still the contract's latest live certificate (not ACME's: its client renews).
     pub async fn endings(&self, now: Ts, horizon: Ts) -> Result<Vec<Ending>> {
         let mut out = Vec::new();
         let contracts = sqlx::query(&format!(
-            "SELECT c.id, c.ends_at, (SELECT MAX(a.id) FROM applications a WHERE a.contract_id = c.id AND a.status = 'completed' AND a.kind IN {CERT_KINDS}) AS app \
+            "SELECT c.id, c.ends_at, (SELECT MAX(a.id) FROM applications a WHERE a.contract_id = c.id AND a.status = 'completed' AND a.kind IN {PORTAL_CERT_KINDS}) AS app \
              FROM contracts c WHERE c.ends_at > $1 AND c.ends_at <= $2 \
              AND NOT EXISTS (SELECT 1 FROM applications r JOIN applications t ON t.id = r.target_id \
                  WHERE t.contract_id = c.id AND r.kind IN ('renewal', 'switch') AND r.status NOT IN {VOID})"
@@ -48,7 +48,7 @@ impl Store {
             "SELECT cert.id, cert.application_id, cert.not_after FROM certificates cert \
              JOIN applications a ON a.id = cert.application_id JOIN contracts c ON c.id = a.contract_id \
              WHERE cert.status = 'issued' AND cert.revoked_at IS NULL AND cert.not_after > $1 AND cert.not_after <= $2 \
-             AND c.ends_at > cert.not_after + 86400 \
+             AND c.ends_at > cert.not_after + 86400 AND a.kind <> 'acme' \
              AND NOT EXISTS (SELECT 1 FROM certificates c2 JOIN applications a2 ON a2.id = c2.application_id \
                  WHERE a2.contract_id = a.contract_id AND c2.status = 'issued' AND c2.id > cert.id)",
         )

@@ -32,3 +32,8 @@ pub(crate) static VOID: SqlList =
 pub(crate) static CERT_KINDS: SqlList = SqlList(LazyLock::new(|| {
     AppKind::sql_list(AppKind::issues_certificate)
 }));
+/// Kinds of record the customer manages a contract from ([`AppKind::portal_certificate`]:
+/// not ACME 発行).
+pub(crate) static PORTAL_CERT_KINDS: SqlList = SqlList(LazyLock::new(|| {
+    AppKind::sql_list(AppKind::portal_certificate)
+}));

@@ -22,6 +22,7 @@ mod alpn;
 pub mod caa;
 mod dns;
 mod http;
+pub mod perspective;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};

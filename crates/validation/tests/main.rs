@@ -338,3 +338,155 @@ fn caa_rules_of_rfc_8659_and_8657() {
     };
     assert!(permits(&[broken], &me, false, None, "dns-01").is_err());
 }
+
+mod perspectives {
+    //! BR 3.2.2.9: the primary and remote perspectives (real `POST /check` servers over
+    //! mutually authenticated TLS on loopback), each with its own resolver.
+    use super::*;
+    use shomei_validation::perspective::{
+        Corroborator, LinkTls, allowed_disagreements, decide, required_remotes, serve,
+    };
+
+    fn link() -> (LinkTls, LinkTls) {
+        let pki = shomei_ca::pki::generate_link_pki(time::OffsetDateTime::now_utc(), "Test", &[])
+            .unwrap();
+        (
+            LinkTls {
+                cert_pem: pki.server.cert_pem,
+                key_pem: pki.server.key_pem,
+                peer_ca_pem: pki.ca_pem.clone(),
+            },
+            LinkTls {
+                cert_pem: pki.client.cert_pem,
+                key_pem: pki.client.key_pem,
+                peer_ca_pem: pki.ca_pem,
+            },
+        )
+    }
+
+    /// A perspective whose resolver sees `zone`.
+    async fn perspective(zone: &Zone, server: &LinkTls) -> String {
+        let dns = dns_server(zone.clone()).await;
+        let v = Validator::new(Config {
+            resolver: Some(dns),
+            ..Config::default()
+        })
+        .unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
+        let server = server.clone();
+        tokio::spawn(async move { serve(l, v, &server).await });
+        url
+    }
+
+    fn dns01() -> Check {
+        Check::Dns01 {
+            domain: "example.test".into(),
+            key_authorization: KA.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_disagreeing_perspective_blocks_issuance_where_the_quorum_says_so() {
+        let (server, client) = link();
+        // The domain as the world sees it: the TXT record is there.
+        let good = Zone::default();
+        good.add(
+            "_acme-challenge.example.test",
+            RData::TXT(TXT::new(vec![dns01_digest(KA)])),
+        );
+        // As a hijacked path sees it: no record.
+        let hijacked = Zone::default();
+        let primary = setup(&good, 1, 1).await;
+        let g1 = perspective(&good, &server).await;
+        let g2 = perspective(&good, &server).await;
+        let g3 = perspective(&good, &server).await;
+        let h1 = perspective(&hijacked, &server).await;
+        let h2 = perspective(&hijacked, &server).await;
+        // 4 remotes, one disagrees: corroborated (2-5 remotes allow one).
+        let c = Corroborator::new(
+            primary.clone(),
+            vec![g1.clone(), g2.clone(), g3.clone(), h1.clone()],
+            &client,
+            Some(4),
+        )
+        .unwrap();
+        let r = c.check(&dns01(), 0).await;
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(r.remotes.len(), 4);
+        assert!(r.remotes[3].outcome.is_err());
+        assert!(r.perspectives_json().contains(&h1));
+        // Two disagree: blocked, and the detail says so.
+        let c = Corroborator::new(
+            primary.clone(),
+            vec![g1.clone(), g2.clone(), h1.clone(), h2.clone()],
+            &client,
+            Some(4),
+        )
+        .unwrap();
+        let r = c.check(&dns01(), 0).await;
+        let e = r.decision.clone().unwrap_err();
+        assert!(
+            e.detail
+                .contains("2 of 4 remote network perspectives disagree"),
+            "{e}"
+        );
+        // Fewer remotes than the phase requires: blocked, never a quiet pass.
+        let c = Corroborator::new(primary.clone(), vec![g1.clone(), g2.clone()], &client, None)
+            .unwrap();
+        let r = c.check(&dns01(), 1_790_000_000).await; // 2026-09: four required
+        assert!(r.decision.unwrap_err().detail.contains("requires 4"));
+        // An unreachable perspective counts as disagreeing.
+        let dead = "https://127.0.0.1:1".to_string();
+        let c = Corroborator::new(
+            primary.clone(),
+            vec![g1.clone(), dead.clone(), h1.clone()],
+            &client,
+            Some(3),
+        )
+        .unwrap();
+        let r = c.check(&dns01(), 0).await;
+        assert!(!r.passed());
+        assert!(format!("{:?}", r.remotes[1]).contains("did not answer"));
+        // The primary's own failure decides, whatever the remotes say.
+        let primary_hijacked = setup(&Zone::default(), 1, 1).await;
+        let c = Corroborator::new(primary_hijacked, vec![g1, g2, g3], &client, Some(3)).unwrap();
+        assert!(!c.check(&dns01(), 0).await.passed());
+    }
+
+    #[tokio::test]
+    async fn a_perspective_answers_only_the_primary() {
+        let (server, _) = link();
+        let (_, stranger) = link(); // a client certificate from another link CA
+        let url = perspective(&Zone::default(), &server).await;
+        let stranger = LinkTls {
+            peer_ca_pem: server.peer_ca_pem.clone(),
+            ..stranger
+        };
+        let c = Corroborator::new(
+            setup(&Zone::default(), 1, 1).await,
+            vec![url],
+            &stranger,
+            Some(1),
+        )
+        .unwrap();
+        let r = c.check(&dns01(), 0).await;
+        assert!(
+            format!("{:?}", r.remotes[0].outcome).contains("did not answer"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn the_phases_and_quorum_of_br_3_2_2_9() {
+        assert_eq!(required_remotes(1_757_894_399), 0);
+        assert_eq!(required_remotes(1_757_894_400), 2); // 2025-09-15
+        assert_eq!(required_remotes(1_773_532_800), 3); // 2026-03-15
+        assert_eq!(required_remotes(1_781_481_600), 4); // 2026-06-15
+        assert_eq!(required_remotes(1_797_292_800), 5); // 2026-12-15
+        assert_eq!(allowed_disagreements(2), 1);
+        assert_eq!(allowed_disagreements(5), 1);
+        assert_eq!(allowed_disagreements(6), 2);
+        assert!(decide(&Ok(()), &[], 0).is_ok());
+    }
+}

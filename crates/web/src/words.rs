@@ -30,6 +30,7 @@ pub fn kind_key(k: AppKind) -> &'static str {
         AppKind::Cancellation => "kind.cancellation",
         AppKind::Continuation => "kind.continuation",
         AppKind::Switch => "kind.switch",
+        AppKind::Acme => "kind.acme",
     }
 }
 

@@ -35,7 +35,7 @@ pub struct AcmeSection {
 
 /// Whether the record holds a running contract's certificate (credentials can be made).
 fn eligible(st: &Shared, app: &Application) -> bool {
-    app.kind.issues_certificate()
+    app.kind.portal_certificate()
         && app.status == AppStatus::Completed
         && app.contract_code.is_some()
         && app.cert_revoked_at.is_none()
