@@ -145,13 +145,19 @@ async fn new_account_inner(
 
 /// A POST signed by an existing, valid account (`kid` = its URL): the JWS and the
 /// account.
-async fn signed_by_account(
+pub(crate) async fn signed_by_account(
     st: &AcmeState,
     headers: &HeaderMap,
     body: &[u8],
     path: &str,
 ) -> Result<(Jws, AcmeAccount), Problem> {
     let jws = request(st, headers, body, path).await?;
+    let a = account_of_kid(st, &jws).await?;
+    Ok((jws, a))
+}
+
+/// The valid account whose URL is the JWS's `kid` and whose key signed it.
+pub(crate) async fn account_of_kid(st: &AcmeState, jws: &Jws) -> Result<AcmeAccount, Problem> {
     let kid = jws
         .protected
         .kid
@@ -181,7 +187,7 @@ async fn signed_by_account(
             format!("this account is {}", a.status),
         ));
     }
-    Ok((jws, a))
+    Ok(a)
 }
 
 /// POST /acme/acct/{id}: the account (POST-as-GET), a contact update (7.3.2) or

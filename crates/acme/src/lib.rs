@@ -3,16 +3,18 @@
 //! portal (or the operator with `shomei acme eab create`). Like the portal and the desk,
 //! it reaches the store only through the RA.
 //!
-//! Served so far: the directory (`meta.externalAccountRequired`), newNonce (stored,
-//! single use), newAccount with EAB (RFC 8555 7.3, 7.3.4) and the account URL
-//! (POST-as-GET, contact update, deactivation) and key rollover. Orders,
-//! authorizations, challenges, finalize and revocation answer a problem that says they
-//! are not served yet.
+//! Served: the directory (`meta.externalAccountRequired`), newNonce (stored, single
+//! use), newAccount with EAB (RFC 8555 7.3, 7.3.4), the account URL (POST-as-GET,
+//! contact update, deactivation), key rollover, orders, authorizations, challenges
+//! (http-01, dns-01, tls-alpn-01 checked by the RA's validation engine from every
+//! network perspective), finalize through the RA's single issuance path, certificate
+//! download, revokeCert, and renewal information (RFC 9773).
 #![deny(missing_docs)]
 
 mod account;
 mod ari;
 pub mod jws;
+mod order;
 pub mod problem;
 
 use axum::Router;
@@ -74,8 +76,14 @@ pub fn router(state: AcmeState) -> Router {
         .route("/acme/new-nonce", get(nonce_get).head(nonce_head))
         .route("/acme/new-account", post(account::new_account))
         .route("/acme/acct/{id}", post(account::account))
-        .route("/acme/new-order", post(not_yet))
-        .route("/acme/revoke-cert", post(not_yet))
+        .route("/acme/new-order", post(order::new_order))
+        .route("/acme/order/{id}", post(order::order))
+        .route("/acme/order/{id}/finalize", post(order::finalize))
+        .route("/acme/authz/{id}", post(order::authz))
+        .route("/acme/chall/{id}", post(order::challenge))
+        .route("/acme/cert/{id}", post(order::certificate))
+        .route("/acme/acct/{id}/orders", post(order::orders))
+        .route("/acme/revoke-cert", post(order::revoke))
         .route("/acme/key-change", post(account::key_change))
         .route("/acme/renewal-info/{id}", get(ari::renewal_info))
         .fallback(unknown)
@@ -105,6 +113,11 @@ pub(crate) async fn problem(st: &AcmeState, p: &Problem) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
+    if let Some(s) = p.retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
     finish(st, res).await
 }
 
@@ -214,15 +227,6 @@ async fn wrong_method(State(st): State<Shared>) -> Response {
     let p = Problem::new(
         Kind::MethodNotAllowed,
         "this ACME resource does not take that method (ACME requests are POSTs)",
-    );
-    problem(&st, &p).await
-}
-
-/// Endpoints of RFC 8555 not served yet.
-async fn not_yet(State(st): State<Shared>) -> Response {
-    let p = Problem::new(
-        Kind::ServerInternal,
-        "orders and revocation are not served yet by this ACME server",
     );
     problem(&st, &p).await
 }

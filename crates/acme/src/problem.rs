@@ -11,6 +11,8 @@ pub struct Problem {
     pub kind: Kind,
     /// What went wrong, in words.
     pub detail: String,
+    /// For `rateLimited`: seconds to wait (Retry-After).
+    pub retry_after: Option<i64>,
 }
 
 /// The ACME error types this server answers with.
@@ -38,6 +40,20 @@ pub enum Kind {
     TooLarge,
     /// The method is not allowed on this resource (405).
     MethodNotAllowed,
+    /// An identifier this CA will not issue for (for this account).
+    RejectedIdentifier,
+    /// The order is not ready for this request (403).
+    OrderNotReady,
+    /// The CSR is unacceptable.
+    BadCsr,
+    /// CAA forbids issuance (403).
+    Caa,
+    /// Too many requests (429, with Retry-After).
+    RateLimited,
+    /// The certificate was already revoked.
+    AlreadyRevoked,
+    /// The revocation reason is not allowed.
+    BadRevocationReason,
 }
 
 impl Kind {
@@ -54,12 +70,20 @@ impl Kind {
             Kind::AccountDoesNotExist => "urn:ietf:params:acme:error:accountDoesNotExist",
             Kind::ExternalAccountRequired => "urn:ietf:params:acme:error:externalAccountRequired",
             Kind::ServerInternal => "urn:ietf:params:acme:error:serverInternal",
+            Kind::RejectedIdentifier => "urn:ietf:params:acme:error:rejectedIdentifier",
+            Kind::OrderNotReady => "urn:ietf:params:acme:error:orderNotReady",
+            Kind::BadCsr => "urn:ietf:params:acme:error:badCSR",
+            Kind::Caa => "urn:ietf:params:acme:error:caa",
+            Kind::RateLimited => "urn:ietf:params:acme:error:rateLimited",
+            Kind::AlreadyRevoked => "urn:ietf:params:acme:error:alreadyRevoked",
+            Kind::BadRevocationReason => "urn:ietf:params:acme:error:badRevocationReason",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
-            Kind::Unauthorized => StatusCode::FORBIDDEN,
+            Kind::Unauthorized | Kind::OrderNotReady | Kind::Caa => StatusCode::FORBIDDEN,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::AccountDoesNotExist => StatusCode::BAD_REQUEST,
             Kind::ServerInternal => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Conflict => StatusCode::CONFLICT,
@@ -77,6 +101,7 @@ impl Problem {
         Problem {
             kind,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -111,5 +136,28 @@ impl From<shomei_ra::RaError> for Problem {
             Kind::ServerInternal,
             "the server could not complete the request; try again later",
         )
+    }
+}
+
+impl From<shomei_ra::acme_orders::AcmeRefusal> for Problem {
+    fn from(r: shomei_ra::acme_orders::AcmeRefusal) -> Problem {
+        use shomei_ra::acme_orders::AcmeError as E;
+        let kind = match r.error {
+            E::RejectedIdentifier => Kind::RejectedIdentifier,
+            E::Unauthorized => Kind::Unauthorized,
+            E::Malformed => Kind::Malformed,
+            E::OrderNotReady => Kind::OrderNotReady,
+            E::BadCsr => Kind::BadCsr,
+            E::Caa => Kind::Caa,
+            E::RateLimited(_) => Kind::RateLimited,
+            E::AlreadyRevoked => Kind::AlreadyRevoked,
+            E::BadRevocationReason => Kind::BadRevocationReason,
+            E::NotFound => Kind::NotFound,
+        };
+        let mut p = Problem::new(kind, r.detail);
+        if let E::RateLimited(s) = r.error {
+            p.retry_after = Some(s);
+        }
+        p
     }
 }

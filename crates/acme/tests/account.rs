@@ -550,17 +550,5 @@ async fn issue10_directory_nonces_and_new_account_with_eab() {
                 "urn:ietf:params:acme:error:malformed"
             )
         );
-
-        // Not served yet, and said so.
-        let later = c.post("/acme/new-order", serde_json::json!({})).await;
-        assert_eq!(
-            problem_type(&later),
-            "urn:ietf:params:acme:error:serverInternal"
-        );
-        assert!(
-            later.body["detail"]
-                .as_str()
-                .is_some_and(|d| d.contains("not served yet"))
-        );
     }
 }

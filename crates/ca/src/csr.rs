@@ -233,3 +233,42 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     out.push_str(&format!("-----END {label}-----\n"));
     out
 }
+
+/// Whether the subject public key info `spki_der` is the key of the JWK `jwk` (JSON):
+/// RFC 8555 11.1 forbids a certificate for the ACME account's own key. EC keys compare
+/// their points, RSA keys their moduli; anything unparsable is "not the same".
+pub fn spki_matches_jwk(spki_der: &[u8], jwk: &str) -> bool {
+    use base64::Engine;
+    let Ok(jwk) = serde_json::from_str::<serde_json::Value>(jwk) else {
+        return false;
+    };
+    let field = |k: &str| {
+        jwk.get(k)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(s)
+                    .ok()
+            })
+    };
+    let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der) else {
+        return false;
+    };
+    match spki.parsed() {
+        Ok(PublicKey::EC(point)) => match (field("x"), field("y")) {
+            (Some(x), Some(y)) => {
+                let mut p = vec![0x04];
+                p.extend_from_slice(&x);
+                p.extend_from_slice(&y);
+                point.data() == p.as_slice()
+            }
+            _ => false,
+        },
+        Ok(PublicKey::RSA(rsa)) => field("n").is_some_and(|n| {
+            let strip =
+                |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|x| **x == 0).copied().collect() };
+            strip(rsa.modulus) == strip(&n)
+        }),
+        _ => false,
+    }
+}

@@ -38,6 +38,7 @@
 pub mod account_info;
 pub mod accounts;
 pub mod acme;
+pub mod acme_orders;
 pub mod apply;
 pub mod ari;
 pub mod contacts;
@@ -142,6 +143,13 @@ pub struct Ra {
     pub(crate) staff_ca: Arc<ClientCa>,
     pub(crate) ocsp: Option<Arc<shomei_ca::ocsp::OcspResponder>>,
     pub(crate) mail: Option<Arc<mail::MailSettings>>,
+    /// The validation engine with its perspectives (issue #10); without it every
+    /// domain check fails.
+    pub(crate) validation: Option<Arc<shomei_validation::perspective::Corroborator>>,
+    /// The ACME server's base URL (for CAA `accounturi`).
+    pub(crate) acme_base: Option<String>,
+    /// ACME rate limits.
+    pub(crate) rate_limits: acme_orders::RateLimits,
     /// Settings.
     pub policy: Policy,
 }
@@ -187,6 +195,9 @@ impl Ra {
             staff_ca: Arc::new(staff_ca),
             ocsp: None,
             mail: None,
+            validation: None,
+            acme_base: None,
+            rate_limits: acme_orders::RateLimits::default(),
             policy,
         }
     }
@@ -194,6 +205,27 @@ impl Ra {
     /// Adds mail delivery (SMTP or outbox) for the notice jobs.
     pub fn with_mail(mut self, settings: mail::MailSettings) -> Ra {
         self.mail = Some(Arc::new(settings));
+        self
+    }
+
+    /// Adds the validation engine (the primary and remote perspectives).
+    pub fn with_validation(
+        mut self,
+        corroborator: shomei_validation::perspective::Corroborator,
+    ) -> Ra {
+        self.validation = Some(Arc::new(corroborator));
+        self
+    }
+
+    /// Tells the RA the ACME server's base URL (account URLs for CAA `accounturi`).
+    pub fn with_acme_base(mut self, base: &str) -> Ra {
+        self.acme_base = Some(base.to_owned());
+        self
+    }
+
+    /// Sets the ACME rate limits.
+    pub fn with_rate_limits(mut self, limits: acme_orders::RateLimits) -> Ra {
+        self.rate_limits = limits;
         self
     }
 

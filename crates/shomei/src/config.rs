@@ -24,6 +24,65 @@ pub struct Config {
     /// `secrets.key` in the data directory, made on first start (mode 0600). Keep it
     /// out of database backups.
     pub secrets_key_file: Option<PathBuf>,
+    /// Domain validation (ACME challenges, CAA) and its network perspectives.
+    pub validation: Validation,
+}
+
+/// The validation engine (issue #10): where it looks and connects, and the remote
+/// network perspectives that corroborate it (BR 3.2.2.9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Validation {
+    /// The DNS server (`host:port`) for every lookup; default: the system's.
+    pub resolver: Option<std::net::SocketAddr>,
+    /// The port http-01 and pki-validation checks connect to (80).
+    pub http_port: u16,
+    /// The port tls-alpn-01 checks and https redirects connect to (443).
+    pub tls_port: u16,
+    /// Seconds one check may take (10).
+    pub timeout_seconds: u64,
+    /// The issuer domain names of this CA in CAA `issue` records.
+    pub caa_identities: Vec<String>,
+    /// The remote perspectives, `https://host:port` of `shomei perspective` processes.
+    pub perspectives: Vec<String>,
+    /// How many remote perspectives must be configured; default: what BR 3.2.2.9
+    /// requires on the day (2 from 2025-09-15, 3 from 2026-03-15, 4 from 2026-06-15, 5
+    /// from 2026-12-15). Set 0 only in a laboratory: a CA that issues publicly trusted
+    /// certificates must corroborate.
+    pub min_remote_perspectives: Option<usize>,
+    /// The link PKI between the RA and its perspectives (`ca.pem`, `server.pem`,
+    /// `server.key`, `client.pem`, `client.key`). Default: `pki/perspective-link/` in
+    /// the data directory, made on first start.
+    pub link_dir: Option<PathBuf>,
+}
+
+impl Validation {
+    /// The engine's settings.
+    pub fn engine(&self) -> shomei_validation::Config {
+        shomei_validation::Config {
+            resolver: self.resolver,
+            http_port: self.http_port,
+            tls_port: self.tls_port,
+            timeout_seconds: self.timeout_seconds,
+            caa_identities: self.caa_identities.clone(),
+        }
+    }
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        let e = shomei_validation::Config::default();
+        Validation {
+            resolver: e.resolver,
+            http_port: e.http_port,
+            tls_port: e.tls_port,
+            timeout_seconds: e.timeout_seconds,
+            caa_identities: e.caa_identities,
+            perspectives: Vec::new(),
+            min_remote_perspectives: None,
+            link_dir: None,
+        }
+    }
 }
 
 /// Notice mails.
@@ -93,6 +152,7 @@ impl Default for Config {
             pki: Pki::default(),
             mail: Mail::default(),
             secrets_key_file: None,
+            validation: Validation::default(),
         }
     }
 }
@@ -159,6 +219,14 @@ impl Config {
         self.secrets_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secrets.key"))
+    }
+
+    /// The perspective link directory in effect.
+    pub fn link_dir(&self) -> PathBuf {
+        self.validation
+            .link_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("pki").join("perspective-link"))
     }
 
     /// The weak-key list directory in effect.

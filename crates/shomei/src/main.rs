@@ -63,6 +63,14 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SecretsCmd,
     },
+    /// Run a remote network perspective (BR 3.2.2.9): it answers the RA's domain and
+    /// CAA checks over mutually authenticated TLS, with this machine's resolver and
+    /// network ([validation] settings and the link PKI of the config and data directory).
+    Perspective {
+        /// Where to listen, e.g. 127.0.0.1:9601 (list it in validation.perspectives).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +111,12 @@ enum EabCmd {
         /// The contract code, e.g. B0000001.
         #[arg(long)]
         contract: String,
+    },
+    /// Disable a credential: the ACME account bound with it can do nothing more.
+    Disable {
+        /// The key identifier.
+        #[arg(long)]
+        kid: String,
     },
 }
 
@@ -243,6 +257,18 @@ async fn run(cli: Cli) -> Result<(), String> {
     let (pki, _) = setup::pki(&cfg, &SystemClock)?;
     match cli.cmd {
         Cmd::Serve => serve::serve(cfg, pki).await,
+        Cmd::Perspective { listen } => {
+            let (server, _) = setup::link_pki(&cfg, &SystemClock)?;
+            let v = shomei_validation::Validator::new(cfg.validation.engine())
+                .map_err(|e| e.to_string())?;
+            let l = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            println!("Shomei perspective answering on https://{listen}");
+            shomei_validation::perspective::serve(l, v, &server)
+                .await
+                .map_err(|e| e.to_string())
+        }
         Cmd::Secrets {
             cmd: SecretsCmd::Rotate,
         } => {
@@ -367,6 +393,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                 })
             );
             Ok(())
+        }
+        Cmd::Acme {
+            cmd: AcmeCmd::Eab {
+                cmd: EabCmd::Disable { kid },
+            },
+        } => {
+            let ra = setup::ra(&cfg, &pki).await?;
+            match ra.disable_eab(kid.trim(), Actor::Cli).await {
+                Ok(true) => {
+                    println!("{}", serde_json::json!({ "kid": kid, "disabled": true }));
+                    Ok(())
+                }
+                Ok(false) => Err(format!("the credential {kid} was already disabled")),
+                Err(shomei_ra::RaError::NotFound) => {
+                    Err(format!("no credential with the kid {kid}"))
+                }
+                Err(e) => Err(e.to_string()),
+            }
         }
         Cmd::Acme {
             cmd:

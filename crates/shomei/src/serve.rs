@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::setup::{self, Pki};
 use serde::{Deserialize, Serialize};
-use shomei_model::Actor;
+use shomei_model::{Actor, SystemClock};
 use shomei_store::Realm;
 use shomei_web::tls::{ClientAuth, serve_tls, server_config};
 use shomei_web::{AppState, WebConfig};
@@ -103,7 +103,12 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         cfg.mail.smtp_url.as_deref(),
         cfg.data_dir.join("outbox"),
     )?;
-    let ra = setup::ra(&cfg, &pki).await?.with_mail(mail);
+    let acme_base = format!("https://{}", cfg.listen.acme);
+    let ra = setup::ra(&cfg, &pki)
+        .await?
+        .with_mail(mail)
+        .with_validation(setup::corroborator(&cfg, &SystemClock)?)
+        .with_acme_base(&acme_base);
     // Jobs a killed process left running go back to the queue (workers are idempotent).
     ra.requeue_running_jobs()
         .await
@@ -164,7 +169,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let public_app = shomei_web::public::router(state(Realm::Customer));
     let acme_app = shomei_acme::router(shomei_acme::AcmeState {
         ra: ra.clone(),
-        base: format!("https://{}", cfg.listen.acme),
+        base: acme_base.clone(),
         terms_of_service: format!("https://{}/", cfg.listen.portal),
         website: format!("https://{}/", cfg.listen.portal),
     });
@@ -187,7 +192,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         cfg.listen.desk
     );
     println!(
-        "  acme    https://{}/acme/directory   (ACME accounts bound to a contract; orders not served yet)",
+        "  acme    https://{}/acme/directory   (ACME with external account binding to a contract)",
         cfg.listen.acme
     );
     println!(

@@ -7,6 +7,8 @@ use shomei_ca::{CaUrls, IssuingCa};
 use shomei_model::{Clock, SystemClock};
 use shomei_ra::{Policy, Ra};
 use shomei_store::Store;
+use shomei_validation::Validator;
+use shomei_validation::perspective::{Corroborator, LinkTls};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -246,4 +248,82 @@ impl Clock for OffsetClock {
     fn now(&self) -> time::OffsetDateTime {
         SystemClock.now() + self.0
     }
+}
+
+/// The link PKI between the RA and its perspectives (BR 3.2.2.9), made on first need
+/// in the link directory. Returns (the perspectives' side, the primary's side).
+pub fn link_pki(cfg: &Config, clock: &dyn Clock) -> Result<(LinkTls, LinkTls), String> {
+    let dir = cfg.link_dir();
+    let file = |n: &str| dir.join(n);
+    if !file("ca.pem").exists() {
+        // Made in a directory of its own, then renamed into place: processes started
+        // together (serve and its perspectives) all end up with the same set.
+        let parent = dir.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        let tmp = parent.join(format!(".perspective-link-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let hosts: Vec<String> = cfg
+            .validation
+            .perspectives
+            .iter()
+            .filter_map(|u| u.parse::<axum::http::Uri>().ok())
+            .filter_map(|u| u.host().map(str::to_owned))
+            .collect();
+        let p = shomei_ca::pki::generate_link_pki(clock.now(), &cfg.pki.operator, &hosts)
+            .map_err(|e| format!("cannot make the perspective link PKI: {e}"))?;
+        write_private(&tmp.join("server.key"), p.server.key_pem.as_bytes())?;
+        write_private(&tmp.join("client.key"), p.client.key_pem.as_bytes())?;
+        write_public(&tmp.join("server.pem"), p.server.cert_pem.as_bytes())?;
+        write_public(&tmp.join("client.pem"), p.client.cert_pem.as_bytes())?;
+        write_public(&tmp.join("ca.pem"), p.ca_pem.as_bytes())?;
+        if std::fs::rename(&tmp, &dir).is_ok() {
+            tracing::info!(dir = %dir.display(), "made the perspective link PKI");
+        } else {
+            // Another process was first: use its set.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    let ca = read(&file("ca.pem"))?;
+    Ok((
+        LinkTls {
+            cert_pem: read(&file("server.pem"))?,
+            key_pem: read(&file("server.key"))?,
+            peer_ca_pem: ca.clone(),
+        },
+        LinkTls {
+            cert_pem: read(&file("client.pem"))?,
+            key_pem: read(&file("client.key"))?,
+            peer_ca_pem: ca,
+        },
+    ))
+}
+
+/// The validation engine of the RA: this process as the primary perspective, and the
+/// configured remote perspectives.
+pub fn corroborator(cfg: &Config, clock: &dyn Clock) -> Result<Corroborator, String> {
+    let v = &cfg.validation;
+    let local = Validator::new(v.engine()).map_err(|e| e.to_string())?;
+    let need = v.min_remote_perspectives.unwrap_or_else(|| {
+        shomei_validation::perspective::required_remotes(clock.now().unix_timestamp())
+    });
+    if v.perspectives.len() < need {
+        tracing::warn!(
+            configured = v.perspectives.len(),
+            required = need,
+            "fewer remote network perspectives than BR 3.2.2.9 requires: every domain check will fail until validation.perspectives lists enough"
+        );
+    }
+    if v.perspectives.is_empty() {
+        return Ok(Corroborator::local(local, v.min_remote_perspectives));
+    }
+    let (_, client) = link_pki(cfg, clock)?;
+    Corroborator::new(
+        local,
+        v.perspectives.clone(),
+        &client,
+        v.min_remote_perspectives,
+    )
+    .map_err(|e| e.to_string())
 }

@@ -681,3 +681,63 @@ async fn insert_check(
         .await?;
     Ok(())
 }
+
+impl Store {
+    /// The contract's record customers manage it from: its latest 完了 portal record.
+    pub async fn contract_main_record(&self, contract_id: i64) -> Result<Option<i64>> {
+        let sql = format!(
+            "SELECT a.id FROM applications a WHERE a.contract_id = $1 AND a.status = 'completed' AND a.kind IN {} ORDER BY a.id DESC LIMIT 1",
+            crate::sql::PORTAL_CERT_KINDS
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(contract_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// After a failed check: on the third failure in a row for the domain on the
+    /// contract within a day, the technical contact is mailed (once per streak).
+    pub async fn note_failing_validation(
+        &self,
+        contract_id: i64,
+        domain: &str,
+        detail: &str,
+        now: Ts,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let recent: Vec<(i64,)> = sqlx::query_as("SELECT passed FROM domain_checks WHERE contract_id = $1 AND domain = $2 AND checked_at >= $3 AND method <> 'caa' ORDER BY checked_at DESC, id DESC LIMIT 3")
+            .bind(contract_id)
+            .bind(domain)
+            .bind(now - 86_400)
+            .fetch_all(&mut *tx)
+            .await?;
+        let earlier_fail: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM domain_checks WHERE contract_id = $1 AND domain = $2 AND checked_at >= $3 AND passed = 0 AND method <> 'caa'")
+            .bind(contract_id)
+            .bind(domain)
+            .bind(now - 86_400)
+            .fetch_one(&mut *tx)
+            .await?;
+        let streak = recent.len() == 3 && recent.iter().all(|(p,)| *p == 0) && earlier_fail == 3;
+        if streak {
+            let sql = format!(
+                "SELECT a.id FROM applications a WHERE a.contract_id = $1 AND a.status = 'completed' AND a.kind IN {} ORDER BY a.id DESC LIMIT 1",
+                crate::sql::PORTAL_CERT_KINDS
+            );
+            let app: Option<i64> = sqlx::query_scalar(&sql)
+                .bind(contract_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(app) = app {
+                enqueue(
+                    &mut tx,
+                    "mail.validation_failing",
+                    &serde_json::json!({ "application_id": app, "domain": domain, "detail": detail }),
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(streak)
+    }
+}

@@ -299,50 +299,26 @@ impl Store {
             .await?;
         }
         let actor = Actor::Staff(staff_id);
-        let mut rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
+        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
             .bind(target)
             .bind(now)
             .bind(crl_reason)
             .fetch_all(&mut *tx)
             .await?;
-        if block_key {
-            sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', $2, $3) ON CONFLICT (spki_sha256) DO NOTHING")
-                .bind(&spki)
-                .bind(format!("application:{revocation_id}"))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            append(
-                &mut tx,
-                &AuditEvent::new(
-                    now,
-                    actor,
-                    "key.blocked",
-                    format!("application:{revocation_id}"),
-                    serde_json::json!({ "spki_sha256": spki }),
-                ),
-            )
-            .await?;
-            let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING serial, application_id")
-                .bind(&spki)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-            rows.extend(more);
-        }
-        let mut serials = Vec::new();
+        let mut revoked: Vec<(String, i64, i64)> = Vec::new();
         for r in &rows {
-            // The pre-built OCSP response of a revoked certificate is gone at once; the
-            // next request or the refresh builds the "revoked" one.
-            let serial: String = r.try_get("serial")?;
-            sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
-                .bind(&serial)
-                .execute(&mut *tx)
-                .await?;
-            let app: i64 = r.try_get("application_id")?;
-            append(&mut tx, &AuditEvent::new(now, actor, "certificate.revoked", format!("application:{app}"), serde_json::json!({ "serial": serial, "reason": if app == target { crl_reason } else { 1 }, "request": revocation_id }))).await?;
-            serials.push(serial);
+            revoked.push((
+                r.try_get("serial")?,
+                r.try_get("application_id")?,
+                crl_reason,
+            ));
         }
+        if block_key {
+            let source = format!("application:{revocation_id}");
+            revoked.extend(block_compromised_key(&mut tx, &spki, &source, actor, now).await?);
+        }
+        let request = serde_json::json!({ "request": revocation_id });
+        let serials = after_revocation(&mut tx, &revoked, actor, &request, now).await?;
         append(
             &mut tx,
             &AuditEvent::new(
@@ -450,5 +426,124 @@ impl Store {
             })
         })
         .transpose()
+    }
+}
+
+/// Blocks a compromised key and revokes every other live certificate with it
+/// (CA-RULES "Key compromise"), audited. Returns (serial, application, reason) of those
+/// it revoked.
+pub(crate) async fn block_compromised_key(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    spki: &str,
+    source: &str,
+    actor: Actor,
+    now: Ts,
+) -> Result<Vec<(String, i64, i64)>> {
+    sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', $2, $3) ON CONFLICT (spki_sha256) DO NOTHING")
+        .bind(spki)
+        .bind(source)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    append(
+        tx,
+        &AuditEvent::new(
+            now,
+            actor,
+            "key.blocked",
+            source,
+            serde_json::json!({ "spki_sha256": spki }),
+        ),
+    )
+    .await?;
+    let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING serial, application_id")
+        .bind(spki)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+    more.iter()
+        .map(|r| Ok((r.try_get("serial")?, r.try_get("application_id")?, 1)))
+        .collect()
+}
+
+/// After certificates were revoked in `tx`: their pre-built OCSP responses are gone at
+/// once (the next request or the refresh builds the "revoked" one) and each revocation
+/// is audited with `context`. Returns the serials.
+pub(crate) async fn after_revocation(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    revoked: &[(String, i64, i64)],
+    actor: Actor,
+    context: &serde_json::Value,
+    now: Ts,
+) -> Result<Vec<String>> {
+    let mut serials = Vec::new();
+    for (serial, app, reason) in revoked {
+        sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
+            .bind(serial)
+            .execute(&mut **tx)
+            .await?;
+        let mut detail = serde_json::json!({ "serial": serial, "reason": reason });
+        if let (Some(d), Some(c)) = (detail.as_object_mut(), context.as_object()) {
+            d.extend(c.clone());
+        }
+        append(
+            tx,
+            &AuditEvent::new(
+                now,
+                actor,
+                "certificate.revoked",
+                format!("application:{app}"),
+                detail,
+            ),
+        )
+        .await?;
+        serials.push(serial.clone());
+    }
+    Ok(serials)
+}
+
+impl Store {
+    /// revokeCert (RFC 8555 7.6): revokes one issued certificate with `crl_reason`; on
+    /// key compromise its key is blocked and every other certificate with it revoked.
+    /// One transaction with the audit events. `None` if it was already revoked.
+    pub async fn revoke_certificate(
+        &self,
+        cert_id: i64,
+        crl_reason: i64,
+        block_key: bool,
+        actor: Actor,
+        now: Ts,
+    ) -> Result<Option<Vec<String>>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id, spki_sha256")
+            .bind(cert_id)
+            .bind(now)
+            .bind(crl_reason)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let serial: String = row.try_get("serial")?;
+        let app: i64 = row.try_get("application_id")?;
+        let spki: String = row.try_get("spki_sha256")?;
+        let mut revoked = vec![(serial, app, crl_reason)];
+        if block_key {
+            let source = format!("application:{app}");
+            revoked.extend(block_compromised_key(&mut tx, &spki, &source, actor, now).await?);
+        }
+        let context = serde_json::json!({ "via": "acme" });
+        let serials = after_revocation(&mut tx, &revoked, actor, &context, now).await?;
+        tx.commit().await?;
+        Ok(Some(serials))
+    }
+
+    /// The ACME account that ordered the certificate of record `application_id`, if an
+    /// ACME order made it.
+    pub async fn acme_orderer(&self, application_id: i64) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT acme_account_id FROM acme_orders WHERE application_id = $1")
+                .bind(application_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

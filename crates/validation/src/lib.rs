@@ -23,6 +23,8 @@ pub mod caa;
 mod dns;
 mod http;
 pub mod perspective;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};

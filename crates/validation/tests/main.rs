@@ -3,15 +3,13 @@
 //! RFC 8657).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use hickory_proto::rr::RData;
 use hickory_proto::rr::rdata::{A, CAA, TXT};
 use sha2::Digest;
 use shomei_validation::caa::{CaaRecord, permits};
+use shomei_validation::testing::*;
 use shomei_validation::{Check, Config, FailureKind, Validator, dns01_digest};
 use std::collections::HashMap;
-use support::*;
 
 const KA: &str = "tok123.thumbprintABC";
 

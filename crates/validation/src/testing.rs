@@ -1,6 +1,8 @@
-//! Real servers on loopback for the checks: a DNS server (UDP, answering from a table),
-//! an HTTP server and a TLS-ALPN server.
+//! Real servers on loopback for tests of the checks (feature `testing`): a DNS server
+//! (UDP, answering from a table), an HTTP server and a TLS-ALPN server.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub use hickory_proto;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
