@@ -17,26 +17,28 @@ use std::sync::Arc;
 use time::macros::datetime;
 use tower::ServiceExt;
 
-const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
-const BASE: &str = "https://acme.test";
+pub(crate) const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
+pub(crate) const BASE: &str = "https://acme.test";
 
-fn b64(b: &[u8]) -> String {
+pub(crate) fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
-struct Client {
-    app: axum::Router,
+pub(crate) struct Client {
+    pub(crate) app: axum::Router,
 }
 
-struct Answer {
-    status: StatusCode,
-    nonce: Option<String>,
-    location: Option<String>,
-    body: serde_json::Value,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) nonce: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) body: serde_json::Value,
+    pub(crate) text: String,
 }
 
 impl Client {
-    async fn send(&self, req: Request<Body>) -> Answer {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Answer {
         let res = self
             .app
             .clone()
@@ -52,6 +54,7 @@ impl Client {
         };
         let nonce = header("replay-nonce");
         let location = header("location");
+        let retry_after = header("retry-after");
         let bytes = res
             .into_body()
             .collect()
@@ -62,11 +65,13 @@ impl Client {
             status,
             nonce,
             location,
+            retry_after,
             body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 
-    async fn nonce(&self) -> String {
+    pub(crate) async fn nonce(&self) -> String {
         let a = self
             .send(
                 Request::head(format!("{BASE}/acme/new-nonce"))
@@ -78,11 +83,11 @@ impl Client {
         a.nonce.unwrap_or_else(|| panic!("no nonce"))
     }
 
-    async fn post(&self, path: &str, body: serde_json::Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: serde_json::Value) -> Answer {
         self.post_typed(path, body, "application/jose+json").await
     }
 
-    async fn post_typed(&self, path: &str, body: serde_json::Value, ct: &str) -> Answer {
+    pub(crate) async fn post_typed(&self, path: &str, body: serde_json::Value, ct: &str) -> Answer {
         self.send(
             Request::post(format!("{BASE}{path}"))
                 .header("content-type", ct)
@@ -93,7 +98,7 @@ impl Client {
     }
 }
 
-fn jwk_of(key: &SigningKey) -> serde_json::Value {
+pub(crate) fn jwk_of(key: &SigningKey) -> serde_json::Value {
     let point = key.verifying_key().to_encoded_point(false);
     serde_json::json!({
         "kty": "EC",
@@ -104,7 +109,11 @@ fn jwk_of(key: &SigningKey) -> serde_json::Value {
 }
 
 /// A flattened JWS signed with `key` (ES256).
-fn jws(key: &SigningKey, protected: serde_json::Value, payload: &str) -> serde_json::Value {
+pub(crate) fn jws(
+    key: &SigningKey,
+    protected: serde_json::Value,
+    payload: &str,
+) -> serde_json::Value {
     let p = b64(protected.to_string().as_bytes());
     let pl = b64(payload.as_bytes());
     let sig: Signature = key.sign(format!("{p}.{pl}").as_bytes());
@@ -112,7 +121,12 @@ fn jws(key: &SigningKey, protected: serde_json::Value, payload: &str) -> serde_j
 }
 
 /// The external account binding of RFC 8555 7.3.4 (HS256 over the account key).
-fn eab(kid: &str, hmac_b64: &str, jwk: &serde_json::Value, url: &str) -> serde_json::Value {
+pub(crate) fn eab(
+    kid: &str,
+    hmac_b64: &str,
+    jwk: &serde_json::Value,
+    url: &str,
+) -> serde_json::Value {
     let p = b64(
         serde_json::json!({ "alg": "HS256", "kid": kid, "url": url })
             .to_string()
@@ -127,7 +141,7 @@ fn eab(kid: &str, hmac_b64: &str, jwk: &serde_json::Value, url: &str) -> serde_j
     serde_json::json!({ "protected": p, "payload": pl, "signature": b64(mac.as_ref()) })
 }
 
-fn problem_type(a: &Answer) -> &str {
+pub(crate) fn problem_type(a: &Answer) -> &str {
     a.body.get("type").and_then(|t| t.as_str()).unwrap_or("")
 }
 

@@ -22,6 +22,10 @@ pub struct Zone {
 }
 
 impl Zone {
+    pub fn clear(&self, name: &str, t: RecordType) {
+        let key = (format!("{}.", name.trim_end_matches('.')), t);
+        self.records.lock().unwrap().remove(&key);
+    }
     pub fn add(&self, name: &str, data: RData) {
         let key = (
             format!("{}.", name.trim_end_matches('.')),
