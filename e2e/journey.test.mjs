@@ -17,13 +17,16 @@ import { chromium } from 'playwright-core';
 const BIN = process.env.SHOMEI_BIN;
 const OUT = process.env.E2E_OUT || mkdtempSync(join(tmpdir(), 'shomei-e2e-out-'));
 const PORTS = { public: 18080, portal: 18443, desk: 18444, acme: 18445 };
+// The validation engine's DNS server (Debian's pebble-challtestsrv: every name resolves
+// to 127.0.0.1, TXT records set by the test) and the port http-01 checks connect to.
+const DNS = { dns: 18053, management: 18055, http01: 18402 };
 const PORTAL = `https://127.0.0.1:${PORTS.portal}`;
 const DESK = `https://127.0.0.1:${PORTS.desk}`;
 const NEW_CUSTOMER_PW = 'Sakura-2026-blossom';
 const NEW_STAFF_PW = 'Review-2026-desk-pass';
 
 const issued = {};
-let server, serverLog = () => '', browser, dir, demo, customerPassword = null, staffPassword = null;
+let server, serverLog = () => '', browser, dir, demo, customerPassword = null, staffPassword = null, challtestsrv;
 
 function waitPort(port, ms = 60000) {
   const until = Date.now() + ms;
@@ -80,7 +83,15 @@ desk = "127.0.0.1:${PORTS.desk}"
 acme = "127.0.0.1:${PORTS.acme}"
 [pki]
 public_base_url = "http://pki.example.jp"
+[validation]
+resolver = "127.0.0.1:${DNS.dns}"
+http_port = ${DNS.http01}
+# A laboratory: the primary perspective alone (.ci/acme-clients.sh runs five remote ones).
+min_remote_perspectives = 0
 ${process.env.E2E_SMTP ? `[mail]\nsmtp_url = "${process.env.E2E_SMTP}"\n` : ''}`);
+  challtestsrv = spawn('pebble-challtestsrv', ['-dns01', `127.0.0.1:${DNS.dns}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
+    '-management', `127.0.0.1:${DNS.management}`], { stdio: 'ignore' });
+  await waitPort(DNS.management);
   await startServer();
   demo = JSON.parse(readFileSync(join(dir, 'data', 'demo', 'credentials.json'), 'utf8'));
   browser = await chromium.launch({
@@ -92,6 +103,7 @@ ${process.env.E2E_SMTP ? `[mail]\nsmtp_url = "${process.env.E2E_SMTP}"\n` : ''}`
 after(async () => {
   if (browser) await browser.close();
   if (server) server.kill('SIGTERM');
+  if (challtestsrv) challtestsrv.kill('SIGTERM');
   writeFileSync(join(OUT, 'server.log'), serverLog());
 });
 
@@ -1206,7 +1218,7 @@ test('issue #8 item 6: staff create a customer account at the desk; a repeated p
   await sctx.close();
 });
 
-test('issue #10: the customer makes an ACME credential (EAB) on a contract; certbot registers with it; the page shows it in use; it can be disabled (ja/en)', async () => {
+test('issue #10: the customer makes an ACME credential (EAB) on a contract; certbot registers with it and obtains a certificate, which appears in お申込一覧 under the contract as ACME 発行; the page shows the credential in use; it can be disabled (ja/en)', async () => {
   const name = 'acme.e2e.example.jp';
   makeCsr(name, 'ec');
   const data = join(OUT, 'acme-ov.json');
@@ -1240,8 +1252,24 @@ test('issue #10: the customer makes an ACME credential (EAB) on a contract; cert
     '--non-interactive', '--agree-tos', '-m', 'ops@example.jp', '--no-eff-email', `--eab-kid=${kid}`, `--eab-hmac-key=${hmac}`],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REQUESTS_CA_BUNDLE: join(dir, 'data', 'pki', 'root.crt') } });
   assert.match(said, /Account registered/);
+  // ... and obtains a certificate for the contract's domain (http-01, checked by the
+  // validation engine).
+  execFileSync('certbot', ['certonly', '--standalone', '--http-01-port', String(DNS.http01), '--http-01-address', '127.0.0.1',
+    '-d', name, '--cert-name', 'e2e', '--server', directory, '--config-dir', join(cb, 'c'), '--work-dir', join(cb, 'w'), '--logs-dir', join(cb, 'l'),
+    '--non-interactive', '--agree-tos', '-m', 'ops@example.jp', '--no-eff-email'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REQUESTS_CA_BUNDLE: join(dir, 'data', 'pki', 'root.crt') } });
+  // The certificate appears in お申込一覧 under the contract, as ACME 発行, with its
+  // predecessor on its page.
+  await page.goto(`${PORTAL}/applications`);
+  const acmeRow = page.locator('tbody tr').filter({ hasText: 'ACME 発行' }).filter({ hasText: imported.contract_code });
+  assert.equal(await acmeRow.count(), 1, 'one ACME record under the contract');
+  assert.ok((await acmeRow.innerText()).includes(name));
+  await acmeRow.getByRole('link').click();
+  await page.locator('#lineage-previous').waitFor();
+  assert.ok((await page.locator('#lineage-previous').innerText()).includes(String(imported.application_id)));
+  await page.goto(`${PORTAL}/applications/${imported.application_id}`);
+  assert.ok((await page.locator('#lineage-next').innerText()).includes('ACME 発行'));
 
-  await page.getByRole('link', { name: 'お申込情報詳細へ戻る' }).click();
   const row = page.locator('#acme-credentials tr').filter({ hasText: kid });
   assert.equal((await row.locator('td').nth(2).innerText()).trim(), '使用中（ACME アカウントに登録済み）');
   // The same in English.

@@ -179,6 +179,15 @@ impl Ra {
         Ok(Ok(out))
     }
 
+    /// Why ACME cannot issue for the contract of record `application_id` now (its
+    /// organisation validation is too old), for the desk; `None` if it can.
+    pub async fn acme_org_problem(&self, application_id: i64) -> Result<Option<String>> {
+        let Some(app) = self.store.application(application_id).await? else {
+            return Ok(None);
+        };
+        Ok(self.fresh_org_validations(&app).await?.err())
+    }
+
     /// newOrder (RFC 8555 7.4): names only of the account's contract, the contract's
     /// organisation validation young enough, within the rate limits.
     pub async fn acme_new_order(
@@ -229,6 +238,14 @@ impl Ra {
         }
         if let Err(why) = self.fresh_org_validations(&main).await? {
             refuse!(AcmeError::Unauthorized, "{why}");
+        }
+        if let Some(r) = &replaces
+            && self.replaced_record(r, acct.contract_id).await?.is_none()
+        {
+            refuse!(
+                AcmeError::Malformed,
+                "replaces does not name a certificate of contract {code} (RFC 9773: base64url(authority key identifier) \".\" base64url(serial))"
+            );
         }
         let reuse_since = now - domain_reuse_days(self.clock.now()) * 86_400;
         let mut authzs = Vec::new();
@@ -561,9 +578,23 @@ impl Ra {
                 None,
             ));
         }
+        // The predecessor in the contract's lineage: the certificate this one replaces
+        // (RFC 9773), else the contract's latest certificate.
+        let predecessor = match &order.replaces {
+            Some(r) => self.replaced_record(r, order.contract_id).await?,
+            None => None,
+        };
+        let predecessor = match predecessor {
+            Some(p) => p,
+            None => self
+                .store
+                .contract_latest_certificate(order.contract_id)
+                .await?
+                .unwrap_or(main.id),
+        };
         let record = NewAcmeRecord {
             order_id,
-            target_id: main.id,
+            target_id: predecessor,
             csr_pem: csr.pem.clone(),
             names: csr.names.clone(),
             spki_sha256: csr.spki_sha256.clone(),
@@ -619,6 +650,28 @@ impl Ra {
         };
         let Some(pem) = cert.pem else { return Ok(None) };
         Ok(Some(format!("{}{}", pem, self.server_ca_pem())))
+    }
+
+    /// The record of the certificate an RFC 9773 identifier names, if it is one of the
+    /// contract's.
+    async fn replaced_record(&self, cert_id: &str, contract_id: i64) -> Result<Option<i64>> {
+        let Ok((cert, _)) = self.certificate_of_ari_id(cert_id).await? else {
+            return Ok(None);
+        };
+        let code_of = |id: i64| async move {
+            Ok::<_, RaError>(
+                self.store
+                    .application(id)
+                    .await?
+                    .and_then(|a| a.contract_code),
+            )
+        };
+        let ours = match self.store.contract_main_record(contract_id).await? {
+            Some(m) => code_of(m).await?,
+            None => None,
+        };
+        let same = ours.is_some() && code_of(cert.application_id).await? == ours;
+        Ok(same.then_some(cert.application_id))
     }
 
     /// The URL of an ACME account as RFC 8657's `accounturi` names it, if the ACME

@@ -31,27 +31,9 @@ impl Ra {
         &self,
         cert_id: &str,
     ) -> Result<std::result::Result<RenewalWindow, AriRefusal>> {
-        let b64 = |s: &str| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(s)
-                .ok()
-        };
-        let Some((aki, serial)) = cert_id
-            .split_once('.')
-            .and_then(|(a, s)| Some((b64(a)?, b64(s)?)))
-            .filter(|(a, s)| !a.is_empty() && !s.is_empty() && s.len() <= 20)
-        else {
-            return Ok(Err(AriRefusal::Malformed));
-        };
-        if aki != self.server_ca.key_id() {
-            return Ok(Err(AriRefusal::Unknown));
-        }
-        let Some((cert, revoked_at)) = self
-            .store
-            .issued_by_serial(SERVER_CA, &hex::encode(serial))
-            .await?
-        else {
-            return Ok(Err(AriRefusal::Unknown));
+        let (cert, revoked_at) = match self.certificate_of_ari_id(cert_id).await? {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
         };
         let now = self.now();
         if revoked_at.is_some()
@@ -71,6 +53,35 @@ impl Ra {
             start: cert.not_after - life / 3,
             end: cert.not_after - life / 6,
         }))
+    }
+
+    /// The issued certificate an RFC 9773 certificate identifier names (and when it was
+    /// revoked, if it was).
+    pub async fn certificate_of_ari_id(
+        &self,
+        cert_id: &str,
+    ) -> Result<std::result::Result<(shomei_store::CertificateRecord, Option<i64>), AriRefusal>>
+    {
+        let b64 = |s: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .ok()
+        };
+        let Some((aki, serial)) = cert_id
+            .split_once('.')
+            .and_then(|(a, s)| Some((b64(a)?, b64(s)?)))
+            .filter(|(a, s)| !a.is_empty() && !s.is_empty() && s.len() <= 20)
+        else {
+            return Ok(Err(AriRefusal::Malformed));
+        };
+        if aki != self.server_ca.key_id() {
+            return Ok(Err(AriRefusal::Unknown));
+        }
+        Ok(self
+            .store
+            .issued_by_serial(SERVER_CA, &hex::encode(serial))
+            .await?
+            .ok_or(AriRefusal::Unknown))
     }
 
     /// Staff (or the operator) pull the renewal window of every certificate issued so

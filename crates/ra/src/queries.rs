@@ -6,6 +6,7 @@
 use crate::{Ra, Result};
 use shomei_model::Actor;
 use shomei_store::CertificateRecord;
+use shomei_store::acme_orders::DomainCheck;
 use shomei_store::applications::Validation;
 use shomei_store::contracts::ContractCert;
 use shomei_store::coupons::Coupon;
@@ -69,6 +70,10 @@ reads! {
     fn contract_period(application_id: i64) -> Option<(i64, i64)>;
     /// Every certificate of the record's contract (the coverage timeline).
     fn contract_certificates(application_id: i64) -> Vec<ContractCert>;
+    /// The recent domain checks of a customer account (failed ones only if asked).
+    fn domain_checks_of(account_id: i64, failed_only: bool, limit: i64) -> Vec<DomainCheck>;
+    /// The records that continue this one (its successors in the lineage): (id, kind).
+    fn successors(id: i64) -> Vec<(i64, String)>;
     /// The latest audit events about `subject`.
     fn recent_events_for(subject: &str, n: i64) -> Vec<AuditEvent>;
     /// Every audit event about `subject`.

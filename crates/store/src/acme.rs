@@ -29,6 +29,8 @@ pub struct EabCredential {
     pub contract_ends_at: Ts,
     /// The ACME account bound with it, if any.
     pub acme_account: Option<i64>,
+    /// When that account last registered, changed or ordered.
+    pub acme_last_used: Option<Ts>,
 }
 
 /// An ACME account.
@@ -87,7 +89,7 @@ pub struct NewAcmeAccount {
     pub contact: String,
 }
 
-const EAB_COLS: &str = "e.kid, e.account_id, e.contract_id, e.application_id, e.hmac_key, e.created_at, e.disabled_at, c.ends_at, (SELECT a.id FROM acme_accounts a WHERE a.eab_kid = e.kid) AS acme_account";
+const EAB_COLS: &str = "e.kid, e.account_id, e.contract_id, e.application_id, e.hmac_key, e.created_at, e.disabled_at, c.ends_at, (SELECT a.id FROM acme_accounts a WHERE a.eab_kid = e.kid) AS acme_account, (SELECT a.last_used_at FROM acme_accounts a WHERE a.eab_kid = e.kid) AS acme_last_used";
 
 fn eab_of(r: &sqlx::any::AnyRow) -> Result<EabCredential> {
     Ok(EabCredential {
@@ -100,6 +102,7 @@ fn eab_of(r: &sqlx::any::AnyRow) -> Result<EabCredential> {
         disabled_at: r.try_get("disabled_at")?,
         contract_ends_at: r.try_get("ends_at")?,
         acme_account: r.try_get("acme_account")?,
+        acme_last_used: r.try_get("acme_last_used")?,
     })
 }
 

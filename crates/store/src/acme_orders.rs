@@ -245,6 +245,11 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("UPDATE acme_accounts SET last_used_at = $2 WHERE id = $1")
+            .bind(o.acme_account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         for a in &o.authzs {
             let (st, at, method) = match &a.reused {
                 Some((m, at)) => ("valid", Some(*at), Some(m.clone())),
@@ -739,5 +744,30 @@ impl Store {
         }
         tx.commit().await?;
         Ok(streak)
+    }
+}
+
+impl Store {
+    /// The contract's latest record holding an issued certificate (any issuing kind):
+    /// the predecessor of its next ACME certificate.
+    pub async fn contract_latest_certificate(&self, contract_id: i64) -> Result<Option<i64>> {
+        let sql = format!(
+            "SELECT a.id FROM applications a WHERE a.contract_id = $1 AND a.status = 'completed' AND a.kind IN {} ORDER BY a.id DESC LIMIT 1",
+            crate::sql::CERT_KINDS
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(contract_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The records that continue `id` (its successors in the lineage: renewals,
+    /// reissues, switches, continuations, ACME certificates), oldest first: (id, kind).
+    pub async fn successors(&self, id: i64) -> Result<Vec<(i64, String)>> {
+        let sql = format!(
+            "SELECT id, kind FROM applications WHERE target_id = $1 AND kind IN {} ORDER BY id LIMIT 50",
+            crate::sql::CERT_KINDS
+        );
+        Ok(sqlx::query_as(&sql).bind(id).fetch_all(&self.pool).await?)
     }
 }

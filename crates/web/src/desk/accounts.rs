@@ -144,6 +144,7 @@ struct DetailPage {
     error: &'static str,
     /// ACME credentials of the account's contracts (issue #10).
     acme: Vec<AcmeRow>,
+    failed_checks: Vec<CheckRow>,
 }
 
 /// One ACME credential on the account page.
@@ -153,6 +154,19 @@ struct AcmeRow {
     created: String,
     state: &'static str,
     enabled: bool,
+    /// The ACME account bound with it ("" if none yet) and its last use.
+    bound: String,
+    last_used: String,
+    /// Why ACME cannot issue for the contract now ("" if it can).
+    problem: String,
+}
+
+struct CheckRow {
+    at: String,
+    contract: String,
+    domain: String,
+    method: String,
+    detail: String,
 }
 
 async fn detail_page(
@@ -187,17 +201,34 @@ async fn detail_page_with(
             detail: detail_words(a.ctx.tr, &e.detail),
         })
         .collect();
-    let acme = st
-        .ra
-        .eabs_of_account(id)
-        .await?
-        .into_iter()
-        .map(|(e, contract)| AcmeRow {
+    let mut acme = Vec::new();
+    for (e, contract) in st.ra.eabs_of_account(id).await? {
+        acme.push(AcmeRow {
             created: datetime(e.created_at),
             state: crate::words::eab_state_key(&e, st.ra.now()),
             enabled: e.disabled_at.is_none(),
+            bound: e.acme_account.map(|n| format!("#{n}")).unwrap_or_default(),
+            last_used: e.acme_last_used.map(datetime).unwrap_or_default(),
+            problem: st
+                .ra
+                .acme_org_problem(e.application_id)
+                .await?
+                .unwrap_or_default(),
             kid: e.kid,
             contract,
+        });
+    }
+    let failed_checks = st
+        .ra
+        .domain_checks_of(id, true, 20)
+        .await?
+        .into_iter()
+        .map(|c| CheckRow {
+            at: datetime(c.checked_at),
+            contract: c.contract_code.unwrap_or_default(),
+            domain: c.domain,
+            method: c.method,
+            detail: c.detail,
         })
         .collect();
     let c = &x.creds;
@@ -229,6 +260,7 @@ async fn detail_page_with(
         otp_email: otp.and_then(|o| o.otp_email).unwrap_or_default(),
         error,
         acme,
+        failed_checks,
     })
 }
 

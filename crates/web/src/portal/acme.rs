@@ -24,6 +24,10 @@ pub struct CredentialRow {
     pub state: &'static str,
     /// Whether it can still be disabled.
     pub enabled: bool,
+    /// The ACME account bound with it ("" if none yet).
+    pub bound: String,
+    /// When that account was last used ("" if never).
+    pub last_used: String,
 }
 
 /// The record's ACME section: `None` where the record cannot have one.
@@ -56,6 +60,11 @@ pub async fn section(st: &Shared, a: &Authed, app: &Application) -> WebResult<Op
             created: crate::page::datetime(e.created_at),
             state: crate::words::eab_state_key(&e, st.ra.now()),
             enabled: e.disabled_at.is_none(),
+            bound: e.acme_account.map(|n| format!("#{n}")).unwrap_or_default(),
+            last_used: e
+                .acme_last_used
+                .map(crate::page::datetime)
+                .unwrap_or_default(),
             kid: e.kid,
         })
         .collect();

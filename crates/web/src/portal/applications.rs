@@ -55,6 +55,10 @@ struct DetailPage {
     p: Page,
     id: i64,
     coverage: Option<crate::portal::coverage::Coverage>,
+    /// Lineage (issue #10): the record this one continues, and those continuing it:
+    /// (id, kind label).
+    predecessor: Option<(i64, String)>,
+    successors: Vec<(i64, String)>,
     /// 自動更新（ACME）: the contract's EAB credentials (issue #10).
     acme: Option<crate::portal::acme::AcmeSection>,
     status: String,
@@ -137,10 +141,35 @@ pub async fn detail(
         None
     };
     let acme = crate::portal::acme::section(&st, &a, &app).await?;
+    let kind_label = |k: &str| {
+        AppKind::from_code(k)
+            .map(|k| t.t(crate::words::kind_key(k)).to_owned())
+            .unwrap_or_default()
+    };
+    let predecessor = match app.target_id.filter(|_| app.kind.issues_certificate()) {
+        Some(tid) => st
+            .ra
+            .application_of(a.id(), tid)
+            .await?
+            .map(|p| (p.id, t.t(crate::words::kind_key(p.kind)).to_owned())),
+        None => None,
+    };
+    let successors = if app.kind.issues_certificate() {
+        st.ra
+            .successors(app.id)
+            .await?
+            .into_iter()
+            .map(|(id, k)| (id, kind_label(&k)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     html(&DetailPage {
         p: Page::new(&a.ctx, "portal", "detail.title"),
         id: app.id,
         coverage,
+        predecessor,
+        successors,
         acme,
         status: if revocation_pending {
             format!(
