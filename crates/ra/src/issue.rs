@@ -20,7 +20,19 @@ pub const DOMAIN_METHODS: &[&str] = &[
     "http-file",
     "email-constructed",
     "email-dns-txt",
+    "phone",
+    "previous-system",
 ];
+
+/// The methods the validation engine performs (issue #10): staff may choose one only
+/// for a domain whose check passed (the engine's method name beside it).
+pub const CHECKED_DOMAIN_METHODS: &[(&str, &str)] =
+    &[("dns-change", "dns-txt"), ("http-file", "http-file")];
+
+/// Whether staff must record a note with this method (the system cannot perform it).
+pub fn needs_note(method: &str) -> bool {
+    DOMAIN_METHODS.contains(&method) && !CHECKED_DOMAIN_METHODS.iter().any(|(m, _)| *m == method)
+}
 
 /// What staff attest at approval.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +43,9 @@ pub struct Approval {
     pub ev_method: Option<String>,
     /// For each domain of the application, how it was validated.
     pub domain_methods: Vec<(String, String)>,
+    /// For each domain validated by a method the system cannot perform (a phone call,
+    /// an email), what staff did: required for those methods.
+    pub domain_notes: Vec<(String, String)>,
 }
 
 /// The result of an approval.
@@ -148,6 +163,39 @@ impl Ra {
                 .map(|(_, m)| m.clone())
                 .filter(|m| DOMAIN_METHODS.contains(&m.as_str()))
                 .ok_or(RaError::Invalid("err.domain_method"))?;
+            let base = name.strip_prefix("*.").unwrap_or(name);
+            let method = if let Some((_, engine)) =
+                CHECKED_DOMAIN_METHODS.iter().find(|(m, _)| *m == method)
+            {
+                // Only on a check the validation engine passed (a wildcard: DNS only),
+                // within the random value's 30 days.
+                let wildcard_ok = !name.starts_with("*.") || *engine == "dns-txt";
+                let passed = self
+                    .store
+                    .passed_application_check(application_id, base, engine, now - 30 * 86_400)
+                    .await?;
+                match passed {
+                    Some(at) if wildcard_ok => {
+                        validations.push(Validation {
+                            kind: "domain".into(),
+                            subject: name.clone(),
+                            method,
+                            validated_at: at,
+                        });
+                        continue;
+                    }
+                    _ => return Err(RaError::Invalid("err.domain_unchecked")),
+                }
+            } else {
+                let note = approval
+                    .domain_notes
+                    .iter()
+                    .find(|(d, _)| d == name)
+                    .map(|(_, n)| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .ok_or(RaError::Invalid("err.domain_note"))?;
+                format!("{method}: {}", note.chars().take(500).collect::<String>())
+            };
             validations.push(Validation {
                 kind: "domain".into(),
                 subject: name.clone(),

@@ -45,6 +45,7 @@ pub mod contacts;
 pub mod contract;
 pub mod coupons;
 pub mod documents;
+pub mod domain_checks;
 pub mod drafts;
 pub mod field_issue;
 pub mod form;

@@ -200,7 +200,12 @@ pub fn approval_for(app: &shomei_store::Application) -> crate::issue::Approval {
         domain_methods: app
             .names
             .iter()
-            .map(|n| (n.clone(), "dns-change".to_string()))
+            .map(|n| (n.clone(), "phone".to_string()))
+            .collect(),
+        domain_notes: app
+            .names
+            .iter()
+            .map(|n| (n.clone(), "登録担当者に電話で確認".to_string()))
             .collect(),
     }
 }
@@ -251,8 +256,9 @@ pub async fn imported_sr20(ra: &Ra, staff_id: i64, csr: &str) -> (crate::account
         ev_method: None,
         domain_methods: names
             .iter()
-            .map(|n| (n.clone(), "dns-change".to_string()))
+            .map(|n| (n.clone(), "previous-system".to_string()))
             .collect(),
+        domain_notes: Vec::new(),
     };
     let (id, _) = ra
         .import_contract(

@@ -133,7 +133,12 @@ async fn continuation_with_stale_domain_validation_goes_to_the_desk() {
             domain_methods: rec
                 .names
                 .iter()
-                .map(|n| (n.clone(), "dns-change".to_string()))
+                .map(|n| (n.clone(), "phone".to_string()))
+                .collect(),
+            domain_notes: rec
+                .names
+                .iter()
+                .map(|n| (n.clone(), "電話で確認".to_string()))
                 .collect(),
         };
         ra.approve(staff.id, id, &approval)

@@ -6,6 +6,7 @@ mod account_care;
 mod acme;
 mod continuation;
 mod coupons;
+mod domain_checks;
 mod login_cert;
 mod mail;
 mod ocsp;

@@ -229,8 +229,12 @@ async fn issue_at(
         org_method: "registry".into(),
         ev_method: None,
         domain_methods: vec![
-            ("www.example.jp".into(), "dns-change".into()),
-            ("example.jp".into(), "http-file".into()),
+            ("www.example.jp".into(), "phone".into()),
+            ("example.jp".into(), "email-constructed".into()),
+        ],
+        domain_notes: vec![
+            ("www.example.jp".into(), "登録担当者に電話で確認".into()),
+            ("example.jp".into(), "admin@example.jp で確認".into()),
         ],
     };
     let issued = ra
@@ -357,11 +361,38 @@ async fn approval_requires_a_method_for_every_domain() {
         let partial = Approval {
             org_method: "registry".into(),
             ev_method: None,
-            domain_methods: vec![("www.example.jp".into(), "dns-change".into())],
+            domain_methods: vec![("www.example.jp".into(), "phone".into())],
+            domain_notes: vec![("www.example.jp".into(), "電話で確認".into())],
         };
         assert!(matches!(
             ra.approve(staff_id, id, &partial).await,
             Err(shomei_ra::RaError::Invalid("err.domain_method"))
+        ));
+        // Issue #10: a method the validation engine performs needs its passed check;
+        // any other needs a record of what staff did.
+        let both = |m: &str, note: &str| Approval {
+            org_method: "registry".into(),
+            ev_method: None,
+            domain_methods: vec![
+                ("www.example.jp".into(), m.into()),
+                ("example.jp".into(), m.into()),
+            ],
+            domain_notes: vec![
+                ("www.example.jp".into(), note.into()),
+                ("example.jp".into(), note.into()),
+            ],
+        };
+        assert!(matches!(
+            ra.approve(staff_id, id, &both("dns-change", "")).await,
+            Err(shomei_ra::RaError::Invalid("err.domain_unchecked"))
+        ));
+        assert!(matches!(
+            ra.approve(staff_id, id, &both("http-file", "見た")).await,
+            Err(shomei_ra::RaError::Invalid("err.domain_unchecked"))
+        ));
+        assert!(matches!(
+            ra.approve(staff_id, id, &both("phone", "  ")).await,
+            Err(shomei_ra::RaError::Invalid("err.domain_note"))
         ));
         assert_eq!(
             db.store

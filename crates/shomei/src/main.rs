@@ -156,9 +156,11 @@ enum ContractCmd {
         /// attestation-letter).
         #[arg(long, default_value = "registry")]
         org_method: String,
-        /// How the domains were validated (dns-change, http-file, email-constructed,
-        /// email-dns-txt).
-        #[arg(long, default_value = "dns-change")]
+        /// How the domains were validated: previous-system (the default: what the
+        /// previous system validated, recorded with a note), phone, email-constructed,
+        /// email-dns-txt; dns-change and http-file only after the validation engine
+        /// passed the domain.
+        #[arg(long, default_value = "previous-system")]
         domain_method: String,
         /// Also write the issued certificate (PEM) to this file.
         #[arg(long, value_name = "FILE")]
@@ -509,6 +511,7 @@ async fn import_contract(
             .into_iter()
             .map(|n| (n, domain_method.to_owned()))
             .collect(),
+        domain_notes: Vec::new(),
     };
     match ra
         .import_contract(staff.id, account.id, &form, contract_type, &approval)

@@ -292,6 +292,20 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
             }
         }
     });
+    // Issue #10: the domains of open applications are checked every ten minutes too
+    // (the customer's 確認する and the desk's button check at once).
+    let check_ra = ra.clone();
+    let check_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match check_ra.check_pending_domains(50).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "periodic domain checks"),
+                Err(e) => tracing::error!("periodic domain checks: {e}"),
+            }
+        }
+    });
     let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
     let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
     let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
@@ -304,6 +318,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     public_task.abort();
     crl_task.abort();
     job_task.abort();
+    check_task.abort();
     portal_task.abort();
     desk_task.abort();
     acme_task.abort();

@@ -771,3 +771,127 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).fetch_all(&self.pool).await?)
     }
 }
+
+/// A domain of an application with its random value (the portal's validation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainChallenge {
+    /// The domain (a wildcard's base).
+    pub domain: String,
+    /// The random value.
+    pub value: String,
+    /// When it stops being usable (BR: 30 days).
+    pub expires_at: Ts,
+    /// The newest check of the domain for this application: (passed, method, detail, time).
+    pub last_check: Option<(bool, String, String, Ts)>,
+    /// The newest passed check: (method, time).
+    pub passed: Option<(String, Ts)>,
+}
+
+impl Store {
+    /// Stores random values for the domains that have none (or an expired one), then
+    /// returns every domain's value and its latest checks.
+    pub async fn domain_challenges(
+        &self,
+        application_id: i64,
+        fresh: &[(String, String)],
+        now: Ts,
+        lifetime: Ts,
+    ) -> Result<Vec<DomainChallenge>> {
+        let mut tx = self.begin().await?;
+        for (domain, value) in fresh {
+            sqlx::query("DELETE FROM domain_challenges WHERE application_id = $1 AND domain = $2 AND expires_at <= $3")
+                .bind(application_id)
+                .bind(domain)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO domain_challenges (application_id, domain, value, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id, domain) DO NOTHING")
+                .bind(application_id)
+                .bind(domain)
+                .bind(value)
+                .bind(now)
+                .bind(now + lifetime)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let rows = sqlx::query("SELECT domain, value, expires_at FROM domain_challenges WHERE application_id = $1 ORDER BY id")
+            .bind(application_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let domain: String = r.try_get("domain")?;
+            let last = sqlx::query("SELECT passed, method, detail, checked_at FROM domain_checks WHERE application_id = $1 AND domain = $2 ORDER BY checked_at DESC, id DESC LIMIT 1")
+                .bind(application_id)
+                .bind(&domain)
+                .fetch_optional(&self.pool)
+                .await?;
+            let last_check = last
+                .map(|l| -> Result<_> {
+                    Ok((
+                        l.try_get::<i64, _>("passed")? != 0,
+                        l.try_get("method")?,
+                        l.try_get("detail")?,
+                        l.try_get("checked_at")?,
+                    ))
+                })
+                .transpose()?;
+            let passed: Option<(String, Ts)> = sqlx::query_as("SELECT method, checked_at FROM domain_checks WHERE application_id = $1 AND domain = $2 AND passed = 1 ORDER BY checked_at DESC, id DESC LIMIT 1")
+                .bind(application_id)
+                .bind(&domain)
+                .fetch_optional(&self.pool)
+                .await?;
+            out.push(DomainChallenge {
+                value: r.try_get("value")?,
+                expires_at: r.try_get("expires_at")?,
+                domain,
+                last_check,
+                passed,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The open issuing records with a domain not yet passed and a usable random value
+    /// (for the periodic checks), at most `limit`.
+    pub async fn applications_awaiting_domain_checks(
+        &self,
+        now: Ts,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT DISTINCT d.application_id FROM domain_challenges d JOIN applications a ON a.id = d.application_id \
+             WHERE a.status IN {} AND d.expires_at > $1 \
+             AND NOT EXISTS (SELECT 1 FROM domain_checks k WHERE k.application_id = d.application_id AND k.domain = d.domain AND k.passed = 1) \
+             ORDER BY d.application_id LIMIT $2",
+            crate::sql::OPEN
+        );
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+impl Store {
+    /// When the validation engine last passed `domain` of the application by `method`
+    /// (since `since`).
+    pub async fn passed_application_check(
+        &self,
+        application_id: i64,
+        domain: &str,
+        method: &str,
+        since: Ts,
+    ) -> Result<Option<Ts>> {
+        Ok(sqlx::query_scalar("SELECT MAX(checked_at) FROM domain_checks WHERE application_id = $1 AND domain = $2 AND method = $3 AND passed = 1 AND checked_at >= $4")
+            .bind(application_id)
+            .bind(domain)
+            .bind(method)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}

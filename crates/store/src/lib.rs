@@ -112,6 +112,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (14, include_str!("../migrations/sqlite/0014_acme.sql")),
     (15, include_str!("../migrations/sqlite/0015_ari.sql")),
     (16, include_str!("../migrations/sqlite/0016_acme_orders.sql")),
+    (17, include_str!("../migrations/sqlite/0017_domain_challenges.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -131,6 +132,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (14, include_str!("../migrations/postgres/0014_acme.sql")),
     (15, include_str!("../migrations/postgres/0015_ari.sql")),
     (16, include_str!("../migrations/postgres/0016_acme_orders.sql")),
+    (17, include_str!("../migrations/postgres/0017_domain_challenges.sql")),
 ];
 
 /// Unix seconds.

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod desk;
+pub mod domains;
 pub mod error;
 pub mod form;
 pub mod i18n;

@@ -102,6 +102,7 @@ async fn r_ls3_documents_mark_and_r_a5_withdrawal() {
             org_method: "registry".into(),
             ev_method: None,
             domain_methods: vec![],
+            domain_notes: vec![],
         };
         assert!(ra.approve(staff.id, id, &approval).await.is_err());
     }
@@ -194,6 +195,7 @@ async fn r_c1_contact_change() {
             org_method: "registry".into(),
             ev_method: None,
             domain_methods: vec![],
+            domain_notes: vec![],
         };
         assert!(ra.approve(staff.id, id, &approval).await.is_err());
         let rec_page = cl.get(&format!("/applications/{id}")).await;
@@ -301,7 +303,12 @@ async fn r_r1_r_r3_renewal_prefilled_and_term_continues() {
             domain_methods: rec
                 .names
                 .iter()
-                .map(|n| (n.clone(), "dns-change".to_string()))
+                .map(|n| (n.clone(), "phone".to_string()))
+                .collect(),
+            domain_notes: rec
+                .names
+                .iter()
+                .map(|n| (n.clone(), "電話で確認".to_string()))
                 .collect(),
         };
         ra.approve(staff.id, id, &approval)

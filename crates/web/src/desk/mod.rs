@@ -50,6 +50,7 @@ pub fn router(state: Shared) -> Router {
             post(crate::desk::revocation::revocation_outcome),
         )
         .route("/applications/{id}/ari-pull-in", post(ari_pull_in))
+        .route("/applications/{id}/domains/check", post(check_domains))
         .route(
             "/applications/{id}/complete-contact-change",
             post(complete_contact_change),
@@ -187,6 +188,8 @@ struct DetailPage {
     is_ev: bool,
     org: String,
     domains: Vec<String>,
+    /// The validation engine's view of the record's domains (issue #10).
+    domain_checks: Vec<crate::domains::DomainRow>,
     org_methods: Vec<(String, String)>,
     domain_methods: Vec<(String, String)>,
     is_revocation: bool,
@@ -370,6 +373,7 @@ async fn render_detail(
         is_ev: app.service.is_ev(),
         org: app.details.organisation.name.clone(),
         domains: app.names.clone(),
+        domain_checks: crate::domains::rows(&a.ctx.tr, &app, &st.ra.domain_challenges(&app).await?),
         org_methods: methods(ORG_METHODS),
         domain_methods: methods(DOMAIN_METHODS),
         is_revocation: matches!(
@@ -424,6 +428,7 @@ async fn detail(
         "rev_unreachable" => (a.ctx.tr.t("desk.msg.rev_unreachable"), true),
         "rev_denied" => (a.ctx.tr.t("desk.msg.rev_denied"), true),
         "ari_pulled_in" => (a.ctx.tr.t("desk.msg.ari_pulled_in"), true),
+        "domains_checked" => (a.ctx.tr.t("domains.checked_msg"), true),
         _ => ("", true),
     };
     let status = if good {
@@ -459,9 +464,15 @@ async fn approve(
         .filter(|(n, _)| n == "method")
         .map(|(_, v)| v.clone())
         .collect();
+    let notes: Vec<String> = pairs
+        .iter()
+        .filter(|(n, _)| n == "note")
+        .map(|(_, v)| v.clone())
+        .collect();
     let approval = Approval {
         org_method: get("org_method"),
         ev_method: Some(get("ev_method")).filter(|m| !m.is_empty()),
+        domain_notes: domains.iter().cloned().zip(notes).collect(),
         domain_methods: domains.into_iter().zip(methods).collect(),
     };
     let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
@@ -572,6 +583,23 @@ async fn ari_pull_in(
         Err(e) => Err(e),
     };
     outcome(&st, &a, app_id, result, "ari_pulled_in").await
+}
+
+/// POST /applications/{id}/domains/check: staff have the validation engine check the
+/// record's domains now (issue #10).
+async fn check_domains(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    CsrfPost(a): CsrfPost,
+) -> WebResult<Response> {
+    let app_id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let app = st.ra.application(app_id).await?.ok_or(WebError::NotFound)?;
+    let result = st
+        .ra
+        .check_domains(&app, shomei_model::Actor::Staff(a.id()))
+        .await
+        .map(|_| ());
+    outcome(&st, &a, app_id, result, "domains_checked").await
 }
 
 /// POST /applications/{id}/complete-contact-change: 担当者変更 completed (R-C1).

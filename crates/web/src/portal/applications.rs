@@ -4,13 +4,13 @@
 use crate::error::{WebError, WebResult};
 use crate::form::{fieldsets, server_type_key, service_label};
 use crate::page::{Errors, Fieldset, Page};
-use crate::session::Authed;
+use crate::session::{Authed, CsrfPost};
 use crate::words::{kind_key, status_key, validity};
 use crate::{Shared, html};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shomei_model::{AppKind, AppStatus};
 use shomei_ra::apply::ApplicationForm;
@@ -55,6 +55,8 @@ struct DetailPage {
     p: Page,
     id: i64,
     coverage: Option<crate::portal::coverage::Coverage>,
+    /// The domains to validate and how (issue #10), for an open record.
+    domains: Vec<crate::domains::DomainRow>,
     /// Lineage (issue #10): the record this one continues, and those continuing it:
     /// (id, kind label).
     predecessor: Option<(i64, String)>,
@@ -170,6 +172,7 @@ pub async fn detail(
         coverage,
         predecessor,
         successors,
+        domains: crate::domains::rows(&t, &app, &st.ra.domain_challenges(&app).await?),
         acme,
         status: if revocation_pending {
             format!(
@@ -207,6 +210,7 @@ pub async fn detail(
             "withdrawn" => t.t("withdraw.done").to_owned(),
             "doc_uploaded" => t.t("doc.uploaded").to_owned(),
             "eab_disabled" => t.t("acme.disabled_msg").to_owned(),
+            "domains_checked" => t.t("domains.checked_msg").to_owned(),
             _ => String::new(),
         },
         documents_note: app.documents_note.clone().unwrap_or_default(),
@@ -518,4 +522,22 @@ pub async fn withdraw(
         format!("/applications/{}", app.id)
     };
     Ok(axum::response::Redirect::to(&to).into_response())
+}
+
+/// POST /applications/{id}/domains/check: 確認する (issue #10): the validation engine
+/// checks the record's domains now; back to the page (PRG).
+pub async fn check_domains(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    CsrfPost(a): CsrfPost,
+) -> WebResult<Response> {
+    let app = own(&st, &a, &id).await?;
+    st.ra
+        .check_domains(&app, shomei_model::Actor::Customer(a.id()))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/applications/{}?m=domains_checked#domains",
+        app.id
+    ))
+    .into_response())
 }

@@ -77,6 +77,10 @@ pub fn router(state: Shared) -> Router {
         .route("/applications/{id}/withdraw", post(applications::withdraw))
         .route("/applications/{id}/acme/eab", post(acme::create))
         .route(
+            "/applications/{id}/domains/check",
+            post(applications::check_domains),
+        )
+        .route(
             "/applications/{id}/acme/eab/{kid}/disable",
             post(acme::disable),
         )
