@@ -117,6 +117,7 @@ async fn setup(
     db: &shomei_store::testing::TestDb,
     limits: RateLimits,
     term: &str,
+    mail: Option<&std::path::Path>,
 ) -> (
     Client,
     Zone,
@@ -173,6 +174,10 @@ async fn setup(
         caa_identities: vec!["shomei.test".into()],
     })
     .unwrap_or_else(|e| panic!("{e}"));
+    let ra = match mail {
+        Some(dir) => ra.with_mail(shomei_ra::testing::outbox_mail(dir)),
+        None => ra,
+    };
     let ra = ra
         .with_validation(Corroborator::local(v, Some(0)))
         .with_acme_base(BASE)
@@ -195,7 +200,7 @@ async fn issue10_orders_challenges_finalize_download_and_revoke() {
             orders_per_account: 3,
             ..RateLimits::default()
         };
-        let (c, zone, ra, kid, hmac, code, account_id, _) = setup(&db, limits, "1").await;
+        let (c, zone, ra, kid, hmac, code, account_id, _) = setup(&db, limits, "1", None).await;
         let a = register(&c, &kid, &hmac).await;
         let both = identifiers(&["www.example.jp", "example.jp"]);
 
@@ -491,7 +496,8 @@ async fn issue10_orders_challenges_finalize_download_and_revoke() {
 async fn issue10_an_old_organisation_validation_stops_orders_until_staff_validate_again() {
     for db in backends().await {
         // A two-year contract: it still runs when its organisation validation is too old.
-        let (c, _, _, kid, hmac, code, _, clock) = setup(&db, RateLimits::default(), "2").await;
+        let (c, _, _, kid, hmac, code, _, clock) =
+            setup(&db, RateLimits::default(), "2", None).await;
         let a = register(&c, &kid, &hmac).await;
         let r = a
             .post("/acme/new-order", &identifiers(&["www.example.jp"]))
@@ -516,5 +522,98 @@ async fn issue10_an_old_organisation_validation_stops_orders_until_staff_validat
             detail.contains("older than 398 days") && detail.contains(&code),
             "{detail}"
         );
+    }
+}
+
+/// The decoded bodies and recipients of the mails in the outbox.
+fn outbox(dir: &std::path::Path) -> Vec<(String, String)> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let to = head
+            .lines()
+            .find(|l| l.starts_with("To:"))
+            .unwrap_or_default()
+            .to_owned();
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        out.push((to, decoded));
+    }
+    out
+}
+
+#[tokio::test]
+async fn issue10_notices_first_acme_issuance_and_a_failing_validation_streak() {
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (c, zone, ra, kid, hmac, _, _, _) =
+            setup(&db, RateLimits::default(), "1", Some(dir.path())).await;
+        let a = register(&c, &kid, &hmac).await;
+        let issue = |names: &'static [&'static str]| {
+            let (a, zone) = (&a, &zone);
+            async move {
+                let o = a.post("/acme/new-order", &identifiers(names)).await;
+                for (i, authz) in o.body["authorizations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                {
+                    let url = authz.as_str().unwrap_or_default();
+                    if a.get(url).await.body["status"] == "pending" {
+                        pass_dns01(a, zone, url, names[i]).await;
+                    }
+                }
+                let fin = o.body["finalize"].as_str().unwrap_or_default().to_owned();
+                let r = a
+                    .post(
+                        fin.trim_start_matches(BASE),
+                        &serde_json::json!({"csr": csr(names)}).to_string(),
+                    )
+                    .await;
+                assert_eq!(r.body["status"], "valid", "{}", r.body);
+            }
+        };
+        // The contract's first ACME certificate is told to the registration contact.
+        issue(&["www.example.jp"]).await;
+        ra.run_due_jobs(10).await.unwrap_or_else(|e| panic!("{e}"));
+        let mails = outbox(dir.path());
+        let first: Vec<_> = mails
+            .iter()
+            .filter(|(_, b)| b.contains("ACME クライアントによる初めての証明書"))
+            .collect();
+        assert_eq!(first.len(), 1, "{} {mails:?}", db.name);
+        assert!(first[0].0.contains("reg@example.jp"), "{}", first[0].0);
+        // The next one is not mailed (nor as a portal issuance).
+        issue(&["www.example.jp"]).await;
+        ra.run_due_jobs(10).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outbox(dir.path()).len(), mails.len(), "{}", db.name);
+        // Three failed validations of a domain in a row: the technical contact hears of it, once.
+        for _ in 0..4 {
+            let o = a
+                .post("/acme/new-order", &identifiers(&["example.jp"]))
+                .await;
+            let authz = o.body["authorizations"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let (url, _) = challenge(&a, &authz, "http-01").await;
+            let r = a.post(url.trim_start_matches(BASE), "{}").await;
+            assert_eq!(r.body["status"], "invalid");
+        }
+        ra.run_due_jobs(10).await.unwrap_or_else(|e| panic!("{e}"));
+        let failing: Vec<_> = outbox(dir.path())
+            .into_iter()
+            .filter(|(_, b)| b.contains("ドメイン example.jp の認証が続けて失敗"))
+            .collect();
+        assert_eq!(failing.len(), 1, "{}", db.name);
+        assert!(failing[0].0.contains("tech@example.jp"), "{}", failing[0].0);
     }
 }
