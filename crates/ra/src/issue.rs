@@ -292,6 +292,14 @@ impl Ra {
         if self.store.is_key_blocked(&csr.spki_sha256).await? {
             return Err(RaError::Invalid("csr.blocked_key"));
         }
+        // Step 0b: CAA (BR 3.2.2.8), from every network perspective, at issuance (an
+        // ACME finalize checked it a moment ago, with the account's URL).
+        if app.kind != AppKind::Acme
+            && self.validation.is_some()
+            && self.caa_refused(&app, actor).await?
+        {
+            return Err(RaError::Invalid("err.caa"));
+        }
         // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
         // A renewal's term continues from the old contract's end (R-R1), not from today.
         // So does a service switch's (R-R5): no paid time is lost.
@@ -594,5 +602,54 @@ impl Ra {
         }
         self.issue(application_id, Actor::System).await?;
         Ok(true)
+    }
+}
+
+impl Ra {
+    /// Whether CAA forbids issuing the application's names (each refusal is recorded
+    /// as a failed check the desk lists, with what the perspectives saw).
+    async fn caa_refused(&self, app: &shomei_store::Application, actor: Actor) -> Result<bool> {
+        let methods = self.store.validations_of(app.id).await?;
+        let mut refused = false;
+        for name in &app.names {
+            let (domain, wildcard) = match name.strip_prefix("*.") {
+                Some(b) => (b.to_owned(), true),
+                None => (name.clone(), false),
+            };
+            let method = methods
+                .iter()
+                .find(|v| v.kind == "domain" && v.subject == *name)
+                .map(|v| v.method.split(':').next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            let check = shomei_validation::Check::Caa {
+                domain: domain.clone(),
+                wildcard,
+                account_uri: None,
+                method,
+            };
+            let r = self.corroborate(&check).await;
+            if let Err(f) = &r.decision {
+                refused = true;
+                tracing::warn!(application_id = app.id, %name, "CAA: {}", f.detail);
+                self.store
+                    .record_domain_check(
+                        &shomei_store::acme_orders::NewDomainCheck {
+                            account_id: app.account_id,
+                            contract_id: None,
+                            application_id: Some(app.id),
+                            acme_account_id: None,
+                            domain,
+                            method: "caa".into(),
+                            passed: false,
+                            detail: f.detail.clone(),
+                            perspectives: r.perspectives_json(),
+                        },
+                        actor,
+                        self.now(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(refused)
     }
 }

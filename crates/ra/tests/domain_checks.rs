@@ -9,8 +9,8 @@ use shomei_ra::issue::Approval;
 use shomei_ra::testing::{account, ra, sr30_form, submit_as};
 use shomei_store::testing::backends;
 use shomei_validation::perspective::Corroborator;
-use shomei_validation::testing::hickory_proto::rr::RData;
-use shomei_validation::testing::hickory_proto::rr::rdata::{A, TXT};
+use shomei_validation::testing::hickory_proto::rr::rdata::{A, CAA, TXT};
+use shomei_validation::testing::hickory_proto::rr::{RData, RecordType};
 use shomei_validation::testing::{Zone, dns_server, http_server};
 use shomei_validation::{Config, Validator};
 use std::collections::HashMap;
@@ -131,11 +131,36 @@ async fn domains_are_checked_by_dns_or_file_and_staff_approve_on_a_passed_check(
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(after.iter().all(|c| c.passed.is_some()), "{after:?}");
-        // www.example.jp by the file would not do: its check passed by DNS.
+        // CAA naming another CA stops issuance (BR 3.2.2.8): back to the desk, the
+        // refusal listed with the failed checks.
+        zone.add(
+            "example.jp",
+            RData::CAA(CAA::new_issue(
+                false,
+                Some("other-ca.test".parse().unwrap_or_else(|e| panic!("{e:?}"))),
+                vec![],
+            )),
+        );
+        assert!(matches!(
+            ra2.approve(staff.id, id, &approval("http-file")).await,
+            Err(shomei_ra::RaError::Invalid("err.caa"))
+        ));
+        let failed = ra2
+            .domain_checks_of(a.id, true, 10)
+            .await
+            .unwrap_or_default();
+        assert!(
+            failed
+                .iter()
+                .any(|c| c.method == "caa" && c.domain == "example.jp"),
+            "{failed:?}"
+        );
+        zone.clear("example.jp", RecordType::CAA);
         ra2.approve(staff.id, id, &approval("http-file"))
             .await
             .unwrap_or_else(|e| panic!("{} {e}", db.name));
-        let methods: Vec<String> = ra2
+        // (Each approval records its validations; the one before the CAA refusal too.)
+        let mut methods: Vec<String> = ra2
             .validations_of(id)
             .await
             .unwrap_or_default()
@@ -143,9 +168,11 @@ async fn domains_are_checked_by_dns_or_file_and_staff_approve_on_a_passed_check(
             .filter(|v| v.kind == "domain")
             .map(|v| format!("{}={}", v.subject, v.method))
             .collect();
+        methods.sort();
+        methods.dedup();
         assert_eq!(
             methods,
-            ["www.example.jp=dns-change", "example.jp=http-file"]
+            ["example.jp=http-file", "www.example.jp=dns-change"]
         );
         // Done: no more checks for it.
         let done = ra2
