@@ -195,7 +195,7 @@ impl Ra {
             )
             .await?;
         if realm == Realm::Customer {
-            self.current_login_crl().await?;
+            self.refresh_login_crl().await?;
         }
         Ok(Created {
             id: principal_id,

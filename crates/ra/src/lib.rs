@@ -16,7 +16,7 @@
 //! | [`drafts`] | `start_draft`, `open_draft` (→ [`drafts::Opened`]: open, or already submitted), `save_draft` |
 //! | [`apply`] | `submit` (new, renewal, reissue, switch, continuation: takes the opened draft), `check_form`, `ApplicationForm::of_record` |
 //! | [`contacts`] | `may_change_contacts`, `request_contact_change`, `complete_contact_change` |
-//! | [`revoke`] | `may_revoke`, `request_revocation`, `request_cancellation`, `confirm_revocation`, `revocation_unreachable`, `revocation_denied`, `revocation_deadline`, `refresh_crl`, `current_crl`, `current_login_crl` |
+//! | [`revoke`] | `may_revoke`, `request_revocation`, `request_cancellation`, `confirm_revocation`, `revocation_unreachable`, `revocation_denied`, `revocation_deadline`, `refresh_crl`, `refresh_login_crl`, `refresh_stale_crls`, `current_crl`, `current_login_crl` |
 //! | [`issue`] | `approve`, `reject`, `withdraw`, `request_documents`, `documents_received`, `may_reissue`, `may_continue`, `continue_if_fresh`, `resume_interrupted_issuance`, `revoke_superseded` |
 //! | [`contract`] | `import_contract`, `switch_targets`, `may_switch`, `may_renew` |
 //! | [`documents`] | `submit_document` |
@@ -151,6 +151,8 @@ pub struct Ra {
     pub(crate) acme_base: Option<String>,
     /// ACME rate limits.
     pub(crate) rate_limits: acme_orders::RateLimits,
+    /// One CRL builder at a time (issue #11).
+    pub(crate) crl_builder: Arc<tokio::sync::Mutex<()>>,
     /// Settings.
     pub policy: Policy,
 }
@@ -199,6 +201,7 @@ impl Ra {
             validation: None,
             acme_base: None,
             rate_limits: acme_orders::RateLimits::default(),
+            crl_builder: Arc::default(),
             policy,
         }
     }

@@ -185,7 +185,9 @@ impl Ra {
         self.refresh_crl_of(SERVER_CA).await
     }
 
-    /// The issuing CA's CRL to serve: the stored one while fresh, else a newly signed one.
+    /// The issuing CA's CRL to serve: the latest signed one (issue #11: a request never
+    /// builds a CRL, so concurrent GETs cannot make the server sign over and over); a
+    /// CRL is built here only if none exists or the latest has expired.
     pub async fn current_crl(&self) -> Result<StoredCrl> {
         self.current_crl_of(SERVER_CA).await
     }
@@ -195,9 +197,35 @@ impl Ra {
         self.current_crl_of(LOGIN_CA).await
     }
 
+    /// Signs new CRLs of the issuing and login CAs if a revocation is newer than the
+    /// latest, or the latest is due for refresh (the periodic task and start-up: they
+    /// catch up after a crash between a revocation and its CRL).
+    pub async fn refresh_stale_crls(&self) -> Result<()> {
+        for slug in [SERVER_CA, LOGIN_CA] {
+            if self.crl_is_stale(slug).await? {
+                self.refresh_crl_of(slug).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs a new CRL of the login CA (after a login certificate was revoked).
+    pub async fn refresh_login_crl(&self) -> Result<StoredCrl> {
+        self.refresh_crl_of(LOGIN_CA).await
+    }
+
     /// Signs a new CRL of `slug` (the issuing CA or the login CA) with the next CRL
     /// number and stores it.
     async fn refresh_crl_of(&self, slug: &str) -> Result<StoredCrl> {
+        let asked = self.now();
+        // One builder at a time in this process; whoever waited gets the CRL signed
+        // meanwhile if it began after they asked (it holds their revocation).
+        let _one = self.crl_builder.lock().await;
+        if let Some(c) = self.store.latest_crl(slug).await?
+            && c.this_update > asked
+        {
+            return Ok(c);
+        }
         let now = self.clock.now();
         let number = self.store.next_crl_number(slug).await?;
         let raw = if slug == SERVER_CA {
@@ -238,22 +266,27 @@ impl Ra {
     }
 
     async fn current_crl_of(&self, slug: &str) -> Result<StoredCrl> {
+        match self.store.latest_crl(slug).await? {
+            Some(c) if self.now() < c.next_update => Ok(c),
+            _ => self.refresh_crl_of(slug).await,
+        }
+    }
+
+    async fn crl_is_stale(&self, slug: &str) -> Result<bool> {
         let now = self.now();
         let latest_revocation = if slug == SERVER_CA {
             self.store.latest_revocation_at(SERVER_CA).await?
         } else {
             self.store.latest_client_revocation_at(slug).await?
         };
-        match self.store.latest_crl(slug).await? {
-            Some(c)
-                if now - c.this_update < CRL_REFRESH_AFTER.whole_seconds()
-                    && now < c.next_update
-                    && latest_revocation.is_none_or(|r| r < c.this_update) =>
-            {
-                Ok(c)
+        Ok(match self.store.latest_crl(slug).await? {
+            Some(c) => {
+                now - c.this_update >= CRL_REFRESH_AFTER.whole_seconds()
+                    || now >= c.next_update
+                    || latest_revocation.is_some_and(|r| r >= c.this_update)
             }
-            _ => self.refresh_crl_of(slug).await,
-        }
+            None => true,
+        })
     }
 }
 

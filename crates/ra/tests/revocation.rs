@@ -329,3 +329,63 @@ async fn r_v4_issue8_item7_unreachable_and_denied_outcomes() {
         );
     }
 }
+
+/// Issue #11: a request never builds a CRL — concurrent GETs of a stale CRL get the
+/// latest signed one, not one build each — and the periodic refresh publishes a
+/// revocation whose CRL a crash prevented, once.
+#[tokio::test]
+async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
+    for db in backends().await {
+        let (ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, app) = issued(&ra, staff.id, CSR).await;
+        let cert = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("certificate"));
+        let crl0 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        // Revoked, and the process dies before signing the CRL.
+        clock.advance(time::Duration::seconds(5));
+        db.store
+            .revoke_certificate(cert.id, 4, false, shomei_model::Actor::System, ra.now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let gets = (0..8).map(|_| {
+            let ra = ra.clone();
+            tokio::spawn(async move { ra.current_crl().await.map(|c| c.number) })
+        });
+        for g in gets {
+            let n = g.await.ok().and_then(Result::ok);
+            assert_eq!(
+                n,
+                Some(crl0.number),
+                "a GET served the latest CRL on {}",
+                db.name
+            );
+        }
+        // The periodic task catches up: one new CRL with the serial, then nothing more.
+        clock.advance(time::Duration::seconds(1));
+        ra.refresh_stale_crls()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let crl1 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(crl1.number, crl0.number + 1);
+        assert_eq!(crl_entries(&crl1.der), vec![(cert.serial.clone(), Some(4))]);
+        clock.advance(time::Duration::seconds(60));
+        ra.refresh_stale_crls()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ra.current_crl().await.map(|c| c.number).ok(),
+            Some(crl1.number),
+            "not signed again on {}",
+            db.name
+        );
+    }
+}

@@ -244,6 +244,10 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     ra.current_crl()
         .await
         .map_err(|e| format!("cannot sign the CRL: {e}"))?;
+    // A revocation whose CRL a crash prevented is published now.
+    ra.refresh_stale_crls()
+        .await
+        .map_err(|e| format!("cannot sign the CRL: {e}"))?;
     setup::ensure_root_crl(&pki, ra.clock.now())?;
     // TOTP secrets from before encryption (or under an older key) are sealed now.
     match ra.seal_totp_secrets().await {
@@ -265,7 +269,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
                 }
                 optimized = Some(std::time::Instant::now());
             }
-            if let Err(e) = crl_ra.current_crl().await {
+            if let Err(e) = crl_ra.refresh_stale_crls().await {
                 tracing::error!("CRL refresh failed: {e}");
             }
             if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
