@@ -356,7 +356,7 @@ pub(crate) async fn revoke(State(st): State<Shared>, headers: HeaderMap, body: B
                 let acct = crate::account::account_of_kid(&st, &jws).await?;
                 st.ra
                     .acme_revoke(
-                        shomei_ra::acme_orders::RevokeSigner::Account(&acct),
+                        shomei_ra::acme_revoke::RevokeSigner::Account(&acct),
                         &cert,
                         reason,
                     )
@@ -366,7 +366,7 @@ pub(crate) async fn revoke(State(st): State<Shared>, headers: HeaderMap, body: B
                 jws.verify(jwk)?;
                 st.ra
                     .acme_revoke(
-                        shomei_ra::acme_orders::RevokeSigner::CertificateKey(&jwk.to_string()),
+                        shomei_ra::acme_revoke::RevokeSigner::CertificateKey(&jwk.to_string()),
                         &cert,
                         reason,
                     )

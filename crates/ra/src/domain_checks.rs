@@ -9,8 +9,9 @@
 use crate::{Ra, RaError, Result};
 use shomei_model::Actor;
 use shomei_store::Application;
-use shomei_store::acme_orders::{DomainChallenge, NewDomainCheck};
+use shomei_store::domain_checks::{DomainChallenge, NewDomainCheck};
 use shomei_validation::Check;
+use shomei_validation::perspective::Corroboration;
 
 /// How long a random value may be used (BR 3.2.2.4.7/.18: 30 days).
 pub const VALUE_LIFETIME: i64 = 30 * 86_400;
@@ -139,5 +140,24 @@ impl Ra {
             }
         }
         Ok(n)
+    }
+
+    /// Runs a check from every perspective. Without a validation engine (not
+    /// configured) every check fails: nothing is ever taken on trust.
+    pub async fn corroborate(&self, check: &Check) -> Corroboration {
+        match &self.validation {
+            Some(c) => c.check(check, self.now()).await,
+            None => {
+                let f = shomei_validation::Failure {
+                    kind: shomei_validation::FailureKind::Connection,
+                    detail: "this CA has no validation engine configured".into(),
+                };
+                Corroboration {
+                    primary: Err(f.clone()),
+                    remotes: Vec::new(),
+                    decision: Err(f),
+                }
+            }
+        }
     }
 }

@@ -633,7 +633,7 @@ impl Ra {
                 tracing::warn!(application_id = app.id, %name, "CAA: {}", f.detail);
                 self.store
                     .record_domain_check(
-                        &shomei_store::acme_orders::NewDomainCheck {
+                        &shomei_store::domain_checks::NewDomainCheck {
                             account_id: app.account_id,
                             contract_id: None,
                             application_id: Some(app.id),

@@ -39,6 +39,7 @@ pub mod account_info;
 pub mod accounts;
 pub mod acme;
 pub mod acme_orders;
+pub mod acme_revoke;
 pub mod apply;
 pub mod ari;
 pub mod contacts;

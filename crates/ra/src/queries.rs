@@ -6,10 +6,10 @@
 use crate::{Ra, Result};
 use shomei_model::Actor;
 use shomei_store::CertificateRecord;
-use shomei_store::acme_orders::DomainCheck;
 use shomei_store::applications::Validation;
 use shomei_store::contracts::ContractCert;
 use shomei_store::coupons::Coupon;
+use shomei_store::domain_checks::DomainCheck;
 use shomei_store::otp::OtpSettings;
 use shomei_store::record_changes::DocumentInfo;
 use shomei_store::search::Search;

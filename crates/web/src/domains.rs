@@ -4,7 +4,7 @@
 use crate::i18n::Tr;
 use shomei_ra::domain_checks::{domains_of, file_name};
 use shomei_store::Application;
-use shomei_store::acme_orders::DomainChallenge;
+use shomei_store::domain_checks::DomainChallenge;
 
 /// One domain as the pages show it.
 #[derive(Debug, Clone)]
