@@ -240,3 +240,40 @@ pub fn malformed() -> Vec<u8> {
 pub fn unauthorized() -> Vec<u8> {
     OcspResponse::unauthorized().to_der().unwrap_or_default()
 }
+
+/// A DER OCSPRequest for one serial of the CA whose certificate is `issuer_der`, with a
+/// SHA-1 or SHA-256 CertID (for clients, tests and benchmarks).
+pub fn request(issuer_der: &[u8], serial: &[u8], alg: HashAlg) -> Result<Vec<u8>, CaError> {
+    let issuer = parse_cert(issuer_der)?;
+    let name = issuer.tbs_certificate.subject.to_der()?;
+    let key = issuer
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    let oid = match alg {
+        HashAlg::Sha1 => SHA1,
+        HashAlg::Sha256 => SHA256,
+    };
+    let req = OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list: vec![x509_ocsp::Request {
+                req_cert: CertId {
+                    hash_algorithm: AlgorithmIdentifierOwned {
+                        oid,
+                        parameters: Some(Null.into()),
+                    },
+                    issuer_name_hash: OctetString::new(digest(alg, &name))?,
+                    issuer_key_hash: OctetString::new(digest(alg, key))?,
+                    serial_number: SerialNumber::new(serial)?,
+                },
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    Ok(req.to_der()?)
+}

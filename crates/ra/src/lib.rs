@@ -27,7 +27,7 @@
 //! | [`otp`] | `set_login_method`, `otp_login_start`, `otp_login_finish`, `otp_enrolment`, `otp_challenge_kind`, `seal_totp_secrets` |
 //! | [`sessions`] | `open_session`, `resume_session`, `logout`, `end_other_sessions` |
 //! | [`queries`] | the read calls (`application_of`, `search_applications`, `open_applications`, `account`, `documents_of`, `issued_certificate`, `contract_certificates`, `audit_events_for`, …), `record_download`, `record_access_denied`, `record_system_event`, `requeue_running_jobs`, `optimize_storage` |
-//! | [`ocsp`] | `ocsp_answer`, `prebuild_ocsp`, `refresh_ocsp` |
+//! | [`ocsp`], [`ocsp_memory`] | `ocsp_reply`, `ocsp_answer`, `prebuild_ocsp`, `refresh_ocsp`, `fill_ocsp_memory`, `follow_status_changes` |
 //! | [`seal`] | `seal` (the public seal page's facts) |
 //! | [`mail`], [`reminders`] | `run_due_jobs`, `queue_reminders` |
 //!
@@ -54,6 +54,7 @@ pub mod issue;
 pub mod login;
 pub mod mail;
 pub mod ocsp;
+pub mod ocsp_memory;
 pub mod otp;
 pub mod password;
 pub mod queries;
@@ -154,6 +155,8 @@ pub struct Ra {
     pub(crate) rate_limits: acme_orders::RateLimits,
     /// One CRL builder at a time (issue #11).
     pub(crate) crl_builder: Arc<tokio::sync::Mutex<()>>,
+    /// The OCSP responder's memory (issue #11).
+    pub(crate) ocsp_memory: Arc<ocsp_memory::OcspMemory>,
     /// Settings.
     pub policy: Policy,
 }
@@ -203,6 +206,9 @@ impl Ra {
             acme_base: None,
             rate_limits: acme_orders::RateLimits::default(),
             crl_builder: Arc::default(),
+            ocsp_memory: Arc::new(ocsp_memory::OcspMemory::new(
+                ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
+            )),
             policy,
         }
     }
@@ -231,6 +237,13 @@ impl Ra {
     /// Sets the ACME rate limits.
     pub fn with_rate_limits(mut self, limits: acme_orders::RateLimits) -> Ra {
         self.rate_limits = limits;
+        self
+    }
+
+    /// Sets how many OCSP responses memory holds (0: answer every request from the
+    /// store).
+    pub fn with_ocsp_memory(mut self, entries: usize) -> Ra {
+        self.ocsp_memory = Arc::new(ocsp_memory::OcspMemory::new(entries));
         self
     }
 

@@ -1,11 +1,15 @@
 //! The OCSP responder's logic (BR 4.9.9, 4.9.10): responses are pre-built for every
 //! issued certificate (at issuance, at revocation, and by a refresh well before
-//! nextUpdate) and served from the store; anything else is signed on demand.
-//! Never "good" for a serial that was not issued.
+//! nextUpdate), stored with the status they state, and served from memory
+//! ([`crate::ocsp_memory`]) or the store; anything else is signed on demand, answers
+//! about never-issued serials within a budget. Never "good" for a serial that was not
+//! issued.
 
+use crate::ocsp_memory::{OcspReply, SignedOcsp, UNKNOWN_KEEP_SECS};
 use crate::{Ra, Result, SERVER_CA};
 use shomei_ca::ocsp::{self, HashAlg, Query, Status};
-use shomei_store::ocsp::CertState;
+use shomei_store::ocsp::{CertState, StatusChange, StoredOcsp};
+use std::sync::Arc;
 
 /// nextUpdate − thisUpdate of a response (BR: between 8 hours and 10 days; we use 4 days).
 pub const OCSP_VALIDITY_SECS: i64 = 4 * 86_400;
@@ -13,43 +17,78 @@ pub const OCSP_VALIDITY_SECS: i64 = 4 * 86_400;
 pub const OCSP_REFRESH_AFTER_SECS: i64 = 86_400;
 
 impl Ra {
-    /// Answers a DER OCSPRequest with a DER OCSPResponse. Never fails: malformed
-    /// requests get `malformedRequest`, other issuers `unauthorized`, a failure
-    /// `internalError`.
+    /// Answers a DER OCSPRequest with a DER OCSPResponse (see [`Ra::ocsp_reply`]).
     pub async fn ocsp_answer(&self, request: &[u8]) -> Vec<u8> {
+        self.ocsp_reply(request).await.der().to_vec()
+    }
+
+    /// Answers a DER OCSPRequest. Never fails: malformed requests get
+    /// `malformedRequest`, other issuers `unauthorized`, a failure `internalError`.
+    /// Issued certificates are answered from memory (issue #11), else from the store.
+    pub async fn ocsp_reply(&self, request: &[u8]) -> OcspReply {
         let Some(responder) = &self.ocsp else {
-            return x509_internal_error();
+            return OcspReply::Error(x509_internal_error());
         };
         let (alg, serial) = match responder.parse_request(request) {
-            Err(_) => return ocsp::malformed(),
-            Ok(Query::NotOurs) => return ocsp::unauthorized(),
-            Ok(Query::Ours(alg, serial)) => (alg, hex::encode(serial)),
+            Err(_) => return OcspReply::Error(ocsp::malformed().into()),
+            Ok(Query::NotOurs) => return OcspReply::Error(ocsp::unauthorized().into()),
+            Ok(Query::Ours(alg, serial)) => (alg, serial),
         };
-        match self.ocsp_for(alg, &serial).await {
-            Ok(der) => der,
+        let now = self.now();
+        if let Some(s) = self
+            .ocsp_memory
+            .get(alg, &serial, now - OCSP_REFRESH_AFTER_SECS - 3600)
+        {
+            return OcspReply::Signed(s);
+        }
+        if let Some(s) = self.ocsp_memory.get_unknown(alg, &serial, now) {
+            return OcspReply::Signed(s);
+        }
+        match self.ocsp_from_store(alg, &serial, now).await {
+            Ok(reply) => reply,
             Err(e) => {
-                tracing::error!(serial, "OCSP response failed: {e}");
-                x509_internal_error()
+                tracing::error!(serial = %hex::encode(&serial), "OCSP response failed: {e}");
+                OcspReply::Error(x509_internal_error())
             }
         }
     }
 
-    async fn ocsp_for(&self, alg: HashAlg, serial: &str) -> Result<Vec<u8>> {
-        let now = self.now();
-        if alg == HashAlg::Sha1
-            && let Some(der) = self.store.cached_ocsp(SERVER_CA, serial, now).await?
-        {
-            return Ok(der);
+    /// A request memory could not answer: the store's status and pre-built response,
+    /// signing only what is missing.
+    async fn ocsp_from_store(&self, alg: HashAlg, serial: &[u8], now: i64) -> Result<OcspReply> {
+        let epoch = self.ocsp_memory.epoch();
+        let hex_serial = hex::encode(serial);
+        let (state, stored) = self.store.ocsp_lookup(SERVER_CA, &hex_serial, now).await?;
+        if state == CertState::Unknown {
+            if !self.ocsp_memory.take_unknown_signature(now) {
+                return Ok(OcspReply::Error(ocsp::unauthorized().into()));
+            }
+            let signed = Arc::new(self.sign_ocsp(alg, serial, state, now)?);
+            self.ocsp_memory
+                .insert_unknown(epoch, alg, serial, signed.clone(), now);
+            return Ok(OcspReply::Signed(signed));
         }
-        self.build_ocsp(alg, serial, now).await
+        let signed = match stored {
+            Some(s) if alg == HashAlg::Sha1 => {
+                Arc::new(SignedOcsp::new(s.der, s.this_update, s.next_update))
+            }
+            _ => self.build_ocsp(alg, serial, state, now).await?,
+        };
+        self.ocsp_memory.insert(epoch, alg, serial, signed.clone());
+        Ok(OcspReply::Signed(signed))
     }
 
-    async fn build_ocsp(&self, alg: HashAlg, serial: &str, now: i64) -> Result<Vec<u8>> {
+    fn sign_ocsp(
+        &self,
+        alg: HashAlg,
+        serial: &[u8],
+        state: CertState,
+        now: i64,
+    ) -> Result<SignedOcsp> {
         let responder = self
             .ocsp
             .as_ref()
             .ok_or(crate::RaError::Invalid("err.internal"))?;
-        let state = self.store.certificate_state(SERVER_CA, serial).await?;
         let status = match state {
             CertState::Good => Status::Good,
             CertState::Revoked(at, reason) => {
@@ -57,30 +96,70 @@ impl Ra {
             }
             CertState::Unknown => Status::Unknown,
         };
-        let bytes = hex::decode(serial).map_err(|_| crate::RaError::Invalid("err.internal"))?;
-        let der = responder.respond(alg, &bytes, status, now, now + OCSP_VALIDITY_SECS)?;
-        // Only responses about issued certificates are kept (SHA-1 CertIDs, what clients send).
-        if alg == HashAlg::Sha1 && state != CertState::Unknown {
-            self.store
-                .save_ocsp(SERVER_CA, serial, now, now + OCSP_VALIDITY_SECS, &der)
-                .await?;
-        }
-        Ok(der)
+        let next = if state == CertState::Unknown {
+            now + UNKNOWN_KEEP_SECS
+        } else {
+            now + OCSP_VALIDITY_SECS
+        };
+        let der = responder.respond(alg, serial, status, now, next)?;
+        Ok(SignedOcsp::new(der, now, next))
     }
 
-    /// Pre-builds the responses of these serials now.
+    /// Signs the response of an issued certificate; SHA-1 ones (what clients send) are
+    /// stored with the status they state.
+    async fn build_ocsp(
+        &self,
+        alg: HashAlg,
+        serial: &[u8],
+        state: CertState,
+        now: i64,
+    ) -> Result<Arc<SignedOcsp>> {
+        let signed = self.sign_ocsp(alg, serial, state, now)?;
+        if alg == HashAlg::Sha1 {
+            self.store
+                .save_ocsp(
+                    SERVER_CA,
+                    &hex::encode(serial),
+                    &StoredOcsp {
+                        der: signed.der.to_vec(),
+                        this_update: signed.this_update,
+                        next_update: signed.next_update,
+                        revoked: matches!(state, CertState::Revoked(..)),
+                    },
+                )
+                .await?;
+        }
+        Ok(Arc::new(signed))
+    }
+
+    /// Pre-builds the responses of these serials now (after their status changed, or
+    /// to refresh them), in the store and in memory.
     pub async fn prebuild_ocsp(&self, serials: &[String]) -> Result<()> {
         if self.ocsp.is_none() {
             return Ok(());
         }
+        let bytes: Vec<Vec<u8>> = serials
+            .iter()
+            .map(|s| hex::decode(s).map_err(|_| crate::RaError::Invalid("err.internal")))
+            .collect::<Result<_>>()?;
+        // Whatever memory holds about them is void from here on.
+        self.ocsp_memory.forget(&bytes);
         let now = self.now();
-        for s in serials {
-            self.build_ocsp(HashAlg::Sha1, s, now).await?;
+        for (hex_serial, serial) in serials.iter().zip(&bytes) {
+            let epoch = self.ocsp_memory.epoch();
+            let state = self.store.certificate_state(SERVER_CA, hex_serial).await?;
+            if state == CertState::Unknown {
+                continue;
+            }
+            let signed = self.build_ocsp(HashAlg::Sha1, serial, state, now).await?;
+            self.ocsp_memory
+                .insert(epoch, HashAlg::Sha1, serial, signed);
         }
         Ok(())
     }
 
-    /// Rebuilds missing or day-old responses, at most `limit` per call. Returns how many.
+    /// Rebuilds missing, day-old or outdated responses, at most `limit` per call.
+    /// Returns how many.
     pub async fn refresh_ocsp(&self, limit: i64) -> Result<usize> {
         if self.ocsp.is_none() {
             return Ok(0);
@@ -93,11 +172,83 @@ impl Ra {
         self.prebuild_ocsp(&serials).await?;
         Ok(serials.len())
     }
+
+    /// Fills the memory with the stored responses that state their certificate's
+    /// current status, newest certificates first, up to its capacity. Run at start (in
+    /// the background: until it is done, requests are answered from the store).
+    /// Returns how many are held.
+    pub async fn fill_ocsp_memory(&self) -> Result<usize> {
+        if self.ocsp.is_none() {
+            return Ok(0);
+        }
+        let mut before = i64::MAX;
+        while self.ocsp_memory.len() < self.ocsp_memory.capacity() {
+            let epoch = self.ocsp_memory.epoch();
+            let now = self.now();
+            let (page, more) = self
+                .store
+                .current_ocsp_responses(SERVER_CA, now - OCSP_REFRESH_AFTER_SECS, before, 5_000)
+                .await?;
+            if self.ocsp_memory.epoch() != epoch {
+                // A status changed while the page was read: read it again.
+                continue;
+            }
+            for (hex_serial, s) in page {
+                if let Ok(serial) = hex::decode(&hex_serial) {
+                    let signed = Arc::new(SignedOcsp::new(s.der, s.this_update, s.next_update));
+                    self.ocsp_memory
+                        .insert(epoch, HashAlg::Sha1, &serial, signed);
+                }
+            }
+            match more {
+                Some(id) => before = id,
+                None => break,
+            }
+        }
+        Ok(self.ocsp_memory.len())
+    }
+
+    /// Follows the status changes other instances announce (PostgreSQL), dropping what
+    /// memory holds about each; runs until the process ends. On SQLite there is nothing
+    /// to follow and it returns at once.
+    pub async fn follow_status_changes(&self) {
+        loop {
+            let mut listener = match self.store.status_listener().await {
+                Ok(Some(l)) => l,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!("OCSP: cannot listen for status changes: {e}");
+                    self.ocsp_memory.clear();
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            // Changes made before listening started were not heard.
+            self.ocsp_memory.clear();
+            loop {
+                match listener.next().await {
+                    Ok(StatusChange::Certificate(issuer, serial)) => {
+                        if issuer == SERVER_CA
+                            && let Ok(s) = hex::decode(&serial)
+                        {
+                            self.ocsp_memory.forget(&[s]);
+                        }
+                    }
+                    Ok(StatusChange::Lost) => self.ocsp_memory.clear(),
+                    Err(e) => {
+                        tracing::warn!("OCSP: status listener failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
-fn x509_internal_error() -> Vec<u8> {
+fn x509_internal_error() -> bytes::Bytes {
     use der::Encode;
     x509_ocsp::OcspResponse::internal_error()
         .to_der()
         .unwrap_or_default()
+        .into()
 }

@@ -17,6 +17,13 @@ pub fn ra(store: Store, at: OffsetDateTime) -> (Ra, FixedClock, DevPki) {
     let clock = FixedClock::new(at);
     let pki =
         generate_dev_pki(at - time::Duration::days(3 * 365), "Shomei Test", BASE).expect("pki");
+    let ra = instance(store, &clock, &pki);
+    (ra, clock, pki)
+}
+
+/// Another RA instance on `store` (e.g. a second process on the same PostgreSQL
+/// database, or the same one after a restart) with the PKI and clock of the first.
+pub fn instance(store: Store, clock: &FixedClock, pki: &DevPki) -> Ra {
     let server = IssuingCa::from_pem(
         &pki.server_ca.cert_pem,
         &pki.server_ca.key_pem,
@@ -35,7 +42,7 @@ pub fn ra(store: Store, at: OffsetDateTime) -> (Ra, FixedClock, DevPki) {
         &pki.root.cert_pem,
     )
     .expect("staff ca");
-    let ra = Ra::new(
+    Ra::new(
         store,
         Arc::new(clock.clone()),
         server,
@@ -50,8 +57,7 @@ pub fn ra(store: Store, at: OffsetDateTime) -> (Ra, FixedClock, DevPki) {
             &pki.ocsp.key_pem,
         )
         .expect("ocsp responder"),
-    );
-    (ra, clock, pki)
+    )
 }
 
 /// A complete, valid SR3.0 form for `csr`.

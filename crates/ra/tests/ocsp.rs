@@ -5,7 +5,8 @@
 
 use der::asn1::{Null, ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
-use shomei_ra::testing::{issued, ra, request_revocation};
+use shomei_ra::ocsp_memory::OcspReply;
+use shomei_ra::testing::{instance, issued, ra, request_revocation};
 use shomei_store::testing::backends;
 use spki::AlgorithmIdentifierOwned;
 use time::macros::datetime;
@@ -24,7 +25,24 @@ fn sha1(d: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+fn sha256(d: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, d)
+        .as_ref()
+        .to_vec()
+}
+
 fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
+    request_alg(issuer_pem, serial, false)
+}
+
+/// A request with a SHA-1 or (`with_sha256`) a SHA-256 CertID.
+fn request_alg(issuer_pem: &str, serial: &[u8], with_sha256: bool) -> Vec<u8> {
+    type Hash = fn(&[u8]) -> Vec<u8>;
+    let (oid, hash): (&str, Hash) = if with_sha256 {
+        ("2.16.840.1.101.3.4.2.1", sha256)
+    } else {
+        ("1.3.14.3.2.26", sha1)
+    };
     let der = shomei_ca::pki::pem_to_der(issuer_pem, "CERTIFICATE").unwrap_or_default();
     let issuer = Certificate::from_der(&der).unwrap_or_else(|e| panic!("{e}"));
     let name = issuer.tbs_certificate.subject.to_der().unwrap_or_default();
@@ -35,11 +53,11 @@ fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
         .raw_bytes();
     let id = CertId {
         hash_algorithm: AlgorithmIdentifierOwned {
-            oid: ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
+            oid: ObjectIdentifier::new_unwrap(oid),
             parameters: Some(Null.into()),
         },
-        issuer_name_hash: OctetString::new(sha1(&name)).unwrap_or_else(|e| panic!("{e}")),
-        issuer_key_hash: OctetString::new(sha1(key)).unwrap_or_else(|e| panic!("{e}")),
+        issuer_name_hash: OctetString::new(hash(&name)).unwrap_or_else(|e| panic!("{e}")),
+        issuer_key_hash: OctetString::new(hash(key)).unwrap_or_else(|e| panic!("{e}")),
         serial_number: SerialNumber::new(serial).unwrap_or_else(|e| panic!("{e}")),
     };
     let req = OcspRequest {
@@ -205,4 +223,280 @@ async fn ocsp_refresh_before_next_update() {
         "rebuilt after a day"
     );
     assert_eq!(ra.refresh_ocsp(100).await.ok(), Some(0));
+}
+
+async fn serial_of(app: i64, store: &shomei_store::Store) -> Vec<u8> {
+    hex::decode(
+        store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default()
+}
+
+/// The status a reply states (signed replies are verified with the responder's key).
+fn status_of(reply: &OcspReply, responder_pem: &str) -> Option<CertStatus> {
+    match reply {
+        OcspReply::Signed(s) => Some(parse(&s.der, responder_pem).0),
+        OcspReply::Error(_) => None,
+    }
+}
+
+/// Issue #11 item 1: answers come from memory (the same signed bytes each time, SHA-1
+/// and SHA-256 CertIDs alike), and never outlive a status change: while eight clients
+/// ask without pause, every request that starts after the revocation returned is
+/// answered "revoked", and none ever "unknown" or an error. A revocation committed
+/// without its response being rebuilt (a crash between the two) is never answered
+/// "good" after a restart: the stored response states a status the certificate no
+/// longer has. Both backends.
+#[tokio::test]
+async fn issue11_ocsp_memory_follows_every_status_change() {
+    for db in backends().await {
+        let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app) = issued(&ra, staff.id, CSR).await;
+        let serial = serial_of(app, &db.store).await;
+        let req = request(&pki.server_ca.cert_pem, &serial);
+        let (first, second) = (ra.ocsp_reply(&req).await, ra.ocsp_reply(&req).await);
+        match (&first, &second) {
+            (OcspReply::Signed(x), OcspReply::Signed(y)) => {
+                assert!(
+                    std::sync::Arc::ptr_eq(x, y),
+                    "served from memory on {}",
+                    db.name
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            status_of(&first, &pki.ocsp.cert_pem),
+            Some(CertStatus::Good(_))
+        ));
+        let req256 = request_alg(&pki.server_ca.cert_pem, &serial, true);
+        let (x, y) = (ra.ocsp_reply(&req256).await, ra.ocsp_reply(&req256).await);
+        assert!(matches!(
+            status_of(&x, &pki.ocsp.cert_pem),
+            Some(CertStatus::Good(_))
+        ));
+        assert_eq!(x.der(), y.der(), "SHA-256 CertIDs kept too");
+
+        // Eight clients asking without pause while staff revoke.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for i in 0..8 {
+            let (ra, done, stop, pem) = (
+                ra.clone(),
+                done.clone(),
+                stop.clone(),
+                pki.ocsp.cert_pem.clone(),
+            );
+            let req = if i % 2 == 0 {
+                req.clone()
+            } else {
+                req256.clone()
+            };
+            clients.push(tokio::spawn(async move {
+                let (mut good_after, mut wrong, mut n) = (0, 0, 0);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let after = done.load(std::sync::atomic::Ordering::SeqCst);
+                    let reply = ra.ocsp_reply(&req).await;
+                    match status_of(&reply, &pem) {
+                        Some(CertStatus::Good(_)) if after => good_after += 1,
+                        Some(CertStatus::Good(_)) | Some(CertStatus::Revoked(_)) => {}
+                        _ => wrong += 1,
+                    }
+                    n += 1;
+                    tokio::task::yield_now().await;
+                }
+                (good_after, wrong, n)
+            }));
+        }
+        let rev = request_revocation(&ra, a.id, app, "end_of_service")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        clock.advance(time::Duration::minutes(30));
+        ra.confirm_revocation(staff.id, rev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in clients {
+            let (good_after, wrong, n) = c.await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(n > 0);
+            assert_eq!(
+                good_after, 0,
+                "\"good\" after the revocation on {}",
+                db.name
+            );
+            assert_eq!(wrong, 0, "only good or revoked on {}", db.name);
+        }
+        for r in [&req, &req256] {
+            assert!(matches!(
+                status_of(&ra.ocsp_reply(r).await, &pki.ocsp.cert_pem),
+                Some(CertStatus::Revoked(_))
+            ));
+        }
+
+        // A crash between a revocation's commit and its response: restart.
+        let (_, app2) = issued(&ra, staff.id, CSR).await;
+        let serial2 = serial_of(app2, &db.store).await;
+        let req2 = request(&pki.server_ca.cert_pem, &serial2);
+        assert!(matches!(
+            status_of(&ra.ocsp_reply(&req2).await, &pki.ocsp.cert_pem),
+            Some(CertStatus::Good(_))
+        ));
+        sqlx::query(
+            "UPDATE certificates SET revoked_at = $1, revocation_reason = 1 WHERE serial = $2",
+        )
+        .bind(ra.now())
+        .bind(hex::encode(&serial2))
+        .execute(db.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let restarted = instance(db.store.clone(), &clock, &pki);
+        let held = restarted
+            .fill_ocsp_memory()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            held, 1,
+            "only the first certificate's revoked response is loaded on {}",
+            db.name
+        );
+        assert!(
+            matches!(
+                status_of(&restarted.ocsp_reply(&req2).await, &pki.ocsp.cert_pem),
+                Some(CertStatus::Revoked(_))
+            ),
+            "the stale \"good\" is not served on {}",
+            db.name
+        );
+        assert!(
+            restarted.refresh_ocsp(100).await.ok() == Some(0),
+            "the answer signed on demand was stored with its status"
+        );
+    }
+}
+
+/// Issue #11 item 1, several instances on PostgreSQL: a revocation made by one
+/// instance reaches the memory of another as it commits (LISTEN/NOTIFY), so the other
+/// answers "revoked" without a restart. (SQLite: one process owns the database.)
+#[tokio::test]
+async fn issue11_revocation_reaches_every_instance() {
+    let Some(db) = shomei_store::testing::postgres().await else {
+        return;
+    };
+    let (a_ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+    let staff = a_ra
+        .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (a, app) = issued(&a_ra, staff.id, CSR).await;
+    let serial = serial_of(app, &db.store).await;
+    let req = request(&pki.server_ca.cert_pem, &serial);
+    let b_store = shomei_store::Store::connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b_ra = instance(b_store, &clock, &pki);
+    let follower = b_ra.clone();
+    let follow = tokio::spawn(async move { follower.follow_status_changes().await });
+    // Listening has started once the first clear happened; give it a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(b_ra.fill_ocsp_memory().await.ok(), Some(1));
+    let (x, y) = (b_ra.ocsp_reply(&req).await, b_ra.ocsp_reply(&req).await);
+    match (&x, &y) {
+        (OcspReply::Signed(x), OcspReply::Signed(y)) => assert!(std::sync::Arc::ptr_eq(x, y)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        status_of(&x, &pki.ocsp.cert_pem),
+        Some(CertStatus::Good(_))
+    ));
+    let rev = request_revocation(&a_ra, a.id, app, "end_of_service")
+        .await
+        .unwrap_or_else(|k| panic!("{k}"));
+    a_ra.confirm_revocation(staff.id, rev)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let mut revoked = false;
+    // The target is within a second; allow slack on a loaded test machine.
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        if matches!(
+            status_of(&b_ra.ocsp_reply(&req).await, &pki.ocsp.cert_pem),
+            Some(CertStatus::Revoked(_))
+        ) {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    follow.abort();
+    assert!(revoked, "the other instance answers revoked");
+    eprintln!(
+        "revocation reached the other instance in {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue #11 item 1: requests for serials never issued cost at most
+/// UNKNOWN_SIGNATURES_PER_SECOND signatures a second; beyond, the unsigned
+/// `unauthorized`; a signed "unknown" is reused; never "good".
+#[tokio::test]
+async fn issue11_unknown_serials_cannot_burn_signatures() {
+    let db = shomei_store::testing::sqlite().await;
+    let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+    let mut signed = Vec::new();
+    let mut refused = 0;
+    for i in 0..200_u32 {
+        let mut serial = vec![0x42; 16];
+        serial[12..].copy_from_slice(&i.to_be_bytes());
+        let reply = ra
+            .ocsp_reply(&request(&pki.server_ca.cert_pem, &serial))
+            .await;
+        match &reply {
+            OcspReply::Signed(_) => {
+                assert!(matches!(
+                    status_of(&reply, &pki.ocsp.cert_pem),
+                    Some(CertStatus::Unknown(_))
+                ));
+                signed.push((serial, reply));
+            }
+            OcspReply::Error(der) => {
+                let r = OcspResponse::from_der(der).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(r.response_status, OcspResponseStatus::Unauthorized);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        signed.len(),
+        shomei_ra::ocsp_memory::UNKNOWN_SIGNATURES_PER_SECOND as usize
+    );
+    assert_eq!(refused, 200 - signed.len());
+    let (serial, first) = &signed[0];
+    let again = ra
+        .ocsp_reply(&request(&pki.server_ca.cert_pem, serial))
+        .await;
+    assert_eq!(again.der(), first.der(), "reused, not signed again");
+    clock.advance(time::Duration::seconds(1));
+    let mut serial = vec![0x43; 16];
+    serial[0] = 0x11;
+    assert!(
+        matches!(
+            ra.ocsp_reply(&request(&pki.server_ca.cert_pem, &serial))
+                .await,
+            OcspReply::Signed(_)
+        ),
+        "a new second, a new budget"
+    );
 }

@@ -141,6 +141,9 @@ pub struct Pki {
     /// (40 hex digits) or its last 20 digits (the openssl-blacklist form). Default:
     /// `weak-keys/` in the data directory; a missing directory is an empty list.
     pub weak_keys_dir: Option<PathBuf>,
+    /// How many OCSP responses the responder keeps in memory (about 1 KB each; the most
+    /// recent certificates' first). Requests for others are answered from the database.
+    pub ocsp_memory_entries: usize,
 }
 
 impl Default for Config {
@@ -175,6 +178,7 @@ impl Default for Pki {
             public_base_url: String::new(),
             operator: "Shomei Development".into(),
             weak_keys_dir: None,
+            ocsp_memory_entries: shomei_ra::ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
         }
     }
 }

@@ -255,6 +255,18 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         Ok(n) => tracing::info!(n, "TOTP secrets sealed with the current key"),
         Err(e) => return Err(format!("cannot seal the TOTP secrets: {e}")),
     }
+    // OCSP from memory (issue #11): filled in the background (until then requests are
+    // answered from the database); on PostgreSQL, other instances' status changes drop
+    // what memory holds about them as they commit.
+    let fill_ra = ra.clone();
+    tokio::spawn(async move {
+        match fill_ra.fill_ocsp_memory().await {
+            Ok(n) => tracing::info!(n, "OCSP responses in memory"),
+            Err(e) => tracing::error!("OCSP memory fill failed: {e}"),
+        }
+    });
+    let follow_ra = ra.clone();
+    tokio::spawn(async move { follow_ra.follow_status_changes().await });
     let crl_ra = ra.clone();
     let root_pki = pki.clone();
     let crl_task = tokio::spawn(async move {

@@ -220,7 +220,9 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         &s.ocsp.key_pem,
     )
     .map_err(|e| format!("cannot load the OCSP responder certificate and key: {e}"))?;
-    Ok(Ra::new(store, clock(), server, login, staff, policy).with_ocsp(ocsp))
+    Ok(Ra::new(store, clock(), server, login, staff, policy)
+        .with_ocsp(ocsp)
+        .with_ocsp_memory(cfg.pki.ocsp_memory_entries))
 }
 
 /// The system clock, or — in debug builds only, for the browser tests that must cross

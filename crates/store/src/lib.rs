@@ -93,6 +93,18 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database URL (for PostgreSQL's LISTEN connection); never printed.
+    url: Redacted,
+}
+
+/// A value kept out of `Debug` output (the database URL may carry a password).
+#[derive(Clone)]
+struct Redacted(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("…")
+    }
 }
 
 #[rustfmt::skip]
@@ -114,6 +126,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (15, include_str!("../migrations/sqlite/0015_ari.sql")),
     (16, include_str!("../migrations/sqlite/0016_acme_orders.sql")),
     (17, include_str!("../migrations/sqlite/0017_domain_challenges.sql")),
+    (18, include_str!("../migrations/sqlite/0018_ocsp_memory.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -134,6 +147,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (15, include_str!("../migrations/postgres/0015_ari.sql")),
     (16, include_str!("../migrations/postgres/0016_acme_orders.sql")),
     (17, include_str!("../migrations/postgres/0017_domain_challenges.sql")),
+    (18, include_str!("../migrations/postgres/0018_ocsp_memory.sql")),
 ];
 
 /// Unix seconds.
@@ -176,7 +190,11 @@ impl Store {
                     .await?
             }
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            url: Redacted(url.into()),
+        };
         store.migrate().await?;
         Ok(store)
     }

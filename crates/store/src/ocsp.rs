@@ -3,6 +3,45 @@
 use crate::{Result, Store, Ts};
 use sqlx::Row;
 
+/// A pre-built, signed OCSP response as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOcsp {
+    /// The DER OCSPResponse.
+    pub der: Vec<u8>,
+    /// Its thisUpdate (Unix seconds).
+    pub this_update: Ts,
+    /// Its nextUpdate.
+    pub next_update: Ts,
+    /// Whether it states "revoked" (else "good").
+    pub revoked: bool,
+}
+
+/// The response of a joined row, if it states `revoked` and is valid at `fresh_at`.
+fn stored_of(r: &sqlx::any::AnyRow, revoked: bool, fresh_at: Ts) -> Result<Option<StoredOcsp>> {
+    let states: Option<String> = r.try_get("states")?;
+    let want = if revoked { "revoked" } else { "good" };
+    if states.as_deref() != Some(want) {
+        return Ok(None);
+    }
+    let next_update: Option<i64> = r.try_get("next_update")?;
+    let (Some(der), Some(this_update), Some(next_update)) = (
+        r.try_get::<Option<Vec<u8>>, _>("der")?,
+        r.try_get::<Option<i64>, _>("this_update")?,
+        next_update,
+    ) else {
+        return Ok(None);
+    };
+    if next_update <= fresh_at {
+        return Ok(None);
+    }
+    Ok(Some(StoredOcsp {
+        der,
+        this_update,
+        next_update,
+        revoked,
+    }))
+}
+
 /// A certificate's status as OCSP reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertState {
@@ -52,24 +91,91 @@ impl Store {
         .await?)
     }
 
-    /// Stores (replaces) the response for `serial`.
-    pub async fn save_ocsp(
-        &self,
-        issuer: &str,
-        serial: &str,
-        this_update: Ts,
-        next_update: Ts,
-        der: &[u8],
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der")
+    /// Stores (replaces) the response for `serial`, saying which status it states
+    /// (`good` or `revoked`: a response is only served while its certificate still has
+    /// that status).
+    pub async fn save_ocsp(&self, issuer: &str, serial: &str, response: &StoredOcsp) -> Result<()> {
+        sqlx::query("INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states")
             .bind(issuer)
             .bind(serial)
-            .bind(this_update)
-            .bind(next_update)
-            .bind(der.to_vec())
+            .bind(response.this_update)
+            .bind(response.next_update)
+            .bind(response.der.clone())
+            .bind(if response.revoked { "revoked" } else { "good" })
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The status of `serial` and, if one is stored that states this status and is
+    /// still valid at `fresh_at`, its pre-built response: one query, so a response
+    /// stored before a revocation is never taken for the revoked certificate's.
+    pub async fn ocsp_lookup(
+        &self,
+        issuer: &str,
+        serial: &str,
+        fresh_at: Ts,
+    ) -> Result<(CertState, Option<StoredOcsp>)> {
+        let row = sqlx::query(
+            "SELECT c.revoked_at, c.revocation_reason, o.der, o.this_update, o.next_update, o.states \
+             FROM certificates c LEFT JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
+             WHERE c.issuer = $1 AND c.serial = $2 AND c.status = 'issued'",
+        )
+        .bind(issuer)
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok((CertState::Unknown, None));
+        };
+        let state = match r.try_get::<Option<i64>, _>("revoked_at")? {
+            None => CertState::Good,
+            Some(at) => CertState::Revoked(
+                at,
+                r.try_get::<Option<i64>, _>("revocation_reason")?
+                    .unwrap_or(0),
+            ),
+        };
+        let stored = stored_of(&r, state != CertState::Good, fresh_at)?;
+        Ok((state, stored))
+    }
+
+    /// Valid pre-built responses that state their certificate's current status, newest
+    /// certificates first, `limit` at a time below certificate id `before` (to fill the
+    /// responder's memory at start). Returns the rows and the id to continue below.
+    pub async fn current_ocsp_responses(
+        &self,
+        issuer: &str,
+        fresh_at: Ts,
+        before: i64,
+        limit: i64,
+    ) -> Result<(Vec<(String, StoredOcsp)>, Option<i64>)> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.serial, c.revoked_at, o.der, o.this_update, o.next_update, o.states \
+             FROM certificates c JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
+             WHERE c.issuer = $1 AND c.status = 'issued' AND c.id < $2 AND c.not_after > $3 ORDER BY c.id DESC LIMIT $4",
+        )
+        .bind(issuer)
+        .bind(before)
+        .bind(fresh_at)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for r in &rows {
+            last = Some(r.try_get::<i64, _>("id")?);
+            let revoked = r.try_get::<Option<i64>, _>("revoked_at")?.is_some();
+            if let Some(stored) = stored_of(r, revoked, fresh_at)? {
+                out.push((r.try_get("serial")?, stored));
+            }
+        }
+        let more = if rows.len() as i64 == limit {
+            last
+        } else {
+            None
+        };
+        Ok((out, more))
     }
 
     /// Issued, unexpired serials whose response is missing or was built before
@@ -83,7 +189,8 @@ impl Store {
     ) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
-             WHERE c.issuer = $1 AND c.status = 'issued' AND c.not_after > $2 AND (o.serial IS NULL OR o.this_update < $3) ORDER BY c.id LIMIT $4",
+             WHERE c.issuer = $1 AND c.status = 'issued' AND c.not_after > $2 \
+             AND (o.serial IS NULL OR o.this_update < $3 OR o.states IS NULL OR o.states <> CASE WHEN c.revoked_at IS NULL THEN 'good' ELSE 'revoked' END) ORDER BY c.id LIMIT $4",
         )
         .bind(issuer)
         .bind(now)
@@ -92,5 +199,53 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get("serial")?)).collect()
+    }
+}
+
+/// Changes of certificates' status made by any instance, announced by PostgreSQL at
+/// commit (`LISTEN shomei_cert_status`, filled by a trigger of migration 0018).
+pub struct StatusListener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for StatusListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusListener")
+    }
+}
+
+/// What a [`StatusListener`] heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    /// The status of this issuer's serial changed.
+    Certificate(String, String),
+    /// The connection was lost (and is re-established on the next call):
+    /// announcements may have been missed.
+    Lost,
+}
+
+impl StatusListener {
+    /// The next change.
+    pub async fn next(&mut self) -> Result<StatusChange> {
+        Ok(match self.0.try_recv().await? {
+            None => StatusChange::Lost,
+            Some(n) => match n.payload().split_once(' ') {
+                Some((issuer, serial)) => {
+                    StatusChange::Certificate(issuer.to_string(), serial.to_string())
+                }
+                None => StatusChange::Lost,
+            },
+        })
+    }
+}
+
+impl Store {
+    /// A listener for status changes made by every instance: `None` on SQLite (one
+    /// process owns the database; its own changes go through its RA).
+    pub async fn status_listener(&self) -> Result<Option<StatusListener>> {
+        if self.backend != crate::Backend::Postgres {
+            return Ok(None);
+        }
+        let mut l = sqlx::postgres::PgListener::connect(&self.url.0).await?;
+        l.listen("shomei_cert_status").await?;
+        Ok(Some(StatusListener(l)))
     }
 }

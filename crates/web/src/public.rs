@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use shomei_ra::ocsp_memory::OcspReply;
 
 /// The public routes.
 pub fn router(state: Shared) -> Router {
@@ -84,27 +85,69 @@ async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
     }
 }
 
-fn ocsp_response(der: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/ocsp-response"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        der,
-    )
-        .into_response()
+/// An OCSP answer over HTTP. Signed responses carry the RFC 5019 (section 6) caching
+/// headers, so a CDN or proxy can serve them: `max-age` no longer than an hour nor past
+/// nextUpdate, `Last-Modified` (thisUpdate), `Expires` (nextUpdate) and a strong `ETag`
+/// (a GET with a matching `If-None-Match` gets 304). Error answers are not cached.
+fn ocsp_response(reply: OcspReply, now: i64, if_none_match: Option<&[u8]>) -> Response {
+    let signed = match reply {
+        OcspReply::Error(der) => {
+            return (
+                [
+                    (header::CONTENT_TYPE, "application/ocsp-response"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                der,
+            )
+                .into_response();
+        }
+        OcspReply::Signed(s) => s,
+    };
+    let max_age = (signed.next_update - now).clamp(0, 3600);
+    let cache_control = format!("max-age={max_age}, public, no-transform, must-revalidate");
+    let headers = [
+        (header::CONTENT_TYPE, "application/ocsp-response".to_owned()),
+        (header::CACHE_CONTROL, cache_control),
+        (header::LAST_MODIFIED, http_date(signed.this_update)),
+        (header::EXPIRES, http_date(signed.next_update)),
+        (header::ETAG, signed.etag.clone()),
+    ];
+    if if_none_match.is_some_and(|v| v == signed.etag.as_bytes()) {
+        return (axum::http::StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (headers, signed.der.clone()).into_response()
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate).
+fn http_date(unix: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
 }
 
 /// POST /ocsp/server (RFC 6960 A.1.1): the body is the DER request.
 async fn ocsp_post(State(st): State<Shared>, body: axum::body::Bytes) -> Response {
     if body.len() > 10 * 1024 {
-        return ocsp_response(shomei_ca::ocsp::malformed());
+        return ocsp_response(
+            OcspReply::Error(shomei_ca::ocsp::malformed().into()),
+            0,
+            None,
+        );
     }
-    ocsp_response(st.ra.ocsp_answer(&body).await)
+    let reply = st.ra.ocsp_reply(&body).await;
+    ocsp_response(reply, st.ra.now(), None)
 }
 
 /// GET /ocsp/server/{base64 of the DER request, URL-encoded} (RFC 6960 A.1.1).
-async fn ocsp_get(State(st): State<Shared>, Path(request): Path<String>) -> Response {
+async fn ocsp_get(
+    State(st): State<Shared>,
+    Path(request): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     use base64::Engine;
     // Path already URL-decoded by axum; some clients also leave '+' and '/' raw.
     let cleaned: String = request.chars().filter(|c| !c.is_whitespace()).collect();
@@ -113,9 +156,17 @@ async fn ocsp_get(State(st): State<Shared>, Path(request): Path<String>) -> Resp
         .or_else(|_| {
             base64::engine::general_purpose::URL_SAFE.decode(cleaned.trim_start_matches('/'))
         });
+    let inm = headers.get(header::IF_NONE_MATCH).map(|v| v.as_bytes());
     match der {
-        Ok(d) if d.len() <= 10 * 1024 => ocsp_response(st.ra.ocsp_answer(&d).await),
-        _ => ocsp_response(shomei_ca::ocsp::malformed()),
+        Ok(d) if d.len() <= 10 * 1024 => {
+            let reply = st.ra.ocsp_reply(&d).await;
+            ocsp_response(reply, st.ra.now(), inm)
+        }
+        _ => ocsp_response(
+            OcspReply::Error(shomei_ca::ocsp::malformed().into()),
+            0,
+            None,
+        ),
     }
 }
 

@@ -7,3 +7,4 @@ mod common;
 mod downloads_coupons;
 mod lifecycle;
 mod portal;
+mod public_ocsp;

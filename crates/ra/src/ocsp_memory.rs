@@ -1,0 +1,244 @@
+//! The OCSP responder's memory (issue #11 item 1): signed responses of issued
+//! certificates kept in memory, so a request costs a parse and a map lookup, not a
+//! store query. The store stays the source of truth:
+//!
+//! - every entry was read from (or written to) the store together with the status it
+//!   states, and is only inserted if no status change was announced meanwhile (an
+//!   epoch counter bumped by every change, local or from another instance), so a
+//!   response read just before a revocation can never be kept after it;
+//! - a revocation, an issuance or a refresh replaces entries through the same code path
+//!   that writes the store ([`crate::Ra::prebuild_ocsp`]); on PostgreSQL the other
+//!   instances hear of it at commit (`LISTEN`) and drop theirs;
+//! - answers for serials that were never issued are signed at most
+//!   [`UNKNOWN_SIGNATURES_PER_SECOND`] times a second and kept for a few minutes, so
+//!   random serials cannot make the responder sign without end.
+
+use bytes::Bytes;
+use shomei_ca::ocsp::HashAlg;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// How many responses the memory holds by default (about 1 KB each).
+pub const DEFAULT_OCSP_MEMORY_ENTRIES: usize = 200_000;
+/// How many answers about never-issued serials may be signed per second; beyond this
+/// such requests get the unsigned `unauthorized` answer.
+pub const UNKNOWN_SIGNATURES_PER_SECOND: u32 = 50;
+/// How long a signed "unknown" answer is reused.
+pub const UNKNOWN_KEEP_SECS: i64 = 300;
+/// How many "unknown" answers are kept at most.
+const UNKNOWN_ENTRIES: usize = 10_000;
+
+/// A signed response ready to send, with what HTTP caching needs (RFC 5019 section 6).
+#[derive(Debug)]
+pub struct SignedOcsp {
+    /// The DER OCSPResponse.
+    pub der: Bytes,
+    /// thisUpdate (Unix seconds).
+    pub this_update: i64,
+    /// nextUpdate (Unix seconds).
+    pub next_update: i64,
+    /// A strong entity tag: the hex SHA-256 of the response, quoted.
+    pub etag: String,
+}
+
+impl SignedOcsp {
+    /// Wraps a signed response.
+    pub fn new(der: Vec<u8>, this_update: i64, next_update: i64) -> SignedOcsp {
+        let etag = format!(
+            "\"{}\"",
+            hex::encode(&ring::digest::digest(&ring::digest::SHA256, &der).as_ref()[..16])
+        );
+        SignedOcsp {
+            der: Bytes::from(der),
+            this_update,
+            next_update,
+            etag,
+        }
+    }
+}
+
+/// What the responder answers.
+#[derive(Debug, Clone)]
+pub enum OcspReply {
+    /// A signed response (good, revoked or unknown).
+    Signed(Arc<SignedOcsp>),
+    /// An unsigned error response (malformedRequest, unauthorized, internalError):
+    /// never cached by HTTP caches.
+    Error(Bytes),
+}
+
+impl OcspReply {
+    /// The DER bytes.
+    pub fn der(&self) -> &Bytes {
+        match self {
+            OcspReply::Signed(s) => &s.der,
+            OcspReply::Error(b) => b,
+        }
+    }
+}
+
+type Key = (u8, Box<[u8]>);
+
+fn key(alg: HashAlg, serial: &[u8]) -> Key {
+    let a = match alg {
+        HashAlg::Sha1 => 1,
+        HashAlg::Sha256 => 2,
+    };
+    (a, serial.into())
+}
+
+/// The memory: responses of issued certificates, recent "unknown" answers, the epoch
+/// of announced changes and the budget of "unknown" signatures.
+#[derive(Debug)]
+pub(crate) struct OcspMemory {
+    issued: RwLock<HashMap<Key, Arc<SignedOcsp>>>,
+    unknown: Mutex<HashMap<Key, (Arc<SignedOcsp>, i64)>>,
+    epoch: AtomicU64,
+    capacity: usize,
+    budget: Mutex<(i64, u32)>,
+}
+
+impl OcspMemory {
+    pub(crate) fn new(capacity: usize) -> OcspMemory {
+        OcspMemory {
+            issued: RwLock::default(),
+            unknown: Mutex::default(),
+            epoch: AtomicU64::new(0),
+            capacity,
+            budget: Mutex::new((0, 0)),
+        }
+    }
+
+    /// The epoch: read it before reading the store; pass it to [`OcspMemory::insert`].
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// A response of an issued certificate signed at or after `built_after`.
+    pub(crate) fn get(
+        &self,
+        alg: HashAlg,
+        serial: &[u8],
+        built_after: i64,
+    ) -> Option<Arc<SignedOcsp>> {
+        let map = self.issued.read().ok()?;
+        map.get(&key(alg, serial))
+            .filter(|s| s.this_update >= built_after)
+            .cloned()
+    }
+
+    /// A recent "unknown" answer.
+    pub(crate) fn get_unknown(
+        &self,
+        alg: HashAlg,
+        serial: &[u8],
+        now: i64,
+    ) -> Option<Arc<SignedOcsp>> {
+        let map = self.unknown.lock().ok()?;
+        map.get(&key(alg, serial))
+            .filter(|(_, until)| *until > now)
+            .map(|(s, _)| s.clone())
+    }
+
+    /// Keeps a response read or built at `epoch`, unless a change was announced since.
+    pub(crate) fn insert(&self, epoch: u64, alg: HashAlg, serial: &[u8], signed: Arc<SignedOcsp>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Ok(mut map) = self.issued.write() else {
+            return;
+        };
+        // Checked under the write lock: `forget` bumps the epoch before taking it.
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        let k = key(alg, serial);
+        if map.len() >= self.capacity
+            && !map.contains_key(&k)
+            && let Some(evict) = map.keys().next().cloned()
+        {
+            map.remove(&evict);
+        }
+        map.insert(k, signed);
+    }
+
+    /// Keeps an "unknown" answer for a few minutes, unless a change was announced since.
+    pub(crate) fn insert_unknown(
+        &self,
+        epoch: u64,
+        alg: HashAlg,
+        serial: &[u8],
+        signed: Arc<SignedOcsp>,
+        now: i64,
+    ) {
+        let Ok(mut map) = self.unknown.lock() else {
+            return;
+        };
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if map.len() >= UNKNOWN_ENTRIES {
+            map.retain(|_, (_, until)| *until > now);
+            if map.len() >= UNKNOWN_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(key(alg, serial), (signed, now + UNKNOWN_KEEP_SECS));
+    }
+
+    /// Whether one more "unknown" answer may be signed in second `now`.
+    pub(crate) fn take_unknown_signature(&self, now: i64) -> bool {
+        let Ok(mut b) = self.budget.lock() else {
+            return false;
+        };
+        if b.0 != now {
+            *b = (now, 0);
+        }
+        if b.1 >= UNKNOWN_SIGNATURES_PER_SECOND {
+            return false;
+        }
+        b.1 += 1;
+        true
+    }
+
+    /// Drops everything kept about these serials (a status change), and makes any
+    /// insertion prepared before it void.
+    pub(crate) fn forget(&self, serials: &[Vec<u8>]) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut map) = self.issued.write() {
+            for s in serials {
+                for alg in [HashAlg::Sha1, HashAlg::Sha256] {
+                    map.remove(&key(alg, s));
+                }
+            }
+        }
+        if let Ok(mut map) = self.unknown.lock() {
+            for s in serials {
+                for alg in [HashAlg::Sha1, HashAlg::Sha256] {
+                    map.remove(&key(alg, s));
+                }
+            }
+        }
+    }
+
+    /// Drops everything (announcements may have been missed).
+    pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut map) = self.issued.write() {
+            map.clear();
+        }
+        if let Ok(mut map) = self.unknown.lock() {
+            map.clear();
+        }
+    }
+
+    /// How many responses of issued certificates are held.
+    pub(crate) fn len(&self) -> usize {
+        self.issued.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
