@@ -445,8 +445,12 @@ function ocsp(cert = issued.ov.files.cert) {
   return out;
 }
 
+// Issue #11: the CRL of the certificate's shard, at the URL its CRL distribution point names.
 async function fetchCrl(name) {
-  const res = await fetch(`http://127.0.0.1:${PORTS.public}/crl/server.crl`);
+  const ext = execFileSync('openssl', ['x509', '-in', issued.ov.files.cert, '-noout', '-ext', 'crlDistributionPoints'], { encoding: 'utf8' });
+  const url = ext.match(/URI:(\S+)/)[1];
+  assert.match(url, /^http:\/\/pki\.example\.jp\/crl\/server\/\d+\.crl$/);
+  const res = await fetch(url.replace('http://pki.example.jp', `http://127.0.0.1:${PORTS.public}`));
   assert.equal(res.status, 200);
   const file = join(OUT, name);
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));

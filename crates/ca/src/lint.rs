@@ -53,6 +53,7 @@ pub(crate) fn tbs_of(der: &[u8]) -> Result<Vec<u8>, LintError> {
 /// Checks a subscriber TLS certificate against the OV/EV profile and the order.
 pub fn lint_server_cert(der: &[u8], order: &ServerOrder, urls: &CaUrls) -> Result<(), LintError> {
     let mut f: Vec<String> = Vec::new();
+    let crl_url = urls.crl_url(order.crl_shard);
     let (rest, cert) =
         X509Certificate::from_der(der).map_err(|e| LintError(vec![format!("unparseable: {e}")]))?;
     if !rest.is_empty() {
@@ -244,7 +245,7 @@ pub fn lint_server_cert(der: &[u8], order: &ServerOrder, urls: &CaUrls) -> Resul
                 let ok = dps.points.iter().any(|p| match &p.distribution_point {
                     Some(DistributionPointName::FullName(names)) => names
                         .iter()
-                        .any(|n| matches!(n, GeneralName::URI(u) if *u == urls.crl && u.starts_with("http://"))),
+                        .any(|n| matches!(n, GeneralName::URI(u) if *u == crl_url && u.starts_with("http://"))),
                     _ => false,
                 });
                 if !ok {

@@ -311,6 +311,7 @@ impl ClientCa {
             this_update,
             next_update,
             entries,
+            None,
         )
     }
 }

@@ -122,6 +122,9 @@ pub struct ServerOrder {
     pub org: OrgSubject,
     /// The validated EV data: present for EV, absent for OV.
     pub ev: Option<EvSubject>,
+    /// The CRL shard the certificate's CRL distribution point names (issue #11);
+    /// `None`: the undivided CRL.
+    pub crl_shard: Option<u32>,
 }
 
 fn printable(s: &str) -> Result<DnValue, CaError> {
@@ -240,7 +243,7 @@ pub(crate) fn server_params(
     }
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     p.crl_distribution_points = vec![CrlDistributionPoint {
-        uris: vec![urls.crl.clone()],
+        uris: vec![urls.crl_url(order.crl_shard)],
     }];
 
     let policy = if order.ev.is_some() {

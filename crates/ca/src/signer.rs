@@ -21,8 +21,11 @@ pub struct CaUrls {
     pub ocsp: String,
     /// URL of the issuing CA's certificate (DER).
     pub ca_issuers: String,
-    /// URL of the issuing CA's CRL (DER).
+    /// URL of the issuing CA's CRL (DER): the CRL of the certificates issued before
+    /// CRLs were partitioned.
     pub crl: String,
+    /// The partitioned CRLs' URLs: this prefix, the shard number, `.crl`.
+    pub crl_shard_prefix: String,
 }
 
 impl CaUrls {
@@ -33,6 +36,17 @@ impl CaUrls {
             ocsp: format!("{base}/ocsp/{slug}"),
             ca_issuers: format!("{base}/ca/{slug}.crt"),
             crl: format!("{base}/crl/{slug}.crl"),
+            crl_shard_prefix: format!("{base}/crl/{slug}/"),
+        }
+    }
+
+    /// The CRL distribution point of a certificate in `shard` (issue #11: CRLs are
+    /// partitioned, each certificate names its shard's CRL); `None`: the undivided CRL
+    /// of the certificates issued before partitioning.
+    pub fn crl_url(&self, shard: Option<u32>) -> String {
+        match shard {
+            Some(n) => format!("{}{n}.crl", self.crl_shard_prefix),
+            None => self.crl.clone(),
         }
     }
 }
@@ -170,14 +184,17 @@ pub struct CrlEntry {
 }
 
 impl IssuingCa {
-    /// Signs a full CRL (v2, AKI, CRL number; BR 7.2.2). Reasons other than those the
-    /// BR allow for TLS CRLs are refused.
+    /// Signs a CRL (v2, AKI, CRL number; BR 7.2.2). Reasons other than those the BR
+    /// allow for TLS CRLs are refused. A partitioned CRL names its URL (the CRL
+    /// distribution point of the certificates it covers) in an issuingDistributionPoint
+    /// with onlyContainsUserCerts (RFC 5280 5.2.5, BR 7.2.2.1).
     pub fn crl(
         &self,
         number: u64,
         this_update: time::OffsetDateTime,
         next_update: time::OffsetDateTime,
         entries: &[CrlEntry],
+        partition: Option<&str>,
     ) -> Result<Vec<u8>, CaError> {
         sign_crl(
             &self.issuer,
@@ -186,6 +203,7 @@ impl IssuingCa {
             this_update,
             next_update,
             entries,
+            partition,
         )
     }
 }
@@ -199,10 +217,11 @@ pub(crate) fn sign_crl(
     this_update: time::OffsetDateTime,
     next_update: time::OffsetDateTime,
     entries: &[CrlEntry],
+    partition: Option<&str>,
 ) -> Result<Vec<u8>, CaError> {
     use rcgen::{
-        CertificateRevocationListParams, KeyIdMethod, RevocationReason as R, RevokedCertParams,
-        SerialNumber,
+        CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint,
+        CrlScope, KeyIdMethod, RevocationReason as R, RevokedCertParams, SerialNumber,
     };
     let revoked_certs = entries
         .iter()
@@ -232,7 +251,12 @@ pub(crate) fn sign_crl(
         this_update,
         next_update,
         crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
-        issuing_distribution_point: None,
+        issuing_distribution_point: partition.map(|url| CrlIssuingDistributionPoint {
+            distribution_point: CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            },
+            scope: Some(CrlScope::UserCertsOnly),
+        }),
         revoked_certs,
         key_identifier_method: KeyIdMethod::PreSpecified(ski.to_vec()),
     };

@@ -49,6 +49,7 @@ fn order(now: OffsetDateTime, csr: &str, ev: bool) -> ServerOrder {
             business_category: BusinessCategory::PrivateOrganization,
             registration_number: "0110-01-012345".into(),
         }),
+        crl_shard: Some(3),
     }
 }
 
@@ -130,7 +131,8 @@ fn ov_profile_fields() {
     let text = format!("{:?}", cert.extensions());
     assert!(text.contains("http://pki.example.jp/ocsp/server"));
     assert!(text.contains("http://pki.example.jp/ca/server.crt"));
-    assert!(text.contains("http://pki.example.jp/crl/server.crl"));
+    // Issue #11: the CRL distribution point names the certificate's CRL shard.
+    assert!(text.contains("http://pki.example.jp/crl/server/3.crl"));
     assert!(cert.extensions().iter().any(|e| matches!(
         e.parsed_extension(),
         ParsedExtension::AuthorityKeyIdentifier(_)

@@ -338,6 +338,7 @@ impl Ra {
         let mut reserved = None;
         for _ in 0..3 {
             let serial = Serial::random()?;
+            let shard = self.crl_shard_for(serial.bytes());
             match self
                 .store
                 .reserve_serial(
@@ -347,20 +348,21 @@ impl Ra {
                     not_before.unix_timestamp(),
                     not_after.unix_timestamp(),
                     &app.spki_sha256,
+                    i64::from(shard),
                     actor,
                     now,
                 )
                 .await
             {
                 Ok(id) => {
-                    reserved = Some((id, serial));
+                    reserved = Some((id, serial, shard));
                     break;
                 }
                 Err(e) if e.is_unique_violation() => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        let (cert_id, serial) = reserved.ok_or(RaError::Invalid("err.serial_collision"))?;
+        let (cert_id, serial, shard) = reserved.ok_or(RaError::Invalid("err.serial_collision"))?;
         // Step 3: build the to-be-signed certificate from validated data only, and lint it.
         let (org, ev) = subjects_of(app.service, &app.details)?;
         let order = ServerOrder {
@@ -372,6 +374,7 @@ impl Ra {
             key: csr.key.clone(),
             org,
             ev,
+            crl_shard: Some(shard),
         };
         let token = match self.server_ca.prepare(&order) {
             Ok(t) => t,

@@ -16,7 +16,8 @@
 //! | [`drafts`] | `start_draft`, `open_draft` (→ [`drafts::Opened`]: open, or already submitted), `save_draft` |
 //! | [`apply`] | `submit` (new, renewal, reissue, switch, continuation: takes the opened draft), `check_form`, `ApplicationForm::of_record` |
 //! | [`contacts`] | `may_change_contacts`, `request_contact_change`, `complete_contact_change` |
-//! | [`revoke`] | `may_revoke`, `request_revocation`, `request_cancellation`, `confirm_revocation`, `revocation_unreachable`, `revocation_denied`, `revocation_deadline`, `refresh_crl`, `refresh_login_crl`, `refresh_stale_crls`, `current_crl`, `current_login_crl` |
+//! | [`revoke`] | `may_revoke`, `request_revocation`, `request_cancellation`, `confirm_revocation`, `revocation_unreachable`, `revocation_denied`, `revocation_deadline` |
+//! | [`crl`] | `refresh_crl`, `refresh_login_crl`, `refresh_stale_crls`, `current_crl`, `current_shard_crl`, `crl_of_certificate`, `crl_urls`, `current_login_crl` |
 //! | [`issue`] | `approve`, `reject`, `withdraw`, `request_documents`, `documents_received`, `may_reissue`, `may_continue`, `continue_if_fresh`, `resume_interrupted_issuance`, `revoke_superseded` |
 //! | [`contract`] | `import_contract`, `switch_targets`, `may_switch`, `may_renew` |
 //! | [`documents`] | `submit_document` |
@@ -45,6 +46,7 @@ pub mod ari;
 pub mod contacts;
 pub mod contract;
 pub mod coupons;
+pub mod crl;
 pub mod documents;
 pub mod domain_checks;
 pub mod drafts;
@@ -118,6 +120,8 @@ pub struct Policy {
     pub keys: Arc<shomei_ca::KeyPolicy>,
     /// The keys that encrypt secrets kept in the database (TOTP secrets).
     pub secrets: Arc<secrets::SecretKeys>,
+    /// How many CRL shards new certificates are spread over (issue #11).
+    pub crl_shards: u32,
 }
 
 impl Default for Policy {
@@ -129,6 +133,7 @@ impl Default for Policy {
             operator_name: "Shomei".into(),
             keys: Arc::default(),
             secrets: Arc::default(),
+            crl_shards: crl::DEFAULT_CRL_SHARDS,
         }
     }
 }
@@ -154,7 +159,7 @@ pub struct Ra {
     /// ACME rate limits.
     pub(crate) rate_limits: acme_orders::RateLimits,
     /// One CRL builder at a time (issue #11).
-    pub(crate) crl_builder: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) crl_builder: Arc<crl::Builder>,
     /// The OCSP responder's memory (issue #11).
     pub(crate) ocsp_memory: Arc<ocsp_memory::OcspMemory>,
     /// Settings.

@@ -2,17 +2,11 @@
 //! revokes, key-compromise blocking, and the CRL (BR 4.9.7, 7.2).
 
 use crate::drafts::OpenDraft;
-use crate::{LOGIN_CA, Ra, RaError, Result, SERVER_CA};
+use crate::{Ra, RaError, Result};
 use serde::{Deserialize, Serialize};
-use shomei_ca::CrlEntry;
 use shomei_model::{AppKind, AppStatus, RevocationReason};
-use shomei_store::revocations::StoredCrl;
-use time::{Duration, OffsetDateTime};
 
-/// nextUpdate − thisUpdate of our CRLs (≤ 7 days, issue #3; BR allows 10).
-pub const CRL_VALIDITY: Duration = Duration::days(7);
-/// A CRL is re-signed once it is older than this, even without revocations (≤ 24 h).
-pub const CRL_REFRESH_AFTER: Duration = Duration::hours(23);
+pub use crate::crl::{CRL_REFRESH_AFTER, CRL_VALIDITY};
 
 /// The revocation form as kept in the draft.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,126 +173,6 @@ impl Ra {
         self.prebuild_ocsp(&serials).await?;
         Ok(serials)
     }
-
-    /// Signs a new CRL of the issuing CA with the next CRL number and stores it.
-    pub async fn refresh_crl(&self) -> Result<StoredCrl> {
-        self.refresh_crl_of(SERVER_CA).await
-    }
-
-    /// The issuing CA's CRL to serve: the latest signed one (issue #11: a request never
-    /// builds a CRL, so concurrent GETs cannot make the server sign over and over); a
-    /// CRL is built here only if none exists or the latest has expired.
-    pub async fn current_crl(&self) -> Result<StoredCrl> {
-        self.current_crl_of(SERVER_CA).await
-    }
-
-    /// The login CA's CRL (revoked login certificates, R-L5), as [`Ra::current_crl`].
-    pub async fn current_login_crl(&self) -> Result<StoredCrl> {
-        self.current_crl_of(LOGIN_CA).await
-    }
-
-    /// Signs new CRLs of the issuing and login CAs if a revocation is newer than the
-    /// latest, or the latest is due for refresh (the periodic task and start-up: they
-    /// catch up after a crash between a revocation and its CRL).
-    pub async fn refresh_stale_crls(&self) -> Result<()> {
-        for slug in [SERVER_CA, LOGIN_CA] {
-            if self.crl_is_stale(slug).await? {
-                self.refresh_crl_of(slug).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Signs a new CRL of the login CA (after a login certificate was revoked).
-    pub async fn refresh_login_crl(&self) -> Result<StoredCrl> {
-        self.refresh_crl_of(LOGIN_CA).await
-    }
-
-    /// Signs a new CRL of `slug` (the issuing CA or the login CA) with the next CRL
-    /// number and stores it.
-    async fn refresh_crl_of(&self, slug: &str) -> Result<StoredCrl> {
-        let asked = self.now();
-        // One builder at a time in this process; whoever waited gets the CRL signed
-        // meanwhile if it began after they asked (it holds their revocation).
-        let _one = self.crl_builder.lock().await;
-        if let Some(c) = self.store.latest_crl(slug).await?
-            && c.this_update > asked
-        {
-            return Ok(c);
-        }
-        let now = self.clock.now();
-        let number = self.store.next_crl_number(slug).await?;
-        let raw = if slug == SERVER_CA {
-            // Entries stay until a day after the certificate expired.
-            self.store
-                .revoked_entries(SERVER_CA, (now - Duration::days(1)).unix_timestamp())
-                .await?
-        } else {
-            self.store.client_revoked_entries(slug).await?
-        };
-        let entries = raw
-            .into_iter()
-            .map(|e| {
-                Ok(CrlEntry {
-                    serial: hex_bytes(&e.serial)?,
-                    revoked_at: OffsetDateTime::from_unix_timestamp(e.revoked_at)
-                        .map_err(|_| RaError::Invalid("err.internal"))?,
-                    reason: u8::try_from(e.reason).map_err(|_| RaError::Invalid("err.internal"))?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = now + CRL_VALIDITY;
-        let number_u64 = u64::try_from(number).unwrap_or_default();
-        let der = if slug == SERVER_CA {
-            self.server_ca.crl(number_u64, now, next, &entries)?
-        } else {
-            self.login_ca.crl(number_u64, now, next, &entries)?
-        };
-        let crl = StoredCrl {
-            number,
-            this_update: now.unix_timestamp(),
-            next_update: next.unix_timestamp(),
-            der,
-        };
-        self.store.save_crl(slug, &crl).await?;
-        tracing::info!(slug, number, entries = entries.len(), "CRL signed");
-        Ok(crl)
-    }
-
-    async fn current_crl_of(&self, slug: &str) -> Result<StoredCrl> {
-        match self.store.latest_crl(slug).await? {
-            Some(c) if self.now() < c.next_update => Ok(c),
-            _ => self.refresh_crl_of(slug).await,
-        }
-    }
-
-    async fn crl_is_stale(&self, slug: &str) -> Result<bool> {
-        let now = self.now();
-        let latest_revocation = if slug == SERVER_CA {
-            self.store.latest_revocation_at(SERVER_CA).await?
-        } else {
-            self.store.latest_client_revocation_at(slug).await?
-        };
-        Ok(match self.store.latest_crl(slug).await? {
-            Some(c) => {
-                now - c.this_update >= CRL_REFRESH_AFTER.whole_seconds()
-                    || now >= c.next_update
-                    || latest_revocation.is_some_and(|r| r >= c.this_update)
-            }
-            None => true,
-        })
-    }
-}
-
-fn hex_bytes(s: &str) -> Result<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            s.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .ok_or(RaError::Invalid("err.internal"))
-        })
-        .collect()
 }
 
 impl Ra {

@@ -6,6 +6,7 @@ mod account_care;
 mod acme;
 mod continuation;
 mod coupons;
+mod crl_shards;
 mod domain_checks;
 mod login_cert;
 mod mail;

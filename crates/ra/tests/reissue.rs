@@ -63,6 +63,14 @@ async fn r_ri4_revoke_at_reissue() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (a, app) = issued(&ra, staff.id, CSR).await;
+        let old_serial = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default();
         let re = reissued(&ra, staff.id, a.id, app, CSR2, "now")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -81,7 +89,10 @@ async fn r_ri4_revoke_at_reissue() {
             "same contract"
         );
         assert!(new.is_some_and(|x| x.cert_not_after.is_some() && x.cert_revoked_at.is_none()));
-        let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        let crl = ra
+            .crl_of_certificate(&old_serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let (_, parsed) =
             x509_parser::revocation_list::CertificateRevocationList::from_der(&crl.der)
                 .unwrap_or_else(|e| panic!("{e}"));

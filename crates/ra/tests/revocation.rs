@@ -50,7 +50,11 @@ async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
             .flatten()
             .map(|c| c.serial)
             .unwrap_or_default();
-        let crl0 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        // Issue #11: the certificate's CRL is its shard's.
+        let crl0 = ra
+            .crl_of_certificate(&serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(crl_entries(&crl0.der).is_empty());
 
         let rev = request_revocation(&ra, a.id, app, "content_change")
@@ -84,7 +88,15 @@ async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
                 .flatten()
                 .is_some()
         );
-        assert!(crl_entries(&ra.current_crl().await.map(|c| c.der).unwrap_or_default()).is_empty());
+        assert!(
+            crl_entries(
+                &ra.crl_of_certificate(&serial)
+                    .await
+                    .map(|c| c.der)
+                    .unwrap_or_default()
+            )
+            .is_empty()
+        );
 
         clock.advance(time::Duration::hours(2));
         let revoked = ra
@@ -92,7 +104,10 @@ async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(revoked, vec![serial.clone()]);
-        let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        let crl = ra
+            .crl_of_certificate(&serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             crl_entries(&crl.der),
             vec![(serial.clone(), Some(4))],
@@ -132,8 +147,12 @@ async fn r_v4_phone_confirmation_revokes_and_crl_lists_it() {
         assert!(!ra.may_revoke(&target).await.unwrap_or(true));
         // The CRL number survives a "restart" (a new RA on the same store).
         let (ra2, _, _) =
-            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-25 10:00:00 UTC));
-        let crl2 = ra2.refresh_crl().await.unwrap_or_else(|e| panic!("{e}"));
+            shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-26 10:00:00 UTC));
+        assert!(ra2.refresh_crl().await.unwrap_or_else(|e| panic!("{e}")) > 0);
+        let crl2 = ra2
+            .crl_of_certificate(&serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(crl2.number > crl.number);
     }
 }
@@ -174,8 +193,15 @@ async fn key_compromise_blocks_the_key_everywhere() {
             "both certificates with the key on {}",
             db.name
         );
-        let crl = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(crl_entries(&crl.der).iter().all(|(_, r)| *r == Some(1)));
+        for serial in &revoked {
+            let crl = ra
+                .crl_of_certificate(serial)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let entries = crl_entries(&crl.der);
+            assert!(entries.contains(&(serial.clone(), Some(1))));
+            assert!(entries.iter().all(|(_, r)| *r == Some(1)));
+        }
         // The key is refused on submission from now on.
         let refused = ra
             .submit(
@@ -349,7 +375,10 @@ async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("certificate"));
-        let crl0 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        let crl0 = ra
+            .crl_of_certificate(&cert.serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         // Revoked, and the process dies before signing the CRL.
         clock.advance(time::Duration::seconds(5));
         db.store
@@ -358,7 +387,8 @@ async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
             .unwrap_or_else(|e| panic!("{e}"));
         let gets = (0..8).map(|_| {
             let ra = ra.clone();
-            tokio::spawn(async move { ra.current_crl().await.map(|c| c.number) })
+            let serial = cert.serial.clone();
+            tokio::spawn(async move { ra.crl_of_certificate(&serial).await.map(|c| c.number) })
         });
         for g in gets {
             let n = g.await.ok().and_then(Result::ok);
@@ -374,7 +404,10 @@ async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
         ra.refresh_stale_crls()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let crl1 = ra.current_crl().await.unwrap_or_else(|e| panic!("{e}"));
+        let crl1 = ra
+            .crl_of_certificate(&cert.serial)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(crl1.number, crl0.number + 1);
         assert_eq!(crl_entries(&crl1.der), vec![(cert.serial.clone(), Some(4))]);
         clock.advance(time::Duration::seconds(60));
@@ -382,7 +415,10 @@ async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            ra.current_crl().await.map(|c| c.number).ok(),
+            ra.crl_of_certificate(&cert.serial)
+                .await
+                .map(|c| c.number)
+                .ok(),
             Some(crl1.number),
             "not signed again on {}",
             db.name

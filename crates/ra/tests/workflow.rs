@@ -434,6 +434,7 @@ async fn interrupted_issuance_resumes_on_restart() {
                 1,
                 2,
                 "x",
+                0,
                 shomei_model::Actor::Staff(1),
                 1,
             )

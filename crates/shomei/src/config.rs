@@ -144,6 +144,9 @@ pub struct Pki {
     /// How many OCSP responses the responder keeps in memory (about 1 KB each; the most
     /// recent certificates' first). Requests for others are answered from the database.
     pub ocsp_memory_entries: usize,
+    /// How many CRL shards new certificates are spread over (1–1024). Changing it
+    /// affects new certificates only; every shard ever used keeps being signed.
+    pub crl_shards: u32,
 }
 
 impl Default for Config {
@@ -179,6 +182,7 @@ impl Default for Pki {
             operator: "Shomei Development".into(),
             weak_keys_dir: None,
             ocsp_memory_entries: shomei_ra::ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
+            crl_shards: shomei_ra::crl::DEFAULT_CRL_SHARDS,
         }
     }
 }
@@ -215,6 +219,12 @@ impl Config {
             ));
         }
         cfg.pki.public_base_url = base;
+        if !(1..=1024).contains(&cfg.pki.crl_shards) {
+            return Err(format!(
+                "pki.crl_shards must be between 1 and 1024, not {}",
+                cfg.pki.crl_shards
+            ));
+        }
         Ok(cfg)
     }
 

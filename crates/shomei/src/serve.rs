@@ -267,6 +267,18 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     });
     let follow_ra = ra.clone();
     tokio::spawn(async move { follow_ra.follow_status_changes().await });
+    // CRLs: a shard a revocation made stale (its own re-signing failed, or a crash came
+    // between) is re-signed within 30 seconds, every shard at least daily.
+    let shard_ra = ra.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            if let Err(e) = shard_ra.refresh_stale_crls().await {
+                tracing::error!("CRL refresh failed: {e}");
+            }
+        }
+    });
     let crl_ra = ra.clone();
     let root_pki = pki.clone();
     let crl_task = tokio::spawn(async move {
@@ -280,9 +292,6 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
                     tracing::warn!("database statistics refresh failed: {e}");
                 }
                 optimized = Some(std::time::Instant::now());
-            }
-            if let Err(e) = crl_ra.refresh_stale_crls().await {
-                tracing::error!("CRL refresh failed: {e}");
             }
             if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
                 tracing::error!("root CRL refresh failed: {e}");

@@ -212,6 +212,7 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         operator_name: cfg.pki.operator.clone(),
         keys: Arc::new(shomei_ca::KeyPolicy { weak_keys }),
         secrets: Arc::new(secret_keys(cfg)?),
+        crl_shards: cfg.pki.crl_shards,
         ..Policy::default()
     };
     let ocsp = shomei_ca::ocsp::OcspResponder::from_pem(

@@ -60,11 +60,12 @@ impl Store {
         not_before: Ts,
         not_after: Ts,
         spki_sha256: &str,
+        crl_shard: i64,
         actor: Actor,
         now: Ts,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        let id: i64 = sqlx::query_scalar("INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at) VALUES ($1, $2, $3, 'reserved', $4, $5, $6, $7) RETURNING id")
+        let id: i64 = sqlx::query_scalar("INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at, crl_shard) VALUES ($1, $2, $3, 'reserved', $4, $5, $6, $7, $8) RETURNING id")
             .bind(issuer)
             .bind(serial)
             .bind(application_id)
@@ -72,6 +73,7 @@ impl Store {
             .bind(not_after)
             .bind(spki_sha256)
             .bind(now)
+            .bind(crl_shard)
             .fetch_one(&mut *tx)
             .await?;
         append(
@@ -81,7 +83,7 @@ impl Store {
                 actor,
                 "serial.reserved",
                 format!("application:{application_id}"),
-                serde_json::json!({ "issuer": issuer, "serial": serial }),
+                serde_json::json!({ "issuer": issuer, "serial": serial, "crl_shard": crl_shard }),
             ),
         )
         .await?;

@@ -127,6 +127,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (16, include_str!("../migrations/sqlite/0016_acme_orders.sql")),
     (17, include_str!("../migrations/sqlite/0017_domain_challenges.sql")),
     (18, include_str!("../migrations/sqlite/0018_ocsp_memory.sql")),
+    (19, include_str!("../migrations/sqlite/0019_crl_shards.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -148,6 +149,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (16, include_str!("../migrations/postgres/0016_acme_orders.sql")),
     (17, include_str!("../migrations/postgres/0017_domain_challenges.sql")),
     (18, include_str!("../migrations/postgres/0018_ocsp_memory.sql")),
+    (19, include_str!("../migrations/postgres/0019_crl_shards.sql")),
 ];
 
 /// Unix seconds.

@@ -33,6 +33,10 @@ pub struct StoredCrl {
     pub der: Vec<u8>,
 }
 
+/// The CRL builders' lock (see [`Store::crl_build_lock`]); released when dropped.
+#[derive(Debug)]
+pub struct CrlBuildLock(#[allow(dead_code)] Option<sqlx::Transaction<'static, sqlx::Any>>);
+
 impl Store {
     /// Whether a revocation of `target_id` is waiting for its phone confirmation.
     pub async fn revocation_pending(&self, target_id: i64) -> Result<bool> {
@@ -351,6 +355,80 @@ impl Store {
         )
     }
 
+    /// The CRLs under `key` and `key/…` a revocation made stale since they were last
+    /// built (marked by a trigger in the revocation's transaction).
+    pub async fn dirty_crls(&self, key: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT crl FROM crl_dirty WHERE crl = $1 OR crl LIKE $2")
+                .bind(key)
+                .bind(format!("{key}/%"))
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The builder of CRL `key` takes its mark before reading the entries (a revocation
+    /// committed after that marks it again).
+    pub async fn clear_crl_dirty(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM crl_dirty WHERE crl = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Holds the CRL builders' lock across instances until dropped (PostgreSQL: an
+    /// advisory lock of a transaction kept open meanwhile; SQLite: one process owns the
+    /// database and the RA's mutex suffices).
+    pub async fn crl_build_lock(&self) -> Result<CrlBuildLock> {
+        if self.backend != crate::Backend::Postgres {
+            return Ok(CrlBuildLock(None));
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7355609)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(CrlBuildLock(Some(tx)))
+    }
+
+    /// The CRL shard of a certificate (-1: the undivided CRL).
+    pub async fn crl_shard_of(&self, issuer: &str, serial: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT crl_shard FROM certificates WHERE issuer = $1 AND serial = $2",
+        )
+        .bind(issuer)
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The CRLs kept under `key` and under `key/…` (the shards): each key with the
+    /// thisUpdate and nextUpdate of its latest signed CRL (`None` if a number was taken
+    /// but no CRL stored).
+    pub async fn crl_keys(&self, key: &str) -> Result<Vec<(String, Option<(Ts, Ts)>)>> {
+        let rows = sqlx::query("SELECT issuer, this_update, next_update, CASE WHEN der IS NULL THEN 0 ELSE 1 END AS signed FROM crls WHERE issuer = $1 OR issuer LIKE $2")
+            .bind(key)
+            .bind(format!("{key}/%"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let signed: i64 = r.try_get("signed")?;
+                Ok((
+                    r.try_get("issuer")?,
+                    (signed == 1)
+                        .then(|| {
+                            Ok::<_, crate::StoreError>((
+                                r.try_get("this_update")?,
+                                r.try_get("next_update")?,
+                            ))
+                        })
+                        .transpose()?,
+                ))
+            })
+            .collect()
+    }
+
     /// Whether a key (SHA-256 of its SPKI) is blocked.
     pub async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = $1")
@@ -360,15 +438,18 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Revoked certificates of `issuer` that have not expired before `expired_before`
-    /// (entries stay on the CRL until after the certificate expires).
+    /// Revoked certificates of `issuer` in CRL shard `shard` (-1: the undivided CRL)
+    /// that have not expired before `expired_before` (entries stay on the CRL until
+    /// after the certificate expires).
     pub async fn revoked_entries(
         &self,
         issuer: &str,
+        shard: i64,
         expired_before: Ts,
     ) -> Result<Vec<RevokedEntry>> {
-        let rows = sqlx::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE issuer = $1 AND revoked_at IS NOT NULL AND not_after >= $2 ORDER BY revoked_at, serial")
+        let rows = sqlx::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE issuer = $1 AND crl_shard = $2 AND revoked_at IS NOT NULL AND not_after >= $3")
             .bind(issuer)
+            .bind(shard)
             .bind(expired_before)
             .fetch_all(&self.pool)
             .await?;

@@ -199,3 +199,50 @@ pub async fn bulk_applications(
     }
     Ok(ids)
 }
+
+/// Inserts `count` revoked, issued certificates of the issuing CA under application
+/// `application_id` (for CRL tests and benchmarks): spread over CRL shards
+/// `0..shards` by number (`shards == 0`: on the undivided CRL, -1), revoked at
+/// `revoked_at` with the BR's reasons in turn, expiring at `not_after`.
+pub async fn bulk_revoked(
+    store: &Store,
+    application_id: i64,
+    count: usize,
+    shards: i64,
+    revoked_at: crate::Ts,
+    not_after: crate::Ts,
+) -> crate::Result<()> {
+    const ROWS: usize = 500;
+    let base: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(store.pool())
+        .await?;
+    let mut done = 0;
+    while done < count {
+        let mut tx = store.begin().await?;
+        for _ in 0..20 {
+            let n = ROWS.min(count - done);
+            if n == 0 {
+                break;
+            }
+            let values: Vec<String> = (0..n)
+                .map(|i| {
+                    let k = base as usize + done + i;
+                    let shard = if shards > 0 { (k as i64) % shards } else { -1 };
+                    let reason = [1, 4, 5, 0][k % 4];
+                    format!(
+                        "('server', '7f{k:030x}', {application_id}, 'issued', {revoked_at}, {not_after}, 'bulk', {revoked_at}, {revoked_at}, {revoked_at}, {reason}, {shard})"
+                    )
+                })
+                .collect();
+            sqlx::query(&format!(
+                "INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at, issued_at, revoked_at, revocation_reason, crl_shard) VALUES {}",
+                values.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await?;
+            done += n;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}

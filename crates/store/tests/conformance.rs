@@ -208,6 +208,7 @@ async fn issuance_cycle_and_contract_code() {
                 50,
                 60,
                 "ab",
+                0,
                 shomei_model::Actor::Staff(1),
                 42,
             )
@@ -222,6 +223,7 @@ async fn issuance_cycle_and_contract_code() {
                 50,
                 60,
                 "ab",
+                0,
                 shomei_model::Actor::Staff(1),
                 42,
             )

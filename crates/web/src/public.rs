@@ -16,6 +16,7 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(index))
         .route("/ca/{file}", get(ca_cert))
         .route("/crl/{file}", get(crl))
+        .route("/crl/server/{file}", get(crl_shard))
         .route("/ocsp/server", axum::routing::post(ocsp_post))
         .route("/ocsp/server/{*request}", get(ocsp_get))
         .route("/seal/{serial}", get(seal))
@@ -51,6 +52,20 @@ async fn ca_cert(State(st): State<Shared>, Path(file): Path<String>) -> Response
 async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
     let crl = match file.as_str() {
         "server.crl" => st.ra.current_crl().await,
+        // CCADB's "JSON array of partitioned CRLs": every CRL URL of the issuing CA.
+        "server.json" => {
+            return match st.ra.crl_urls().await {
+                Ok(urls) => (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CACHE_CONTROL, "public, max-age=300"),
+                    ],
+                    serde_json::to_string(&urls).unwrap_or_default(),
+                )
+                    .into_response(),
+                Err(e) => crate::error::WebError::from(e).into_response(),
+            };
+        }
         // The login CA's: revoked login certificates (R-L5).
         "login.crl" => st.ra.current_login_crl().await,
         // The root's, signed at start and kept current by `serve` (or by the operator).
@@ -89,6 +104,30 @@ async fn crl(State(st): State<Shared>, Path(file): Path<String>) -> Response {
 /// headers, so a CDN or proxy can serve them: `max-age` no longer than an hour nor past
 /// nextUpdate, `Last-Modified` (thisUpdate), `Expires` (nextUpdate) and a strong `ETag`
 /// (a GET with a matching `If-None-Match` gets 304). Error answers are not cached.
+/// A shard of the issuing CA's CRL (issue #11): `/crl/server/N.crl`, the URL in the
+/// CRL distribution point of the certificates in shard N.
+async fn crl_shard(State(st): State<Shared>, Path(file): Path<String>) -> Response {
+    let shard = file
+        .strip_suffix(".crl")
+        .filter(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u32>().ok());
+    let Some(shard) = shard else {
+        return crate::error::WebError::NotFound.into_response();
+    };
+    match st.ra.current_shard_crl(shard).await {
+        Ok(Some(c)) => (
+            [
+                (header::CONTENT_TYPE, "application/pkix-crl"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            c.der,
+        )
+            .into_response(),
+        Ok(None) => crate::error::WebError::NotFound.into_response(),
+        Err(e) => crate::error::WebError::from(e).into_response(),
+    }
+}
+
 fn ocsp_response(reply: OcspReply, now: i64, if_none_match: Option<&[u8]>) -> Response {
     let signed = match reply {
         OcspReply::Error(der) => {

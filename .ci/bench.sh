@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Issue #11 benchmark (not a test: it asserts nothing about speed). Starts the release
+# `shomei serve` and its peers on loopback in one run on this machine and prints one
+# table of figures and ratios against the peers:
+#   - OCSP: Shomei (GET and POST, answered from memory) against nginx serving the same
+#     response bytes as a static file (the ceiling of this machine) and against
+#     `openssl ocsp` as a responder, at 8 and 64 keep-alive connections (wrk);
+#   - memory (peak RSS of `shomei serve` after the loads) and start-up time (a second
+#     start on the same data directory, until the public listener answers OCSP).
+# A wrong answer (anything but "good" for the issued certificate) fails the run.
+# Usage: .ci/bench.sh SHOMEI_BIN [--short]   (--short: 2-second runs, as CI does;
+#        docs/performance.md has the full figures and the commands)
+set -euo pipefail
+BIN=$(realpath "$1")
+SHORT=${2:-}
+DUR=10s
+[ "$SHORT" = "--short" ] && DUR=2s
+
+need=()
+for t in wrk:wrk nginx:nginx openssl:openssl curl:curl; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${t%%:*}" ] || need+=("${t#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
+  else
+    echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
+  fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+W=$(mktemp -d)
+chmod 755 "$W"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened"; return 1; }
+PUB=38180; STATIC=38190; OPENSSL_OCSP=38170
+RESULTS="$W/results.tsv"
+: >"$RESULTS"
+
+# --- Shomei: one account, one issued certificate (contract import) --------------------
+cat >"$W/shomei.toml" <<TOML
+[listen]
+public = "127.0.0.1:$PUB"
+portal = "127.0.0.1:38443"
+desk = "127.0.0.1:38444"
+acme = "127.0.0.1:38445"
+[pki]
+public_base_url = "http://pki.example.jp"
+TOML
+S=("$BIN" --data-dir "$W/data" --config "$W/shomei.toml")
+"${S[@]}" account create --org "ベンチ株式会社" --email ops@example.jp --out "$W/acct" >"$W/acct.json" 2>/dev/null
+"${S[@]}" staff create --name "審査 太郎" --email s@example.jp --login bench --out "$W/staff" >/dev/null 2>&1
+python3 - "$W" <<'PY'
+import json, sys
+w = sys.argv[1]
+json.dump({"service": "SR3.0", "term": "1", "server_type": "nginx", "org_name": "ベンチ株式会社",
+           "org_country": "JP", "org_state": "Tokyo", "org_locality": "Chiyoda-ku",
+           "reg_name": "登録 太郎", "reg_email": "reg@example.jp", "reg_phone": "03-1234-5678",
+           "tech_name": "技術 花子", "tech_email": "tech@example.jp", "tech_phone": "03-1234-5679",
+           "admin_name": "事務 次郎", "admin_email": "admin@example.jp", "admin_phone": "03-1234-5670"},
+          open(f"{w}/app.json", "w"), ensure_ascii=False)
+PY
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/k.pem" -subj /CN=bench.example.jp \
+  -addext "subjectAltName=DNS:bench.example.jp" -out "$W/c.csr" 2>/dev/null
+KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_key"])' "$W/acct.json")
+"${S[@]}" contract import --access-key "$KEY" --staff bench --contract-type fixed --file "$W/app.json" --csr "$W/c.csr" >"$W/import.json" 2>/dev/null
+SERIAL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serial"])' "$W/import.json")
+PKI="$W/data/pki"
+
+start_shomei() {
+  "${S[@]}" serve >"$W/serve.log" 2>&1 &
+  SHOMEI_PID=$!
+  PIDS+=("$SHOMEI_PID")
+}
+start_shomei
+wait_port $PUB
+
+# The request and the response bytes (checked: good, signed by the delegated responder).
+openssl ocsp -issuer "$PKI/server-ca.crt" -serial "0x$SERIAL" -no_nonce -reqout "$W/req.der" >/dev/null 2>&1
+curl -sf --data-binary @"$W/req.der" -H 'Content-Type: application/ocsp-request' "http://127.0.0.1:$PUB/ocsp/server" -o "$W/resp.der"
+cat "$PKI/server-ca.crt" "$PKI/root.crt" >"$W/chain.pem"
+check_good() {
+  openssl ocsp -respin "$1" -issuer "$PKI/server-ca.crt" -CAfile "$W/chain.pem" -serial "0x$SERIAL" 2>&1 | grep -q ": good" \
+    || { echo "bench: $2 did not answer good"; openssl ocsp -respin "$1" -resp_text -noverify | head -20; exit 1; }
+}
+check_good "$W/resp.der" "Shomei (POST)"
+GET_PATH="/ocsp/server/$(python3 -c 'import base64,sys,urllib.parse; print(urllib.parse.quote(base64.b64encode(open(sys.argv[1],"rb").read()).decode(), safe=""))' "$W/req.der")"
+curl -sf "http://127.0.0.1:$PUB$GET_PATH" -o "$W/resp-get.der"
+check_good "$W/resp-get.der" "Shomei (GET)"
+
+# --- Peers -----------------------------------------------------------------------------
+# nginx: the same response bytes as a static file.
+mkdir -p "$W/static" "$W/nginx-tmp"
+cp "$W/resp.der" "$W/static/resp.der"
+chmod -R a+rX "$W/static"
+cat >"$W/nginx.conf" <<CONF
+worker_processes auto;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $W/nginx-tmp; proxy_temp_path $W/nginx-tmp; fastcgi_temp_path $W/nginx-tmp;
+  uwsgi_temp_path $W/nginx-tmp; scgi_temp_path $W/nginx-tmp;
+  default_type application/ocsp-response;
+  server { listen 127.0.0.1:$STATIC; root $W/static; }
+}
+CONF
+"$NGINX" -p "$W" -c "$W/nginx.conf" -e "$W/nginx-error.log" &
+PIDS+=($!)
+# openssl ocsp: an index with the certificate, the same responder certificate and key.
+EXP=$(openssl x509 -in "$PKI/ocsp.crt" -noout -enddate | cut -d= -f2)
+printf 'V\t%s\t\t%s\tunknown\t/CN=bench.example.jp\n' "$(date -u -d "$EXP" +%y%m%d%H%M%SZ)" "${SERIAL^^}" >"$W/index.txt"
+openssl ocsp -index "$W/index.txt" -port "127.0.0.1:$OPENSSL_OCSP" -rsigner "$PKI/ocsp.crt" -rkey "$PKI/ocsp.key" \
+  -CA "$PKI/server-ca.crt" -multi 2 -nmin 5 >"$W/openssl-ocsp.log" 2>&1 &
+PIDS+=($!)
+wait_port $STATIC; wait_port $OPENSSL_OCSP
+curl -sf "http://127.0.0.1:$STATIC/resp.der" -o "$W/resp-nginx.der"; cmp -s "$W/resp-nginx.der" "$W/resp.der"
+curl -sf --data-binary @"$W/req.der" -H 'Content-Type: application/ocsp-request' -H 'Connection: close' \
+  "http://127.0.0.1:$OPENSSL_OCSP/" -o "$W/resp-openssl.der"
+check_good "$W/resp-openssl.der" "openssl ocsp"
+
+cat >"$W/post.lua" <<LUA
+local f = io.open("$W/req.der", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/ocsp-request"
+LUA
+
+# One wrk run: label, connections, extra wrk args..., URL. Appends "label rps p99_ms errors".
+load() {
+  local label=$1 conns=$2; shift 2
+  local out
+  out=$(wrk -t2 -c"$conns" -d"$DUR" --latency "$@" 2>&1)
+  python3 - "$label" "$RESULTS" <<PY "$out"
+import re, sys
+label, results = sys.argv[1], sys.argv[2]
+out = sys.argv[3]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)] if m else float("nan")
+errs = 0
+for pat in (r"Non-2xx or 3xx responses:\s+(\d+)", r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
+    mm = re.search(pat, out)
+    if mm:
+        errs += sum(int(g) for g in mm.groups())
+open(results, "a").write(f"{label}\t{rps:.0f}\t{p99:.2f}\t{errs}\n")
+PY
+}
+
+for c in 8 64; do
+  load "ocsp nginx static c=$c" $c "http://127.0.0.1:$STATIC/resp.der"
+  load "ocsp shomei GET c=$c" $c "http://127.0.0.1:$PUB$GET_PATH"
+  load "ocsp shomei POST c=$c" $c -s "$W/post.lua" "http://127.0.0.1:$PUB/ocsp/server"
+  load "ocsp openssl c=$c" $c -s "$W/post.lua" -H "Connection: close" "http://127.0.0.1:$OPENSSL_OCSP/"
+done
+# Still the right answer after the load.
+curl -sf "http://127.0.0.1:$PUB$GET_PATH" -o "$W/resp-after.der"
+check_good "$W/resp-after.der" "Shomei after the load"
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SHOMEI_PID/status")
+
+# Start-up: a second start on the same data directory, until OCSP answers.
+kill "$SHOMEI_PID"; wait "$SHOMEI_PID" 2>/dev/null || true
+T0=$(date +%s.%N)
+start_shomei
+for _ in $(seq 1 1000); do
+  curl -sf --data-binary @"$W/req.der" "http://127.0.0.1:$PUB/ocsp/server" -o "$W/resp-start.der" 2>/dev/null && break
+  sleep 0.01
+done
+T1=$(date +%s.%N)
+check_good "$W/resp-start.der" "Shomei after a restart"
+
+python3 - "$RESULTS" "$RSS_KB" "$T0" "$T1" "$DUR" <<'PY'
+import sys
+results, rss_kb, t0, t1, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+rows = {}
+for line in open(results):
+    label, rps, p99, errs = line.rstrip("\n").split("\t")
+    rows[label] = (float(rps), float(p99), int(errs))
+print(f"\nIssue #11 benchmark ({dur} per run, wrk -t2, all on this machine)\n")
+print(f"{'load':<28} {'req/s':>9} {'p99 ms':>8} {'errors':>7}   ratio")
+for label, (rps, p99, errs) in rows.items():
+    ratio = ""
+    c = label.split("c=")[-1]
+    ceiling = rows.get(f"ocsp nginx static c={c}")
+    if "shomei" in label and ceiling:
+        ratio = f"{rps / ceiling[0]:.2f} × nginx static"
+        peer = rows.get(f"ocsp openssl c={c}")
+        if peer and peer[0] > 0:
+            ratio += f", {rps / peer[0]:.1f} × openssl ocsp"
+    print(f"{label:<28} {rps:>9.0f} {p99:>8.2f} {errs:>7}   {ratio}")
+print(f"\nshomei serve peak RSS after the loads: {rss_kb / 1024:.1f} MB")
+print(f"shomei serve second start until OCSP answers: {t1 - t0:.2f} s")
+PY

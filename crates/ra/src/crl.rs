@@ -1,0 +1,279 @@
+//! CRLs (BR 4.9.7, 7.2; issue #11 item 2): the issuing CA's CRL is partitioned into
+//! shards, as Let's Encrypt does. Each certificate's CRL distribution point names its
+//! shard (`/crl/server/N.crl`, chosen from its serial and recorded with it before
+//! signing); each shard's CRL carries an issuingDistributionPoint with that URL.
+//! Certificates issued before partitioning keep their CRL (`/crl/server.crl`), which
+//! keeps being signed, now as a partition of its own. The login CA has one CRL.
+//!
+//! No request builds a CRL: a GET serves the latest signed one (building only if none
+//! exists or it expired). A revocation re-signs the shards it touched at once; the
+//! periodic task re-signs any shard a revocation made stale (after a crash) and every
+//! shard a day old. One builder at a time: in the process (a mutex) and across
+//! instances on PostgreSQL (an advisory lock). CRL numbers are taken in their own
+//! committed transaction per shard, so they strictly increase across restarts.
+
+use crate::{LOGIN_CA, Ra, RaError, Result, SERVER_CA};
+use shomei_ca::CrlEntry;
+use shomei_store::revocations::StoredCrl;
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+
+/// nextUpdate − thisUpdate of our CRLs (≤ 7 days, issue #3; BR allows 10).
+pub const CRL_VALIDITY: Duration = Duration::days(7);
+/// A CRL is re-signed once it is older than this, even without revocations (≤ 24 h).
+pub const CRL_REFRESH_AFTER: Duration = Duration::hours(23);
+/// How many CRL shards new certificates are spread over by default.
+pub const DEFAULT_CRL_SHARDS: u32 = 16;
+
+/// One CRL builder at a time in this process, and who may take a CRL another built.
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    /// Per CRL key, the ticket of the latest build's start; held while building.
+    started: tokio::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Tickets: taken when asking for a CRL and when a build starts reading.
+    tickets: std::sync::atomic::AtomicU64,
+}
+
+impl Builder {
+    fn ticket(&self) -> u64 {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Which CRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// A shard of the issuing CA (-1: the undivided CRL of older certificates).
+    Server(i64),
+    /// The login CA's.
+    Login,
+}
+
+impl Which {
+    /// The key of its row in the store.
+    fn key(self) -> String {
+        match self {
+            Which::Server(s) if s < 0 => SERVER_CA.to_owned(),
+            Which::Server(s) => format!("{SERVER_CA}/{s}"),
+            Which::Login => LOGIN_CA.to_owned(),
+        }
+    }
+}
+
+/// The shard of a stored CRL key ("server" → -1, "server/7" → 7).
+fn shard_of_key(key: &str) -> Option<i64> {
+    if key == SERVER_CA {
+        return Some(-1);
+    }
+    key.strip_prefix(SERVER_CA)?.strip_prefix('/')?.parse().ok()
+}
+
+impl Ra {
+    /// The CRL shard of a new certificate with this serial (recorded with the serial;
+    /// its CRL distribution point names it).
+    pub(crate) fn crl_shard_for(&self, serial: &[u8]) -> u32 {
+        let n = self.policy.crl_shards.max(1);
+        let tail = serial
+            .iter()
+            .rev()
+            .take(4)
+            .rev()
+            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+        tail % n
+    }
+
+    /// The issuing CA's CRL shards to keep signed: the undivided CRL of older
+    /// certificates (-1), the configured shards, and any shard signed before (the
+    /// count may have been lowered; certificates keep the CDP they were issued with).
+    async fn server_shards(&self) -> Result<BTreeMap<i64, Option<(i64, i64)>>> {
+        let mut shards: BTreeMap<i64, Option<(i64, i64)>> =
+            (-1..i64::from(self.policy.crl_shards.max(1)))
+                .map(|s| (s, None))
+                .collect();
+        for (key, signed) in self.store.crl_keys(SERVER_CA).await? {
+            if let Some(s) = shard_of_key(&key) {
+                shards.insert(s, signed);
+            }
+        }
+        Ok(shards)
+    }
+
+    /// Re-signs every CRL a revocation made stale, and those due for refresh or never
+    /// signed (after a revocation, by the periodic task and at start). Returns how many
+    /// were signed.
+    pub async fn refresh_crl(&self) -> Result<usize> {
+        let now = self.now();
+        let shards = self.server_shards().await?;
+        let dirty: Vec<i64> = self
+            .store
+            .dirty_crls(SERVER_CA)
+            .await?
+            .iter()
+            .filter_map(|k| shard_of_key(k))
+            .collect();
+        let mut signed = 0;
+        for (shard, latest) in shards {
+            let stale = match latest {
+                None => true,
+                Some((this, next)) => {
+                    now - this >= CRL_REFRESH_AFTER.whole_seconds()
+                        || now >= next
+                        || dirty.contains(&shard)
+                }
+            };
+            if stale {
+                self.sign_crl(Which::Server(shard)).await?;
+                signed += 1;
+            }
+        }
+        if self.login_crl_is_stale().await? {
+            self.sign_crl(Which::Login).await?;
+            signed += 1;
+        }
+        Ok(signed)
+    }
+
+    /// As [`Ra::refresh_crl`] (the periodic task's name for it).
+    pub async fn refresh_stale_crls(&self) -> Result<usize> {
+        self.refresh_crl().await
+    }
+
+    /// Signs a new CRL of the login CA (after a login certificate was revoked).
+    pub async fn refresh_login_crl(&self) -> Result<StoredCrl> {
+        self.sign_crl(Which::Login).await
+    }
+
+    /// The undivided CRL of certificates issued before partitioning
+    /// (`/crl/server.crl`): the latest signed one (a request never builds a CRL, so
+    /// concurrent GETs cannot make the server sign over and over); built here only if
+    /// none exists or the latest has expired.
+    pub async fn current_crl(&self) -> Result<StoredCrl> {
+        self.current(Which::Server(-1)).await
+    }
+
+    /// The CRL of shard `shard` (`/crl/server/N.crl`), as [`Ra::current_crl`];
+    /// `None` for a shard that does not exist.
+    pub async fn current_shard_crl(&self, shard: u32) -> Result<Option<StoredCrl>> {
+        let shard = i64::from(shard);
+        if !self.server_shards().await?.contains_key(&shard) {
+            return Ok(None);
+        }
+        Ok(Some(self.current(Which::Server(shard)).await?))
+    }
+
+    /// The CRL that lists (or will list) the certificate with this serial: its shard's.
+    pub async fn crl_of_certificate(&self, serial: &str) -> Result<StoredCrl> {
+        let shard = self
+            .store
+            .crl_shard_of(SERVER_CA, serial)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        self.current(Which::Server(shard)).await
+    }
+
+    /// The URLs of all the issuing CA's CRLs (for CCADB's "JSON array of partitioned
+    /// CRLs"): the undivided CRL and every shard.
+    pub async fn crl_urls(&self) -> Result<Vec<String>> {
+        let urls = self.server_ca.urls();
+        Ok(self
+            .server_shards()
+            .await?
+            .keys()
+            .map(|s| urls.crl_url(u32::try_from(*s).ok()))
+            .collect())
+    }
+
+    /// The login CA's CRL (revoked login certificates, R-L5), as [`Ra::current_crl`].
+    pub async fn current_login_crl(&self) -> Result<StoredCrl> {
+        self.current(Which::Login).await
+    }
+
+    async fn current(&self, which: Which) -> Result<StoredCrl> {
+        match self.store.latest_crl(&which.key()).await? {
+            Some(c) if self.now() < c.next_update => Ok(c),
+            _ => self.sign_crl(which).await,
+        }
+    }
+
+    async fn login_crl_is_stale(&self) -> Result<bool> {
+        let now = self.now();
+        let latest_revocation = self.store.latest_client_revocation_at(LOGIN_CA).await?;
+        Ok(match self.store.latest_crl(LOGIN_CA).await? {
+            Some(c) => {
+                now - c.this_update >= CRL_REFRESH_AFTER.whole_seconds()
+                    || now >= c.next_update
+                    || latest_revocation.is_some_and(|r| r >= c.this_update)
+            }
+            None => true,
+        })
+    }
+
+    /// Signs a new CRL with the next CRL number and stores it.
+    async fn sign_crl(&self, which: Which) -> Result<StoredCrl> {
+        let key = which.key();
+        let asked = self.crl_builder.ticket();
+        // One builder at a time, here and on other instances; whoever waited gets the
+        // CRL built meanwhile if that build began after they asked (it holds their
+        // revocation).
+        let mut started = self.crl_builder.started.lock().await;
+        if started.get(&key).is_some_and(|t| *t > asked)
+            && let Some(c) = self.store.latest_crl(&key).await?
+        {
+            return Ok(c);
+        }
+        let _all = self.store.crl_build_lock().await?;
+        let ticket = self.crl_builder.ticket();
+        let now = self.clock.now();
+        let number = self.store.next_crl_number(&key).await?;
+        if matches!(which, Which::Server(_)) {
+            self.store.clear_crl_dirty(&key).await?;
+        }
+        let raw = match which {
+            // Entries stay until a day after the certificate expired.
+            Which::Server(shard) => {
+                self.store
+                    .revoked_entries(SERVER_CA, shard, (now - Duration::days(1)).unix_timestamp())
+                    .await?
+            }
+            Which::Login => self.store.client_revoked_entries(LOGIN_CA).await?,
+        };
+        let entries = raw
+            .into_iter()
+            .map(|e| {
+                Ok(CrlEntry {
+                    serial: hex::decode(&e.serial).map_err(|_| RaError::Invalid("err.internal"))?,
+                    revoked_at: OffsetDateTime::from_unix_timestamp(e.revoked_at)
+                        .map_err(|_| RaError::Invalid("err.internal"))?,
+                    reason: u8::try_from(e.reason).map_err(|_| RaError::Invalid("err.internal"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = now + CRL_VALIDITY;
+        let number_u64 = u64::try_from(number).unwrap_or_default();
+        let count = entries.len();
+        let der = match which {
+            Which::Server(shard) => {
+                let ca = self.server_ca.clone();
+                let url = ca.urls().crl_url(u32::try_from(shard).ok());
+                // Signing a large shard is CPU work: off the async workers.
+                tokio::task::spawn_blocking(move || {
+                    ca.crl(number_u64, now, next, &entries, Some(&url))
+                })
+                .await
+                .map_err(|_| RaError::Invalid("err.internal"))??
+            }
+            Which::Login => self.login_ca.crl(number_u64, now, next, &entries)?,
+        };
+        let crl = StoredCrl {
+            number,
+            this_update: now.unix_timestamp(),
+            next_update: next.unix_timestamp(),
+            der,
+        };
+        self.store.save_crl(&key, &crl).await?;
+        started.insert(key.clone(), ticket);
+        tracing::info!(crl = %key, number, entries = count, "CRL signed");
+        Ok(crl)
+    }
+}
