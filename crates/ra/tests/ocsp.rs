@@ -3,33 +3,14 @@
 //! was never issued, unauthorized for another issuer, malformedRequest for garbage;
 //! signed by the delegated responder; validity between 8 hours and 7 days.
 
-use der::asn1::{Null, ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use shomei_ra::ocsp_memory::OcspReply;
 use shomei_ra::testing::{instance, issued, ra, request_revocation};
 use shomei_store::testing::backends;
-use spki::AlgorithmIdentifierOwned;
 use time::macros::datetime;
-use x509_cert::Certificate;
-use x509_cert::serial_number::SerialNumber;
-use x509_ocsp::{
-    BasicOcspResponse, CertId, CertStatus, OcspRequest, OcspResponse, OcspResponseStatus, Request,
-    TbsRequest, Version,
-};
+use x509_ocsp::{BasicOcspResponse, CertStatus, OcspResponse, OcspResponseStatus};
 
 const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
-
-fn sha1(d: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, d)
-        .as_ref()
-        .to_vec()
-}
-
-fn sha256(d: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, d)
-        .as_ref()
-        .to_vec()
-}
 
 fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
     request_alg(issuer_pem, serial, false)
@@ -37,42 +18,13 @@ fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
 
 /// A request with a SHA-1 or (`with_sha256`) a SHA-256 CertID.
 fn request_alg(issuer_pem: &str, serial: &[u8], with_sha256: bool) -> Vec<u8> {
-    type Hash = fn(&[u8]) -> Vec<u8>;
-    let (oid, hash): (&str, Hash) = if with_sha256 {
-        ("2.16.840.1.101.3.4.2.1", sha256)
-    } else {
-        ("1.3.14.3.2.26", sha1)
-    };
     let der = shomei_ca::pki::pem_to_der(issuer_pem, "CERTIFICATE").unwrap_or_default();
-    let issuer = Certificate::from_der(&der).unwrap_or_else(|e| panic!("{e}"));
-    let name = issuer.tbs_certificate.subject.to_der().unwrap_or_default();
-    let key = issuer
-        .tbs_certificate
-        .subject_public_key_info
-        .subject_public_key
-        .raw_bytes();
-    let id = CertId {
-        hash_algorithm: AlgorithmIdentifierOwned {
-            oid: ObjectIdentifier::new_unwrap(oid),
-            parameters: Some(Null.into()),
-        },
-        issuer_name_hash: OctetString::new(hash(&name)).unwrap_or_else(|e| panic!("{e}")),
-        issuer_key_hash: OctetString::new(hash(key)).unwrap_or_else(|e| panic!("{e}")),
-        serial_number: SerialNumber::new(serial).unwrap_or_else(|e| panic!("{e}")),
+    let alg = if with_sha256 {
+        shomei_ca::ocsp::HashAlg::Sha256
+    } else {
+        shomei_ca::ocsp::HashAlg::Sha1
     };
-    let req = OcspRequest {
-        tbs_request: TbsRequest {
-            version: Version::V1,
-            requestor_name: None,
-            request_list: vec![Request {
-                req_cert: id,
-                single_request_extensions: None,
-            }],
-            request_extensions: None,
-        },
-        optional_signature: None,
-    };
-    req.to_der().unwrap_or_default()
+    shomei_ca::ocsp::request(&der, serial, alg).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Parses a response, checks its signature with the responder certificate it carries
