@@ -55,6 +55,7 @@ pub mod form;
 pub mod issue;
 pub mod login;
 pub mod mail;
+pub mod mass_revoke;
 pub mod ocsp;
 pub mod ocsp_memory;
 pub mod otp;

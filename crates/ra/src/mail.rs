@@ -196,6 +196,15 @@ impl Ra {
                     .unwrap_or_else(|| app.target_id.map(|t| t.to_string()).unwrap_or_default()),
             ),
             (
+                "crl_reason",
+                payload
+                    .get("crl_reason")
+                    .and_then(serde_json::Value::as_i64)
+                    .map(crl_reason_words)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            (
                 "domain",
                 payload
                     .get("domain")
@@ -257,6 +266,7 @@ impl Ra {
             "mail.staff_new_application" => ("staff_new", staff),
             "mail.staff_revocation_request" => ("staff_revocation", staff),
             "mail.revoked" => ("revoked", customer),
+            "mail.revoked_by_ca" => ("revoked_by_ca", customer),
             "mail.documents_requested" => ("documents", customer),
             "mail.acme_first_issuance" => ("acme_first", registrant),
             "mail.validation_failing" => ("validation_failing", technical),
@@ -352,5 +362,17 @@ impl Ra {
             self.store.finish_job(job.id, result).await?;
         }
         Ok(n)
+    }
+}
+
+/// An RFC 5280 reason code in the notice's words (Japanese / English).
+fn crl_reason_words(code: i64) -> &'static str {
+    match code {
+        1 => "鍵の危殆化 / key compromise",
+        3 => "所属の変更 / affiliation changed",
+        4 => "証明書の置き換え / superseded",
+        5 => "運用の停止 / cessation of operation",
+        9 => "認証局による権限の取り消し / privilege withdrawn",
+        _ => "理由の指定なし / unspecified",
     }
 }

@@ -10,6 +10,7 @@ mod crl_shards;
 mod domain_checks;
 mod login_cert;
 mod mail;
+mod mass_revocation;
 mod ocsp;
 mod otp;
 mod reissue;

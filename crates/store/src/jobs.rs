@@ -33,6 +33,31 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues many jobs of one kind inside `tx`, 500 rows per statement.
+pub async fn enqueue_many(
+    tx: &mut Transaction<'static, Any>,
+    kind: &str,
+    payloads: &[serde_json::Value],
+    run_at: Ts,
+) -> Result<()> {
+    for chunk in payloads.chunks(500) {
+        let sql = format!(
+            "INSERT INTO jobs (kind, payload, run_at, created_at, status, attempts) VALUES {}",
+            crate::sql::placeholders(chunk.len(), 4, 0).replace(')', ", 'pending', 0)")
+        );
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q
+                .bind(kind.to_owned())
+                .bind(p.to_string())
+                .bind(run_at)
+                .bind(run_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Pending jobs of `kind` (for tests and the desk).
     pub async fn pending_jobs(&self, kind: &str) -> Result<Vec<Job>> {

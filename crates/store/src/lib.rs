@@ -19,6 +19,7 @@ pub mod contracts;
 pub mod coupons;
 pub mod domain_checks;
 pub mod jobs;
+pub mod mass_revocations;
 pub mod ocsp;
 pub mod otp;
 pub mod principals;
@@ -128,6 +129,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (17, include_str!("../migrations/sqlite/0017_domain_challenges.sql")),
     (18, include_str!("../migrations/sqlite/0018_ocsp_memory.sql")),
     (19, include_str!("../migrations/sqlite/0019_crl_shards.sql")),
+    (20, include_str!("../migrations/sqlite/0020_mass_revocations.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -150,6 +152,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (17, include_str!("../migrations/postgres/0017_domain_challenges.sql")),
     (18, include_str!("../migrations/postgres/0018_ocsp_memory.sql")),
     (19, include_str!("../migrations/postgres/0019_crl_shards.sql")),
+    (20, include_str!("../migrations/postgres/0020_mass_revocations.sql")),
 ];
 
 /// Unix seconds.

@@ -74,6 +74,37 @@ impl Store {
         })
     }
 
+    /// The status of each of `serials` (at most a few thousand), in one query per 500.
+    pub async fn certificate_states(
+        &self,
+        issuer: &str,
+        serials: &[String],
+    ) -> Result<Vec<(String, CertState)>> {
+        let mut out = Vec::with_capacity(serials.len());
+        for chunk in serials.chunks(500) {
+            let sql = format!(
+                "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE issuer = $1 AND status = 'issued' AND serial IN {}",
+                crate::sql::placeholders(1, chunk.len(), 1)
+            );
+            let mut q = sqlx::query(&sql).bind(issuer.to_owned());
+            for s in chunk {
+                q = q.bind(s.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let state = match r.try_get::<Option<i64>, _>("revoked_at")? {
+                    None => CertState::Good,
+                    Some(at) => CertState::Revoked(
+                        at,
+                        r.try_get::<Option<i64>, _>("revocation_reason")?
+                            .unwrap_or(0),
+                    ),
+                };
+                out.push((r.try_get("serial")?, state));
+            }
+        }
+        Ok(out)
+    }
+
     /// A stored response for `serial` that is still valid at `fresh_at`.
     pub async fn cached_ocsp(
         &self,
@@ -104,6 +135,36 @@ impl Store {
             .bind(if response.revoked { "revoked" } else { "good" })
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Stores many pre-built responses in one transaction, 200 rows per statement (a
+    /// mass revocation re-signs thousands).
+    pub async fn save_ocsp_many(
+        &self,
+        issuer: &str,
+        responses: &[(String, StoredOcsp)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for chunk in responses.chunks(200) {
+            let sql = format!(
+                "INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES {} \
+                 ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+                crate::sql::placeholders(chunk.len(), 6, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (serial, r) in chunk {
+                q = q
+                    .bind(issuer.to_owned())
+                    .bind(serial.clone())
+                    .bind(r.this_update)
+                    .bind(r.next_update)
+                    .bind(r.der.clone())
+                    .bind(if r.revoked { "revoked" } else { "good" });
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -37,3 +37,35 @@ pub(crate) static CERT_KINDS: SqlList = SqlList(LazyLock::new(|| {
 pub(crate) static PORTAL_CERT_KINDS: SqlList = SqlList(LazyLock::new(|| {
     AppKind::sql_list(AppKind::portal_certificate)
 }));
+
+/// Numbered placeholders for `rows` rows of `cols` values, after the first `before`
+/// parameters: `($3, $4), ($5, $6)` for `(2, 2, 2)`. For multi-row inserts and `IN`
+/// lists, which both backends read the same way.
+pub(crate) fn placeholders(rows: usize, cols: usize, before: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(before + r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn numbered_after_the_leading_parameters() {
+        assert_eq!(super::placeholders(2, 2, 2), "($3, $4), ($5, $6)");
+        assert_eq!(super::placeholders(1, 3, 0), "($1, $2, $3)");
+        assert_eq!(super::placeholders(0, 3, 0), "");
+    }
+}

@@ -246,3 +246,46 @@ pub async fn bulk_revoked(
     }
     Ok(())
 }
+
+/// Inserts `count` live, issued certificates of the issuing CA under application
+/// `application_id` (for mass-revocation tests and benchmarks), all with the key hash
+/// `spki`, spread over CRL shards `0..shards`, valid until `not_after`. Returns their
+/// serials.
+pub async fn bulk_issued(
+    store: &Store,
+    application_id: i64,
+    count: usize,
+    shards: i64,
+    spki: &str,
+    not_after: crate::Ts,
+) -> crate::Result<Vec<String>> {
+    const ROWS: usize = 500;
+    let base: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(store.pool())
+        .await?;
+    let mut serials = Vec::with_capacity(count);
+    let mut tx = store.begin().await?;
+    while serials.len() < count {
+        let n = ROWS.min(count - serials.len());
+        let values: Vec<String> = (0..n)
+            .map(|i| {
+                let k = base as usize + serials.len() + i;
+                let shard = if shards > 0 { (k as i64) % shards } else { -1 };
+                format!(
+                    "('server', '7e{k:030x}', {application_id}, 'issued', 0, {not_after}, $1, 0, 0, {shard})"
+                )
+            })
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at, issued_at, crl_shard) VALUES {}",
+            values.join(", ")
+        ))
+        .bind(spki)
+        .execute(&mut *tx)
+        .await?;
+        let start = base as usize + serials.len();
+        serials.extend((start..start + n).map(|k| format!("7e{k:030x}")));
+    }
+    tx.commit().await?;
+    Ok(serials)
+}
