@@ -6,5 +6,6 @@ mod account;
 mod common;
 mod downloads_coupons;
 mod lifecycle;
+mod mass_revocation;
 mod portal;
 mod public_ocsp;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod coupons;
+pub mod mass;
 pub mod revocation;
 
 use crate::error::{WebError, WebResult};
@@ -93,6 +94,23 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/coupons",
             get(crate::desk::coupons::list).post(crate::desk::coupons::issue),
+        )
+        .route(
+            "/revocations/mass",
+            get(crate::desk::mass::list)
+                .post(crate::desk::mass::draft)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::desk::mass::MASS_BODY_LIMIT,
+                )),
+        )
+        .route("/revocations/mass/{id}", get(crate::desk::mass::detail))
+        .route(
+            "/revocations/mass/{id}/start",
+            post(crate::desk::mass::start),
+        )
+        .route(
+            "/revocations/mass/{id}/cancel",
+            post(crate::desk::mass::cancel),
         )
         .route("/lang/{code}", get(auth::set_lang))
         .route("/static/style.css", get(auth::stylesheet))
