@@ -16,7 +16,7 @@ use shomei_store::ocsp::{CertState, StoredOcsp};
 use std::sync::Arc;
 
 /// Certificates revoked per transaction.
-pub const MASS_CHUNK: i64 = 1000;
+pub const MASS_CHUNK: i64 = 500;
 /// The most serials one request may list.
 pub const MASS_MAX_SERIALS: usize = 200_000;
 

@@ -262,11 +262,14 @@ impl Store {
     /// searches keep using the right indexes as accounts grow (on PostgreSQL also a
     /// `VACUUM`, so counts are answered from the index). Run daily by `serve`.
     pub async fn optimize(&self) -> Result<()> {
-        let sql = match self.backend {
-            Backend::Sqlite => "PRAGMA optimize=0x10002",
-            Backend::Postgres => "VACUUM (ANALYZE) applications",
+        let sql: &[&str] = match self.backend {
+            Backend::Sqlite => &["PRAGMA optimize=0x10002"],
+            // The certificates' statistics too: OCSP, CRL and mass-revocation queries.
+            Backend::Postgres => &["VACUUM (ANALYZE) applications", "ANALYZE certificates"],
         };
-        sqlx::query(sql).execute(&self.pool).await?;
+        for s in sql {
+            sqlx::query(s).execute(&self.pool).await?;
+        }
         Ok(())
     }
 }

@@ -146,6 +146,12 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        if matches!(self.backend, crate::Backend::Postgres) {
+            // Thousands of rows just arrived: let the planner know before the preview.
+            sqlx::query("ANALYZE mass_revocation_serials")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(id)
     }
 
@@ -220,8 +226,8 @@ impl Store {
         .await?;
         let unknown_sample = sqlx::query_scalar(
             "SELECT s.serial FROM mass_revocation_serials s \
-             LEFT JOIN certificates c ON c.issuer = $2 AND c.serial = s.serial AND c.status = 'issued' \
-             WHERE s.mass_id = $1 AND c.id IS NULL ORDER BY s.seq LIMIT 20",
+             WHERE s.mass_id = $1 AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.issuer = $2 AND c.serial = s.serial AND c.status = 'issued') \
+             ORDER BY s.seq LIMIT 20",
         )
         .bind(id)
         .bind(issuer)
