@@ -217,3 +217,58 @@ for label, (rps, p99, errs) in rows.items():
 print(f"\nshomei serve peak RSS after the loads: {rss_kb / 1024:.1f} MB")
 print(f"shomei serve second start until OCSP answers: {t1 - t0:.2f} s")
 PY
+
+# --- CRL: openssl ca -gencrl against Shomei's shard builder, same N revoked entries -----
+# openssl signs one CRL from an index.txt of N revoked entries with a P-256 CA key;
+# Shomei's CRL bench (crates/ra/benches/crl.rs) signs all 16 shards (and the other 2
+# CRLs) from the store. Time and peak memory of each; Shomei's memory is what the build
+# added over its process's baseline (the test PKI, the runtime, the fill).
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ]; then apt-get install -y time >/dev/null 2>&1 || true; fi
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt-get install -y time)"; exit 1; }
+CRL_SIZES="100000 1000000"; CRL_PROFILE=(--profile bench)
+[ "$SHORT" = "--short" ] && { CRL_SIZES="20000"; CRL_PROFILE=(--profile dev); }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+C="$W/openssl-ca"; mkdir -p "$C"
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/ca.key" \
+  -out "$C/ca.crt" -subj "/CN=Bench CRL CA" -days 3650 2>/dev/null
+cat >"$C/ca.cnf" <<CNF
+[ca]
+default_ca = bench
+[bench]
+database = $C/index.txt
+crlnumber = $C/crlnumber
+certificate = $C/ca.crt
+private_key = $C/ca.key
+default_md = sha256
+default_crl_days = 7
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CNF
+printf "\nCRL build: openssl ca -gencrl (one CRL) against Shomei (16 shards + 2), same revoked entries\n\n"
+printf "%-10s %11s %11s %11s %11s   %s\n" "entries" "openssl s" "openssl MB" "shomei s" "shomei MB" "ratio"
+for n in $CRL_SIZES; do
+  python3 - "$C/index.txt" "$n" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+reasons = ["keyCompromise", "superseded", "cessationOfOperation", "affiliationChanged"]
+with open(path, "w") as f:
+    for k in range(n):
+        f.write(f"R\t301231000000Z\t261129000000Z,{reasons[k % 4]}\t7F{k:030X}\tunknown\t/CN=c{k}\n")
+PY
+  echo 1000 >"$C/crlnumber"
+  /usr/bin/time -o "$C/time.txt" -f "%e %M" openssl ca -gencrl -config "$C/ca.cnf" -out "$C/crl.pem" 2>/dev/null
+  OUT_T=$(tail -1 "$C/time.txt")
+  GOT=$(openssl crl -in "$C/crl.pem" -noout -text | grep -c "Serial Number" || true)
+  [ "$GOT" = "$n" ] || { echo "bench: openssl's CRL lists $GOT entries, not $n"; exit 1; }
+  SH=$(cd "$ROOT" && cargo bench -q -p shomei-ra --bench crl "${CRL_PROFILE[@]}" -- "$n" 2>/dev/null | grep '^sqlite' | head -1 || true)
+  [ -n "$SH" ] || { echo "bench: Shomei's CRL bench printed nothing"; exit 1; }
+  python3 - "$n" "$OUT_T" "$SH" <<'PY'
+import re, sys
+n, ot, sh = sys.argv[1], sys.argv[2].split(), sys.argv[3]
+o_s, o_mb = float(ot[0]), int(ot[1]) / 1024
+m = re.search(r"signed in ([0-9.]+) s.*RSS before ([0-9.]+) MB, peak ([0-9.]+) MB", sh)
+s_s, s_mb = float(m.group(1)), float(m.group(3)) - float(m.group(2))
+print(f"{n:<10} {o_s:>11.2f} {o_mb:>11.0f} {s_s:>11.2f} {s_mb:>11.0f}   openssl ÷ {o_s / max(s_s, 0.001):.1f} in time, ÷ {o_mb / max(s_mb, 1):.1f} in memory")
+PY
+done
