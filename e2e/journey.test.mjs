@@ -446,8 +446,8 @@ function ocsp(cert = issued.ov.files.cert) {
 }
 
 // Issue #11: the CRL of the certificate's shard, at the URL its CRL distribution point names.
-async function fetchCrl(name) {
-  const ext = execFileSync('openssl', ['x509', '-in', issued.ov.files.cert, '-noout', '-ext', 'crlDistributionPoints'], { encoding: 'utf8' });
+async function fetchCrl(name, cert = issued.ov.files.cert) {
+  const ext = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-ext', 'crlDistributionPoints'], { encoding: 'utf8' });
   const url = ext.match(/URI:(\S+)/)[1];
   assert.match(url, /^http:\/\/pki\.example\.jp\/crl\/server\/\d+\.crl$/);
   const res = await fetch(url.replace('http://pki.example.jp', `http://127.0.0.1:${PORTS.public}`));
@@ -1200,6 +1200,7 @@ test('continuation 継続発行 (SC-081): 175 days later the renewed EV contract
   const text = execFileSync('openssl', ['x509', '-in', files.cert, '-noout', '-serial', '-enddate'], { encoding: 'utf8' });
   const old = execFileSync('openssl', ['x509', '-in', issued.evRenewal.files.cert, '-noout', '-serial'], { encoding: 'utf8' });
   assert.notEqual(text.split('\n')[0], old.trim(), 'a new certificate');
+  issued.evContinuation = { id, files };
   await cctx.close();
   await stopServer();
   await startServer();
@@ -1319,4 +1320,56 @@ test('issue #10: the customer makes an ACME credential (EAB) on a contract; cert
   await desk.getByRole('button', { name: 'この契約の証明書の更新を今すぐ促す' }).click();
   await desk.getByText('この契約の発行済み証明書の更新時期を過去に移しました。', { exact: false }).waitFor();
   await sctx.close();
+});
+
+test('issue #11 item 3: 一括失効 at the desk — a pasted list is checked (the unknown serial named), confirmed twice but run once; OCSP and the shard CRL then say revoked (keyCompromise)', async () => {
+  assert.ok(issued.evContinuation, 'the continuation ran first');
+  const cert = issued.evContinuation.files.cert;
+  const serial = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-serial'], { encoding: 'utf8' }).trim().replace('serial=', '');
+  assert.match(ocsp(cert), /: good/);
+  const sctx = await staffContext();
+  const desk = await sctx.newPage();
+  await staffLogin(desk);
+  await desk.getByRole('link', { name: '一括失効' }).click();
+  assert.equal(await heading(desk), '一括失効');
+  await desk.getByLabel('指定方法').selectOption({ label: 'シリアル番号の一覧' });
+  // As openssl prints it, with colons; and one this CA never issued.
+  const withColons = serial.match(/../g).join(':');
+  await desk.getByLabel('シリアル番号', { exact: false }).first().fill(`${withColons}\n7D00000000000000000000000000000BAD\nnot-hex!`);
+  await desk.getByLabel('失効理由').selectOption({ label: '鍵の危殆化（keyCompromise）' });
+  await desk.getByLabel('経緯（監査ログに記録）').fill('e2e: 鍵の流出の報告');
+  await desk.getByRole('button', { name: '対象を確認する' }).click();
+  // Bad input: the form again, with the token named and what was typed kept.
+  await desk.getByText('シリアル番号として読めないものがあります: not-hex!').waitFor();
+  const typed = await desk.locator('textarea#serials').inputValue();
+  assert.match(typed, /7D00000000000000000000000000000BAD/);
+  await desk.locator('textarea#serials').fill(typed.replace('\nnot-hex!', ''));
+  await desk.getByRole('button', { name: '対象を確認する' }).click();
+  assert.equal(await heading(desk), '一括失効の内容');
+  assert.equal(await desk.locator('#preview-live').innerText(), '1');
+  assert.equal(await desk.locator('#preview-unknown').innerText(), '1');
+  assert.match(await desk.locator('main').innerText(), /7d00000000000000000000000000000bad/);
+  const page = desk.url();
+  const form = desk.locator('form[action$="/start"]');
+  const action = new URL(await form.getAttribute('action'), page).toString();
+  const csrf = await form.locator('input[name=csrf]').inputValue();
+  await desk.getByRole('button', { name: '失効を実行する' }).click();
+  // The same confirmation sent again (a double submit, or back and submit): it runs once.
+  const again = await desk.request.post(action, { form: { csrf }, maxRedirects: 0 });
+  assert.equal(again.status(), 303);
+  assert.equal(new URL(again.headers()['location'], page).toString(), page);
+  for (let i = 0; i < 40; i++) {
+    await desk.goto(page);
+    if ((await desk.locator('#mass-status').innerText()) === '完了') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(await desk.locator('#mass-status').innerText(), '完了');
+  assert.equal(await desk.locator('#mass-revoked').innerText(), '1');
+  await sctx.close();
+  const status = ocsp(cert);
+  assert.match(status, /: revoked/);
+  assert.match(status, /Reason: keyCompromise/);
+  const crl = await fetchCrl('crl-mass.der', cert);
+  assert.ok(crl.includes(serial), `serial ${serial} on its shard's CRL`);
+  assert.match(crl, /Key Compromise/);
 });

@@ -103,6 +103,9 @@ impl Ra {
     /// signed (after a revocation, by the periodic task and at start). Returns how many
     /// were signed.
     pub async fn refresh_crl(&self) -> Result<usize> {
+        // Asked now: a build that starts after this holds every revocation committed
+        // before, so concurrent refreshes that all found a shard stale sign it once.
+        let asked = self.crl_builder.ticket();
         let now = self.now();
         let shards = self.server_shards().await?;
         let dirty: Vec<i64> = self
@@ -123,7 +126,7 @@ impl Ra {
                 }
             };
             if stale {
-                self.sign_crl(Which::Server(shard)).await?;
+                self.sign_crl_asked(Which::Server(shard), asked).await?;
                 signed += 1;
             }
         }
@@ -211,8 +214,13 @@ impl Ra {
 
     /// Signs a new CRL with the next CRL number and stores it.
     async fn sign_crl(&self, which: Which) -> Result<StoredCrl> {
-        let key = which.key();
         let asked = self.crl_builder.ticket();
+        self.sign_crl_asked(which, asked).await
+    }
+
+    /// [`Ra::sign_crl`] for a caller that asked at ticket `asked`.
+    async fn sign_crl_asked(&self, which: Which, asked: u64) -> Result<StoredCrl> {
+        let key = which.key();
         // One builder at a time, here and on other instances; whoever waited gets the
         // CRL built meanwhile if that build began after they asked (it holds their
         // revocation).

@@ -35,9 +35,9 @@ impl Ra {
             Ok(Query::Ours(alg, serial)) => (alg, serial),
         };
         let now = self.now();
-        if let Some(s) = self
-            .ocsp_memory
-            .get(alg, &serial, now - OCSP_REFRESH_AFTER_SECS - 3600)
+        if let Some(s) =
+            self.ocsp_memory
+                .get(alg, &serial, now - OCSP_REFRESH_AFTER_SECS - 3600, now)
         {
             return OcspReply::Signed(s);
         }
@@ -187,7 +187,13 @@ impl Ra {
             let now = self.now();
             let (page, more) = self
                 .store
-                .current_ocsp_responses(SERVER_CA, now - OCSP_REFRESH_AFTER_SECS, before, 5_000)
+                .current_ocsp_responses(
+                    SERVER_CA,
+                    now - OCSP_REFRESH_AFTER_SECS,
+                    now,
+                    before,
+                    5_000,
+                )
                 .await?;
             if self.ocsp_memory.epoch() != epoch {
                 // A status changed while the page was read: read it again.

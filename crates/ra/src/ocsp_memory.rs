@@ -121,10 +121,12 @@ impl OcspMemory {
         alg: HashAlg,
         serial: &[u8],
         built_after: i64,
+        now: i64,
     ) -> Option<Arc<SignedOcsp>> {
         let map = self.issued.read().ok()?;
+        // Never one from the future (the clock was stepped back): clients refuse it.
         map.get(&key(alg, serial))
-            .filter(|s| s.this_update >= built_after)
+            .filter(|s| s.this_update >= built_after && s.this_update <= now)
             .cloned()
     }
 

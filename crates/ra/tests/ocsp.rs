@@ -452,3 +452,79 @@ async fn issue11_unknown_serials_cannot_burn_signatures() {
         "a new second, a new budget"
     );
 }
+
+/// The thisUpdate of a reply.
+fn this_update(reply: &OcspReply) -> i64 {
+    let OcspReply::Signed(s) = reply else {
+        panic!("not a signed reply")
+    };
+    let resp = OcspResponse::from_der(&s.der).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = resp.response_bytes.unwrap_or_else(|| panic!("no bytes"));
+    let basic =
+        BasicOcspResponse::from_der(bytes.response.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    basic.tbs_response_data.responses[0]
+        .this_update
+        .0
+        .to_unix_duration()
+        .as_secs() as i64
+}
+
+/// A clock stepped back (an NTP correction, a host restored): responses built "in the
+/// future" are never served — clients refuse a thisUpdate ahead of them — neither from
+/// memory, nor from the store after a restart; the refresh rebuilds them.
+#[tokio::test]
+async fn issue11_ocsp_never_serves_a_response_from_the_future() {
+    for db in backends().await {
+        let (ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-30 10:00:00 UTC));
+        let issuer =
+            shomei_ca::pki::pem_to_der(&pki.server_ca.cert_pem, "CERTIFICATE").unwrap_or_default();
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, app) = issued(&ra, staff.id, CSR).await;
+        let serial = db
+            .store
+            .issued_certificate(app)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.serial)
+            .unwrap_or_default();
+        let req = shomei_ca::ocsp::request(
+            &issuer,
+            &hex::decode(&serial).unwrap_or_default(),
+            shomei_ca::ocsp::HashAlg::Sha1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // Two days ahead, the refresh rebuilds it (memory and store).
+        clock.advance(time::Duration::days(2));
+        assert!(ra.refresh_ocsp(100).await.unwrap_or(0) >= 1);
+        let ahead = this_update(&ra.ocsp_reply(&req).await);
+        assert_eq!(ahead, ra.now());
+        // The clock goes back two days.
+        clock.advance(time::Duration::days(-2));
+        let now = ra.now();
+        assert!(
+            this_update(&ra.ocsp_reply(&req).await) <= now,
+            "not from memory"
+        );
+        let restarted = instance(db.store.clone(), &clock, &pki);
+        restarted
+            .fill_ocsp_memory()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            this_update(&restarted.ocsp_reply(&req).await) <= now,
+            "not from the store"
+        );
+        assert!(
+            db.store
+                .serials_needing_ocsp("server", now, now - 86_400, 100)
+                .await
+                .unwrap_or_default()
+                .is_empty(),
+            "the reply just signed replaced it"
+        );
+    }
+}

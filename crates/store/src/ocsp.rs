@@ -16,8 +16,14 @@ pub struct StoredOcsp {
     pub revoked: bool,
 }
 
-/// The response of a joined row, if it states `revoked` and is valid at `fresh_at`.
-fn stored_of(r: &sqlx::any::AnyRow, revoked: bool, fresh_at: Ts) -> Result<Option<StoredOcsp>> {
+/// The response of a joined row, if it states `revoked`, is valid at `fresh_at` and was
+/// not made after `now` (a clock stepped back: clients refuse a thisUpdate in the future).
+fn stored_of(
+    r: &sqlx::any::AnyRow,
+    revoked: bool,
+    fresh_at: Ts,
+    now: Ts,
+) -> Result<Option<StoredOcsp>> {
     let states: Option<String> = r.try_get("states")?;
     let want = if revoked { "revoked" } else { "good" };
     if states.as_deref() != Some(want) {
@@ -31,7 +37,7 @@ fn stored_of(r: &sqlx::any::AnyRow, revoked: bool, fresh_at: Ts) -> Result<Optio
     ) else {
         return Ok(None);
     };
-    if next_update <= fresh_at {
+    if next_update <= fresh_at || this_update > now {
         return Ok(None);
     }
     Ok(Some(StoredOcsp {
@@ -197,7 +203,7 @@ impl Store {
                     .unwrap_or(0),
             ),
         };
-        let stored = stored_of(&r, state != CertState::Good, fresh_at)?;
+        let stored = stored_of(&r, state != CertState::Good, fresh_at, fresh_at)?;
         Ok((state, stored))
     }
 
@@ -208,6 +214,7 @@ impl Store {
         &self,
         issuer: &str,
         fresh_at: Ts,
+        now: Ts,
         before: i64,
         limit: i64,
     ) -> Result<(Vec<(String, StoredOcsp)>, Option<i64>)> {
@@ -227,7 +234,7 @@ impl Store {
         for r in &rows {
             last = Some(r.try_get::<i64, _>("id")?);
             let revoked = r.try_get::<Option<i64>, _>("revoked_at")?.is_some();
-            if let Some(stored) = stored_of(r, revoked, fresh_at)? {
+            if let Some(stored) = stored_of(r, revoked, fresh_at, now)? {
                 out.push((r.try_get("serial")?, stored));
             }
         }
@@ -251,7 +258,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
              WHERE c.issuer = $1 AND c.status = 'issued' AND c.not_after > $2 \
-             AND (o.serial IS NULL OR o.this_update < $3 OR o.states IS NULL OR o.states <> CASE WHEN c.revoked_at IS NULL THEN 'good' ELSE 'revoked' END) ORDER BY c.id LIMIT $4",
+             AND (o.serial IS NULL OR o.this_update < $3 OR o.this_update > $2 OR o.states IS NULL OR o.states <> CASE WHEN c.revoked_at IS NULL THEN 'good' ELSE 'revoked' END) ORDER BY c.id LIMIT $4",
         )
         .bind(issuer)
         .bind(now)
