@@ -17,6 +17,7 @@ pub mod certificates;
 pub mod client_certs;
 pub mod contracts;
 pub mod coupons;
+pub mod crls;
 pub mod domain_checks;
 pub mod jobs;
 pub mod mass_revocations;

@@ -1,6 +1,5 @@
 //! Revocation records (R-A1: a revocation is its own record), the phone confirmation
-//! that revokes (R-V4), blocked keys, and the CRL state (CRL numbers strictly
-//! increasing across restarts: the number is taken in its own committed transaction).
+//! that revokes (R-V4), blocked keys. The CRL state lives in [`crate::crls`].
 
 use crate::audit::{AuditEvent, append};
 use crate::jobs::enqueue;
@@ -9,33 +8,7 @@ use crate::{Result, Store, StoreError, Ts};
 use shomei_model::Actor;
 use sqlx::Row;
 
-/// One entry of a CRL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevokedEntry {
-    /// Serial, hex.
-    pub serial: String,
-    /// When it was revoked.
-    pub revoked_at: Ts,
-    /// RFC 5280 CRLReason code; 0 (unspecified) is written without a reasonCode.
-    pub reason: i64,
-}
-
-/// The latest CRL of an issuer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCrl {
-    /// CRL number.
-    pub number: i64,
-    /// thisUpdate.
-    pub this_update: Ts,
-    /// nextUpdate.
-    pub next_update: Ts,
-    /// DER.
-    pub der: Vec<u8>,
-}
-
-/// The CRL builders' lock (see [`Store::crl_build_lock`]); released when dropped.
-#[derive(Debug)]
-pub struct CrlBuildLock(#[allow(dead_code)] Option<sqlx::Transaction<'static, sqlx::Any>>);
+pub use crate::crls::{CrlBuildLock, RevokedEntry, StoredCrl};
 
 impl Store {
     /// Whether a revocation of `target_id` is waiting for its phone confirmation.
@@ -345,90 +318,6 @@ impl Store {
         Ok(serials)
     }
 
-    /// The most recent revocation time of `issuer`'s certificates.
-    pub async fn latest_revocation_at(&self, issuer: &str) -> Result<Option<Ts>> {
-        Ok(
-            sqlx::query_scalar("SELECT MAX(revoked_at) FROM certificates WHERE issuer = $1")
-                .bind(issuer)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    /// The CRLs under `key` and `key/…` a revocation made stale since they were last
-    /// built (marked by a trigger in the revocation's transaction).
-    pub async fn dirty_crls(&self, key: &str) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT crl FROM crl_dirty WHERE crl = $1 OR crl LIKE $2")
-                .bind(key)
-                .bind(format!("{key}/%"))
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
-    /// The builder of CRL `key` takes its mark before reading the entries (a revocation
-    /// committed after that marks it again).
-    pub async fn clear_crl_dirty(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM crl_dirty WHERE crl = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Holds the CRL builders' lock across instances until dropped (PostgreSQL: an
-    /// advisory lock of a transaction kept open meanwhile; SQLite: one process owns the
-    /// database and the RA's mutex suffices).
-    pub async fn crl_build_lock(&self) -> Result<CrlBuildLock> {
-        if self.backend != crate::Backend::Postgres {
-            return Ok(CrlBuildLock(None));
-        }
-        let mut tx = self.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7355609)")
-            .execute(&mut *tx)
-            .await?;
-        Ok(CrlBuildLock(Some(tx)))
-    }
-
-    /// The CRL shard of a certificate (-1: the undivided CRL).
-    pub async fn crl_shard_of(&self, issuer: &str, serial: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT crl_shard FROM certificates WHERE issuer = $1 AND serial = $2",
-        )
-        .bind(issuer)
-        .bind(serial)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// The CRLs kept under `key` and under `key/…` (the shards): each key with the
-    /// thisUpdate and nextUpdate of its latest signed CRL (`None` if a number was taken
-    /// but no CRL stored).
-    pub async fn crl_keys(&self, key: &str) -> Result<Vec<(String, Option<(Ts, Ts)>)>> {
-        let rows = sqlx::query("SELECT issuer, this_update, next_update, CASE WHEN der IS NULL THEN 0 ELSE 1 END AS signed FROM crls WHERE issuer = $1 OR issuer LIKE $2")
-            .bind(key)
-            .bind(format!("{key}/%"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let signed: i64 = r.try_get("signed")?;
-                Ok((
-                    r.try_get("issuer")?,
-                    (signed == 1)
-                        .then(|| {
-                            Ok::<_, crate::StoreError>((
-                                r.try_get("this_update")?,
-                                r.try_get("next_update")?,
-                            ))
-                        })
-                        .transpose()?,
-                ))
-            })
-            .collect()
-    }
-
     /// Whether a key (SHA-256 of its SPKI) is blocked.
     pub async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = $1")
@@ -436,97 +325,6 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(n > 0)
-    }
-
-    /// Revoked certificates of `issuer` in CRL shard `shard` (-1: the undivided CRL)
-    /// that have not expired before `expired_before` (entries stay on the CRL until
-    /// after the certificate expires).
-    pub async fn revoked_entries(
-        &self,
-        issuer: &str,
-        shard: i64,
-        expired_before: Ts,
-    ) -> Result<Vec<RevokedEntry>> {
-        // One aggregated row per CRL instead of a row per entry: at a million entries
-        // the driver's per-row cost (about 5 µs) was most of the CRL's build time.
-        let agg = match self.backend {
-            crate::Backend::Sqlite => {
-                "group_concat(serial || ' ' || revoked_at || ' ' || COALESCE(revocation_reason, 0), ',')"
-            }
-            crate::Backend::Postgres => {
-                "string_agg(serial || ' ' || revoked_at::text || ' ' || COALESCE(revocation_reason, 0)::text, ',')"
-            }
-        };
-        let joined: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT {agg} FROM certificates WHERE issuer = $1 AND crl_shard = $2 AND revoked_at IS NOT NULL AND not_after >= $3"
-        ))
-        .bind(issuer)
-        .bind(shard)
-        .bind(expired_before)
-        .fetch_one(&self.pool)
-        .await?;
-        let Some(joined) = joined else {
-            return Ok(Vec::new());
-        };
-        joined
-            .split(',')
-            .map(|entry| {
-                let mut parts = entry.split(' ');
-                let (Some(serial), Some(at), Some(reason), None) =
-                    (parts.next(), parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(StoreError::corrupt(format!("CRL entry {entry:?}")));
-                };
-                Ok(RevokedEntry {
-                    serial: serial.to_owned(),
-                    revoked_at: at.parse().map_err(StoreError::corrupt)?,
-                    reason: reason.parse().map_err(StoreError::corrupt)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Takes the next CRL number of `issuer` in its own committed transaction, so a
-    /// number is never handed out twice, even across crashes.
-    pub async fn next_crl_number(&self, issuer: &str) -> Result<i64> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO crls (issuer, crl_number, this_update, next_update) VALUES ($1, 0, 0, 0) ON CONFLICT (issuer) DO NOTHING").bind(issuer).execute(&mut *tx).await?;
-        let n: i64 = sqlx::query_scalar(
-            "UPDATE crls SET crl_number = crl_number + 1 WHERE issuer = $1 RETURNING crl_number",
-        )
-        .bind(issuer)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(n)
-    }
-
-    /// Stores a signed CRL if its number is still the latest taken.
-    pub async fn save_crl(&self, issuer: &str, crl: &StoredCrl) -> Result<bool> {
-        let n = sqlx::query("UPDATE crls SET der = $3, this_update = $4, next_update = $5 WHERE issuer = $1 AND crl_number = $2")
-            .bind(issuer)
-            .bind(crl.number)
-            .bind(crl.der.clone())
-            .bind(crl.this_update)
-            .bind(crl.next_update)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// The latest signed CRL of `issuer`.
-    pub async fn latest_crl(&self, issuer: &str) -> Result<Option<StoredCrl>> {
-        let row = sqlx::query("SELECT crl_number, this_update, next_update, der FROM crls WHERE issuer = $1 AND der IS NOT NULL").bind(issuer).fetch_optional(&self.pool).await?;
-        row.map(|r| {
-            Ok(StoredCrl {
-                number: r.try_get("crl_number")?,
-                this_update: r.try_get("this_update")?,
-                next_update: r.try_get("next_update")?,
-                der: r.try_get("der")?,
-            })
-        })
-        .transpose()
     }
 }
 
