@@ -4,16 +4,12 @@
 //! stored draft), then confirm; a worker revokes it in chunks of [`MASS_CHUNK`], each
 //! chunk one transaction with its audit events and the customers' notices. After each
 //! chunk the OCSP responses of its certificates say "revoked" (memory first, then
-//! signed in batches), and the CRL shards are re-signed when it is done. Between chunks
+//! signed in one batch, [`Ra::prebuild_ocsp`]), and the CRL shards are re-signed when it is done. Between chunks
 //! the store is free, so the portal and the desk keep answering.
 
 use crate::field_issue::{Checked, FieldIssue};
-use crate::ocsp_memory::SignedOcsp;
 use crate::{Ra, Result, SERVER_CA};
-use shomei_ca::ocsp::{HashAlg, Status};
 use shomei_store::mass_revocations::{MassPreview, MassRevocation, MassSelection};
-use shomei_store::ocsp::{CertState, StoredOcsp};
-use std::sync::Arc;
 
 /// Certificates revoked per transaction.
 pub const MASS_CHUNK: i64 = 500;
@@ -222,7 +218,7 @@ impl Ra {
             {
                 let serials: Vec<String> = revoked.into_iter().map(|(s, _)| s).collect();
                 total += serials.len();
-                self.prebuild_ocsp_batch(&serials).await?;
+                self.prebuild_ocsp(&serials).await?;
                 if self
                     .store
                     .mass_revocation(id)
@@ -237,74 +233,6 @@ impl Ra {
             self.refresh_crl().await?;
         }
         Ok(total)
-    }
-
-    /// [`Ra::prebuild_ocsp`] for many serials at once: memory forgets them first, their
-    /// states are read in one query per 500, the responses signed off the async workers
-    /// and stored in one transaction.
-    pub async fn prebuild_ocsp_batch(&self, serials: &[String]) -> Result<()> {
-        let Some(responder) = self.ocsp.clone() else {
-            return Ok(());
-        };
-        let bytes: Vec<Vec<u8>> = serials.iter().filter_map(|s| hex::decode(s).ok()).collect();
-        self.ocsp_memory.forget(&bytes);
-        let epoch = self.ocsp_memory.epoch();
-        let states = self.store.certificate_states(SERVER_CA, serials).await?;
-        let now = self.now();
-        let next = now + crate::ocsp::OCSP_VALIDITY_SECS;
-        let signed = tokio::task::spawn_blocking(move || {
-            states
-                .into_iter()
-                .filter_map(|(hex_serial, state)| {
-                    let serial = hex::decode(&hex_serial).ok()?;
-                    let status = match state {
-                        CertState::Good => Status::Good,
-                        CertState::Revoked(at, r) => {
-                            Status::Revoked(at, u8::try_from(r).unwrap_or(0))
-                        }
-                        CertState::Unknown => return None,
-                    };
-                    Some(
-                        responder
-                            .respond(HashAlg::Sha1, &serial, status, now, next)
-                            .map(|der| {
-                                (
-                                    hex_serial,
-                                    serial,
-                                    matches!(state, CertState::Revoked(..)),
-                                    der,
-                                )
-                            }),
-                    )
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| crate::RaError::Corrupt(format!("OCSP signing task: {e}")))??;
-        let stored: Vec<(String, StoredOcsp)> = signed
-            .iter()
-            .map(|(hex_serial, _, revoked, der)| {
-                (
-                    hex_serial.clone(),
-                    StoredOcsp {
-                        der: der.clone(),
-                        this_update: now,
-                        next_update: next,
-                        revoked: *revoked,
-                    },
-                )
-            })
-            .collect();
-        self.store.save_ocsp_many(SERVER_CA, &stored).await?;
-        for (_, serial, _, der) in signed {
-            self.ocsp_memory.insert(
-                epoch,
-                HashAlg::Sha1,
-                &serial,
-                Arc::new(SignedOcsp::new(der, now, next)),
-            );
-        }
-        Ok(())
     }
 }
 

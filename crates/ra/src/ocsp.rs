@@ -89,13 +89,7 @@ impl Ra {
             .ocsp
             .as_ref()
             .ok_or(crate::RaError::Invalid("err.internal"))?;
-        let status = match state {
-            CertState::Good => Status::Good,
-            CertState::Revoked(at, reason) => {
-                Status::Revoked(at, u8::try_from(reason).unwrap_or(0))
-            }
-            CertState::Unknown => Status::Unknown,
-        };
+        let status = status_of(state);
         let next = if state == CertState::Unknown {
             now + UNKNOWN_KEEP_SECS
         } else {
@@ -132,28 +126,67 @@ impl Ra {
         Ok(Arc::new(signed))
     }
 
-    /// Pre-builds the responses of these serials now (after their status changed, or
-    /// to refresh them), in the store and in memory.
+    /// Pre-builds the responses of these serials now (after their status changed, or to
+    /// refresh them), in the store and in memory: memory forgets them first, their
+    /// states are read in one query per 500, the responses signed off the async workers
+    /// and stored in one transaction (a mass revocation passes 500 at a time).
     pub async fn prebuild_ocsp(&self, serials: &[String]) -> Result<()> {
-        if self.ocsp.is_none() {
+        let Some(responder) = self.ocsp.clone() else {
             return Ok(());
-        }
-        let bytes: Vec<Vec<u8>> = serials
-            .iter()
-            .map(|s| hex::decode(s).map_err(|_| crate::RaError::Invalid("err.internal")))
-            .collect::<Result<_>>()?;
-        // Whatever memory holds about them is void from here on.
+        };
+        let bytes: Vec<Vec<u8>> = serials.iter().filter_map(|s| hex::decode(s).ok()).collect();
         self.ocsp_memory.forget(&bytes);
+        let epoch = self.ocsp_memory.epoch();
+        let states = self.store.certificate_states(SERVER_CA, serials).await?;
         let now = self.now();
-        for (hex_serial, serial) in serials.iter().zip(&bytes) {
-            let epoch = self.ocsp_memory.epoch();
-            let state = self.store.certificate_state(SERVER_CA, hex_serial).await?;
-            if state == CertState::Unknown {
-                continue;
-            }
-            let signed = self.build_ocsp(HashAlg::Sha1, serial, state, now).await?;
-            self.ocsp_memory
-                .insert(epoch, HashAlg::Sha1, serial, signed);
+        let next = now + OCSP_VALIDITY_SECS;
+        let signed = tokio::task::spawn_blocking(move || {
+            states
+                .into_iter()
+                .filter_map(|(hex_serial, state)| {
+                    let serial = hex::decode(&hex_serial).ok()?;
+                    if state == CertState::Unknown {
+                        return None;
+                    }
+                    Some(
+                        responder
+                            .respond(HashAlg::Sha1, &serial, status_of(state), now, next)
+                            .map(|der| {
+                                (
+                                    hex_serial,
+                                    serial,
+                                    matches!(state, CertState::Revoked(..)),
+                                    der,
+                                )
+                            }),
+                    )
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| crate::RaError::Corrupt(format!("OCSP signing task: {e}")))??;
+        let stored: Vec<(String, StoredOcsp)> = signed
+            .iter()
+            .map(|(hex_serial, _, revoked, der)| {
+                (
+                    hex_serial.clone(),
+                    StoredOcsp {
+                        der: der.clone(),
+                        this_update: now,
+                        next_update: next,
+                        revoked: *revoked,
+                    },
+                )
+            })
+            .collect();
+        self.store.save_ocsp_many(SERVER_CA, &stored).await?;
+        for (_, serial, _, der) in signed {
+            self.ocsp_memory.insert(
+                epoch,
+                HashAlg::Sha1,
+                &serial,
+                Arc::new(SignedOcsp::new(der, now, next)),
+            );
         }
         Ok(())
     }
@@ -257,4 +290,13 @@ fn x509_internal_error() -> bytes::Bytes {
         .to_der()
         .unwrap_or_default()
         .into()
+}
+
+/// The status a response states for a certificate in `state`.
+fn status_of(state: CertState) -> Status {
+    match state {
+        CertState::Good => Status::Good,
+        CertState::Revoked(at, reason) => Status::Revoked(at, u8::try_from(reason).unwrap_or(0)),
+        CertState::Unknown => Status::Unknown,
+    }
 }

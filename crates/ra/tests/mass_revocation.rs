@@ -330,7 +330,7 @@ async fn issue11_mass_revocation_by_key_blocks_it_and_resumes_after_a_crash() {
         // Memory holds "good" for one of the rest until the worker revokes it.
         let last = &with_key[MASS_CHUNK as usize + 4];
         restarted
-            .prebuild_ocsp_batch(std::slice::from_ref(last))
+            .prebuild_ocsp(std::slice::from_ref(last))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(

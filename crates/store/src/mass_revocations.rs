@@ -257,23 +257,7 @@ impl Store {
         let actor = Actor::Staff(staff_id);
         let subject = format!("mass_revocation:{id}");
         if let Some(spki) = &spki {
-            sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', $2, $3) ON CONFLICT (spki_sha256) DO NOTHING")
-                .bind(spki)
-                .bind(&subject)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            append(
-                &mut tx,
-                &AuditEvent::new(
-                    now,
-                    actor,
-                    "key.blocked",
-                    subject.clone(),
-                    serde_json::json!({ "spki_sha256": spki }),
-                ),
-            )
-            .await?;
+            crate::revocations::block_key(&mut tx, spki, &subject, actor, now).await?;
         }
         append(
             &mut tx,

@@ -328,16 +328,15 @@ impl Store {
     }
 }
 
-/// Blocks a compromised key and revokes every other live certificate with it
-/// (CA-RULES "Key compromise"), audited. Returns (serial, application, reason) of those
-/// it revoked.
-pub(crate) async fn block_compromised_key(
+/// Blocks a compromised key from now on (refused at submission and issuance), audited
+/// on `source`.
+pub(crate) async fn block_key(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     spki: &str,
     source: &str,
     actor: Actor,
     now: Ts,
-) -> Result<Vec<(String, i64, i64)>> {
+) -> Result<()> {
     sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', $2, $3) ON CONFLICT (spki_sha256) DO NOTHING")
         .bind(spki)
         .bind(source)
@@ -354,7 +353,20 @@ pub(crate) async fn block_compromised_key(
             serde_json::json!({ "spki_sha256": spki }),
         ),
     )
-    .await?;
+    .await
+}
+
+/// Blocks a compromised key and revokes every other live certificate with it
+/// (CA-RULES "Key compromise"), audited. Returns (serial, application, reason) of those
+/// it revoked.
+pub(crate) async fn block_compromised_key(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    spki: &str,
+    source: &str,
+    actor: Actor,
+    now: Ts,
+) -> Result<Vec<(String, i64, i64)>> {
+    block_key(tx, spki, source, actor, now).await?;
     let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING serial, application_id")
         .bind(spki)
         .bind(now)
