@@ -9,7 +9,7 @@ use shomei_ca::{
 use shomei_model::Actor;
 use shomei_model::{AppKind, AppStatus, Service, validity_for};
 use shomei_store::Validation;
-use shomei_store::certificates::NewContract;
+use shomei_store::certificates::{Completion, LintedCert, NewContract};
 use time::{Duration, OffsetDateTime};
 
 /// Organisation validation methods (BR 3.2.2.1; EVG 11).
@@ -284,7 +284,11 @@ impl Ra {
         if app.status != AppStatus::UnderReview {
             return Err(RaError::WrongState);
         }
-        let csr = check_csr_with(app.csr_pem.as_bytes(), &self.policy.keys)
+        // The CPU-heavy steps (key checks, lint, signatures) run off the async workers,
+        // so the group commit's writer and the pages are never queued behind them.
+        let (keys, pem) = (self.policy.keys.clone(), app.csr_pem.clone());
+        let csr = cpu(move || check_csr_with(pem.as_bytes(), &keys))
+            .await?
             .map_err(|e| RaError::Invalid(e.key()))?;
         if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
             return Err(RaError::Invalid("err.csr_changed"));
@@ -334,68 +338,67 @@ impl Ra {
         };
         let end = existing_contract.unwrap_or_else(|| contract_end(start, app.term_years));
         let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
-        // Step 2: reserve a random serial and store it before anything is signed.
-        let mut reserved = None;
+        // Steps 2–4: a random serial; the to-be-signed certificate built from validated
+        // data only and linted; both stored before anything is signed (one transaction
+        // shared with concurrent issuances). A serial already used is drawn again.
+        let (org, ev) = subjects_of(app.service, &app.details)?;
+        let mut stored = None;
         for _ in 0..3 {
             let serial = Serial::random()?;
             let shard = self.crl_shard_for(serial.bytes());
-            match self
-                .store
-                .reserve_serial(
-                    SERVER_CA,
-                    &serial.hex(),
-                    application_id,
-                    not_before.unix_timestamp(),
-                    not_after.unix_timestamp(),
-                    &app.spki_sha256,
-                    i64::from(shard),
-                    actor,
-                    now,
-                )
-                .await
-            {
+            let order = ServerOrder {
+                serial,
+                not_before,
+                not_after,
+                names: csr.names.clone(),
+                spki_der: csr.spki_der.clone(),
+                key: csr.key.clone(),
+                org: org.clone(),
+                ev: ev.clone(),
+                crl_shard: Some(shard),
+            };
+            let mut record = LintedCert {
+                issuer: SERVER_CA.into(),
+                serial: serial.hex(),
+                application_id,
+                not_before: not_before.unix_timestamp(),
+                not_after: not_after.unix_timestamp(),
+                spki_sha256: app.spki_sha256.clone(),
+                crl_shard: i64::from(shard),
+                tbs: Vec::new(),
+                actor,
+                at: now,
+            };
+            let ca = self.server_ca.clone();
+            let token = match cpu(move || ca.prepare(&order)).await? {
+                Ok(t) => t,
+                Err(e) => {
+                    self.store
+                        .record_lint_failure(&record, &e.to_string())
+                        .await?;
+                    return Err(e.into());
+                }
+            };
+            record.tbs = token.tbs_der().to_vec();
+            match self.commit_linted(record).await {
                 Ok(id) => {
-                    reserved = Some((id, serial, shard));
+                    stored = Some((id, serial, token));
                     break;
                 }
-                Err(e) if e.is_unique_violation() => continue,
-                Err(e) => return Err(e.into()),
+                Err(RaError::Store(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e),
             }
         }
-        let (cert_id, serial, shard) = reserved.ok_or(RaError::Invalid("err.serial_collision"))?;
-        // Step 3: build the to-be-signed certificate from validated data only, and lint it.
-        let (org, ev) = subjects_of(app.service, &app.details)?;
-        let order = ServerOrder {
-            serial,
-            not_before,
-            not_after,
-            names: csr.names.clone(),
-            spki_der: csr.spki_der.clone(),
-            key: csr.key.clone(),
-            org,
-            ev,
-            crl_shard: Some(shard),
-        };
-        let token = match self.server_ca.prepare(&order) {
-            Ok(t) => t,
-            Err(e) => {
-                self.store
-                    .audit(&shomei_store::AuditEvent::new(
-                        now,
-                        actor,
-                        "issuance.lint_failed",
-                        format!("application:{application_id}"),
-                        serde_json::json!({ "serial": serial.hex(), "error": e.to_string() }),
-                    ))
-                    .await?;
-                return Err(e.into());
-            }
-        };
-        // Step 4: store the linted to-be-signed certificate.
-        self.store.store_linted(cert_id, token.tbs_der()).await?;
+        let (cert_id, serial, token) = stored.ok_or(RaError::Invalid("err.serial_collision"))?;
         // Step 5: sign (the token is consumed; the signed TBS is checked identical).
-        let signed = self.server_ca.sign(token)?;
-        // Step 6: one transaction: certificate, contract and its code, 完了, audit, notice.
+        let ra = self.clone();
+        let (signed, ocsp) = cpu(move || -> Result<_> {
+            let signed = ra.server_ca.sign(token)?;
+            Ok((signed, ra.first_ocsp(serial.bytes(), now)?))
+        })
+        .await??;
+        // Step 6: one transaction (shared with concurrent issuances): certificate and its
+        // first OCSP response, contract and its code, 完了, audit, notice.
         let contract = NewContract {
             account_id: app.account_id,
             service: app.service,
@@ -414,28 +417,25 @@ impl Ra {
             _ => None,
         };
         let code = self
-            .store
-            .complete_issuance(
+            .commit_issued(Completion {
                 cert_id,
+                issuer: SERVER_CA.into(),
                 application_id,
-                &signed.der,
-                &signed.pem,
-                existing_contract.is_none().then_some(&contract),
+                serial: serial.hex(),
+                der: signed.der,
+                pem: signed.pem,
+                contract: existing_contract.is_none().then_some(contract),
                 supersede,
+                ocsp,
                 actor,
-                now,
-            )
+                at: now,
+            })
             .await?;
         if supersede.is_some_and(|(_, at)| at <= now) {
             // 再発行と同時に失効する: done now; the job stays as the durable record.
             if let Some(target) = app.target_id {
                 self.revoke_superseded(target, application_id).await?;
             }
-        }
-        // The OCSP response exists from the first moment (failure here is not fatal:
-        // the refresh and on-demand signing cover it).
-        if let Err(e) = self.prebuild_ocsp(&[serial.hex()]).await {
-            tracing::warn!(application_id, "OCSP pre-build failed: {e}");
         }
         tracing::info!(application_id, serial = %serial.hex(), contract = %code, "certificate issued");
         Ok(Issued {
@@ -654,5 +654,111 @@ impl Ra {
             }
         }
         Ok(refused)
+    }
+}
+
+/// Runs CPU-heavy work (a key check, a lint, a signature) on the blocking pool.
+pub(crate) async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RaError::Corrupt(format!("worker task: {e}")))
+}
+
+/// One write of an issuance, grouped with concurrent issuances' writes.
+#[derive(Debug, Clone)]
+pub(crate) enum IssuanceWrite {
+    /// Steps 2–4: the serial and the linted TBS.
+    Linted(LintedCert),
+    /// Step 6: the signed certificate and what comes with it.
+    Issued(Completion),
+}
+
+/// What a grouped write returns.
+#[derive(Debug)]
+pub(crate) enum IssuanceWritten {
+    /// The linted certificate's row id.
+    Linted(i64),
+    /// The contract code.
+    Issued(String),
+}
+
+impl Ra {
+    /// Steps 2–4's write, grouped: the serial and the linted TBS, committed. Returns the
+    /// certificate's row id.
+    async fn commit_linted(&self, record: LintedCert) -> Result<i64> {
+        match self.write_issuance(IssuanceWrite::Linted(record)).await? {
+            IssuanceWritten::Linted(id) => Ok(id),
+            IssuanceWritten::Issued(_) => Err(RaError::Corrupt("issuance write mixed up".into())),
+        }
+    }
+
+    /// Step 6's write, grouped. Returns the contract code.
+    async fn commit_issued(&self, completion: Completion) -> Result<String> {
+        match self
+            .write_issuance(IssuanceWrite::Issued(completion))
+            .await?
+        {
+            IssuanceWritten::Issued(code) => Ok(code),
+            IssuanceWritten::Linted(_) => Err(RaError::Corrupt("issuance write mixed up".into())),
+        }
+    }
+
+    /// Writes `write` in one transaction with the other issuances' writes queued
+    /// meanwhile (both kinds: one commit serves the certificates being finished and
+    /// those about to be signed). After the commit, each finished certificate's first
+    /// OCSP response is kept in memory (unless a status change was announced meanwhile).
+    async fn write_issuance(&self, write: IssuanceWrite) -> Result<IssuanceWritten> {
+        let ra = self.clone();
+        self.issuance_writes
+            .submit(write, move |group: Vec<IssuanceWrite>| {
+                let ra = ra.clone();
+                async move { ra.write_issuance_group(group).await }
+            })
+            .await
+    }
+
+    async fn write_issuance_group(
+        &self,
+        group: Vec<IssuanceWrite>,
+    ) -> Result<Vec<IssuanceWritten>> {
+        let mut linted = Vec::new();
+        let mut issued = Vec::new();
+        for w in &group {
+            match w {
+                IssuanceWrite::Linted(l) => linted.push(l.clone()),
+                IssuanceWrite::Issued(c) => issued.push(c.clone()),
+            }
+        }
+        let serials: Vec<Vec<u8>> = issued
+            .iter()
+            .filter_map(|c| hex::decode(&c.serial).ok())
+            .collect();
+        // Nothing is kept about a serial before it exists (an "unknown" answer).
+        self.ocsp_memory.forget(&serials);
+        let epoch = self.ocsp_memory.epoch();
+        let (ids, codes) = self.store.write_issuances(&linted, &issued).await?;
+        for (c, serial) in issued.iter().zip(&serials) {
+            if let Some(o) = &c.ocsp {
+                self.ocsp_memory.insert(
+                    epoch,
+                    shomei_ca::ocsp::HashAlg::Sha1,
+                    serial,
+                    std::sync::Arc::new(crate::ocsp_memory::SignedOcsp::new(
+                        o.der.clone(),
+                        o.this_update,
+                        o.next_update,
+                    )),
+                );
+            }
+        }
+        let (mut ids, mut codes) = (ids.into_iter(), codes.into_iter());
+        group
+            .iter()
+            .map(|w| match w {
+                IssuanceWrite::Linted(_) => ids.next().map(IssuanceWritten::Linted),
+                IssuanceWrite::Issued(_) => codes.next().map(IssuanceWritten::Issued),
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| RaError::Corrupt("issuance write answers missing".into()))
     }
 }

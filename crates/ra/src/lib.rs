@@ -52,6 +52,7 @@ pub mod domain_checks;
 pub mod drafts;
 pub mod field_issue;
 pub mod form;
+pub mod group_commit;
 pub mod issue;
 pub mod login;
 pub mod mail;
@@ -163,6 +164,9 @@ pub struct Ra {
     pub(crate) crl_builder: Arc<crl::Builder>,
     /// The OCSP responder's memory (issue #11).
     pub(crate) ocsp_memory: Arc<ocsp_memory::OcspMemory>,
+    /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
+    pub(crate) issuance_writes:
+        Arc<group_commit::GroupCommit<issue::IssuanceWrite, issue::IssuanceWritten>>,
     /// Settings.
     pub policy: Policy,
 }
@@ -215,6 +219,7 @@ impl Ra {
             ocsp_memory: Arc::new(ocsp_memory::OcspMemory::new(
                 ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
             )),
+            issuance_writes: Arc::default(),
             policy,
         }
     }

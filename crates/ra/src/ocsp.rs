@@ -99,6 +99,21 @@ impl Ra {
         Ok(SignedOcsp::new(der, now, next))
     }
 
+    /// The first response of a certificate being issued ("good", SHA-1 CertID, what
+    /// clients send), stored in the issuance's transaction; `None` without a responder.
+    pub(crate) fn first_ocsp(&self, serial: &[u8], now: i64) -> Result<Option<StoredOcsp>> {
+        if self.ocsp.is_none() {
+            return Ok(None);
+        }
+        let signed = self.sign_ocsp(HashAlg::Sha1, serial, CertState::Good, now)?;
+        Ok(Some(StoredOcsp {
+            der: signed.der.to_vec(),
+            this_update: signed.this_update,
+            next_update: signed.next_update,
+            revoked: false,
+        }))
+    }
+
     /// Signs the response of an issued certificate; SHA-1 ones (what clients send) are
     /// stored with the status they state.
     async fn build_ocsp(

@@ -8,6 +8,7 @@ mod continuation;
 mod coupons;
 mod crl_shards;
 mod domain_checks;
+mod issuance_groups;
 mod login_cert;
 mod mail;
 mod mass_revocation;

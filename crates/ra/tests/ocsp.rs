@@ -12,7 +12,7 @@ use x509_ocsp::{BasicOcspResponse, CertStatus, OcspResponse, OcspResponseStatus}
 
 const CSR: &str = include_str!("../../ca/tests/data/rsa2048.csr");
 
-fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
+pub(crate) fn request(issuer_pem: &str, serial: &[u8]) -> Vec<u8> {
     request_alg(issuer_pem, serial, false)
 }
 
@@ -191,7 +191,7 @@ async fn serial_of(app: i64, store: &shomei_store::Store) -> Vec<u8> {
 }
 
 /// The status a reply states (signed replies are verified with the responder's key).
-fn status_of(reply: &OcspReply, responder_pem: &str) -> Option<CertStatus> {
+pub(crate) fn status_of(reply: &OcspReply, responder_pem: &str) -> Option<CertStatus> {
     match reply {
         OcspReply::Signed(s) => Some(parse(&s.der, responder_pem).0),
         OcspReply::Error(_) => None,

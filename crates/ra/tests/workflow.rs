@@ -425,23 +425,22 @@ async fn interrupted_issuance_resumes_on_restart() {
             db.store.approve_application(id, staff_id, &v, 1).await.ok(),
             Some(true)
         );
-        let cert_id = db
-            .store
-            .reserve_serial(
-                "server",
-                "5a99",
-                id,
-                1,
-                2,
-                "x",
-                0,
-                shomei_model::Actor::Staff(1),
-                1,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         db.store
-            .store_linted(cert_id, b"tbs")
+            .write_issuances(
+                &[shomei_store::certificates::LintedCert {
+                    issuer: "server".into(),
+                    serial: "5a99".into(),
+                    application_id: id,
+                    not_before: 1,
+                    not_after: 2,
+                    spki_sha256: "x".into(),
+                    crl_shard: 0,
+                    tbs: b"tbs".to_vec(),
+                    actor: shomei_model::Actor::Staff(1),
+                    at: 1,
+                }],
+                &[],
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         // Restart.

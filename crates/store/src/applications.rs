@@ -365,7 +365,7 @@ impl Store {
         sqlx::query(&sql)
             .bind(id)
             .bind(account_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(app_of)
@@ -377,7 +377,7 @@ impl Store {
         let sql = format!("SELECT {APP_COLS} FROM {APP_FROM} WHERE a.id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(app_of)
@@ -398,12 +398,12 @@ impl Store {
             .bind(account_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let total: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE account_id = $1")
                 .bind(account_id)
-                .fetch_one(&self.pool)
+                .fetch_one(self.reader())
                 .await?;
         Ok(ApplicationList {
             items: rows.iter().map(app_of).collect::<Result<_>>()?,
@@ -416,7 +416,10 @@ impl Store {
         let sql = format!(
             "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.status IN {OPEN} ORDER BY a.created_at, a.id LIMIT $1"
         );
-        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(app_of).collect()
     }
 

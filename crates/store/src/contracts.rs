@@ -13,7 +13,7 @@ impl Store {
     pub async fn contract_period(&self, application_id: i64) -> Result<Option<(Ts, Ts)>> {
         let row = sqlx::query("SELECT c.starts_at, c.ends_at FROM applications a JOIN contracts c ON c.id = a.contract_id WHERE a.id = $1")
             .bind(application_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| Ok((r.try_get("starts_at")?, r.try_get("ends_at")?)))
             .transpose()

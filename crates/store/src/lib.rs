@@ -94,6 +94,11 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Connections for reads outside a transaction. SQLite: up to
+    /// [`SQLITE_READERS`] read-only connections beside the single writer (WAL lets them
+    /// read while it writes), so a page or an issuance's checks never queue behind a
+    /// group commit. PostgreSQL: the same pool.
+    read: AnyPool,
     backend: Backend,
     /// The database URL (for PostgreSQL's LISTEN connection); never printed.
     url: Redacted,
@@ -159,6 +164,9 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
 /// Unix seconds.
 pub type Ts = i64;
 
+/// How many read-only connections SQLite opens beside its writer.
+pub const SQLITE_READERS: u32 = 4;
+
 impl Store {
     /// Connects to `url` (`sqlite:PATH` or `postgres://…`) and runs the migrations.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -177,12 +185,18 @@ impl Store {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(1)
+                    // A file on this machine does not go away like a server: no ping (a
+                    // round trip to the connection's thread) before each use.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = FULL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            // Statement journals, sorts and RETURNING rows stay in memory
+                            // (as files they cost a write per page: issue #11).
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
                             Ok(())
                         })
                     })
@@ -196,12 +210,30 @@ impl Store {
                     .await?
             }
         };
-        let store = Store {
+        let mut store = Store {
+            read: pool.clone(),
             pool,
             backend,
             url: Redacted(url.into()),
         };
         store.migrate().await?;
+        // Readers open after the migrations (the file and its WAL mode exist). An
+        // in-memory database is private to its one connection: no readers.
+        if backend == Backend::Sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
+            store.read = AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .test_before_acquire(false)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA query_only = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(AnyConnectOptions::from_str(url)?)
+                .await?;
+        }
         Ok(store)
     }
 
@@ -253,6 +285,11 @@ impl Store {
             conn.execute("SELECT pg_advisory_unlock(7355608)").await?;
         }
         result
+    }
+
+    /// The pool for reads outside a transaction (read-only connections on SQLite).
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
     }
 
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {

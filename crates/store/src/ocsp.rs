@@ -96,7 +96,7 @@ impl Store {
             for s in chunk {
                 q = q.bind(s.clone());
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(self.reader()).await? {
                 let state = match r.try_get::<Option<i64>, _>("revoked_at")? {
                     None => CertState::Good,
                     Some(at) => CertState::Revoked(
@@ -144,32 +144,15 @@ impl Store {
         Ok(())
     }
 
-    /// Stores many pre-built responses in one transaction, 200 rows per statement (a
-    /// mass revocation re-signs thousands).
+    /// Stores many pre-built responses in one transaction (a mass revocation re-signs
+    /// thousands).
     pub async fn save_ocsp_many(
         &self,
         issuer: &str,
         responses: &[(String, StoredOcsp)],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for chunk in responses.chunks(200) {
-            let sql = format!(
-                "INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES {} \
-                 ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
-                crate::sql::placeholders(chunk.len(), 6, 0)
-            );
-            let mut q = sqlx::query(&sql);
-            for (serial, r) in chunk {
-                q = q
-                    .bind(issuer.to_owned())
-                    .bind(serial.clone())
-                    .bind(r.this_update)
-                    .bind(r.next_update)
-                    .bind(r.der.clone())
-                    .bind(if r.revoked { "revoked" } else { "good" });
-            }
-            q.execute(&mut *tx).await?;
-        }
+        save_ocsp_in(&mut tx, issuer, responses).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,7 +173,7 @@ impl Store {
         )
         .bind(issuer)
         .bind(serial)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = row else {
             return Ok((CertState::Unknown, None));
@@ -316,4 +299,31 @@ impl Store {
         l.listen("shomei_cert_status").await?;
         Ok(Some(StatusListener(l)))
     }
+}
+
+/// Stores pre-built responses inside `tx`, 200 rows per statement.
+pub(crate) async fn save_ocsp_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    issuer: &str,
+    responses: &[(String, StoredOcsp)],
+) -> Result<()> {
+    for chunk in responses.chunks(200) {
+        let sql = format!(
+            "INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES {} \
+             ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+            crate::sql::placeholders(chunk.len(), 6, 0)
+        );
+        let mut q = sqlx::query(&sql);
+        for (serial, r) in chunk {
+            q = q
+                .bind(issuer.to_owned())
+                .bind(serial.clone())
+                .bind(r.this_update)
+                .bind(r.next_update)
+                .bind(r.der.clone())
+                .bind(if r.revoked { "revoked" } else { "good" });
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

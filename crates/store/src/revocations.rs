@@ -322,7 +322,7 @@ impl Store {
     pub async fn is_key_blocked(&self, spki_sha256: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = $1")
             .bind(spki_sha256)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(n > 0)
     }

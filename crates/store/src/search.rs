@@ -252,7 +252,7 @@ impl Store {
                 Param::Text(t) => q.bind(t.as_str()),
             };
         }
-        let page = q.fetch_all(&self.pool).await?;
+        let page = q.fetch_all(self.reader()).await?;
         let counted = match page.first() {
             Some(r) if scan => Some(r.1),
             None if offset <= 0 => Some(0),
@@ -265,7 +265,7 @@ impl Store {
             let rows = sqlx::query(&format!(
                 "SELECT {APP_COLS} FROM {APP_FROM} WHERE a.id IN ({list})"
             ))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
             let mut by_id = std::collections::HashMap::new();
             for r in &rows {
@@ -285,7 +285,7 @@ impl Store {
                         Param::Text(t) => cq.bind(t.as_str()),
                     };
                 }
-                cq.fetch_one(&self.pool).await?
+                cq.fetch_one(self.reader()).await?
             }
         };
         Ok(ApplicationList { items, total })

@@ -289,3 +289,48 @@ pub async fn bulk_issued(
     tx.commit().await?;
     Ok(serials)
 }
+
+/// Copies application `id` `count` times (every column but its id and draft), each copy
+/// in `status` (for issuance benchmarks: many records awaiting their certificate).
+/// Returns the copies' ids in order.
+pub async fn clone_application(
+    store: &Store,
+    id: i64,
+    count: usize,
+    status: &str,
+) -> crate::Result<Vec<i64>> {
+    let sql = match store.backend() {
+        crate::Backend::Sqlite => "SELECT name FROM pragma_table_info('applications')",
+        crate::Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'applications' AND table_schema = current_schema()"
+        }
+    };
+    let columns: Vec<String> = sqlx::query_scalar(sql).fetch_all(store.pool()).await?;
+    let columns: Vec<String> = columns
+        .into_iter()
+        .filter(|c| c != "id" && c != "draft_id")
+        .collect();
+    let list = columns.join(", ");
+    let copy = format!(
+        "INSERT INTO applications ({list}) SELECT {} FROM applications WHERE id = $1 RETURNING id",
+        columns
+            .iter()
+            .map(|c| if c == "status" { "$2" } else { c.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut ids = Vec::with_capacity(count);
+    while ids.len() < count {
+        let mut tx = store.begin().await?;
+        for _ in 0..1000.min(count - ids.len()) {
+            let new: i64 = sqlx::query_scalar(&copy)
+                .bind(id)
+                .bind(status)
+                .fetch_one(&mut *tx)
+                .await?;
+            ids.push(new);
+        }
+        tx.commit().await?;
+    }
+    Ok(ids)
+}

@@ -3,7 +3,7 @@
 use shomei_model::Actor;
 use shomei_model::details::ApplicationDetails;
 use shomei_model::{AppKind, AppStatus, ContractType, ServerType, Service};
-use shomei_store::certificates::NewContract;
+use shomei_store::certificates::{Completion, LintedCert, NewContract};
 use shomei_store::testing::backends;
 use shomei_store::{AuditEvent, Draft, NewApplication, NewPrincipal, Realm, Store, Validation};
 
@@ -200,38 +200,36 @@ async fn issuance_cycle_and_contract_code() {
             Some(false),
             "approve twice"
         );
+        let linted = LintedCert {
+            issuer: "server".into(),
+            serial: "5a01".into(),
+            application_id: id,
+            not_before: 50,
+            not_after: 60,
+            spki_sha256: "ab".into(),
+            crl_shard: 0,
+            tbs: b"tbs".to_vec(),
+            actor: shomei_model::Actor::Staff(1),
+            at: 42,
+        };
         let cert_id = s
-            .reserve_serial(
-                "server",
-                "5a01",
-                id,
-                50,
-                60,
-                "ab",
-                0,
-                shomei_model::Actor::Staff(1),
-                42,
-            )
+            .write_issuances(std::slice::from_ref(&linted), &[])
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        // Serials are unique per issuer.
-        let dup = s
-            .reserve_serial(
-                "server",
-                "5a01",
-                id,
-                50,
-                60,
-                "ab",
-                0,
-                shomei_model::Actor::Staff(1),
-                42,
-            )
-            .await;
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0[0];
+        // Serials are unique per issuer: a group holding a used one is refused whole.
+        let other = LintedCert {
+            serial: "5a02".into(),
+            ..linted.clone()
+        };
+        let dup = s.write_issuances(&[other, linted], &[]).await;
         assert!(dup.is_err_and(|e| e.is_unique_violation()), "{}", db.name);
-        s.store_linted(cert_id, b"tbs")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.certificate_rows(id).await.map(|r| r.len()).ok(),
+            Some(1),
+            "nothing of the refused group stored ({})",
+            db.name
+        );
         let c = NewContract {
             account_id: a,
             service: Service::Sr30,
@@ -240,19 +238,31 @@ async fn issuance_cycle_and_contract_code() {
             starts_at: 42,
             ends_at: 1000,
         };
+        let completion = Completion {
+            cert_id,
+            issuer: "server".into(),
+            application_id: id,
+            serial: "5a01".into(),
+            der: b"der".to_vec(),
+            pem: "pem".into(),
+            contract: Some(c),
+            supersede: None,
+            ocsp: None,
+            actor: shomei_model::Actor::Staff(1),
+            at: 43,
+        };
         let code = s
-            .complete_issuance(
-                cert_id,
-                id,
-                b"der",
-                "pem",
-                Some(&c),
-                None,
-                shomei_model::Actor::Staff(1),
-                43,
-            )
+            .write_issuances(&[], std::slice::from_ref(&completion))
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+            .1
+            .remove(0);
+        // Twice: the certificate is no longer `linted`, nothing changes.
+        assert!(
+            s.write_issuances(&[], &[completion]).await.is_err(),
+            "{}",
+            db.name
+        );
         assert!(shomei_model::ContractCode::parse(&code).is_some());
         let app = s.application_of(a, id).await.ok().flatten();
         assert_eq!(app.as_ref().map(|x| x.status), Some(AppStatus::Completed));
