@@ -17,40 +17,6 @@ use std::time::{Duration, Instant};
 const DAY: i64 = 86_400;
 const NOW: i64 = 1_795_000_000;
 
-fn row(i: i64, n: i64) -> BulkApp {
-    let kinds = [
-        "new",
-        "renewal",
-        "reissue",
-        "contact_change",
-        "continuation",
-    ];
-    let statuses = [
-        "completed",
-        "completed",
-        "completed",
-        "received",
-        "withdrawn",
-    ];
-    let types = ["apache", "nginx", "iis", "appliance", "other"];
-    let done = statuses[(i % 5) as usize] == "completed";
-    let created = NOW - (n - i) * (2_000 * DAY / n.max(1));
-    BulkApp {
-        kind: kinds[(i % 5) as usize],
-        service: if i % 3 == 0 { "EV2.0" } else { "SR3.0" },
-        status: statuses[(i % 5) as usize],
-        server_type: types[(i % 5) as usize],
-        org_name: format!("組織{:05} 株式会社", i % 5_000),
-        names: vec![format!("www{i}.example.jp"), format!("api{i}.example.jp")],
-        created_at: created,
-        updated_at: created + (i % 30) * DAY,
-        downloaded: i % 2 == 0,
-        coupon: (i % 11 == 0).then(|| format!("C{i:07}")),
-        contract: done.then_some((created, created + 400 * DAY + (i % 3) * 365 * DAY)),
-        cert: done.then_some((created, created + 200 * DAY)),
-    }
-}
-
 fn base() -> Search {
     Search {
         past: false,
@@ -158,7 +124,9 @@ async fn run(db: TestDb, n: i64) {
         .await
         .unwrap();
     let t = Instant::now();
-    let rows: Vec<BulkApp> = (0..n).map(|i| row(i, n)).collect();
+    let rows: Vec<BulkApp> = (0..n)
+        .map(|i| shomei_store::testing::sample_app(i, n, NOW))
+        .collect();
     bulk_applications(s, acct, &rows).await.unwrap();
     println!(
         "{}: {n} applications inserted in {:.1?}",

@@ -102,6 +102,8 @@ pub struct Store {
     backend: Backend,
     /// The database URL (for PostgreSQL's LISTEN connection); never printed.
     url: Redacted,
+    /// Totals of the application list, kept until they could change (search.rs).
+    counts: std::sync::Arc<search::Counts>,
 }
 
 /// A value kept out of `Debug` output (the database URL may carry a password).
@@ -136,6 +138,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (18, include_str!("../migrations/sqlite/0018_ocsp_memory.sql")),
     (19, include_str!("../migrations/sqlite/0019_crl_shards.sql")),
     (20, include_str!("../migrations/sqlite/0020_mass_revocations.sql")),
+    (21, include_str!("../migrations/sqlite/0021_list_count.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -159,6 +162,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (18, include_str!("../migrations/postgres/0018_ocsp_memory.sql")),
     (19, include_str!("../migrations/postgres/0019_crl_shards.sql")),
     (20, include_str!("../migrations/postgres/0020_mass_revocations.sql")),
+    (21, include_str!("../migrations/postgres/0021_list_count.sql")),
 ];
 
 /// Unix seconds.
@@ -215,6 +219,7 @@ impl Store {
             pool,
             backend,
             url: Redacted(url.into()),
+            counts: Default::default(),
         };
         store.migrate().await?;
         // Readers open after the migrations (the file and its WAL mode exist). An
@@ -301,7 +306,14 @@ impl Store {
     /// `VACUUM`, so counts are answered from the index). Run daily by `serve`.
     pub async fn optimize(&self) -> Result<()> {
         let sql: &[&str] = match self.backend {
-            Backend::Sqlite => &["PRAGMA optimize=0x10002"],
+            // The new statistics reach the read-only connections when their schema is
+            // read again: a schema change (this table made anew) makes each do so
+            // before its next statement (else they would plan with the old ones).
+            Backend::Sqlite => &[
+                "PRAGMA optimize=0x10002",
+                "DROP TABLE IF EXISTS planner_epoch",
+                "CREATE TABLE planner_epoch (at INTEGER)",
+            ],
             // The certificates too: statistics for OCSP, CRL and mass-revocation queries, and
             // the visibility map, so a CRL shard reads its entries from the index alone.
             Backend::Postgres => &[

@@ -4,6 +4,7 @@
 use crate::applications::{APP_COLS, APP_FROM, ApplicationList, app_of};
 use crate::{Backend, Result, Store, Ts};
 use shomei_model::{AppKind, ServerType, Service};
+use std::collections::HashMap;
 
 /// Which date a range applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,7 @@ pub struct Search {
     pub issued_cutoff: Ts,
 }
 
+#[derive(Debug)]
 enum Param {
     Int(i64),
     Text(String),
@@ -127,8 +129,86 @@ fn like(text: &str) -> String {
 /// Days a rejected application stays in the current list (issue #8 item 4).
 pub const REJECTED_KEPT_DAYS: i64 = 30;
 
+/// The three times a list's filter compares records with (R-LS1, R-LS4, issue #8
+/// item 4): now, the end of a rejected record's 30 days, the 75-month cut-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListTimes {
+    now: Ts,
+    rejected_kept: Ts,
+    issued_cutoff: Ts,
+}
+
+impl ListTimes {
+    /// Whether every one of `self` lies in `[from, to)`.
+    fn within(self, from: ListTimes, to: ListTimes) -> bool {
+        (from.now..to.now).contains(&self.now)
+            && (from.rejected_kept..to.rejected_kept).contains(&self.rejected_kept)
+            && (from.issued_cutoff..to.issued_cutoff).contains(&self.issued_cutoff)
+    }
+}
+
+/// The totals behind "N件", kept per account and filter with the account's
+/// applications version and the span of times over which no record moves between the
+/// lists: a count is reused only while both hold, so it is always the count the query
+/// would give. At most [`COUNTS_KEPT`] are kept.
+#[derive(Debug, Default)]
+pub(crate) struct Counts(std::sync::Mutex<HashMap<(i64, String), KeptCount>>);
+
+#[derive(Debug, Clone, Copy)]
+struct KeptCount {
+    version: i64,
+    from: ListTimes,
+    to: ListTimes,
+    total: i64,
+}
+
+/// How many counts are kept.
+const COUNTS_KEPT: usize = 10_000;
+
+impl Counts {
+    fn get(&self, account_id: i64, key: &str, version: i64, at: ListTimes) -> Option<i64> {
+        let map = self.0.lock().ok()?;
+        map.get(&(account_id, key.to_owned()))
+            .filter(|k| k.version == version && at.within(k.from, k.to))
+            .map(|k| k.total)
+    }
+
+    fn put(
+        &self,
+        account_id: i64,
+        key: String,
+        version: i64,
+        from: ListTimes,
+        to: ListTimes,
+        total: i64,
+    ) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= COUNTS_KEPT {
+                map.clear();
+            }
+            map.insert(
+                (account_id, key),
+                KeptCount {
+                    version,
+                    from,
+                    to,
+                    total,
+                },
+            );
+        }
+    }
+}
+
 impl Search {
-    /// The WHERE clause and its parameters ($1 is the account).
+    fn times(&self) -> ListTimes {
+        ListTimes {
+            now: self.now,
+            rejected_kept: self.now - REJECTED_KEPT_DAYS * 86_400,
+            issued_cutoff: self.issued_cutoff,
+        }
+    }
+
+    /// The WHERE clause and its parameters ($1 is the account; $2–$4 the times).
     fn filter(&self, account_id: i64, backend: Backend) -> (String, Vec<Param>) {
         let mut p = vec![Param::Int(account_id)];
         let mut w = vec!["a.account_id = $1".to_owned()];
@@ -277,18 +357,61 @@ impl Store {
         let total = match counted {
             Some(n) => n,
             None => {
-                let count_sql = format!("SELECT COUNT(*) FROM applications a{hint} WHERE {filter}");
-                let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
-                for v in &params {
-                    cq = match v {
-                        Param::Int(i) => cq.bind(*i),
-                        Param::Text(t) => cq.bind(t.as_str()),
-                    };
+                // Kept from an earlier count while no record of the account changed and
+                // no record's time to move between the lists has come (issue #11).
+                let version: i64 =
+                    sqlx::query_scalar("SELECT applications_version FROM accounts WHERE id = $1")
+                        .bind(account_id)
+                        .fetch_optional(self.reader())
+                        .await?
+                        .unwrap_or(-1);
+                let key = format!("{filter}|{:?}", params.get(4..));
+                let times = s.times();
+                if let Some(n) = self.counts.get(account_id, &key, version, times) {
+                    n
+                } else {
+                    let count_sql =
+                        format!("SELECT COUNT(*) FROM applications a{hint} WHERE {filter}");
+                    let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
+                    for v in &params {
+                        cq = match v {
+                            Param::Int(i) => cq.bind(*i),
+                            Param::Text(t) => cq.bind(t.as_str()),
+                        };
+                    }
+                    let n = cq.fetch_one(self.reader()).await?;
+                    let next = self.next_moves(account_id, times).await?;
+                    self.counts.put(account_id, key, version, times, next, n);
+                    n
                 }
-                cq.fetch_one(self.reader()).await?
             }
         };
         Ok(ApplicationList { items, total })
+    }
+
+    /// The first time after `times` at which a record of the account would move between
+    /// the current and past lists or drop off them: the earliest contract end still to
+    /// come, the earliest update of a rejected record still in the current list, the
+    /// earliest certificate still shown (R-LS1).
+    async fn next_moves(&self, account_id: i64, times: ListTimes) -> Result<ListTimes> {
+        let r = sqlx::query(
+            "SELECT MIN(CASE WHEN contract_ends_at > $2 THEN contract_ends_at END) AS e, \
+             MIN(CASE WHEN status = 'rejected' AND updated_at > $3 THEN updated_at END) AS r, \
+             MIN(CASE WHEN cert_issued_at > $4 THEN cert_issued_at END) AS i \
+             FROM applications WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .bind(times.now)
+        .bind(times.rejected_kept)
+        .bind(times.issued_cutoff)
+        .fetch_one(self.reader())
+        .await?;
+        use sqlx::Row;
+        Ok(ListTimes {
+            now: r.try_get::<Option<i64>, _>("e")?.unwrap_or(i64::MAX),
+            rejected_kept: r.try_get::<Option<i64>, _>("r")?.unwrap_or(i64::MAX),
+            issued_cutoff: r.try_get::<Option<i64>, _>("i")?.unwrap_or(i64::MAX),
+        })
     }
 }
 

@@ -334,3 +334,43 @@ pub async fn clone_application(
     }
     Ok(ids)
 }
+
+/// Application `i` of `n` in a large account's history up to `now` (search and portal
+/// benchmarks): kinds, statuses, services and server types in turn, 5,000
+/// organisations, two names each, about 2,000 days of records, every eleventh with a
+/// coupon, completed ones with a contract and a certificate.
+pub fn sample_app(i: i64, n: i64, now: i64) -> BulkApp {
+    const DAY: i64 = 86_400;
+    let kinds = [
+        "new",
+        "renewal",
+        "reissue",
+        "contact_change",
+        "continuation",
+    ];
+    let statuses = [
+        "completed",
+        "completed",
+        "completed",
+        "received",
+        "withdrawn",
+    ];
+    let types = ["apache", "nginx", "iis", "appliance", "other"];
+    let k = usize::try_from(i % 5).unwrap_or(0);
+    let done = statuses[k] == "completed";
+    let created = now - (n - i) * (2_000 * DAY / n.max(1));
+    BulkApp {
+        kind: kinds[k],
+        service: if i % 3 == 0 { "EV2.0" } else { "SR3.0" },
+        status: statuses[k],
+        server_type: types[k],
+        org_name: format!("組織{:05} 株式会社", i % 5_000),
+        names: vec![format!("www{i}.example.jp"), format!("api{i}.example.jp")],
+        created_at: created,
+        updated_at: created + (i % 30) * DAY,
+        downloaded: i % 2 == 0,
+        coupon: (i % 11 == 0).then(|| format!("C{i:07}")),
+        contract: done.then_some((created, created + 400 * DAY + (i % 3) * 365 * DAY)),
+        cert: done.then_some((created, created + 200 * DAY)),
+    }
+}

@@ -407,3 +407,108 @@ async fn r_ls4_issue8_item4_rejected_kept_in_the_list_for_30_days() {
         assert_eq!(p, vec![ids_in[1], ids_in[2]]);
     }
 }
+
+/// Issue #11 item 5: the total behind "N件" is kept between requests, yet it is always
+/// the count the query gives: after a record is added or changes, after a contract ends,
+/// when a rejected record's 30 days are over, when a certificate passes the 75-month
+/// cut-off (R-LS1), and when the clock goes back. The current and the past list alike.
+#[tokio::test]
+async fn issue11_kept_totals_are_always_exact() {
+    for db in backends().await {
+        let s = &db.store;
+        let acct = account(s, "COUNT001").await;
+        let cutoff = |t: i64| t - 2_280 * DAY;
+        let mk = |contract_end: i64, status: &'static str, updated: i64, issued: i64| BulkApp {
+            status,
+            updated_at: updated,
+            contract: Some((issued, contract_end)),
+            cert: Some((issued, issued + 300 * DAY)),
+            ..app(1)
+        };
+        let rows = [
+            // Its contract ends in 10 days.
+            mk(NOW + 10 * DAY, "completed", NOW - DAY, NOW - 50 * DAY),
+            // Rejected 25 days ago: current for 5 more days.
+            BulkApp {
+                contract: None,
+                cert: None,
+                ..mk(0, "rejected", NOW - 25 * DAY, 0)
+            },
+            // Issued 75 months less 3 days ago: shown for 3 more days.
+            mk(
+                NOW + 400 * DAY,
+                "completed",
+                NOW - DAY,
+                cutoff(NOW) + 3 * DAY,
+            ),
+            mk(NOW + 400 * DAY, "completed", NOW - DAY, NOW - 10 * DAY),
+        ];
+        bulk_applications(s, acct, &rows)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let check = |at: i64, past: bool, what: &'static str| {
+            let q = Search {
+                past,
+                now: at,
+                issued_cutoff: cutoff(at),
+                ..all()
+            };
+            async move {
+                // Twice: the second total is the kept one.
+                for _ in 0..2 {
+                    let page = s
+                        .search_applications(acct, &q, 0, 1000)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let one = s
+                        .search_applications(acct, &q, 0, 1)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(
+                        (page.total, one.total),
+                        (page.items.len() as i64, page.items.len() as i64),
+                        "{what} (past: {past}) on {}",
+                        db.name
+                    );
+                }
+                page_len(s, acct, &q).await
+            }
+        };
+        let mut seen = Vec::new();
+        for (at, what) in [
+            (NOW, "now"),
+            (NOW + 2 * DAY, "two days on"),
+            (NOW + 3 * DAY + 1, "a certificate past the cut-off"),
+            (NOW + 5 * DAY + 1, "the rejected record's 30 days over"),
+            (NOW + 10 * DAY + 1, "a contract ended"),
+            (NOW, "the clock back"),
+        ] {
+            seen.push((check(at, false, what).await, check(at, true, what).await));
+        }
+        assert_eq!(
+            seen,
+            vec![(4, 0), (4, 0), (3, 0), (2, 1), (1, 2), (4, 0)],
+            "{}",
+            db.name
+        );
+        // A new record, then a change to one: the totals follow at once.
+        bulk_applications(s, acct, &[mk(NOW + 400 * DAY, "completed", NOW, NOW)])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(check(NOW, false, "a new record").await, 5);
+        sqlx::query("UPDATE applications SET status = 'withdrawn' WHERE account_id = $1 AND status = 'rejected'")
+            .bind(acct)
+            .execute(s.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(check(NOW, false, "a record withdrawn").await, 4);
+        assert_eq!(check(NOW, true, "a record withdrawn").await, 1);
+    }
+}
+
+async fn page_len(s: &Store, acct: i64, q: &Search) -> i64 {
+    s.search_applications(acct, q, 0, 1000)
+        .await
+        .map(|p| p.total)
+        .unwrap_or(-1)
+}
