@@ -7,8 +7,12 @@
 #     keep-alive connections (wrk), and against `openssl ocsp -multi 2` as a responder
 #     (8 connections, one request each: it hangs on keep-alive);
 #   - memory (peak RSS of `shomei serve` after the loads) and start-up time (a second
-#     start on the same data directory, until the public listener answers OCSP).
-# A wrong answer (anything but "good" for the issued certificate) fails the run.
+#     start on the same data directory, until the public listener answers OCSP);
+#   - CRLs: every shard signed against `openssl ca -gencrl`, the same revoked entries;
+#   - issuance: `cfssl serve` (in memory, and with its SQLite certdb) against Shomei's
+#     durable issuance, 32 at once.
+# A wrong answer (anything but "good" for the issued certificate, a CRL short of
+# entries, an issuance error) fails the run.
 # Usage: .ci/bench.sh SHOMEI_BIN [--short]   (--short: 2-second runs, as CI does;
 #        docs/performance.md has the full figures and the commands)
 set -euo pipefail
@@ -272,3 +276,81 @@ s_s, s_mb = float(m.group(1)), float(m.group(3)) - float(m.group(2))
 print(f"{n:<10} {o_s:>11.2f} {o_mb:>11.0f} {s_s:>11.2f} {s_mb:>11.0f}   openssl ÷ {o_s / max(s_s, 0.001):.1f} in time, ÷ {o_mb / max(s_mb, 1):.1f} in memory")
 PY
 done
+
+# --- Issuance: cfssl serve (in memory, and with its SQLite certdb) against Shomei -------
+# cfssl signs the CSR of each POST /api/v1/cfssl/sign (wrk, 32 connections); Shomei's
+# issuance bench (crates/ra/benches/issuance.rs) issues N approved applications through
+# Ra::issue, 32 at once: CSR and key checks, serial and linted TBS committed, signature,
+# certificate + contract + 完了 + audit + notice + first OCSP response committed. The
+# same RSA-2048 CSR for both; certificates per second and p99 of each.
+need=()
+command -v cfssl >/dev/null 2>&1 || need+=(golang-cfssl)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
+  else
+    echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
+  fi
+fi
+F="$W/cfssl"; mkdir -p "$F"; CFSSL_PORT=38160
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$F/ca-key.pem" \
+  -out "$F/ca.pem" -subj "/CN=Bench cfssl CA" -days 3650 2>/dev/null
+cat >"$F/config.json" <<'JSON'
+{"signing": {"default": {"expiry": "2160h", "usages": ["digital signature", "key encipherment", "server auth"]}}}
+JSON
+printf '{"driver": "sqlite3", "data_source": "%s"}\n' "$F/certs.db" >"$F/db.json"
+# cfssl's certdb schema (certdb/sqlite/migrations: the columns of every release's insert).
+sqlite3 "$F/certs.db" <<'SQL'
+PRAGMA journal_mode = WAL;
+CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+  ca_label blob, status blob NOT NULL, reason int, created_at timestamp, expiry timestamp,
+  revoked_at timestamp, pem blob NOT NULL, issued_at timestamp, not_before timestamp,
+  originating_host text, sans text, tags text, common_name text, filename text,
+  application_name text, metadata text, PRIMARY KEY (serial_number, authority_key_identifier));
+CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+  body blob NOT NULL, expiry timestamp, PRIMARY KEY (serial_number, authority_key_identifier));
+SQL
+python3 - "$ROOT/crates/ca/tests/data/rsa2048.csr" "$F" <<'PY'
+import json, sys
+csr, d = open(sys.argv[1]).read(), sys.argv[2]
+body = json.dumps({"certificate_request": csr})
+open(f"{d}/body.json", "w").write(body)
+open(f"{d}/sign.lua", "w").write(
+    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '
+    + json.dumps(body) + "\n")
+PY
+for mode in memory sqlite; do
+  extra=(); [ "$mode" = sqlite ] && extra=(-db-config "$F/db.json")
+  cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$F/ca.pem" -ca-key "$F/ca-key.pem" \
+    -config "$F/config.json" "${extra[@]}" >"$F/serve-$mode.log" 2>&1 &
+  CFSSL_PID=$!; PIDS+=("$CFSSL_PID")
+  wait_port "$CFSSL_PORT"
+  curl -sf -d @"$F/body.json" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" | grep -q '"success":true' \
+    || { cat "$F/serve-$mode.log"; echo "bench: cfssl ($mode) signs nothing"; exit 1; }
+  load "issuance cfssl $mode c=32" 32 -s "$F/sign.lua" "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign"
+  kill "$CFSSL_PID"; wait "$CFSSL_PID" 2>/dev/null || true
+done
+STORED=$(sqlite3 "$F/certs.db" "SELECT COUNT(*) FROM certificates")
+[ "$STORED" -gt 0 ] || { echo "bench: cfssl's certdb holds no certificate"; exit 1; }
+ISSUE_N=20000; ISSUE_PROFILE=(--profile bench)
+[ "$SHORT" = "--short" ] && { ISSUE_N=500; ISSUE_PROFILE=(--profile dev); }
+SH=$(cd "$ROOT" && cargo bench -q -p shomei-ra --bench issuance "${ISSUE_PROFILE[@]}" -- "$ISSUE_N" 32 2>/dev/null | grep '^sqlite' | head -1 || true)
+[ -n "$SH" ] || { echo "bench: Shomei's issuance bench printed nothing (or a wrong answer)"; exit 1; }
+python3 - "$RESULTS" "$SH" "$STORED" <<'PY'
+import re, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, rps, p99, errs = line.rstrip("\n").split("\t")
+    rows[label] = (float(rps), float(p99), int(errs))
+m = re.search(r"([0-9.]+) certificates/s.*p99 ([0-9.]+) ms", sys.argv[2])
+shomei = (float(m.group(1)), float(m.group(2)))
+print("\nIssuance, 32 at once: cfssl serve (wrk POST /api/v1/cfssl/sign) against Shomei (Ra::issue, durable)\n")
+print(f"{'issuer':<30} {'certs/s':>9} {'p99 ms':>8} {'errors':>7}   ratio")
+for mode in ("memory", "sqlite"):
+    rps, p99, errs = rows[f"issuance cfssl {mode} c=32"]
+    print(f"{'cfssl serve, ' + ('in memory' if mode == 'memory' else 'SQLite certdb'):<30} {rps:>9.0f} {p99:>8.2f} {errs:>7}")
+peer = rows["issuance cfssl sqlite c=32"][0]
+print(f"{'shomei, SQLite (group commit)':<30} {shomei[0]:>9.0f} {shomei[1]:>8.2f} {0:>7}   {shomei[0] / max(peer, 1):.1f} × cfssl with its SQLite certdb")
+print(f"(cfssl's certdb holds {sys.argv[3]} certificates after its run)")
+PY
