@@ -81,6 +81,41 @@ impl Ra {
     }
 }
 
+impl Ra {
+    /// Staff mark an application 書類提出待ち with what is missing (R-LS3).
+    pub async fn request_documents(
+        &self,
+        staff_id: i64,
+        application_id: i64,
+        note: &str,
+    ) -> Result<()> {
+        let note = shomei_model::validate::required_text(note, 1000)
+            .map_err(|_| RaError::Invalid("err.documents_note"))?;
+        if self
+            .store
+            .request_documents(application_id, staff_id, &note, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+
+    /// Staff record the documents as received; the application goes back to review.
+    pub async fn documents_received(&self, staff_id: i64, application_id: i64) -> Result<()> {
+        if self
+            .store
+            .documents_received(application_id, staff_id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(RaError::WrongState)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

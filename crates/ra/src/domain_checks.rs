@@ -161,3 +161,56 @@ impl Ra {
         }
     }
 }
+
+impl Ra {
+    /// Whether CAA forbids issuing the application's names (each refusal is recorded
+    /// as a failed check the desk lists, with what the perspectives saw).
+    pub(crate) async fn caa_refused(
+        &self,
+        app: &shomei_store::Application,
+        actor: Actor,
+    ) -> Result<bool> {
+        let methods = self.store.validations_of(app.id).await?;
+        let mut refused = false;
+        for name in &app.names {
+            let (domain, wildcard) = match name.strip_prefix("*.") {
+                Some(b) => (b.to_owned(), true),
+                None => (name.clone(), false),
+            };
+            let method = methods
+                .iter()
+                .find(|v| v.kind == "domain" && v.subject == *name)
+                .map(|v| v.method.split(':').next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            let check = shomei_validation::Check::Caa {
+                domain: domain.clone(),
+                wildcard,
+                account_uri: None,
+                method,
+            };
+            let r = self.corroborate(&check).await;
+            if let Err(f) = &r.decision {
+                refused = true;
+                tracing::warn!(application_id = app.id, %name, "CAA: {}", f.detail);
+                self.store
+                    .record_domain_check(
+                        &shomei_store::domain_checks::NewDomainCheck {
+                            account_id: app.account_id,
+                            contract_id: None,
+                            application_id: Some(app.id),
+                            acme_account_id: None,
+                            domain,
+                            method: "caa".into(),
+                            passed: false,
+                            detail: f.detail.clone(),
+                            perspectives: r.perspectives_json(),
+                        },
+                        actor,
+                        self.now(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(refused)
+    }
+}

@@ -2,6 +2,7 @@
 //! issues — new, renewal, reissue, switch, continuation and contract import, and ACME
 //! next — goes through [`Ra::issue`].
 
+use crate::issue_writes::cpu;
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{
     BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr_with,
@@ -453,39 +454,6 @@ impl Ra {
             .withdraw_application(account_id, application_id, self.now())
             .await?)
     }
-
-    /// Staff mark an application 書類提出待ち with what is missing (R-LS3).
-    pub async fn request_documents(
-        &self,
-        staff_id: i64,
-        application_id: i64,
-        note: &str,
-    ) -> Result<()> {
-        let note = shomei_model::validate::required_text(note, 1000)
-            .map_err(|_| RaError::Invalid("err.documents_note"))?;
-        if self
-            .store
-            .request_documents(application_id, staff_id, &note, self.now())
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(RaError::WrongState)
-        }
-    }
-
-    /// Staff record the documents as received; the application goes back to review.
-    pub async fn documents_received(&self, staff_id: i64, application_id: i64) -> Result<()> {
-        if self
-            .store
-            .documents_received(application_id, staff_id, self.now())
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(RaError::WrongState)
-        }
-    }
 }
 
 /// R-R5: days the switched-from certificate stays valid after the switch is issued.
@@ -605,160 +573,5 @@ impl Ra {
         }
         self.issue(application_id, Actor::System).await?;
         Ok(true)
-    }
-}
-
-impl Ra {
-    /// Whether CAA forbids issuing the application's names (each refusal is recorded
-    /// as a failed check the desk lists, with what the perspectives saw).
-    async fn caa_refused(&self, app: &shomei_store::Application, actor: Actor) -> Result<bool> {
-        let methods = self.store.validations_of(app.id).await?;
-        let mut refused = false;
-        for name in &app.names {
-            let (domain, wildcard) = match name.strip_prefix("*.") {
-                Some(b) => (b.to_owned(), true),
-                None => (name.clone(), false),
-            };
-            let method = methods
-                .iter()
-                .find(|v| v.kind == "domain" && v.subject == *name)
-                .map(|v| v.method.split(':').next().unwrap_or_default().to_owned())
-                .unwrap_or_default();
-            let check = shomei_validation::Check::Caa {
-                domain: domain.clone(),
-                wildcard,
-                account_uri: None,
-                method,
-            };
-            let r = self.corroborate(&check).await;
-            if let Err(f) = &r.decision {
-                refused = true;
-                tracing::warn!(application_id = app.id, %name, "CAA: {}", f.detail);
-                self.store
-                    .record_domain_check(
-                        &shomei_store::domain_checks::NewDomainCheck {
-                            account_id: app.account_id,
-                            contract_id: None,
-                            application_id: Some(app.id),
-                            acme_account_id: None,
-                            domain,
-                            method: "caa".into(),
-                            passed: false,
-                            detail: f.detail.clone(),
-                            perspectives: r.perspectives_json(),
-                        },
-                        actor,
-                        self.now(),
-                    )
-                    .await?;
-            }
-        }
-        Ok(refused)
-    }
-}
-
-/// Runs CPU-heavy work (a key check, a lint, a signature) on the blocking pool.
-pub(crate) async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| RaError::Corrupt(format!("worker task: {e}")))
-}
-
-/// One write of an issuance, grouped with concurrent issuances' writes.
-#[derive(Debug, Clone)]
-pub(crate) enum IssuanceWrite {
-    /// Steps 2–4: the serial and the linted TBS.
-    Linted(LintedCert),
-    /// Step 6: the signed certificate and what comes with it.
-    Issued(Completion),
-}
-
-/// What a grouped write returns.
-#[derive(Debug)]
-pub(crate) enum IssuanceWritten {
-    /// The linted certificate's row id.
-    Linted(i64),
-    /// The contract code.
-    Issued(String),
-}
-
-impl Ra {
-    /// Steps 2–4's write, grouped: the serial and the linted TBS, committed. Returns the
-    /// certificate's row id.
-    async fn commit_linted(&self, record: LintedCert) -> Result<i64> {
-        match self.write_issuance(IssuanceWrite::Linted(record)).await? {
-            IssuanceWritten::Linted(id) => Ok(id),
-            IssuanceWritten::Issued(_) => Err(RaError::Corrupt("issuance write mixed up".into())),
-        }
-    }
-
-    /// Step 6's write, grouped. Returns the contract code.
-    async fn commit_issued(&self, completion: Completion) -> Result<String> {
-        match self
-            .write_issuance(IssuanceWrite::Issued(completion))
-            .await?
-        {
-            IssuanceWritten::Issued(code) => Ok(code),
-            IssuanceWritten::Linted(_) => Err(RaError::Corrupt("issuance write mixed up".into())),
-        }
-    }
-
-    /// Writes `write` in one transaction with the other issuances' writes queued
-    /// meanwhile (both kinds: one commit serves the certificates being finished and
-    /// those about to be signed). After the commit, each finished certificate's first
-    /// OCSP response is kept in memory (unless a status change was announced meanwhile).
-    async fn write_issuance(&self, write: IssuanceWrite) -> Result<IssuanceWritten> {
-        let ra = self.clone();
-        self.issuance_writes
-            .submit(write, move |group: Vec<IssuanceWrite>| {
-                let ra = ra.clone();
-                async move { ra.write_issuance_group(group).await }
-            })
-            .await
-    }
-
-    async fn write_issuance_group(
-        &self,
-        group: Vec<IssuanceWrite>,
-    ) -> Result<Vec<IssuanceWritten>> {
-        let mut linted = Vec::new();
-        let mut issued = Vec::new();
-        for w in &group {
-            match w {
-                IssuanceWrite::Linted(l) => linted.push(l.clone()),
-                IssuanceWrite::Issued(c) => issued.push(c.clone()),
-            }
-        }
-        let serials: Vec<Vec<u8>> = issued
-            .iter()
-            .filter_map(|c| hex::decode(&c.serial).ok())
-            .collect();
-        // Nothing is kept about a serial before it exists (an "unknown" answer).
-        self.ocsp_memory.forget(&serials);
-        let epoch = self.ocsp_memory.epoch();
-        let (ids, codes) = self.store.write_issuances(&linted, &issued).await?;
-        for (c, serial) in issued.iter().zip(&serials) {
-            if let Some(o) = &c.ocsp {
-                self.ocsp_memory.insert(
-                    epoch,
-                    shomei_ca::ocsp::HashAlg::Sha1,
-                    serial,
-                    std::sync::Arc::new(crate::ocsp_memory::SignedOcsp::new(
-                        o.der.clone(),
-                        o.this_update,
-                        o.next_update,
-                    )),
-                );
-            }
-        }
-        let (mut ids, mut codes) = (ids.into_iter(), codes.into_iter());
-        group
-            .iter()
-            .map(|w| match w {
-                IssuanceWrite::Linted(_) => ids.next().map(IssuanceWritten::Linted),
-                IssuanceWrite::Issued(_) => codes.next().map(IssuanceWritten::Issued),
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| RaError::Corrupt("issuance write answers missing".into()))
     }
 }

@@ -54,6 +54,7 @@ pub mod field_issue;
 pub mod form;
 pub mod group_commit;
 pub mod issue;
+pub(crate) mod issue_writes;
 pub mod login;
 pub mod mail;
 pub mod mass_revoke;
@@ -166,7 +167,7 @@ pub struct Ra {
     pub(crate) ocsp_memory: Arc<ocsp_memory::OcspMemory>,
     /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
     pub(crate) issuance_writes:
-        Arc<group_commit::GroupCommit<issue::IssuanceWrite, issue::IssuanceWritten>>,
+        Arc<group_commit::GroupCommit<issue_writes::IssuanceWrite, issue_writes::IssuanceWritten>>,
     /// Settings.
     pub policy: Policy,
 }

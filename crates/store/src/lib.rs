@@ -19,6 +19,7 @@ pub mod contracts;
 pub mod coupons;
 pub mod crls;
 pub mod domain_checks;
+pub mod issuance;
 pub mod jobs;
 pub mod mass_revocations;
 pub mod ocsp;
