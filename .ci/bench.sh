@@ -10,7 +10,8 @@
 #     start on the same data directory, until the public listener answers OCSP);
 #   - CRLs: every shard signed against `openssl ca -gencrl`, the same revoked entries;
 #   - issuance: `cfssl serve` (in memory, and with its SQLite certdb) against Shomei's
-#     durable issuance, 32 at once.
+#     durable issuance, 32 at once;
+#   - ACME: seconds per lego order against pebble (.ci/bench-acme.sh).
 # A wrong answer (anything but "good" for the issued certificate, a CRL short of
 # entries, an issuance error) fails the run.
 # Usage: .ci/bench.sh SHOMEI_BIN [--short]   (--short: 2-second runs, as CI does;
@@ -300,9 +301,9 @@ cat >"$F/config.json" <<'JSON'
 {"signing": {"default": {"expiry": "2160h", "usages": ["digital signature", "key encipherment", "server auth"]}}}
 JSON
 printf '{"driver": "sqlite3", "data_source": "%s"}\n' "$F/certs.db" >"$F/db.json"
-# cfssl's certdb schema (certdb/sqlite/migrations: the columns of every release's insert).
+# cfssl's certdb schema (certdb/sqlite/migrations: the columns of every release's
+# insert), in SQLite's default journal mode, as cfssl's own set-up makes it.
 sqlite3 "$F/certs.db" <<'SQL'
-PRAGMA journal_mode = WAL;
 CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
   ca_label blob, status blob NOT NULL, reason int, created_at timestamp, expiry timestamp,
   revoked_at timestamp, pem blob NOT NULL, issued_at timestamp, not_before timestamp,
@@ -353,4 +354,31 @@ for mode in ("memory", "sqlite"):
 peer = rows["issuance cfssl sqlite c=32"][0]
 print(f"{'shomei, SQLite (group commit)':<30} {shomei[0]:>9.0f} {shomei[1]:>8.2f} {0:>7}   {shomei[0] / max(peer, 1):.1f} × cfssl with its SQLite certdb")
 print(f"(cfssl's certdb holds {sys.argv[3]} certificates after its run)")
+PY
+
+# --- ACME: seconds per lego order, Shomei against pebble (.ci/bench-acme.sh) -------------
+need=()
+command -v lego >/dev/null 2>&1 || need+=(lego)
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
+  else
+    echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
+  fi
+fi
+ACME_N=20; [ "$SHORT" = "--short" ] && ACME_N=3
+bash "$ROOT/.ci/bench-acme.sh" "$BIN" "$ACME_N" >"$W/acme.txt" 2>&1 || { cat "$W/acme.txt"; echo "bench: the ACME comparison failed"; exit 1; }
+python3 - "$W/acme.txt" <<'PY'
+import re, sys
+rows = [(m.group(1).strip(), int(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^(.*?)\s+(\d+) orders\s+([0-9.]+) s/order", open(sys.argv[1]).read(), re.M)]
+if not any(r[0] == "pebble" for r in rows) or len(rows) < 2:
+    sys.exit("bench: the ACME comparison printed no figures")
+pebble = next(r[2] for r in rows if r[0] == "pebble")
+print("\nACME orders with lego (http-01, a new name each, process start included): Shomei against pebble\n")
+print(f"{'server':<40} {'orders':>6} {'s/order':>8}   ratio")
+for label, n, s in rows:
+    ratio = "" if label == "pebble" else f"{pebble / max(s, 0.001):.1f} × faster than pebble"
+    print(f"{label:<40} {n:>6} {s:>8.3f}   {ratio}")
 PY
