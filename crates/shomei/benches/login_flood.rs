@@ -14,83 +14,16 @@
 //! the OCSP request). Prints p50/p99/max per phase and the login answers seen.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use support::request;
 use tokio::net::{TcpSocket, TcpStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_shomei");
+mod support;
+
 const PHASE: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-fn run(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(dir.join("shomei.toml"))
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
-    assert!(out.status.success(), "shomei {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json_field(json: &str, key: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    v[key].as_str().unwrap_or_default().to_owned()
-}
-
-/// One HTTP/1.1 request on a keep-alive connection; returns the status.
-async fn request<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    head: &str,
-    body: &[u8],
-) -> Option<u16> {
-    // One write: a request split in two would wait for the peer's delayed ACK.
-    let mut msg = Vec::with_capacity(head.len() + body.len());
-    msg.extend_from_slice(head.as_bytes());
-    msg.extend_from_slice(body);
-    s.write_all(&msg).await.ok()?;
-    s.flush().await.ok()?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut tmp = [0u8; 4096];
-    let header_end = loop {
-        let n = s.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    let status = head.get(9..12)?.parse().ok()?;
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + len {
-        let n = s.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    }
-    Some(status)
-}
 
 /// 4 clients alternating OCSP POST and CRL GET for `PHASE`; latencies in µs.
 async fn measure(public: SocketAddr, ocsp_req: Arc<Vec<u8>>) -> (Vec<u64>, Vec<u64>) {
@@ -110,12 +43,12 @@ async fn measure(public: SocketAddr, ocsp_req: Arc<Vec<u8>>) -> (Vec<u64>, Vec<u
             let start = Instant::now();
             while start.elapsed() < PHASE {
                 let t = Instant::now();
-                if request(&mut s, &ocsp_head, &req).await != Some(200) {
+                if request(&mut s, &ocsp_head, &req).await.map(|r| r.0) != Some(200) {
                     break;
                 }
                 ocsp.push(t.elapsed().as_micros() as u64);
                 let t = Instant::now();
-                if request(&mut s, &crl_head, b"").await != Some(200) {
+                if request(&mut s, &crl_head, b"").await.map(|r| r.0) != Some(200) {
                     break;
                 }
                 crl.push(t.elapsed().as_micros() as u64);
@@ -193,7 +126,7 @@ fn flood(
                         "POST /otp-login HTTP/1.1\r\nHost: {portal}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                         body.len()
                     );
-                    match request(&mut s, &head, body.as_bytes()).await {
+                    match request(&mut s, &head, body.as_bytes()).await.map(|r| r.0) {
                         Some(401) => answers.unauthorized.fetch_add(1, Ordering::Relaxed),
                         Some(429) => answers.too_many.fetch_add(1, Ordering::Relaxed),
                         _ => answers.other.fetch_add(1, Ordering::Relaxed),
@@ -204,83 +137,11 @@ fn flood(
         .collect()
 }
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = dir.path().to_path_buf();
-    let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
-    std::fs::write(
-        d.join("shomei.toml"),
-        format!("[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let acct = run(
-        &d,
-        &[
-            "account",
-            "create",
-            "--org",
-            "ベンチ株式会社",
-            "--email",
-            "b@example.jp",
-            "--out",
-            &d.join("acct").display().to_string(),
-        ],
-    );
-    run(
-        &d,
-        &[
-            "staff",
-            "create",
-            "--name",
-            "審査 太郎",
-            "--email",
-            "s@example.jp",
-            "--login",
-            "bench",
-            "--out",
-            &d.join("staff").display().to_string(),
-        ],
-    );
-    let app = d.join("app.json");
-    std::fs::write(&app, r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"ベンチ株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#).unwrap_or_else(|e| panic!("{e}"));
-    let csr: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "ca",
-        "tests",
-        "data",
-        "rsa2048.csr",
-    ]
-    .iter()
-    .collect();
-    let cert = d.join("cert.pem");
-    run(
-        &d,
-        &[
-            "contract",
-            "import",
-            "--access-key",
-            &json_field(&acct, "access_key"),
-            "--staff",
-            "bench",
-            "--contract-type",
-            "fixed",
-            "--file",
-            &app.display().to_string(),
-            "--csr",
-            &csr.display().to_string(),
-            "--cert-out",
-            &cert.display().to_string(),
-        ],
-    );
+    let setup = support::setup(&d);
+    let (public, portal, cert) = (setup.public, setup.portal, setup.cert.clone());
     let pki = d.join("data").join("pki");
     let req = d.join("ocsp.req");
     let ok = Command::new("openssl")
@@ -296,19 +157,7 @@ fn main() {
     assert!(ok, "openssl ocsp -reqout");
     let ocsp_req = Arc::new(std::fs::read(&req).unwrap_or_default());
 
-    let _server = Server(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(d.join("data"))
-            .arg("--config")
-            .arg(d.join("shomei.toml"))
-            .arg("serve")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("serve: {e}")),
-    );
+    let _server = support::serve(&d, "error", &d.join("serve.log"));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
