@@ -22,6 +22,11 @@ impl Ra {
         self.ocsp_reply(request).await.der().to_vec()
     }
 
+    /// How many OCSP answers about issued certificates came from memory since start.
+    pub fn ocsp_memory_hits(&self) -> u64 {
+        self.ocsp_memory.hits()
+    }
+
     /// Answers a DER OCSPRequest. Never fails: malformed requests get
     /// `malformedRequest`, other issuers `unauthorized`, a failure `internalError`.
     /// Issued certificates are answered from memory (issue #11), else from the store.

@@ -12,6 +12,10 @@
 //! - answers for serials that were never issued are signed at most
 //!   [`UNKNOWN_SIGNATURES_PER_SECOND`] times a second and kept for a few minutes, so
 //!   random serials cannot make the responder sign without end.
+//!
+//! Every response ends with the delegated responder's certificate, about half its
+//! bytes: memory keeps that certificate once and each response's bytes before it, and
+//! puts them back together when a response is asked for (issue #11 item 6).
 
 use bytes::Bytes;
 use shomei_ca::ocsp::HashAlg;
@@ -45,17 +49,46 @@ pub struct SignedOcsp {
 impl SignedOcsp {
     /// Wraps a signed response.
     pub fn new(der: Vec<u8>, this_update: i64, next_update: i64) -> SignedOcsp {
-        let etag = format!(
-            "\"{}\"",
-            hex::encode(&ring::digest::digest(&ring::digest::SHA256, &der).as_ref()[..16])
-        );
+        let tag = etag_of(&der);
+        SignedOcsp::tagged(Bytes::from(der), this_update, next_update, &tag)
+    }
+
+    fn tagged(der: Bytes, this_update: i64, next_update: i64, tag: &[u8; 16]) -> SignedOcsp {
         SignedOcsp {
-            der: Bytes::from(der),
+            der,
             this_update,
             next_update,
-            etag,
+            etag: format!("\"{}\"", hex::encode(tag)),
         }
     }
+}
+
+/// The entity tag's bytes: the first half of the response's SHA-256.
+fn etag_of(der: &[u8]) -> [u8; 16] {
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&ring::digest::digest(&ring::digest::SHA256, der).as_ref()[..16]);
+    tag
+}
+
+/// A response as memory holds it: its bytes before the responder's certificate (or
+/// all of them, if it does not end with the one memory knows).
+#[derive(Debug)]
+struct Held {
+    head: Box<[u8]>,
+    with_tail: bool,
+    this_update: i64,
+    next_update: i64,
+    etag: [u8; 16],
+}
+
+/// The certificate a response carries last (its responder's), if it parses.
+fn responder_certificate(der: &[u8]) -> Option<Bytes> {
+    use der::{Decode, Encode};
+    let resp = x509_ocsp::OcspResponse::from_der(der).ok()?;
+    let bytes = resp.response_bytes?;
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).ok()?;
+    let cert = basic.certs?.into_iter().last()?.to_der().ok()?;
+    der.ends_with(&cert).then(|| Bytes::from(cert))
 }
 
 /// What the responder answers.
@@ -92,9 +125,13 @@ fn key(alg: HashAlg, serial: &[u8]) -> Key {
 /// of announced changes and the budget of "unknown" signatures.
 #[derive(Debug)]
 pub(crate) struct OcspMemory {
-    issued: RwLock<HashMap<Key, Arc<SignedOcsp>>>,
+    issued: RwLock<HashMap<Key, Held>>,
+    /// The responder's certificate, which the held responses end with.
+    tail: RwLock<Option<Bytes>>,
     unknown: Mutex<HashMap<Key, (Arc<SignedOcsp>, i64)>>,
     epoch: AtomicU64,
+    /// How many answers came from memory.
+    hits: AtomicU64,
     capacity: usize,
     budget: Mutex<(i64, u32)>,
 }
@@ -103,8 +140,10 @@ impl OcspMemory {
     pub(crate) fn new(capacity: usize) -> OcspMemory {
         OcspMemory {
             issued: RwLock::default(),
+            tail: RwLock::default(),
             unknown: Mutex::default(),
             epoch: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
             capacity,
             budget: Mutex::new((0, 0)),
         }
@@ -125,9 +164,53 @@ impl OcspMemory {
     ) -> Option<Arc<SignedOcsp>> {
         let map = self.issued.read().ok()?;
         // Never one from the future (the clock was stepped back): clients refuse it.
-        map.get(&key(alg, serial))
-            .filter(|s| s.this_update >= built_after && s.this_update <= now)
-            .cloned()
+        let held = map
+            .get(&key(alg, serial))
+            .filter(|s| s.this_update >= built_after && s.this_update <= now)?;
+        let tail = if held.with_tail {
+            self.tail.read().ok()?.clone()?
+        } else {
+            Bytes::new()
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        let mut der = Vec::with_capacity(held.head.len() + tail.len());
+        der.extend_from_slice(&held.head);
+        der.extend_from_slice(&tail);
+        Some(Arc::new(SignedOcsp::tagged(
+            Bytes::from(der),
+            held.this_update,
+            held.next_update,
+            &held.etag,
+        )))
+    }
+
+    /// `signed` as memory holds it.
+    fn hold(&self, signed: &SignedOcsp) -> Held {
+        let der = &signed.der;
+        let known = self.tail.read().ok().and_then(|t| t.clone());
+        let tail = match known {
+            Some(t) => Some(t),
+            None => {
+                let learnt = responder_certificate(der);
+                if let (Some(t), Ok(mut slot)) = (&learnt, self.tail.write()) {
+                    slot.get_or_insert_with(|| t.clone());
+                }
+                learnt
+            }
+        };
+        let (head, with_tail) = match tail {
+            Some(t) if der.len() > t.len() && der.ends_with(&t) => {
+                (&der[..der.len() - t.len()], true)
+            }
+            _ => (&der[..], false),
+        };
+        Held {
+            head: head.into(),
+            with_tail,
+            this_update: signed.this_update,
+            next_update: signed.next_update,
+            etag: etag_of(der),
+        }
     }
 
     /// A recent "unknown" answer.
@@ -148,6 +231,7 @@ impl OcspMemory {
         if self.capacity == 0 {
             return;
         }
+        let held = self.hold(&signed);
         let Ok(mut map) = self.issued.write() else {
             return;
         };
@@ -162,7 +246,7 @@ impl OcspMemory {
         {
             map.remove(&evict);
         }
-        map.insert(k, signed);
+        map.insert(k, held);
     }
 
     /// Keeps an "unknown" answer for a few minutes, unless a change was announced since.
@@ -235,6 +319,11 @@ impl OcspMemory {
         }
     }
 
+    /// How many answers about issued certificates came from memory so far.
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
     /// How many responses of issued certificates are held.
     pub(crate) fn len(&self) -> usize {
         self.issued.read().map(|m| m.len()).unwrap_or(0)
@@ -242,5 +331,61 @@ impl OcspMemory {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shomei_ca::ocsp::{OcspResponder, Status};
+
+    /// Issue #11 item 6: memory holds each response without the responder certificate
+    /// it ends with, and gives back the very bytes (and entity tag) it was given.
+    #[test]
+    fn held_responses_come_back_byte_for_byte_without_their_certificate_held_twice() {
+        let at = time::OffsetDateTime::from_unix_timestamp(1_795_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pki = shomei_ca::pki::generate_dev_pki(at, "Shomei Test", "http://pki.example.jp")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let responder = OcspResponder::from_pem(
+            &pki.server_ca.cert_pem,
+            &pki.ocsp.cert_pem,
+            &pki.ocsp.key_pem,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let memory = OcspMemory::new(10);
+        let now = at.unix_timestamp();
+        let mut given = Vec::new();
+        for serial in [[0x5a, 1], [0x5a, 2]] {
+            let der = responder
+                .respond(HashAlg::Sha1, &serial, Status::Good, now, now + 3_600)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let signed = Arc::new(SignedOcsp::new(der, now, now + 3_600));
+            memory.insert(memory.epoch(), HashAlg::Sha1, &serial, signed.clone());
+            given.push((serial, signed));
+        }
+        for (serial, signed) in &given {
+            let back = memory
+                .get(HashAlg::Sha1, serial, now, now)
+                .unwrap_or_else(|| panic!("held"));
+            assert_eq!(back.der, signed.der);
+            assert_eq!(back.etag, signed.etag);
+            assert_eq!((back.this_update, back.next_update), (now, now + 3_600));
+        }
+        let tail = memory
+            .tail
+            .read()
+            .ok()
+            .and_then(|t| t.clone())
+            .unwrap_or_default();
+        assert!(tail.len() > 300, "the responder certificate is kept once");
+        let map = memory.issued.read().unwrap_or_else(|e| panic!("{e}"));
+        for (_, signed) in &given {
+            let held = map.values().find(|h| h.etag == etag_of(&signed.der));
+            assert_eq!(
+                held.map(|h| (h.with_tail, h.head.len())),
+                Some((true, signed.der.len() - tail.len()))
+            );
+        }
     }
 }

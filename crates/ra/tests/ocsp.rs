@@ -216,17 +216,15 @@ async fn issue11_ocsp_memory_follows_every_status_change() {
         let (a, app) = issued(&ra, staff.id, CSR).await;
         let serial = serial_of(app, &db.store).await;
         let req = request(&pki.server_ca.cert_pem, &serial);
+        let hits = ra.ocsp_memory_hits();
         let (first, second) = (ra.ocsp_reply(&req).await, ra.ocsp_reply(&req).await);
-        match (&first, &second) {
-            (OcspReply::Signed(x), OcspReply::Signed(y)) => {
-                assert!(
-                    std::sync::Arc::ptr_eq(x, y),
-                    "served from memory on {}",
-                    db.name
-                )
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            ra.ocsp_memory_hits(),
+            hits + 2,
+            "served from memory on {}",
+            db.name
+        );
+        assert_eq!(first.der(), second.der(), "the same response");
         assert!(matches!(
             status_of(&first, &pki.ocsp.cert_pem),
             Some(CertStatus::Good(_))
@@ -364,11 +362,10 @@ async fn issue11_revocation_reaches_every_instance() {
     // Listening has started once the first clear happened; give it a moment.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(b_ra.fill_ocsp_memory().await.ok(), Some(1));
+    let hits = b_ra.ocsp_memory_hits();
     let (x, y) = (b_ra.ocsp_reply(&req).await, b_ra.ocsp_reply(&req).await);
-    match (&x, &y) {
-        (OcspReply::Signed(x), OcspReply::Signed(y)) => assert!(std::sync::Arc::ptr_eq(x, y)),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(b_ra.ocsp_memory_hits(), hits + 2, "served from memory");
+    assert_eq!(x.der(), y.der(), "the same response");
     assert!(matches!(
         status_of(&x, &pki.ocsp.cert_pem),
         Some(CertStatus::Good(_))
