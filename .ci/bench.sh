@@ -26,13 +26,16 @@ need=()
 for t in wrk:wrk nginx:nginx openssl:openssl curl:curl; do
   command -v "${t%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${t%%:*}" ] || need+=("${t#*:}")
 done
-if [ ${#need[@]} -gt 0 ]; then
+# Installs the Debian packages in "need" (as root), else stops and names them.
+install_needed() {
+  [ ${#need[@]} -gt 0 ] || return 0
   if [ "$(id -u)" = 0 ]; then
     apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
   else
     echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
   fi
-fi
+}
+install_needed
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 W=$(mktemp -d)
@@ -287,13 +290,7 @@ done
 need=()
 command -v cfssl >/dev/null 2>&1 || need+=(golang-cfssl)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
-  else
-    echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
-  fi
-fi
+install_needed
 F="$W/cfssl"; mkdir -p "$F"; CFSSL_PORT=38160
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$F/ca-key.pem" \
   -out "$F/ca.pem" -subj "/CN=Bench cfssl CA" -days 3650 2>/dev/null
@@ -360,13 +357,7 @@ PY
 need=()
 command -v lego >/dev/null 2>&1 || need+=(lego)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
-  else
-    echo "bench: missing ${need[*]} (apt-get install -y ${need[*]})"; exit 1
-  fi
-fi
+install_needed
 ACME_N=20; [ "$SHORT" = "--short" ] && ACME_N=3
 bash "$ROOT/.ci/bench-acme.sh" "$BIN" "$ACME_N" >"$W/acme.txt" 2>&1 || { cat "$W/acme.txt"; echo "bench: the ACME comparison failed"; exit 1; }
 python3 - "$W/acme.txt" <<'PY'

@@ -16,18 +16,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::{ocsp_status, pct, rss_mb};
 use time::macros::datetime;
 
-fn rss_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
+mod support;
 
 /// CPU seconds this process used so far (user + system).
 fn cpu_secs() -> f64 {
@@ -46,32 +38,6 @@ fn cpu_secs() -> f64 {
     };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the ")".
     (ticks(11) + ticks(12)) / 100.0
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-/// Whether the reply is a successful response stating "good".
-fn says_good(der: &[u8]) -> bool {
-    use der::Decode;
-    let Ok(resp) = x509_ocsp::OcspResponse::from_der(der) else {
-        return false;
-    };
-    let Some(bytes) = resp.response_bytes else {
-        return false;
-    };
-    let Ok(basic) = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()) else {
-        return false;
-    };
-    matches!(
-        basic.tbs_response_data.responses[0].cert_status,
-        x509_ocsp::CertStatus::Good(_)
-    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +115,8 @@ async fn main() {
             )
             .unwrap();
             match ra.ocsp_reply(&req).await {
-                OcspReply::Signed(r) if says_good(&r.der) => {}
+                OcspReply::Signed(r)
+                    if matches!(ocsp_status(&r.der), Some(x509_ocsp::CertStatus::Good(_))) => {}
                 _ => not_good += 1,
             }
         }

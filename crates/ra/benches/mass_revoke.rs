@@ -13,47 +13,12 @@ use shomei_store::search::{Search, SortKey};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use support::{ocsp_status, pct, rss_mb};
 use time::macros::datetime;
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
-fn rss_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-/// Whether the reply is a successful response stating "revoked" (the status byte of
-/// a BasicOCSPResponse's SingleResponse: [1] revoked).
-fn says_revoked(der: &[u8]) -> bool {
-    use der::Decode;
-    let Ok(resp) = x509_ocsp::OcspResponse::from_der(der) else {
-        return false;
-    };
-    let Some(bytes) = resp.response_bytes else {
-        return false;
-    };
-    let Ok(basic) = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()) else {
-        return false;
-    };
-    matches!(
-        basic.tbs_response_data.responses[0].cert_status,
-        x509_ocsp::CertStatus::Revoked(_)
-    )
-}
+mod support;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -164,7 +129,9 @@ async fn main() {
             )
             .unwrap();
             let ok = match ra.ocsp_reply(&req).await {
-                OcspReply::Signed(r) => says_revoked(&r.der),
+                OcspReply::Signed(r) => {
+                    matches!(ocsp_status(&r.der), Some(x509_ocsp::CertStatus::Revoked(_)))
+                }
                 OcspReply::Error(_) => false,
             };
             if !ok {
