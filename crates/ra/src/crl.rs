@@ -16,6 +16,7 @@ use crate::{LOGIN_CA, Ra, RaError, Result, SERVER_CA};
 use shomei_ca::CrlEntry;
 use shomei_store::revocations::StoredCrl;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// nextUpdate − thisUpdate of our CRLs (≤ 7 days, issue #3; BR allows 10).
@@ -25,11 +26,14 @@ pub const CRL_REFRESH_AFTER: Duration = Duration::hours(23);
 /// How many CRL shards new certificates are spread over by default.
 pub const DEFAULT_CRL_SHARDS: u32 = 16;
 
-/// One CRL builder at a time in this process, and who may take a CRL another built.
+/// How many CRLs are built at once (a shard's entries are read while another is signed).
+const CRL_BUILDS_AT_ONCE: usize = 2;
+
+/// One builder at a time per CRL in this process, and who may take a CRL another built.
 #[derive(Debug, Default)]
 pub(crate) struct Builder {
-    /// Per CRL key, the ticket of the latest build's start; held while building.
-    started: tokio::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Per CRL key, the ticket of the latest build's start; locked while building.
+    started: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<u64>>>>,
     /// Tickets: taken when asking for a CRL and when a build starts reading.
     tickets: std::sync::atomic::AtomicU64,
 }
@@ -38,6 +42,15 @@ impl Builder {
     fn ticket(&self) -> u64 {
         self.tickets
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The lock of CRL `key`'s builders, holding the ticket of its latest build's start.
+    fn of(&self, key: &str) -> Result<Arc<tokio::sync::Mutex<u64>>> {
+        let mut all = self
+            .started
+            .lock()
+            .map_err(|_| RaError::Corrupt("CRL builders poisoned".into()))?;
+        Ok(all.entry(key.to_owned()).or_default().clone())
     }
 }
 
@@ -57,6 +70,23 @@ impl Which {
             Which::Server(s) if s < 0 => SERVER_CA.to_owned(),
             Which::Server(s) => format!("{SERVER_CA}/{s}"),
             Which::Login => LOGIN_CA.to_owned(),
+        }
+    }
+}
+
+/// Counts a finished build, keeping the first error.
+fn tally(
+    done: std::result::Result<Result<StoredCrl>, tokio::task::JoinError>,
+    signed: &mut usize,
+    first_error: &mut Option<RaError>,
+) {
+    match done {
+        Ok(Ok(_)) => *signed += 1,
+        Ok(Err(e)) => {
+            first_error.get_or_insert(e);
+        }
+        Err(e) => {
+            first_error.get_or_insert(RaError::Corrupt(format!("CRL build task: {e}")));
         }
     }
 }
@@ -115,20 +145,37 @@ impl Ra {
             .iter()
             .filter_map(|k| shard_of_key(k))
             .collect();
-        let mut signed = 0;
-        for (shard, latest) in shards {
-            let stale = match latest {
+        let stale: Vec<i64> = shards
+            .into_iter()
+            .filter(|(shard, latest)| match latest {
                 None => true,
                 Some((this, next)) => {
                     now - this >= CRL_REFRESH_AFTER.whole_seconds()
-                        || now >= next
-                        || dirty.contains(&shard)
+                        || now >= *next
+                        || dirty.contains(shard)
                 }
-            };
-            if stale {
-                self.sign_crl_asked(Which::Server(shard), asked).await?;
-                signed += 1;
+            })
+            .map(|(shard, _)| shard)
+            .collect();
+        // A few shards at once: one's entries are read (on PostgreSQL, by the database's
+        // own process) while another's are signed.
+        let mut signed = 0;
+        let mut first_error = None;
+        let mut builds = tokio::task::JoinSet::new();
+        for shard in stale {
+            if builds.len() >= CRL_BUILDS_AT_ONCE
+                && let Some(done) = builds.join_next().await
+            {
+                tally(done, &mut signed, &mut first_error);
             }
+            let ra = self.clone();
+            builds.spawn(async move { ra.sign_crl_asked(Which::Server(shard), asked).await });
+        }
+        while let Some(done) = builds.join_next().await {
+            tally(done, &mut signed, &mut first_error);
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         if self.login_crl_is_stale().await? {
             self.sign_crl(Which::Login).await?;
@@ -224,13 +271,14 @@ impl Ra {
         // One builder at a time, here and on other instances; whoever waited gets the
         // CRL built meanwhile if that build began after they asked (it holds their
         // revocation).
-        let mut started = self.crl_builder.started.lock().await;
-        if started.get(&key).is_some_and(|t| *t > asked)
+        let lock = self.crl_builder.of(&key)?;
+        let mut started = lock.lock().await;
+        if *started > asked
             && let Some(c) = self.store.latest_crl(&key).await?
         {
             return Ok(c);
         }
-        let _all = self.store.crl_build_lock().await?;
+        let _everywhere = self.store.crl_build_lock(&key).await?;
         let ticket = self.crl_builder.ticket();
         let now = self.clock.now();
         let number = self.store.next_crl_number(&key).await?;
@@ -280,7 +328,7 @@ impl Ra {
             der,
         };
         self.store.save_crl(&key, &crl).await?;
-        started.insert(key.clone(), ticket);
+        *started = ticket;
         tracing::info!(crl = %key, number, entries = count, "CRL signed");
         Ok(crl)
     }

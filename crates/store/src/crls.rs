@@ -29,7 +29,7 @@ pub struct StoredCrl {
     pub der: Vec<u8>,
 }
 
-/// The CRL builders' lock (see [`Store::crl_build_lock`]); released when dropped.
+/// A CRL's builders' lock (see [`Store::crl_build_lock`]); released when dropped.
 #[derive(Debug)]
 pub struct CrlBuildLock(#[allow(dead_code)] Option<sqlx::Transaction<'static, sqlx::Any>>);
 
@@ -66,15 +66,17 @@ impl Store {
         Ok(())
     }
 
-    /// Holds the CRL builders' lock across instances until dropped (PostgreSQL: an
-    /// advisory lock of a transaction kept open meanwhile; SQLite: one process owns the
-    /// database and the RA's mutex suffices).
-    pub async fn crl_build_lock(&self) -> Result<CrlBuildLock> {
+    /// Holds the lock of the builders of CRL `key` across instances until dropped
+    /// (PostgreSQL: an advisory lock of a transaction kept open meanwhile, one per CRL,
+    /// so different shards are built at once; SQLite: one process owns the database and
+    /// the RA's per-CRL mutex suffices).
+    pub async fn crl_build_lock(&self, key: &str) -> Result<CrlBuildLock> {
         if self.backend != crate::Backend::Postgres {
             return Ok(CrlBuildLock(None));
         }
         let mut tx = self.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7355609)")
+        sqlx::query("SELECT pg_advisory_xact_lock(7355609, hashtext($1))")
+            .bind(key)
             .execute(&mut *tx)
             .await?;
         Ok(CrlBuildLock(Some(tx)))
