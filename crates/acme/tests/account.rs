@@ -46,15 +46,20 @@ impl Client {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let status = res.status();
-        let header = |n: &str| {
-            res.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+        // The headers read before the body is awaited (the future stays `Send`).
+        let (nonce, location, retry_after) = {
+            let header = |n: &str| {
+                res.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (
+                header("replay-nonce"),
+                header("location"),
+                header("retry-after"),
+            )
         };
-        let nonce = header("replay-nonce");
-        let location = header("location");
-        let retry_after = header("retry-after");
         let bytes = res
             .into_body()
             .collect()

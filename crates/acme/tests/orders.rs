@@ -24,26 +24,26 @@ use std::sync::Arc;
 use time::macros::datetime;
 
 /// An ACME account as the tests drive it.
-struct Acct<'a> {
-    c: &'a Client,
-    key: SigningKey,
-    url: String,
-    thumbprint: String,
+pub(crate) struct Acct<'a> {
+    pub(crate) c: &'a Client,
+    pub(crate) key: SigningKey,
+    pub(crate) url: String,
+    pub(crate) thumbprint: String,
 }
 
 impl Acct<'_> {
-    async fn post(&self, path: &str, payload: &str) -> Answer {
+    pub(crate) async fn post(&self, path: &str, payload: &str) -> Answer {
         let n = self.c.nonce().await;
         let url = format!("{BASE}{path}");
         let p = serde_json::json!({ "alg": "ES256", "nonce": n, "url": url, "kid": self.url });
         self.c.post(path, jws(&self.key, p, payload)).await
     }
-    async fn get(&self, url: &str) -> Answer {
+    pub(crate) async fn get(&self, url: &str) -> Answer {
         self.post(url.trim_start_matches(BASE), "").await
     }
 }
 
-async fn register<'a>(c: &'a Client, kid: &str, hmac: &str) -> Acct<'a> {
+pub(crate) async fn register<'a>(c: &'a Client, kid: &str, hmac: &str) -> Acct<'a> {
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let jwk = jwk_of(&key);
     let url = format!("{BASE}/acme/new-account");
@@ -69,12 +69,12 @@ async fn register<'a>(c: &'a Client, kid: &str, hmac: &str) -> Acct<'a> {
     }
 }
 
-fn identifiers(names: &[&str]) -> String {
+pub(crate) fn identifiers(names: &[&str]) -> String {
     serde_json::json!({ "identifiers": names.iter().map(|n| serde_json::json!({"type": "dns", "value": n})).collect::<Vec<_>>() }).to_string()
 }
 
 /// A CSR (DER, base64url) for `names` with a fresh P-256 key.
-fn csr(names: &[&str]) -> String {
+pub(crate) fn csr(names: &[&str]) -> String {
     let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -87,7 +87,7 @@ fn csr(names: &[&str]) -> String {
 }
 
 /// The challenge of `kind` of the authorization at `authz_url`.
-async fn challenge(a: &Acct<'_>, authz_url: &str, kind: &str) -> (String, String) {
+pub(crate) async fn challenge(a: &Acct<'_>, authz_url: &str, kind: &str) -> (String, String) {
     let r = a.get(authz_url).await;
     let ch = r.body["challenges"]
         .as_array()
@@ -100,7 +100,7 @@ async fn challenge(a: &Acct<'_>, authz_url: &str, kind: &str) -> (String, String
 }
 
 /// Answers the dns-01 challenge of the authorization through the zone.
-async fn pass_dns01(a: &Acct<'_>, zone: &Zone, authz_url: &str, domain: &str) -> Answer {
+pub(crate) async fn pass_dns01(a: &Acct<'_>, zone: &Zone, authz_url: &str, domain: &str) -> Answer {
     let (url, token) = challenge(a, authz_url, "dns-01").await;
     zone.clear(&format!("_acme-challenge.{domain}"), RecordType::TXT);
     zone.add(
@@ -113,7 +113,7 @@ async fn pass_dns01(a: &Acct<'_>, zone: &Zone, authz_url: &str, domain: &str) ->
     a.post(url.trim_start_matches(BASE), "{}").await
 }
 
-async fn setup(
+pub(crate) async fn setup(
     db: &shomei_store::testing::TestDb,
     limits: RateLimits,
     term: &str,
