@@ -63,6 +63,17 @@ pub enum StoreError {
     /// The database URL is not understood.
     #[error("unsupported database URL (use sqlite:PATH or postgres://…)")]
     BadUrl,
+    /// The database was migrated by a newer Shomei than this binary (issue #12): this
+    /// binary would misread it, so it refuses to start.
+    #[error(
+        "the database's schema is version {database}, newer than this binary's ({binary}): run the newer Shomei, or restore a backup made by this version"
+    )]
+    NewerSchema {
+        /// The highest migration applied to the database.
+        database: i64,
+        /// The highest migration this binary knows.
+        binary: i64,
+    },
 }
 
 impl StoreError {
@@ -266,24 +277,34 @@ impl Store {
                 Backend::Sqlite => MIGRATIONS_SQLITE,
                 Backend::Postgres => MIGRATIONS_POSTGRES,
             };
-            for (version, sql) in list {
-                let done: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(*version)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if done.is_some() {
-                    continue;
-                }
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let binary = list.iter().map(|(v, _)| *v).max().unwrap_or(0);
+            let database: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+                .fetch_one(&mut *conn)
+                .await?;
+            if let Some(database) = database.filter(|d| *d > binary) {
+                return Err(StoreError::NewerSchema { database, binary });
+            }
+            let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+                .fetch_all(&mut *conn)
+                .await?;
+            let pending: Vec<&(i64, &str)> =
+                list.iter().filter(|(v, _)| !applied.contains(v)).collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            // Every pending migration in one transaction: a crash or a failing
+            // migration leaves the schema as it was, never half-way.
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            for (version, sql) in pending {
                 sqlx::raw_sql(sql).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                     .bind(*version)
                     .bind(0_i64)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
-                tracing::info!(version, "applied migration");
+                tracing::info!(version, "applying migration");
             }
+            tx.commit().await?;
             Ok::<(), StoreError>(())
         }
         .await;

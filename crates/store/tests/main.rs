@@ -3,4 +3,5 @@
 //! `shomei_store::testing` and `shomei_ra::testing`.
 
 mod conformance;
+mod schema;
 mod search;
