@@ -27,7 +27,7 @@
 //! | [`login`] | `login`, `otp_password_step`, `change_password` |
 //! | [`otp`] | `set_login_method`, `otp_login_start`, `otp_login_finish`, `otp_enrolment`, `otp_challenge_kind`, `seal_totp_secrets` |
 //! | [`sessions`] | `open_session`, `resume_session`, `logout`, `end_other_sessions` |
-//! | [`queries`] | the read calls (`application_of`, `search_applications`, `open_applications`, `account`, `documents_of`, `issued_certificate`, `contract_certificates`, `audit_events_for`, …), `record_download`, `record_access_denied`, `record_system_event`, `requeue_running_jobs`, `optimize_storage` |
+//! | [`queries`] | the read calls (`application_of`, `search_applications`, `open_applications`, `account`, `documents_of`, `issued_certificate`, `contract_certificates`, `audit_events_for`, …), `record_download`, `record_access_denied`, `record_system_event`, `requeue_expired_jobs`, `run_with_lease`, `bind_ca`, `optimize_storage` |
 //! | [`ocsp`], [`ocsp_memory`] | `ocsp_reply`, `ocsp_answer`, `prebuild_ocsp`, `refresh_ocsp`, `fill_ocsp_memory`, `follow_status_changes` |
 //! | [`seal`] | `seal` (the public seal page's facts) |
 //! | [`mail`], [`reminders`] | `run_due_jobs`, `queue_reminders` |
@@ -168,6 +168,9 @@ pub struct Ra {
     /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
     pub(crate) issuance_writes:
         Arc<group_commit::GroupCommit<issue_writes::IssuanceWrite, issue_writes::IssuanceWritten>>,
+    /// Set when the process is stopping (SIGTERM): workers finish the job in hand and
+    /// claim no more (issue #12).
+    pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
     /// Settings.
     pub policy: Policy,
 }
@@ -221,6 +224,7 @@ impl Ra {
                 ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
             )),
             issuance_writes: Arc::default(),
+            stopping: Arc::default(),
             policy,
         }
     }
@@ -263,6 +267,17 @@ impl Ra {
     pub fn with_ocsp(mut self, responder: shomei_ca::ocsp::OcspResponder) -> Ra {
         self.ocsp = Some(Arc::new(responder));
         self
+    }
+
+    /// The process is stopping: job workers finish the job in hand and claim no more.
+    pub fn begin_shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Ra::begin_shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Now, Unix seconds.

@@ -319,36 +319,42 @@ impl Ra {
 
     /// Runs up to `max` due jobs. A failed job is retried later (backoff doubling from
     /// one minute) and, after ten attempts, left failed for an operator to see.
+    ///
+    /// Several instances share the queue (issue #12): a claimed job is this instance's
+    /// for [`shomei_store::jobs::JOB_LEASE_SECONDS`], renewed every quarter of that while
+    /// it runs; only jobs whose lease expired (their instance died) are taken back. Once
+    /// [`Ra::begin_shutdown`] is called no further job is claimed.
     pub async fn run_due_jobs(&self, max: usize) -> Result<usize> {
         let mut n = 0;
-        while n < max {
+        let requeued = self.store.requeue_expired_jobs(self.now()).await?;
+        if requeued > 0 {
+            tracing::warn!(
+                requeued,
+                "jobs whose worker stopped were put back in the queue"
+            );
+        }
+        while n < max && !self.is_stopping() {
             let now = self.now();
             let Some(job) = self.store.claim_job(now).await? else {
                 break;
             };
             n += 1;
-            let outcome = match job.kind.as_str() {
-                k if k.starts_with("mail.") => match self.compose(&job).await {
-                    Ok(Some(mail)) => self.send(&mail).await,
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                },
-                "revoke.superseded" => {
-                    let payload: serde_json::Value =
-                        serde_json::from_str(&job.payload).unwrap_or_default();
-                    match (
-                        payload.get("target").and_then(serde_json::Value::as_i64),
-                        payload.get("by").and_then(serde_json::Value::as_i64),
-                    ) {
-                        (Some(target), Some(by)) => {
-                            self.revoke_superseded(target, by).await.map(|_| ())
+            let work = self.run_job(&job);
+            tokio::pin!(work);
+            let beat = std::time::Duration::from_secs(
+                (shomei_store::jobs::JOB_LEASE_SECONDS / 4).max(1) as u64,
+            );
+            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+            let outcome = loop {
+                tokio::select! {
+                    o = &mut work => break o,
+                    _ = heartbeat.tick() => {
+                        match self.store.renew_job_lease(job.id, self.now()).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!(job = job.id, "job lease lost while running"),
+                            Err(e) => tracing::warn!(job = job.id, "job lease not renewed: {e}"),
                         }
-                        _ => Ok(()),
                     }
-                }
-                other => {
-                    tracing::warn!(kind = other, "unknown job kind; marked done");
-                    Ok(())
                 }
             };
             let result = match outcome {
@@ -359,9 +365,42 @@ impl Ra {
                     Err((e.to_string(), now + backoff))
                 }
             };
-            self.store.finish_job(job.id, result).await?;
+            if !self.store.finish_job(job.id, result).await? {
+                tracing::warn!(
+                    job = job.id,
+                    kind = %job.kind,
+                    "job finished after its lease expired and another instance took it over"
+                );
+            }
         }
         Ok(n)
+    }
+
+    async fn run_job(&self, job: &shomei_store::jobs::Job) -> Result<()> {
+        match job.kind.as_str() {
+            k if k.starts_with("mail.") => match self.compose(job).await {
+                Ok(Some(mail)) => self.send(&mail).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+            "revoke.superseded" => {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).unwrap_or_default();
+                match (
+                    payload.get("target").and_then(serde_json::Value::as_i64),
+                    payload.get("by").and_then(serde_json::Value::as_i64),
+                ) {
+                    (Some(target), Some(by)) => {
+                        self.revoke_superseded(target, by).await.map(|_| ())
+                    }
+                    _ => Ok(()),
+                }
+            }
+            other => {
+                tracing::warn!(kind = other, "unknown job kind; marked done");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -130,10 +130,46 @@ impl Ra {
             .await?)
     }
 
-    /// Puts jobs a killed process left running back in the queue (workers are
-    /// idempotent). Returns how many.
-    pub async fn requeue_running_jobs(&self) -> Result<u64> {
-        Ok(self.store.requeue_running_jobs().await?)
+    /// Puts jobs whose instance died (their lease expired) back in the queue; jobs
+    /// another live instance runs keep their lease (issue #12). Returns how many.
+    pub async fn requeue_expired_jobs(&self) -> Result<u64> {
+        Ok(self.store.requeue_expired_jobs(self.now()).await?)
+    }
+
+    /// Runs `work` if this instance holds (or takes) the lease `name` for `seconds`,
+    /// so periodic work runs in one instance at a time across instances on one database
+    /// (issue #12); another instance takes it over once a dead holder's lease expires.
+    /// `None` when another instance holds it.
+    pub async fn run_with_lease<T, F>(&self, name: &str, seconds: i64, work: F) -> Result<Option<T>>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        if self.store.try_lease(name, self.now(), seconds).await? {
+            Ok(Some(work.await))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Gives up the leases this instance holds (at shutdown, so another instance takes
+    /// their work over at once).
+    pub async fn release_leases(&self, names: &[&str]) -> Result<()> {
+        for n in names {
+            self.store.release_lease(n).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the CA this database belongs to (its root certificate's SHA-256) on first
+    /// start, and refuses an instance with another PKI ([`shomei_store::StoreError::ForeignPki`]).
+    pub async fn bind_ca(&self, root_der: &[u8]) -> Result<()> {
+        let fingerprint = hex::encode(ring::digest::digest(&ring::digest::SHA256, root_der));
+        Ok(self.store.bind_ca(&fingerprint, self.now()).await?)
+    }
+
+    /// This process's name as the owner of jobs and leases.
+    pub fn instance_id(&self) -> &str {
+        self.store.instance_id()
     }
 
     /// Refreshes the database's statistics for the query planner.

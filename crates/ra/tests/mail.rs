@@ -270,3 +270,66 @@ async fn reminders_at_each_threshold_once() {
         }
     }
 }
+
+/// Issue #12: a stopping instance (SIGTERM) claims no further job — those queued stay
+/// pending for the next start or another instance; a second instance on the same
+/// database never takes a job the first one holds under a live lease.
+#[tokio::test]
+async fn issue12_a_stopping_instance_claims_no_job_and_another_never_takes_a_leased_one() {
+    for db in backends().await {
+        let n = db.name;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let at = datetime!(2026-11-24 10:00:00 UTC);
+        let (ra, clock, pki) = ra(db.store.clone(), at);
+        let ra = ra.with_mail(shomei_ra::testing::outbox_mail(dir.path()));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        issued(&ra, staff.id, CSR).await;
+        ra.begin_shutdown();
+        assert_eq!(
+            ra.run_due_jobs(100).await.ok(),
+            Some(0),
+            "{n}: claimed while stopping"
+        );
+        assert!(outbox(dir.path()).is_empty(), "{n}");
+
+        // Another instance: one job claimed by it (as if it were sending it now) is not
+        // taken by a third at start-up or by its queue run.
+        let other = shomei_store::Store::connect(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let held = other
+            .claim_job(at.unix_timestamp())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{n}: no job"));
+        let third = shomei_store::Store::connect(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ra3 = shomei_ra::testing::instance(third, &clock, &pki)
+            .with_mail(shomei_ra::testing::outbox_mail(dir.path()));
+        assert_eq!(ra3.requeue_expired_jobs().await.ok(), Some(0), "{n}");
+        assert_eq!(
+            ra3.run_due_jobs(100).await.ok(),
+            Some(1),
+            "{n}: the other job only"
+        );
+        let (status, owner, _, _) = other
+            .job_state(held.id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{n}"));
+        assert_eq!(
+            (status.as_str(), owner.as_deref()),
+            ("running", Some(other.instance_id())),
+            "{n}"
+        );
+        assert_eq!(
+            outbox(dir.path()).len(),
+            1,
+            "{n}: the held job was sent by another"
+        );
+    }
+}

@@ -256,10 +256,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let cfg = Config::load(cli.global.config.as_deref(), cli.global.data_dir.as_deref())?;
     setup::data_dir(&cfg)?;
+    // Held until what a first start makes exists (serve: until the demo accounts do;
+    // other commands: until they end).
+    let start = setup::start_lock(&cfg)?;
     let (pki, _) = setup::pki(&cfg, &SystemClock)?;
     match cli.cmd {
-        Cmd::Serve => serve::serve(cfg, pki).await,
+        Cmd::Serve => serve::serve(cfg, pki, start).await,
         Cmd::Perspective { listen } => {
+            drop(start);
             let (server, _) = setup::link_pki(&cfg, &SystemClock)?;
             let v = shomei_validation::Validator::new(cfg.validation.engine())
                 .map_err(|e| e.to_string())?;

@@ -6,8 +6,9 @@ use crate::setup::{self, Pki};
 use serde::{Deserialize, Serialize};
 use shomei_model::{Actor, SystemClock};
 use shomei_store::Realm;
-use shomei_web::tls::{ClientAuth, serve_tls, server_config};
+use shomei_web::tls::{ClientAuth, serve_tls_until, server_config};
 use shomei_web::{AppState, WebConfig};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -90,7 +91,7 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
 }
 
 /// Runs the server.
-pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
+pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), String> {
     // Bind first: a port in use stops start-up before anything else happens.
     let public = bind("public", cfg.listen.public).await?;
     let portal = bind("portal", cfg.listen.portal).await?;
@@ -109,11 +110,15 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         .with_mail(mail)
         .with_validation(setup::corroborator(&cfg, &SystemClock)?)
         .with_acme_base(&acme_base);
-    // Jobs a killed process left running go back to the queue (workers are idempotent).
-    ra.requeue_running_jobs()
+    // Jobs a killed process left running go back to the queue once their lease has
+    // expired (workers are idempotent); another live instance's jobs keep theirs.
+    ra.requeue_expired_jobs()
         .await
         .map_err(|e| format!("cannot read the job queue: {e}"))?;
     let demo = demo_accounts(&ra, &cfg.data_dir).await?;
+    // What a first start makes exists: other instances starting on this data directory
+    // may go on.
+    drop(start);
     for (id, outcome) in ra
         .resume_interrupted_issuance()
         .await
@@ -300,23 +305,30 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         let mut optimized: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
-            // Daily: the planner's statistics, so searches keep their indexes.
-            if optimized.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(86_400)) {
-                if let Err(e) = crl_ra.optimize_storage().await {
-                    tracing::warn!("database statistics refresh failed: {e}");
-                }
-                optimized = Some(std::time::Instant::now());
-            }
             if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
                 tracing::error!("root CRL refresh failed: {e}");
             }
-            // OCSP responses: rebuilt a day into their four days of validity.
-            if let Err(e) = crl_ra.refresh_ocsp(10_000).await {
-                tracing::error!("OCSP refresh failed: {e}");
-            }
-            // 更新のご案内メール due now (each once; the job worker sends them).
-            if let Err(e) = crl_ra.queue_reminders().await {
-                tracing::error!("renewal reminders failed: {e}");
+            // With several instances on one database, one of them at a time (the lease's
+            // holder; another takes over 5 minutes after it dies) does the rest.
+            let work = async {
+                // Daily: the planner's statistics, so searches keep their indexes.
+                if optimized.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(86_400)) {
+                    if let Err(e) = crl_ra.optimize_storage().await {
+                        tracing::warn!("database statistics refresh failed: {e}");
+                    }
+                    optimized = Some(std::time::Instant::now());
+                }
+                // OCSP responses: rebuilt a day into their four days of validity.
+                if let Err(e) = crl_ra.refresh_ocsp(10_000).await {
+                    tracing::error!("OCSP refresh failed: {e}");
+                }
+                // 更新のご案内メール due now (each once; the job worker sends them).
+                if let Err(e) = crl_ra.queue_reminders().await {
+                    tracing::error!("renewal reminders failed: {e}");
+                }
+            };
+            if let Err(e) = crl_ra.run_with_lease(LEASE_MAINTENANCE, 300, work).await {
+                tracing::error!("maintenance lease: {e}");
             }
         }
     });
@@ -324,7 +336,7 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
     let job_ra = ra.clone();
     let job_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
+        while !job_ra.is_stopping() {
             tick.tick().await;
             if let Err(e) = job_ra.run_due_jobs(100).await {
                 tracing::error!("job worker: {e}");
@@ -338,31 +350,76 @@ pub async fn serve(cfg: Config, pki: Pki) -> Result<(), String> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match check_ra.check_pending_domains(50).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(records = n, "periodic domain checks"),
-                Err(e) => tracing::error!("periodic domain checks: {e}"),
+            match check_ra
+                .run_with_lease(
+                    LEASE_DOMAIN_CHECKS,
+                    1200,
+                    check_ra.check_pending_domains(50),
+                )
+                .await
+            {
+                Ok(None | Some(Ok(0))) => {}
+                Ok(Some(Ok(n))) => tracing::info!(records = n, "periodic domain checks"),
+                Ok(Some(Err(e))) | Err(e) => tracing::error!("periodic domain checks: {e}"),
             }
         }
     });
-    let public_task = tokio::spawn(async move { axum::serve(public, public_app).await });
-    let portal_task = tokio::spawn(serve_tls(portal, portal_tls, portal_app));
-    let desk_task = tokio::spawn(serve_tls(desk, desk_tls, desk_app));
-    let acme_task = tokio::spawn(serve_tls(acme, acme_tls, acme_app));
+    // SIGTERM or Ctrl-C: stop accepting, let requests in flight and the job in hand
+    // finish, give up the leases, exit 0 (issue #12).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let public_task = tokio::spawn(
+        axum::serve(public, public_app)
+            .with_graceful_shutdown(stopped())
+            .into_future(),
+    );
+    let portal_task = tokio::spawn(serve_tls_until(portal, portal_tls, portal_app, stopped()));
+    let desk_task = tokio::spawn(serve_tls_until(desk, desk_tls, desk_app, stopped()));
+    let acme_task = tokio::spawn(serve_tls_until(acme, acme_tls, acme_app, stopped()));
     shutdown_signal().await;
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: draining requests in flight and the job in hand");
+    ra.begin_shutdown();
+    let _ = stop_tx.send(true);
+    crl_task.abort();
+    check_task.abort();
+    let drain = shomei_web::tls::DRAIN + std::time::Duration::from_secs(5);
+    let servers = async {
+        let _ = public_task.await;
+        let _ = portal_task.await;
+        let _ = desk_task.await;
+        let _ = acme_task.await;
+    };
+    if tokio::time::timeout(drain, servers).await.is_err() {
+        tracing::warn!("requests still running after {drain:?}");
+    }
+    // The job worker finishes the job in hand (a mail being sent), then stops.
+    if tokio::time::timeout(drain, job_task).await.is_err() {
+        tracing::warn!(
+            "the job in hand did not finish; its lease lets another instance take it over"
+        );
+    }
+    if let Err(e) = ra
+        .release_leases(&[LEASE_MAINTENANCE, LEASE_DOMAIN_CHECKS])
+        .await
+    {
+        tracing::warn!("leases not released: {e}");
+    }
     let _ = ra
         .record_system_event("system.stop", serde_json::json!({}))
         .await;
-    public_task.abort();
-    crl_task.abort();
-    job_task.abort();
-    check_task.abort();
-    portal_task.abort();
-    desk_task.abort();
-    acme_task.abort();
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// The lease of the maintenance loop (statistics, OCSP refresh, reminders).
+const LEASE_MAINTENANCE: &str = "maintenance";
+/// The lease of the periodic domain checks.
+const LEASE_DOMAIN_CHECKS: &str = "domain-checks";
 
 async fn shutdown_signal() {
     let ctrl_c = async {

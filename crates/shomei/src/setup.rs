@@ -62,7 +62,26 @@ pub fn data_dir(cfg: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the PKI from the data dir, making the development PKI on first start.
+/// The data directory's start-up lock (issue #12): several instances may start at once
+/// on one data directory (shared by the instances of one CA), and what a first start
+/// makes — the development PKI, the secrets key, the demo accounts — must be made once.
+/// Each process holds this lock while it reads or makes them; the others wait, then
+/// read what the first one made. Released when dropped.
+pub fn start_lock(cfg: &Config) -> Result<std::fs::File, String> {
+    let path = cfg.data_dir.join(".start.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    Ok(lock)
+}
+
+/// Loads the PKI from the data dir, making the development PKI on first start (call
+/// it under [`start_lock`]).
 /// Returns it and whether it was just made.
 pub fn pki(cfg: &Config, clock: &dyn Clock) -> Result<(Pki, bool), String> {
     let dir = cfg.data_dir.join("pki");
@@ -221,9 +240,24 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
         &s.ocsp.key_pem,
     )
     .map_err(|e| format!("cannot load the OCSP responder certificate and key: {e}"))?;
-    Ok(Ra::new(store, clock(), server, login, staff, policy)
+    let ra = Ra::new(store, clock(), server, login, staff, policy)
         .with_ocsp(ocsp)
-        .with_ocsp_memory(cfg.pki.ocsp_memory_entries))
+        .with_ocsp_memory(cfg.pki.ocsp_memory_entries);
+    // The database belongs to one CA (issue #12): an instance started with another PKI
+    // (its own development PKI, not the shared one) is refused before it signs anything.
+    let root = shomei_ca::pki::pem_to_der(&s.root.cert_pem, "CERTIFICATE").map_err(|e| {
+        format!(
+            "cannot read the root certificate in {}: {e}",
+            pki.dir.display()
+        )
+    })?;
+    ra.bind_ca(&root).await.map_err(|e| match e {
+        shomei_ra::RaError::Store(e @ shomei_store::StoreError::ForeignPki { .. }) => {
+            format!("{e} (database {}, PKI {})", redact(&url), pki.dir.display())
+        }
+        e => format!("cannot open database {}: {e}", redact(&url)),
+    })?;
+    Ok(ra)
 }
 
 /// The system clock, or — in debug builds only, for the browser tests that must cross

@@ -4,6 +4,11 @@
 use crate::{Result, Store, Ts};
 use sqlx::{Any, Row, Transaction};
 
+/// How long a claimed job stays its instance's without a renewal (seconds). The
+/// worker renews it every quarter of this while the job runs; a job whose instance died
+/// is taken over once it has expired.
+pub const JOB_LEASE_SECONDS: i64 = 60;
+
 /// A job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -77,19 +82,22 @@ impl Store {
             .collect()
     }
 
-    /// Claims the oldest due job, marking it running. On PostgreSQL, `SKIP LOCKED` lets
-    /// several instances share the queue.
+    /// Claims the oldest due job for this instance, marking it running with a lease of
+    /// [`JOB_LEASE_SECONDS`] from `now` (renewed while it runs: [`Store::renew_job_lease`]).
+    /// On PostgreSQL, `SKIP LOCKED` lets several instances share the queue.
     pub async fn claim_job(&self, now: Ts) -> Result<Option<Job>> {
         let sql = match self.backend {
             crate::Backend::Postgres => {
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts"
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = $3 WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts"
             }
             crate::Backend::Sqlite => {
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1) RETURNING id, kind, payload, attempts"
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, owner = $2, lease_until = $3 WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT 1) RETURNING id, kind, payload, attempts"
             }
         };
         let row = sqlx::query(sql)
             .bind(now)
+            .bind(self.instance_id())
+            .bind(now.saturating_add(JOB_LEASE_SECONDS))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
@@ -103,33 +111,81 @@ impl Store {
         .transpose()
     }
 
-    /// Marks a job done, or puts it back for a retry at `retry_at` with the error.
+    /// Extends the lease of a job this instance runs to `now +` [`JOB_LEASE_SECONDS`]
+    /// (the heartbeat). False when the job is no longer ours (its lease expired and
+    /// another instance took it over).
+    pub async fn renew_job_lease(&self, id: i64, now: Ts) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND owner = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(self.instance_id())
+        .bind(now.saturating_add(JOB_LEASE_SECONDS))
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Marks a job this instance runs done, or puts it back for a retry at `retry_at`
+    /// with the error. False (nothing written) when the job is no longer ours: its lease
+    /// expired and another instance took it over, whose outcome counts.
     pub async fn finish_job(
         &self,
         id: i64,
         outcome: std::result::Result<(), (String, Ts)>,
-    ) -> Result<()> {
-        match outcome {
-            Ok(()) => sqlx::query("UPDATE jobs SET status = 'done', last_error = NULL WHERE id = $1").bind(id).execute(&self.pool).await?,
+    ) -> Result<bool> {
+        let done = match outcome {
+            Ok(()) => sqlx::query("UPDATE jobs SET status = 'done', last_error = NULL, owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2 AND status = 'running'")
+                .bind(id)
+                .bind(self.instance_id())
+                .execute(&self.pool)
+                .await?,
             Err((err, retry_at)) => {
-                sqlx::query("UPDATE jobs SET status = CASE WHEN attempts >= 10 THEN 'failed' ELSE 'pending' END, last_error = $2, run_at = $3 WHERE id = $1")
+                sqlx::query("UPDATE jobs SET status = CASE WHEN attempts >= 10 THEN 'failed' ELSE 'pending' END, last_error = $3, run_at = $4, owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2 AND status = 'running'")
                     .bind(id)
+                    .bind(self.instance_id())
                     .bind(err)
                     .bind(retry_at)
                     .execute(&self.pool)
                     .await?
             }
         };
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Jobs left running by a process that died: back to pending.
-    pub async fn requeue_running_jobs(&self) -> Result<u64> {
-        Ok(
-            sqlx::query("UPDATE jobs SET status = 'pending' WHERE status = 'running'")
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+    /// Jobs whose instance stopped renewing their lease (it died, or lost the database
+    /// for longer than a lease) go back to the queue; a job whose lease expired on its
+    /// tenth attempt is left failed (it may be what kills its worker). A job another
+    /// live instance is running keeps its lease and is never taken (issue #12). Returns
+    /// how many were taken back.
+    pub async fn requeue_expired_jobs(&self, now: Ts) -> Result<u64> {
+        Ok(sqlx::query("UPDATE jobs SET status = CASE WHEN attempts >= 10 THEN 'failed' ELSE 'pending' END, last_error = 'its worker stopped before finishing (lease expired)', owner = NULL, lease_until = NULL WHERE status = 'running' AND (lease_until IS NULL OR lease_until < $1)")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// A job's state as the queue holds it: status, owner, lease end, attempts (tests
+    /// and the desk).
+    pub async fn job_state(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, Option<String>, Option<Ts>, i64)>> {
+        let row =
+            sqlx::query("SELECT status, owner, lease_until, attempts FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("status")?,
+                r.try_get("owner")?,
+                r.try_get("lease_until")?,
+                r.try_get("attempts")?,
+            ))
+        })
+        .transpose()
     }
 }

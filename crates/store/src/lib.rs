@@ -19,6 +19,7 @@ pub mod contracts;
 pub mod coupons;
 pub mod crls;
 pub mod domain_checks;
+pub mod instances;
 pub mod issuance;
 pub mod jobs;
 pub mod mass_revocations;
@@ -74,6 +75,17 @@ pub enum StoreError {
         /// The highest migration this binary knows.
         binary: i64,
     },
+    /// The database belongs to another CA's keys (issue #12): an instance whose PKI is
+    /// not the one the database was first used with refuses to start.
+    #[error(
+        "this database belongs to the CA whose root certificate has SHA-256 {database}, but this instance's PKI has {local}: every instance on one database must share the same PKI (the data directory's pki/ files)"
+    )]
+    ForeignPki {
+        /// The root fingerprint recorded in the database.
+        database: String,
+        /// This instance's root fingerprint.
+        local: String,
+    },
 }
 
 impl StoreError {
@@ -116,6 +128,9 @@ pub struct Store {
     url: Redacted,
     /// Totals of the application list, kept until they could change (search.rs).
     counts: std::sync::Arc<search::Counts>,
+    /// This process's name as the owner of jobs and leases (instances.rs): random at
+    /// each start, so a restarted process never mistakes its predecessor's work for its own.
+    instance: std::sync::Arc<str>,
 }
 
 /// A value kept out of `Debug` output (the database URL may carry a password).
@@ -151,6 +166,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (19, include_str!("../migrations/sqlite/0019_crl_shards.sql")),
     (20, include_str!("../migrations/sqlite/0020_mass_revocations.sql")),
     (21, include_str!("../migrations/sqlite/0021_list_count.sql")),
+    (22, include_str!("../migrations/sqlite/0022_instances.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -175,6 +191,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (19, include_str!("../migrations/postgres/0019_crl_shards.sql")),
     (20, include_str!("../migrations/postgres/0020_mass_revocations.sql")),
     (21, include_str!("../migrations/postgres/0021_list_count.sql")),
+    (22, include_str!("../migrations/postgres/0022_instances.sql")),
 ];
 
 /// Unix seconds.
@@ -232,6 +249,7 @@ impl Store {
             backend,
             url: Redacted(url.into()),
             counts: Default::default(),
+            instance: instances::new_instance_id().into(),
         };
         store.migrate().await?;
         // Readers open after the migrations (the file and its WAL mode exist). An

@@ -3,5 +3,6 @@
 //! `shomei_store::testing` and `shomei_ra::testing`.
 
 mod conformance;
+mod instances;
 mod schema;
 mod search;

@@ -83,18 +83,36 @@ pub fn server_config(
 
 /// Serves `app` over TLS on `listener` until the task is dropped.
 pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Router) {
+    serve_tls_until(listener, config, app, std::future::pending()).await;
+}
+
+/// Serves `app` over TLS on `listener` until `stop` completes, then drains (issue #12):
+/// no new connection is accepted, idle keep-alive connections are closed, requests in
+/// flight finish (up to `DRAIN` long) and the function returns.
+pub async fn serve_tls_until(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    app: Router,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let acceptor = TlsAcceptor::from(config);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let stream =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
@@ -121,12 +139,22 @@ pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Ro
                     async move { app.call(req).await }
                 },
             );
-            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .await
-            {
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!("connection: {e}");
             }
         });
     }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {DRAIN:?}: closed");
+    }
 }
+
+/// How long a stopping server waits for requests in flight.
+pub const DRAIN: Duration = Duration::from_secs(20);

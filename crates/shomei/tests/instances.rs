@@ -1,0 +1,299 @@
+//! Issue #12, with the real binary: several `shomei serve` on one PostgreSQL and one
+//! shared data directory start together (one makes the PKI, the secrets key and the
+//! demo accounts; the others use them), all serve the same CA; an instance with another
+//! PKI is refused; SIGTERM lets a request in flight finish and exits 0.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+use support::{BIN, free_port};
+
+struct Instance {
+    child: Child,
+    public: u16,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `shomei serve` on `data` with its own ports (and `database_url` if given).
+fn start(dir: &Path, name: &str, data: &Path, database_url: Option<&str>) -> Instance {
+    let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
+    let db = database_url
+        .map(|u| format!("database_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!("{db}[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+    )
+    .expect("config");
+    let out = dir.join(format!("{name}.out"));
+    let err = dir.join(format!("{name}.err"));
+    let child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&out).expect("out"))
+        .stderr(std::fs::File::create(&err).expect("err"))
+        .spawn()
+        .expect("spawn serve");
+    Instance {
+        child,
+        public,
+        out,
+        err,
+    }
+}
+
+/// Waits until the instance says it is running (true) or exits (false).
+fn wait_running(i: &mut Instance, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if std::fs::read_to_string(&i.out).is_ok_and(|s| s.contains("Shomei is running.")) {
+            return true;
+        }
+        if i.child.try_wait().expect("try_wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn log(i: &Instance) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        std::fs::read_to_string(&i.out).unwrap_or_default(),
+        std::fs::read_to_string(&i.err).unwrap_or_default()
+    )
+}
+
+/// GET on the public listener: status and body.
+fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: pki.example.jp\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response")
+        + 4;
+    let status = String::from_utf8_lossy(&buf[9..12])
+        .parse()
+        .expect("status");
+    (status, buf[head_end..].to_vec())
+}
+
+/// Waits for the exit status (at most `limit`).
+fn wait_exit(i: &mut Instance, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = i.child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn sigterm(i: &Instance) {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(i.child.id().to_string())
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+#[tokio::test]
+async fn issue12_three_instances_start_together_on_one_postgresql_and_serve_one_ca() {
+    let Some(db) = shomei_store::testing::postgres().await else {
+        eprintln!("SHOMEI_TEST_POSTGRES_URL not set: the several-instance test needs PostgreSQL");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // Started together on an empty data directory and an empty database.
+    let mut all: Vec<Instance> = (0..3)
+        .map(|k| start(dir.path(), &format!("i{k}"), &data, Some(&db.url)))
+        .collect();
+    for (k, i) in all.iter_mut().enumerate() {
+        assert!(
+            wait_running(i, Duration::from_secs(120)),
+            "instance {k} did not start:\n{}",
+            log(i)
+        );
+    }
+    // One CA: every instance serves the same root and issuing CA, and the shared PKI is
+    // complete.
+    let roots: Vec<Vec<u8>> = all
+        .iter()
+        .map(|i| get(i.public, "/ca/root.crt").1)
+        .collect();
+    let issuing: Vec<Vec<u8>> = all
+        .iter()
+        .map(|i| get(i.public, "/ca/server.crt").1)
+        .collect();
+    assert!(
+        !roots[0].is_empty() && roots.iter().all(|r| *r == roots[0]),
+        "roots differ"
+    );
+    assert!(
+        !issuing[0].is_empty() && issuing.iter().all(|r| *r == issuing[0]),
+        "issuing CAs differ"
+    );
+    for n in ["root", "server-ca", "login-ca", "staff-ca", "tls", "ocsp"] {
+        let pem = std::fs::read_to_string(data.join("pki").join(format!("{n}.crt"))).expect("crt");
+        assert!(
+            pem.starts_with("-----BEGIN CERTIFICATE-----"),
+            "{n}.crt: {pem}"
+        );
+        let key = std::fs::read_to_string(data.join("pki").join(format!("{n}.key"))).expect("key");
+        assert!(key.contains("PRIVATE KEY-----"), "{n}.key");
+    }
+    // Each serves the CRL of the same CA.
+    for i in &all {
+        let (status, body) = get(i.public, "/crl/server.crl");
+        assert_eq!(status, 200, "{}", log(i));
+        assert!(!body.is_empty());
+    }
+    // The first start's demo accounts were made once, not once per instance.
+    let count = |sql: &'static str| {
+        let pool = db.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM accounts").await,
+        1,
+        "demo accounts made more than once"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM staff").await,
+        1,
+        "demo staff made more than once"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE action = 'system.start'").await,
+        3
+    );
+
+    // An instance started with its own data directory (hence its own development PKI)
+    // on the same database is refused before it signs anything.
+    let mut foreign = start(
+        dir.path(),
+        "foreign",
+        &dir.path().join("other"),
+        Some(&db.url),
+    );
+    assert!(
+        !wait_running(&mut foreign, Duration::from_secs(120)),
+        "a foreign PKI was accepted"
+    );
+    let status = foreign.child.wait().expect("wait");
+    assert!(!status.success());
+    let err = log(&foreign);
+    assert!(
+        err.contains("belongs to the CA") && err.contains("share the same PKI"),
+        "{err}"
+    );
+
+    // SIGTERM: each stops cleanly, with exit status 0.
+    for (k, i) in all.iter_mut().enumerate() {
+        sigterm(i);
+        let status = wait_exit(i, Duration::from_secs(60));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "instance {k}: {status:?}\n{}",
+            log(i)
+        );
+        assert!(log(i).contains("stopped"), "{}", log(i));
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE action = 'system.stop'").await,
+        3
+    );
+}
+
+#[test]
+fn issue12_sigterm_lets_a_request_in_flight_finish_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut i = start(dir.path(), "one", &dir.path().join("data"), None);
+    assert!(
+        wait_running(&mut i, Duration::from_secs(120)),
+        "{}",
+        log(&i)
+    );
+    // A request whose body has not all arrived when SIGTERM comes.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", i.public)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let body = b"not an OCSP request";
+    write!(
+        s,
+        "POST /ocsp/server HTTP/1.1\r\nHost: pki.example.jp\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("head");
+    s.write_all(&body[..5]).expect("part of the body");
+    s.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&i);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        i.child.try_wait().expect("try_wait").is_none(),
+        "exited with a request in flight"
+    );
+    // New connections are no longer accepted.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", i.public)).is_err(),
+        "still accepting after SIGTERM"
+    );
+    s.write_all(&body[5..]).expect("rest of the body");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.starts_with("HTTP/1.1 "),
+        "no answer to the request in flight: {text:?}"
+    );
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("application/ocsp-response"),
+        "{text:?}"
+    );
+    let status = wait_exit(&mut i, Duration::from_secs(60));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        log(&i)
+    );
+    assert!(log(&i).contains("stopped"), "{}", log(&i));
+}

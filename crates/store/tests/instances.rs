@@ -1,0 +1,228 @@
+//! Issue #12 (several instances on one PostgreSQL): two stores opened on one database
+//! stand for two instances. A job another live instance runs is never taken from it;
+//! one whose instance died is taken over once its lease has expired; periodic work's
+//! lease has one holder at a time; a database refuses an instance with another CA's PKI.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use shomei_store::jobs::{JOB_LEASE_SECONDS, enqueue};
+use shomei_store::testing::backends;
+use shomei_store::{Store, StoreError};
+
+const T: i64 = 1_900_000_000;
+
+async fn one_job(store: &Store) -> i64 {
+    let mut tx = store.pool().begin().await.expect("begin");
+    enqueue(&mut tx, "mail.test", &serde_json::json!({ "n": 1 }), T)
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    store.pending_jobs("mail.test").await.expect("pending")[0].id
+}
+
+#[tokio::test]
+async fn issue12_a_running_job_is_taken_over_only_after_its_lease_expires() {
+    for db in backends().await {
+        let n = db.name;
+        let a = &db.store;
+        let b = Store::connect(&db.url).await.expect("second instance");
+        assert_ne!(a.instance_id(), b.instance_id(), "{n}");
+        let id = one_job(a).await;
+
+        let job = a.claim_job(T).await.expect("claim").expect("a job");
+        assert_eq!((job.id, job.attempts), (id, 1), "{n}");
+        let (status, owner, lease, _) = a.job_state(id).await.expect("state").expect("row");
+        assert_eq!(status, "running", "{n}");
+        assert_eq!(owner.as_deref(), Some(a.instance_id()), "{n}");
+        assert_eq!(lease, Some(T + JOB_LEASE_SECONDS), "{n}");
+
+        // B starts (or runs its queue) while A's lease holds: the job stays A's.
+        assert_eq!(
+            b.requeue_expired_jobs(T + 10).await.expect("requeue"),
+            0,
+            "{n}"
+        );
+        assert!(b.claim_job(T + 10).await.expect("claim").is_none(), "{n}");
+        // A's heartbeat moves the lease on; B still cannot take it after the first lease.
+        assert!(a.renew_job_lease(id, T + 50).await.expect("renew"), "{n}");
+        assert!(
+            !b.renew_job_lease(id, T + 50).await.expect("renew"),
+            "{n}: B renewed A's job"
+        );
+        assert_eq!(
+            b.requeue_expired_jobs(T + JOB_LEASE_SECONDS + 10)
+                .await
+                .expect("requeue"),
+            0,
+            "{n}: a renewed lease was taken"
+        );
+
+        // A dies (no more heartbeats): once the lease has expired, B takes the job over.
+        let expired = T + 50 + JOB_LEASE_SECONDS + 1;
+        assert_eq!(
+            b.requeue_expired_jobs(expired).await.expect("requeue"),
+            1,
+            "{n}"
+        );
+        let again = b
+            .claim_job(expired)
+            .await
+            .expect("claim")
+            .expect("the job again");
+        assert_eq!((again.id, again.attempts), (id, 2), "{n}");
+        // A comes back late: its outcome no longer counts; B's does.
+        assert!(
+            !a.finish_job(id, Ok(())).await.expect("finish"),
+            "{n}: A finished B's job"
+        );
+        let (status, owner, _, _) = a.job_state(id).await.expect("state").expect("row");
+        assert_eq!(
+            (status.as_str(), owner.as_deref()),
+            ("running", Some(b.instance_id())),
+            "{n}"
+        );
+        assert!(b.finish_job(id, Ok(())).await.expect("finish"), "{n}");
+        let (status, owner, lease, attempts) = b.job_state(id).await.expect("state").expect("row");
+        assert_eq!(
+            (status.as_str(), owner, lease, attempts),
+            ("done", None, None, 2),
+            "{n}"
+        );
+        // Done is done: nothing to claim or requeue.
+        assert!(
+            a.claim_job(expired + 1000).await.expect("claim").is_none(),
+            "{n}"
+        );
+        assert_eq!(
+            a.requeue_expired_jobs(expired + 1000)
+                .await
+                .expect("requeue"),
+            0,
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue12_a_job_whose_worker_keeps_dying_is_left_failed_after_ten_attempts() {
+    for db in backends().await {
+        let n = db.name;
+        let id = one_job(&db.store).await;
+        let mut now = T;
+        for attempt in 1..=10 {
+            let job = db.store.claim_job(now).await.expect("claim").expect("job");
+            assert_eq!(job.attempts, attempt, "{n}");
+            // The worker dies with it every time.
+            now += JOB_LEASE_SECONDS + 1;
+            assert_eq!(
+                db.store.requeue_expired_jobs(now).await.expect("requeue"),
+                1,
+                "{n}"
+            );
+        }
+        let (status, owner, _, attempts) =
+            db.store.job_state(id).await.expect("state").expect("row");
+        assert_eq!(
+            (status.as_str(), owner, attempts),
+            ("failed", None, 10),
+            "{n}"
+        );
+        assert!(
+            db.store.claim_job(now).await.expect("claim").is_none(),
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue12_a_periodic_lease_has_one_holder_until_it_expires() {
+    for db in backends().await {
+        let n = db.name;
+        let a = &db.store;
+        let b = Store::connect(&db.url).await.expect("second instance");
+        assert!(
+            a.try_lease("maintenance", T, 300).await.expect("lease"),
+            "{n}"
+        );
+        assert!(
+            !b.try_lease("maintenance", T + 1, 300).await.expect("lease"),
+            "{n}"
+        );
+        // Another lease is independent.
+        assert!(
+            b.try_lease("domain-checks", T + 1, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+        // The holder renews.
+        assert!(
+            a.try_lease("maintenance", T + 120, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+        assert!(
+            !b.try_lease("maintenance", T + 400, 300)
+                .await
+                .expect("lease"),
+            "{n}: renewed lease taken"
+        );
+        // The holder dies: after its lease, B takes over, and A (back) no longer holds it.
+        assert!(
+            b.try_lease("maintenance", T + 421, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+        assert!(
+            !a.try_lease("maintenance", T + 422, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+        // Released at B's shutdown: A takes it at once.
+        a.release_lease("maintenance")
+            .await
+            .expect("release (not held: nothing)");
+        assert!(
+            !a.try_lease("maintenance", T + 423, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+        b.release_lease("maintenance").await.expect("release");
+        assert!(
+            a.try_lease("maintenance", T + 424, 300)
+                .await
+                .expect("lease"),
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue12_a_database_refuses_an_instance_with_another_pki() {
+    for db in backends().await {
+        let n = db.name;
+        let ours = "aa".repeat(32);
+        db.store.bind_ca(&ours, T).await.expect("first start binds");
+        db.store
+            .bind_ca(&ours.to_uppercase(), T + 1)
+            .await
+            .expect("same CA again");
+        let b = Store::connect(&db.url).await.expect("second instance");
+        match b.bind_ca(&"bb".repeat(32), T + 2).await {
+            Err(e @ StoreError::ForeignPki { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&ours) && text.contains(&"bb".repeat(32)),
+                    "{n}: {text}"
+                );
+            }
+            other => panic!("{n}: another CA's PKI was not refused: {other:?}"),
+        }
+        b.bind_ca(&ours, T + 3)
+            .await
+            .expect("the right PKI still works");
+    }
+}
