@@ -255,7 +255,10 @@ impl Ra {
     /// sends the application back to 受付 with the reason for staff, and any reserved
     /// serial is marked failed, never reused (issue #7 item 4).
     pub async fn issue(&self, application_id: i64, actor: Actor) -> Result<Issued> {
+        let started = std::time::Instant::now();
         let result = self.issue_steps(application_id, actor).await;
+        self.metrics
+            .issuance(actor, started.elapsed(), result.is_ok());
         if let Err(e @ (RaError::Invalid(_) | RaError::Ca(_))) = &result {
             let reason = match e {
                 RaError::Invalid(key) => (*key).to_owned(),

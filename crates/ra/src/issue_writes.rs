@@ -97,6 +97,7 @@ impl Ra {
                         o.der.clone(),
                         o.this_update,
                         o.next_update,
+                        o.revoked,
                     )),
                 );
             }

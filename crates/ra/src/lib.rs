@@ -58,6 +58,7 @@ pub(crate) mod issue_writes;
 pub mod login;
 pub mod mail;
 pub mod mass_revoke;
+pub mod metrics;
 pub mod ocsp;
 pub mod ocsp_memory;
 pub mod otp;
@@ -171,6 +172,8 @@ pub struct Ra {
     /// Set when the process is stopping (SIGTERM): workers finish the job in hand and
     /// claim no more (issue #12).
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// What `/metrics` counts (issue #12).
+    pub(crate) metrics: Arc<metrics::Metrics>,
     /// Settings.
     pub policy: Policy,
 }
@@ -225,6 +228,7 @@ impl Ra {
             )),
             issuance_writes: Arc::default(),
             stopping: Arc::default(),
+            metrics: Arc::default(),
             policy,
         }
     }

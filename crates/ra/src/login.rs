@@ -72,7 +72,11 @@ impl Ra {
         login: &str,
         pw: &str,
     ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
-        self.check_factors(realm, cert, login, pw, false).await
+        let r = self.check_factors(realm, cert, login, pw, false).await;
+        if matches!(r, Ok(Err(_))) {
+            self.metrics.login_failure(realm);
+        }
+        r
     }
 
     /// The factors before the one-time password (R-L6): the access key and the password
@@ -83,8 +87,13 @@ impl Ra {
         login: &str,
         pw: &str,
     ) -> Result<std::result::Result<LoggedIn, LoginRefusal>> {
-        self.check_factors(Realm::Customer, None, login, pw, true)
-            .await
+        let r = self
+            .check_factors(Realm::Customer, None, login, pw, true)
+            .await;
+        if matches!(r, Ok(Err(_))) {
+            self.metrics.login_failure(Realm::Customer);
+        }
+        r
     }
 
     async fn check_factors(

@@ -5,6 +5,7 @@
 //! about never-issued serials within a budget. Never "good" for a serial that was not
 //! issued.
 
+use crate::metrics::OcspOutcome;
 use crate::ocsp_memory::{OcspReply, SignedOcsp, UNKNOWN_KEEP_SECS};
 use crate::{Ra, Result, SERVER_CA};
 use shomei_ca::ocsp::{self, HashAlg, Query, Status};
@@ -31,56 +32,102 @@ impl Ra {
     /// `malformedRequest`, other issuers `unauthorized`, a failure `internalError`.
     /// Issued certificates are answered from memory (issue #11), else from the store.
     pub async fn ocsp_reply(&self, request: &[u8]) -> OcspReply {
+        let (reply, outcome) = self.ocsp_reply_counted(request).await;
+        self.metrics.ocsp(outcome);
+        reply
+    }
+
+    async fn ocsp_reply_counted(&self, request: &[u8]) -> (OcspReply, OcspOutcome) {
         let Some(responder) = &self.ocsp else {
-            return OcspReply::Error(x509_internal_error());
+            return (
+                OcspReply::Error(x509_internal_error()),
+                OcspOutcome::Internal,
+            );
         };
         let (alg, serial) = match responder.parse_request(request) {
-            Err(_) => return OcspReply::Error(ocsp::malformed().into()),
-            Ok(Query::NotOurs) => return OcspReply::Error(ocsp::unauthorized().into()),
+            Err(_) => {
+                return (
+                    OcspReply::Error(ocsp::malformed().into()),
+                    OcspOutcome::Malformed,
+                );
+            }
+            Ok(Query::NotOurs) => {
+                return (
+                    OcspReply::Error(ocsp::unauthorized().into()),
+                    OcspOutcome::Unauthorized,
+                );
+            }
             Ok(Query::Ours(alg, serial)) => (alg, serial),
         };
         let now = self.now();
+        let issued = |s: Arc<SignedOcsp>| {
+            let o = if s.revoked {
+                OcspOutcome::Revoked
+            } else {
+                OcspOutcome::Good
+            };
+            (OcspReply::Signed(s), o)
+        };
         if let Some(s) =
             self.ocsp_memory
                 .get(alg, &serial, now - OCSP_REFRESH_AFTER_SECS - 3600, now)
         {
-            return OcspReply::Signed(s);
+            return issued(s);
         }
         if let Some(s) = self.ocsp_memory.get_unknown(alg, &serial, now) {
-            return OcspReply::Signed(s);
+            return (OcspReply::Signed(s), OcspOutcome::Unknown);
         }
         match self.ocsp_from_store(alg, &serial, now).await {
-            Ok(reply) => reply,
+            Ok((reply, CertState::Unknown)) => {
+                let o = match reply {
+                    OcspReply::Signed(_) => OcspOutcome::Unknown,
+                    OcspReply::Error(_) => OcspOutcome::Unauthorized,
+                };
+                (reply, o)
+            }
+            Ok((OcspReply::Signed(s), _)) => issued(s),
+            Ok((reply @ OcspReply::Error(_), _)) => (reply, OcspOutcome::Internal),
             Err(e) => {
                 tracing::error!(serial = %hex::encode(&serial), "OCSP response failed: {e}");
-                OcspReply::Error(x509_internal_error())
+                (
+                    OcspReply::Error(x509_internal_error()),
+                    OcspOutcome::Internal,
+                )
             }
         }
     }
 
     /// A request memory could not answer: the store's status and pre-built response,
     /// signing only what is missing.
-    async fn ocsp_from_store(&self, alg: HashAlg, serial: &[u8], now: i64) -> Result<OcspReply> {
+    async fn ocsp_from_store(
+        &self,
+        alg: HashAlg,
+        serial: &[u8],
+        now: i64,
+    ) -> Result<(OcspReply, CertState)> {
         let epoch = self.ocsp_memory.epoch();
         let hex_serial = hex::encode(serial);
         let (state, stored) = self.store.ocsp_lookup(SERVER_CA, &hex_serial, now).await?;
         if state == CertState::Unknown {
             if !self.ocsp_memory.take_unknown_signature(now) {
-                return Ok(OcspReply::Error(ocsp::unauthorized().into()));
+                return Ok((OcspReply::Error(ocsp::unauthorized().into()), state));
             }
             let signed = Arc::new(self.sign_ocsp(alg, serial, state, now)?);
             self.ocsp_memory
                 .insert_unknown(epoch, alg, serial, signed.clone(), now);
-            return Ok(OcspReply::Signed(signed));
+            return Ok((OcspReply::Signed(signed), state));
         }
         let signed = match stored {
-            Some(s) if alg == HashAlg::Sha1 => {
-                Arc::new(SignedOcsp::new(s.der, s.this_update, s.next_update))
-            }
+            Some(s) if alg == HashAlg::Sha1 => Arc::new(SignedOcsp::new(
+                s.der,
+                s.this_update,
+                s.next_update,
+                s.revoked,
+            )),
             _ => self.build_ocsp(alg, serial, state, now).await?,
         };
         self.ocsp_memory.insert(epoch, alg, serial, signed.clone());
-        Ok(OcspReply::Signed(signed))
+        Ok((OcspReply::Signed(signed), state))
     }
 
     fn sign_ocsp(
@@ -101,7 +148,12 @@ impl Ra {
             now + OCSP_VALIDITY_SECS
         };
         let der = responder.respond(alg, serial, status, now, next)?;
-        Ok(SignedOcsp::new(der, now, next))
+        Ok(SignedOcsp::new(
+            der,
+            now,
+            next,
+            matches!(state, CertState::Revoked(..)),
+        ))
     }
 
     /// The first response of a certificate being issued ("good", SHA-1 CertID, what
@@ -200,12 +252,12 @@ impl Ra {
             })
             .collect();
         self.store.save_ocsp_many(SERVER_CA, &stored).await?;
-        for (_, serial, _, der) in signed {
+        for (_, serial, revoked, der) in signed {
             self.ocsp_memory.insert(
                 epoch,
                 HashAlg::Sha1,
                 &serial,
-                Arc::new(SignedOcsp::new(der, now, next)),
+                Arc::new(SignedOcsp::new(der, now, next, revoked)),
             );
         }
         Ok(())
@@ -257,7 +309,12 @@ impl Ra {
             }
             for (hex_serial, s) in page {
                 if let Ok(serial) = hex::decode(&hex_serial) {
-                    let signed = Arc::new(SignedOcsp::new(s.der, s.this_update, s.next_update));
+                    let signed = Arc::new(SignedOcsp::new(
+                        s.der,
+                        s.this_update,
+                        s.next_update,
+                        s.revoked,
+                    ));
                     self.ocsp_memory
                         .insert(epoch, HashAlg::Sha1, &serial, signed);
                 }

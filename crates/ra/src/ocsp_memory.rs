@@ -44,21 +44,30 @@ pub struct SignedOcsp {
     pub next_update: i64,
     /// A strong entity tag: the hex SHA-256 of the response, quoted.
     pub etag: String,
+    /// Whether it says "revoked" (else "good", or "unknown" for a never-issued serial).
+    pub revoked: bool,
 }
 
 impl SignedOcsp {
     /// Wraps a signed response.
-    pub fn new(der: Vec<u8>, this_update: i64, next_update: i64) -> SignedOcsp {
+    pub fn new(der: Vec<u8>, this_update: i64, next_update: i64, revoked: bool) -> SignedOcsp {
         let tag = etag_of(&der);
-        SignedOcsp::tagged(Bytes::from(der), this_update, next_update, &tag)
+        SignedOcsp::tagged(Bytes::from(der), this_update, next_update, &tag, revoked)
     }
 
-    fn tagged(der: Bytes, this_update: i64, next_update: i64, tag: &[u8; 16]) -> SignedOcsp {
+    fn tagged(
+        der: Bytes,
+        this_update: i64,
+        next_update: i64,
+        tag: &[u8; 16],
+        revoked: bool,
+    ) -> SignedOcsp {
         SignedOcsp {
             der,
             this_update,
             next_update,
             etag: format!("\"{}\"", hex::encode(tag)),
+            revoked,
         }
     }
 }
@@ -76,6 +85,7 @@ fn etag_of(der: &[u8]) -> [u8; 16] {
 struct Held {
     head: Box<[u8]>,
     with_tail: bool,
+    revoked: bool,
     this_update: i64,
     next_update: i64,
     etag: [u8; 16],
@@ -181,6 +191,7 @@ impl OcspMemory {
             held.this_update,
             held.next_update,
             &held.etag,
+            held.revoked,
         )))
     }
 
@@ -207,6 +218,7 @@ impl OcspMemory {
         Held {
             head: head.into(),
             with_tail,
+            revoked: signed.revoked,
             this_update: signed.this_update,
             next_update: signed.next_update,
             etag: etag_of(der),
@@ -360,7 +372,7 @@ mod tests {
             let der = responder
                 .respond(HashAlg::Sha1, &serial, Status::Good, now, now + 3_600)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let signed = Arc::new(SignedOcsp::new(der, now, now + 3_600));
+            let signed = Arc::new(SignedOcsp::new(der, now, now + 3_600, false));
             memory.insert(memory.epoch(), HashAlg::Sha1, &serial, signed.clone());
             given.push((serial, signed));
         }

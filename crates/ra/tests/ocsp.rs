@@ -150,6 +150,63 @@ async fn ocsp_good_revoked_unknown() {
         let bad = OcspResponse::from_der(&ra.ocsp_answer(b"garbage").await)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(bad.response_status, OcspResponseStatus::MalformedRequest);
+
+        // Issue #12: /metrics counts each answer by what it said, the issuance by its
+        // path (staff approved it at the desk), and a refused login.
+        use shomei_ra::metrics::OcspOutcome::*;
+        let m = ra.metrics();
+        for (o, n) in [
+            (Good, 1),
+            (Unknown, 1),
+            (Revoked, 1),
+            (Unauthorized, 1),
+            (Malformed, 1),
+            (Internal, 0),
+        ] {
+            assert_eq!(m.ocsp_count(o), n, "{o:?} on {}", db.name);
+        }
+        let refused = ra
+            .login(shomei_store::Realm::Customer, None, "NOSUCHKEY", "wrong")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(refused.is_err());
+        let text = ra.render_metrics().await.unwrap_or_else(|e| panic!("{e}"));
+        for line in [
+            "shomei_ocsp_responses_total{status=\"good\"} 1",
+            "shomei_ocsp_responses_total{status=\"revoked\"} 1",
+            "shomei_ocsp_responses_total{status=\"unknown\"} 1",
+            "shomei_ocsp_responses_total{status=\"malformed_request\"} 1",
+            "shomei_issuance_seconds_count{path=\"desk\"} 1",
+            "shomei_issuance_seconds_bucket{path=\"desk\",le=\"+Inf\"} 1",
+            "shomei_issuance_failures_total{path=\"desk\"} 0",
+            "shomei_login_failures_total{realm=\"customer\"} 1",
+            "shomei_logins_locked{realm=\"customer\"} 0",
+            "# TYPE shomei_issuance_seconds histogram",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing on {}:\n{text}",
+                db.name
+            );
+        }
+        // The revocation's notice mail and the issuance's wait in the queue; the
+        // issuing CA's CRLs have an age.
+        assert!(text.contains("shomei_jobs{status=\"pending\"} "), "{text}");
+        assert!(
+            !text.contains("shomei_jobs{status=\"pending\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shomei_crl_age_seconds{crl=\"server"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shomei_db_connections{pool=\"writer\",state=\"idle\"}"),
+            "{text}"
+        );
+        assert!(ra.ready().await, "{}", db.name);
+        ra.begin_shutdown();
+        assert!(!ra.ready().await, "a stopping instance is not ready");
     }
 }
 

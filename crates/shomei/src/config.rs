@@ -123,6 +123,9 @@ pub struct Listen {
     pub desk: SocketAddr,
     /// ACME (RFC 8555; HTTPS, server certificate only; issue #10).
     pub acme: SocketAddr,
+    /// `/metrics` (Prometheus) and the health checks, plain HTTP (issue #12). Off
+    /// unless set; keep it on an address only the monitoring reaches.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// PKI settings.
@@ -170,6 +173,7 @@ impl Default for Listen {
             portal: SocketAddr::from(([127, 0, 0, 1], 8443)),
             desk: SocketAddr::from(([127, 0, 0, 1], 8444)),
             acme: SocketAddr::from(([127, 0, 0, 1], 8445)),
+            metrics: None,
         }
     }
 }

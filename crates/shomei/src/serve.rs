@@ -97,6 +97,10 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
     let portal = bind("portal", cfg.listen.portal).await?;
     let desk = bind("desk", cfg.listen.desk).await?;
     let acme = bind("acme", cfg.listen.acme).await?;
+    let metrics = match cfg.listen.metrics {
+        Some(a) => Some(bind("metrics", a).await?),
+        None => None,
+    };
     let mail = shomei_ra::mail::MailSettings::new(
         &cfg.mail.from,
         &cfg.mail.staff_to,
@@ -200,6 +204,11 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         "  acme    https://{}/acme/directory   (ACME with external account binding to a contract)",
         cfg.listen.acme
     );
+    if let Some(m) = cfg.listen.metrics {
+        println!(
+            "  metrics http://{m}/metrics   (Prometheus; health: /health/live, /health/ready)"
+        );
+    }
     println!(
         "Root CA (trust it in the browser, or accept the warning): {}",
         pki.dir.join("root.crt").display()
@@ -381,6 +390,12 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
     let portal_task = tokio::spawn(serve_tls_until(portal, portal_tls, portal_app, stopped()));
     let desk_task = tokio::spawn(serve_tls_until(desk, desk_tls, desk_app, stopped()));
     let acme_task = tokio::spawn(serve_tls_until(acme, acme_tls, acme_app, stopped()));
+    // Metrics and health checks: answered until the process ends (ready says 503 from
+    // the moment it starts stopping).
+    let metrics_task = metrics.map(|l| {
+        let app = shomei_web::public::metrics_router(state(Realm::Staff));
+        tokio::spawn(async move { axum::serve(l, app).await })
+    });
     shutdown_signal().await;
     tracing::info!("shutting down: draining requests in flight and the job in hand");
     ra.begin_shutdown();
@@ -412,6 +427,9 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
     let _ = ra
         .record_system_event("system.stop", serde_json::json!({}))
         .await;
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -29,6 +29,17 @@ impl Drop for Instance {
 
 /// Starts `shomei serve` on `data` with its own ports (and `database_url` if given).
 fn start(dir: &Path, name: &str, data: &Path, database_url: Option<&str>) -> Instance {
+    start_with(dir, name, data, database_url, "")
+}
+
+/// As [`start`], with more `[listen]` lines.
+fn start_with(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    database_url: Option<&str>,
+    listen: &str,
+) -> Instance {
     let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
     let db = database_url
         .map(|u| format!("database_url = \"{u}\"\n"))
@@ -36,7 +47,7 @@ fn start(dir: &Path, name: &str, data: &Path, database_url: Option<&str>) -> Ins
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
-        format!("{db}[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+        format!("{db}[listen]\n{listen}public = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
     )
     .expect("config");
     let out = dir.join(format!("{name}.out"));
@@ -296,4 +307,58 @@ fn issue12_sigterm_lets_a_request_in_flight_finish_and_exits_zero() {
         log(&i)
     );
     assert!(log(&i).contains("stopped"), "{}", log(&i));
+}
+
+#[test]
+fn issue12_metrics_listener_and_health_checks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut i = start_with(
+        dir.path(),
+        "m",
+        &dir.path().join("data"),
+        None,
+        &format!("metrics = \"127.0.0.1:{port}\"\n"),
+    );
+    assert!(
+        wait_running(&mut i, Duration::from_secs(120)),
+        "{}",
+        log(&i)
+    );
+    // Health checks on the public listener (for a load balancer) and on the metrics one.
+    for p in [i.public, port] {
+        assert_eq!(get(p, "/health/live"), (200, b"ok\n".to_vec()));
+        assert_eq!(get(p, "/health/ready"), (200, b"ready\n".to_vec()));
+    }
+    // /metrics only on its own listener.
+    assert_eq!(get(i.public, "/metrics").0, 404);
+    let _ = get(i.public, "/crl/server.crl");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", i.public)).expect("connect");
+    write!(
+        s,
+        "POST /ocsp/server HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let (status, body) = get(port, "/metrics");
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{text}");
+    for want in [
+        "shomei_ocsp_responses_total{status=\"malformed_request\"} 1",
+        "shomei_jobs{status=\"pending\"}",
+        "shomei_crl_age_seconds{crl=\"server",
+        "shomei_db_connections{pool=\"reader\"",
+        "shomei_issuance_seconds_count{path=\"acme\"} 0",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    assert!(log(&i).contains(&format!("metrics http://127.0.0.1:{port}/metrics")));
+    sigterm(&i);
+    let status = wait_exit(&mut i, Duration::from_secs(60));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        log(&i)
+    );
 }

@@ -23,6 +23,7 @@ pub mod instances;
 pub mod issuance;
 pub mod jobs;
 pub mod mass_revocations;
+pub mod metrics;
 pub mod ocsp;
 pub mod otp;
 pub mod principals;

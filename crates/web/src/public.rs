@@ -21,11 +21,71 @@ pub fn router(state: Shared) -> Router {
         .route("/ocsp/server/{*request}", get(ocsp_get))
         .route("/seal/{serial}", get(seal))
         .route("/static/style.css", get(crate::auth::stylesheet))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
         .fallback(crate::auth::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(|req, next| {
             crate::security::headers(false, req, next)
         }))
+}
+
+/// The metrics listener's routes (issue #12): `/metrics` in the Prometheus text
+/// format, and the health checks. Served on its own address (`listen.metrics`), never
+/// on the public listener.
+pub fn metrics_router(state: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    match st.ra.render_metrics().await {
+        Ok(text) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("metrics: {e}");
+            unavailable()
+        }
+    }
+}
+
+/// Liveness: the process answers.
+async fn live() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+/// Readiness: the database answers and the instance is not stopping; else 503, so a
+/// load balancer sends the traffic elsewhere.
+async fn ready(State(st): State<Shared>) -> Response {
+    if st.ra.ready().await {
+        ([(header::CACHE_CONTROL, "no-store")], "ready\n").into_response()
+    } else {
+        unavailable()
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::RETRY_AFTER, "5"),
+        ],
+        "not ready\n",
+    )
+        .into_response()
 }
 
 async fn index() -> Html<&'static str> {
