@@ -281,7 +281,10 @@ impl Ra {
         let _everywhere = self.store.crl_build_lock(&key).await?;
         let ticket = self.crl_builder.ticket();
         let now = self.clock.now();
-        let number = self.store.next_crl_number(&key).await?;
+        // At least the signing time in microseconds: numbers keep growing after a
+        // restore from an older backup (issue #12).
+        let floor = i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
+        let number = self.store.next_crl_number(&key, floor).await?;
         if matches!(which, Which::Server(_)) {
             self.store.clear_crl_dirty(&key).await?;
         }

@@ -163,8 +163,38 @@ impl Ra {
     /// Records the CA this database belongs to (its root certificate's SHA-256) on first
     /// start, and refuses an instance with another PKI ([`shomei_store::StoreError::ForeignPki`]).
     pub async fn bind_ca(&self, root_der: &[u8]) -> Result<()> {
-        let fingerprint = hex::encode(ring::digest::digest(&ring::digest::SHA256, root_der));
-        Ok(self.store.bind_ca(&fingerprint, self.now()).await?)
+        Ok(self
+            .store
+            .bind_ca(&Ra::ca_fingerprint(root_der), self.now())
+            .await?)
+    }
+
+    /// A root certificate's SHA-256, hex: the CA's name in `ca_identity` and backups.
+    pub fn ca_fingerprint(root_der: &[u8]) -> String {
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, root_der))
+    }
+
+    /// A consistent copy of the SQLite database at `path`, checked (issue #12).
+    pub async fn backup_to(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<shomei_store::backup::BackupInfo> {
+        Ok(self.store.backup_to(path).await?)
+    }
+
+    /// After a restore: revocations the replaced database at `old` recorded after the
+    /// backup are applied; certificates it issued after the backup are listed.
+    pub async fn carry_over_from(
+        &self,
+        old: &std::path::Path,
+    ) -> Result<shomei_store::backup::CarriedOver> {
+        Ok(self.store.carry_over_from(old).await?)
+    }
+
+    /// Marks every CRL of the issuing CA for re-signing (after a restore: the next ones
+    /// carry higher numbers than any published before).
+    pub async fn mark_every_crl_stale(&self) -> Result<u64> {
+        Ok(self.store.mark_every_crl_dirty(crate::SERVER_CA).await?)
     }
 
     /// This process's name as the owner of jobs and leases.

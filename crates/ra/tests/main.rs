@@ -4,6 +4,7 @@
 
 mod account_care;
 mod acme;
+mod backup;
 mod continuation;
 mod coupons;
 mod crl_shards;

@@ -29,7 +29,7 @@ fn request_alg(issuer_pem: &str, serial: &[u8], with_sha256: bool) -> Vec<u8> {
 
 /// Parses a response, checks its signature with the responder certificate it carries
 /// (which must be the delegated responder), and returns the status and validity.
-fn parse(der: &[u8], responder_pem: &str) -> (CertStatus, i64) {
+pub(crate) fn parse(der: &[u8], responder_pem: &str) -> (CertStatus, i64) {
     let resp = OcspResponse::from_der(der).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resp.response_status, OcspResponseStatus::Successful);
     let bytes = resp.response_bytes.unwrap_or_else(|| panic!("no bytes"));

@@ -1,5 +1,6 @@
 //! `shomei`: one binary with subcommands (serve, account, staff).
 
+mod backup;
 mod config;
 mod serve;
 mod setup;
@@ -62,6 +63,21 @@ enum Cmd {
     Secrets {
         #[command(subcommand)]
         cmd: SecretsCmd,
+    },
+    /// Write a consistent copy of the SQLite database to a new file while the server
+    /// keeps serving (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (the server must be stopped). The
+    /// replaced database is kept beside it; revocations it recorded after the backup
+    /// are carried over; every CRL is re-signed with a higher number.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
     },
     /// Run a remote network perspective (BR 3.2.2.9): it answers the RA's domain and
     /// CAA checks over mutually authenticated TLS, with this machine's resolver and
@@ -274,6 +290,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             shomei_validation::perspective::serve(l, v, &server)
                 .await
                 .map_err(|e| e.to_string())
+        }
+        Cmd::Backup { out } => {
+            println!("{}", backup::backup(&cfg, &pki, &out).await?);
+            Ok(())
+        }
+        Cmd::Restore { from } => {
+            println!("{}", backup::restore(&cfg, &pki, &from).await?);
+            Ok(())
         }
         Cmd::Secrets {
             cmd: SecretsCmd::Rotate,

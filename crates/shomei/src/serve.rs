@@ -92,6 +92,12 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
 
 /// Runs the server.
 pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), String> {
+    // Held (shared) while serving: `shomei restore` refuses to replace the database
+    // under a running server.
+    let serving = crate::backup::serving_lock(&cfg)?;
+    serving
+        .lock_shared()
+        .map_err(|e| format!("cannot lock the data directory: {e}"))?;
     // Bind first: a port in use stops start-up before anything else happens.
     let public = bind("public", cfg.listen.public).await?;
     let portal = bind("portal", cfg.listen.portal).await?;

@@ -168,15 +168,29 @@ impl Store {
             .collect()
     }
 
+    /// Marks every CRL of `issuer` (the undivided one and each shard) for re-signing.
+    pub async fn mark_every_crl_dirty(&self, issuer: &str) -> Result<u64> {
+        Ok(sqlx::query("INSERT INTO crl_dirty (crl) SELECT issuer FROM crls WHERE issuer = $1 OR issuer LIKE $2 ON CONFLICT (crl) DO NOTHING")
+            .bind(issuer)
+            .bind(format!("{issuer}/%"))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// Takes the next CRL number of `issuer` in its own committed transaction, so a
-    /// number is never handed out twice, even across crashes.
-    pub async fn next_crl_number(&self, issuer: &str) -> Result<i64> {
+    /// number is never handed out twice, even across crashes: one more than the last,
+    /// and at least `floor` — the signing time in microseconds, as Let's Encrypt's CRL
+    /// numbers are timestamps — so that after a restore from an older backup (issue
+    /// #12) the numbers still grow past every one published before it.
+    pub async fn next_crl_number(&self, issuer: &str, floor: i64) -> Result<i64> {
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO crls (issuer, crl_number, this_update, next_update) VALUES ($1, 0, 0, 0) ON CONFLICT (issuer) DO NOTHING").bind(issuer).execute(&mut *tx).await?;
         let n: i64 = sqlx::query_scalar(
-            "UPDATE crls SET crl_number = crl_number + 1 WHERE issuer = $1 RETURNING crl_number",
+            "UPDATE crls SET crl_number = CASE WHEN crl_number + 1 > $2 THEN crl_number + 1 ELSE $2 END WHERE issuer = $1 RETURNING crl_number",
         )
         .bind(issuer)
+        .bind(floor)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -13,6 +13,7 @@ pub mod acme;
 pub mod acme_orders;
 pub mod applications;
 pub mod audit;
+pub mod backup;
 pub mod certificates;
 pub mod client_certs;
 pub mod contracts;
@@ -62,6 +63,9 @@ pub enum StoreError {
     /// The coupon chosen is not (or no longer) usable for this application.
     #[error("coupon not available")]
     CouponUnavailable,
+    /// The operation is not available on this backend.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The database URL is not understood.
     #[error("unsupported database URL (use sqlite:PATH or postgres://…)")]
     BadUrl,

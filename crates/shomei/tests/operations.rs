@@ -1,7 +1,9 @@
-//! Issue #12, with the real binary: several `shomei serve` on one PostgreSQL and one
-//! shared data directory start together (one makes the PKI, the secrets key and the
-//! demo accounts; the others use them), all serve the same CA; an instance with another
-//! PKI is refused; SIGTERM lets a request in flight finish and exits 0.
+//! Issue #12, operations with the real binary: several `shomei serve` on one PostgreSQL
+//! and one shared data directory start together (one makes the PKI, the secrets key and
+//! the demo accounts; the others use them), all serve the same CA; an instance with
+//! another PKI is refused; SIGTERM lets a request in flight finish and exits 0; the
+//! metrics listener and health checks; `shomei backup` while serving and `shomei
+//! restore` only when stopped.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[path = "../benches/support/mod.rs"]
@@ -361,4 +363,82 @@ fn issue12_metrics_listener_and_health_checks() {
         "{status:?}\n{}",
         log(&i)
     );
+}
+
+/// `shomei ARGS` on a data directory and configuration: (success, stdout, stderr).
+fn cli(data: &Path, cfg: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run shomei");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue12_backup_while_serving_and_restore_only_when_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("b.toml");
+    let mut i = start(dir.path(), "b", &data, None);
+    assert!(
+        wait_running(&mut i, Duration::from_secs(120)),
+        "{}",
+        log(&i)
+    );
+    let backup = dir.path().join("backup.db");
+    let b = backup.display().to_string();
+    let (ok, out, err) = cli(&data, &cfg, &["backup", "--out", &b]);
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["integrity_check"], "ok", "{out}");
+    assert!(v["bytes"].as_u64().unwrap_or(0) > 0, "{out}");
+    // Never over an existing file.
+    let (ok, _, err) = cli(&data, &cfg, &["backup", "--out", &b]);
+    assert!(!ok && err.contains("exists"), "{err}");
+    // Never under a running server.
+    let (ok, _, err) = cli(&data, &cfg, &["restore", "--from", &b]);
+    assert!(!ok && err.contains("is running"), "{err}");
+    assert_eq!(get(i.public, "/health/ready").0, 200, "still serving");
+    sigterm(&i);
+    assert!(wait_exit(&mut i, Duration::from_secs(60)).is_some_and(|s| s.success()));
+    // Not a backup: refused, nothing replaced.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"junk").expect("write");
+    let (ok, _, err) = cli(
+        &data,
+        &cfg,
+        &["restore", "--from", &junk.display().to_string()],
+    );
+    assert!(!ok && err.contains("cannot be restored"), "{err}");
+    // Stopped: restored; the replaced database kept beside it.
+    let (ok, out, err) = cli(&data, &cfg, &["restore", "--from", &b]);
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let kept = v["replaced_database_kept_as"]
+        .as_str()
+        .expect("kept")
+        .to_owned();
+    assert!(Path::new(&kept).exists(), "{kept}");
+    assert_eq!(
+        v["revocations_carried_over"],
+        serde_json::json!([]),
+        "{out}"
+    );
+    // And it serves again.
+    let mut again = start(dir.path(), "b2", &data, None);
+    assert!(
+        wait_running(&mut again, Duration::from_secs(120)),
+        "{}",
+        log(&again)
+    );
+    assert_eq!(get(again.public, "/health/ready").0, 200);
+    assert_eq!(get(again.public, "/crl/server.crl").0, 200);
 }
