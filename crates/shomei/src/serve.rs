@@ -187,7 +187,8 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         base: acme_base.clone(),
         terms_of_service: format!("https://{}/", cfg.listen.portal),
         website: format!("https://{}/", cfg.listen.portal),
-    });
+    })
+    .layer(axum::middleware::from_fn(shomei_web::security::operation));
 
     ra.record_system_event(
         "system.start",

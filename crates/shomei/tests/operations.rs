@@ -31,7 +31,7 @@ impl Drop for Instance {
 
 /// Starts `shomei serve` on `data` with its own ports (and `database_url` if given).
 fn start(dir: &Path, name: &str, data: &Path, database_url: Option<&str>) -> Instance {
-    start_with(dir, name, data, database_url, "")
+    start_with(dir, name, data, database_url, "", &[])
 }
 
 /// As [`start`], with more `[listen]` lines.
@@ -41,6 +41,7 @@ fn start_with(
     data: &Path,
     database_url: Option<&str>,
     listen: &str,
+    env: &[(&str, &str)],
 ) -> Instance {
     let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
     let db = database_url
@@ -60,7 +61,7 @@ fn start_with(
         .arg("--config")
         .arg(&cfg)
         .arg("serve")
-        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(&out).expect("out"))
         .stderr(std::fs::File::create(&err).expect("err"))
         .spawn()
@@ -321,6 +322,7 @@ fn issue12_metrics_listener_and_health_checks() {
         &dir.path().join("data"),
         None,
         &format!("metrics = \"127.0.0.1:{port}\"\n"),
+        &[],
     );
     assert!(
         wait_running(&mut i, Duration::from_secs(120)),
@@ -441,4 +443,65 @@ fn issue12_backup_while_serving_and_restore_only_when_stopped() {
     );
     assert_eq!(get(again.public, "/health/ready").0, 200);
     assert_eq!(get(again.public, "/crl/server.crl").0, 200);
+}
+
+#[test]
+fn issue12_json_logs_carry_each_requests_operation_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut i = start_with(
+        dir.path(),
+        "j",
+        &dir.path().join("data"),
+        None,
+        "",
+        &[
+            ("SHOMEI_LOG_FORMAT", "json"),
+            ("SHOMEI_LOG", "info,shomei_web=debug"),
+        ],
+    );
+    assert!(
+        wait_running(&mut i, Duration::from_secs(120)),
+        "{}",
+        log(&i)
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", i.public)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /crl/server.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-operation-id: "))
+        .expect("an operation id")
+        .trim()
+        .to_owned();
+    assert_eq!(id.len(), 12, "{id}");
+    // Every stderr line is JSON; the request's lines name its operation.
+    let t = Instant::now();
+    let line = loop {
+        let err = std::fs::read_to_string(&i.err).unwrap_or_default();
+        if let Some(l) = err.lines().find(|l| l.contains(&id)) {
+            break l.to_owned();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no log line names {id}:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(v["span"]["operation"], id.as_str(), "{line}");
+    assert_eq!(v["span"]["path"], "/crl/server.crl", "{line}");
+    for l in std::fs::read_to_string(&i.err).unwrap_or_default().lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(l).is_ok(),
+            "not JSON: {l}"
+        );
+    }
 }

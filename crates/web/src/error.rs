@@ -99,9 +99,11 @@ impl IntoResponse for WebError {
                 res
             }
             WebError::Internal(detail) => {
-                let mut id = [0u8; 6];
-                let _ = shomei_ca::random_bytes(&mut id);
-                let id = hex::encode(id);
+                let id = crate::security::operation_id().unwrap_or_else(|| {
+                    let mut id = [0u8; 6];
+                    let _ = shomei_ca::random_bytes(&mut id);
+                    hex::encode(id)
+                });
                 tracing::error!(operation = %id, "{detail}");
                 page(
                     StatusCode::INTERNAL_SERVER_ERROR,

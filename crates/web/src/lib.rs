@@ -106,4 +106,5 @@ pub fn harden(router: axum::Router) -> axum::Router {
             security::headers(true, req, next)
         }))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(security::operation))
 }

@@ -17,13 +17,17 @@ pub fn router(state: Shared) -> Router {
         .route("/ca/{file}", get(ca_cert))
         .route("/crl/{file}", get(crl))
         .route("/crl/server/{file}", get(crl_shard))
-        .route("/ocsp/server", axum::routing::post(ocsp_post))
-        .route("/ocsp/server/{*request}", get(ocsp_get))
         .route("/seal/{serial}", get(seal))
         .route("/static/style.css", get(crate::auth::stylesheet))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .fallback(crate::auth::not_found)
+        .layer(axum::middleware::from_fn(crate::security::operation))
+        // OCSP, the hot path (tens of thousands of answers a second), without the
+        // per-request span: the responder writes no log line per answer, and its rare
+        // error lines name the serial.
+        .route("/ocsp/server", axum::routing::post(ocsp_post))
+        .route("/ocsp/server/{*request}", get(ocsp_get))
         .with_state(state)
         .layer(axum::middleware::from_fn(|req, next| {
             crate::security::headers(false, req, next)

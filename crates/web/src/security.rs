@@ -9,6 +9,48 @@ use axum::response::{IntoResponse, Response};
 
 const CSP: &str = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+tokio::task_local! {
+    /// The operation id of the request being handled (issue #12): on every log line
+    /// written while it is handled (the `request` span), in the `X-Operation-Id`
+    /// response header, and on the system-error page.
+    pub static OPERATION: String;
+}
+
+/// The current request's operation id, if one is being handled.
+pub fn operation_id() -> Option<String> {
+    OPERATION.try_with(Clone::clone).ok()
+}
+
+/// Gives each request an operation id and runs it inside a `request` span carrying it,
+/// so every log line it causes names it; answers it in `X-Operation-Id`.
+pub async fn operation(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let mut raw = [0u8; 6];
+    let _ = shomei_ca::random_bytes(&mut raw);
+    let id = hex::encode(raw);
+    let span = tracing::info_span!(
+        "request",
+        operation = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let started = std::time::Instant::now();
+    let mut res = OPERATION
+        .scope(id.clone(), next.run(req).instrument(span.clone()))
+        .await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = res.status().as_u16(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "answered"
+        );
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-operation-id", v);
+    }
+    res
+}
+
 /// Adds the security headers; `hsts` on the HTTPS listeners.
 pub async fn headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
@@ -64,4 +106,48 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
         }
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// Issue #12: the system-error page shows the operation id the response carries in
+    /// `X-Operation-Id` (and the log lines of the request name).
+    #[tokio::test]
+    async fn a_system_error_page_names_the_requests_operation_id() {
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    Err::<(), _>(crate::error::WebError::Internal("boom".into()))
+                }),
+            )
+            .layer(axum::middleware::from_fn(super::operation));
+        let res = app
+            .oneshot(
+                Request::builder()
+                    .uri("/")
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
+            .await
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(res.status(), 500);
+        let id = res
+            .headers()
+            .get("x-operation-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(id.len(), 12);
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        assert!(body.contains(&format!("<code>{id}</code>")), "{body}");
+        assert!(!body.contains("boom"), "the detail stays in the log");
+    }
 }
