@@ -79,6 +79,13 @@ use shomei_store::{Store, StoreError};
 use std::sync::Arc;
 use thiserror::Error;
 
+impl RaError {
+    /// Whether the database could not be reached (the request may succeed later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, RaError::Store(e) if e.is_unavailable())
+    }
+}
+
 /// Errors of the workflow. The web layer turns them into pages.
 #[derive(Debug, Error)]
 pub enum RaError {

@@ -331,19 +331,29 @@ impl Ra {
     /// memory holds about each; runs until the process ends. On SQLite there is nothing
     /// to follow and it returns at once.
     pub async fn follow_status_changes(&self) {
+        // Since when the database has not been heard (issue #12): memory keeps answering
+        // through an outage for up to OCSP_MEMORY_GRACE — no one can revoke while the
+        // database is down; a revocation another instance commits during a partition
+        // reaches these answers within the grace, well inside BR 4.9's 24 hours — then
+        // it is dropped and answers come from the store again.
+        let mut lost_since: Option<std::time::Instant> = None;
         loop {
             let mut listener = match self.store.status_listener().await {
                 Ok(Some(l)) => l,
                 Ok(None) => return,
                 Err(e) => {
                     tracing::warn!("OCSP: cannot listen for status changes: {e}");
-                    self.ocsp_memory.clear();
+                    let since = *lost_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > OCSP_MEMORY_GRACE {
+                        self.ocsp_memory.clear();
+                    }
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
             };
             // Changes made before listening started were not heard.
             self.ocsp_memory.clear();
+            tracing::info!("OCSP: listening for status changes of other instances");
             loop {
                 match listener.next().await {
                     Ok(StatusChange::Certificate(issuer, serial)) => {
@@ -353,9 +363,16 @@ impl Ra {
                             self.ocsp_memory.forget(&[s]);
                         }
                     }
-                    Ok(StatusChange::Lost) => self.ocsp_memory.clear(),
+                    // Announcements may have been missed: listen anew (memory is
+                    // dropped once listening again, kept through the gap).
+                    Ok(StatusChange::Lost) => {
+                        tracing::warn!("OCSP: status listener lost its connection");
+                        lost_since = Some(std::time::Instant::now());
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!("OCSP: status listener failed: {e}");
+                        lost_since = Some(std::time::Instant::now());
                         break;
                     }
                 }
@@ -363,6 +380,10 @@ impl Ra {
         }
     }
 }
+
+/// How long OCSP memory keeps answering after the database's change notifications
+/// stopped (PostgreSQL down or unreachable), before it is dropped.
+pub const OCSP_MEMORY_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn x509_internal_error() -> bytes::Bytes {
     use der::Encode;

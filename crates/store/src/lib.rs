@@ -97,6 +97,25 @@ impl StoreError {
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt(what.to_string())
     }
+    /// Whether the database could not be reached (down, restarting, the network cut,
+    /// every connection busy past the pool's wait): the request may succeed later, and
+    /// nothing was written (issue #12: pages answer 503, not 500).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_),
+            ) => true,
+            // PostgreSQL: connection exceptions (08…), shutting down or starting (57P…).
+            StoreError::Db(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
     /// Whether the error is a unique-constraint violation.
     pub fn is_unique_violation(&self) -> bool {
         match self {
@@ -244,6 +263,10 @@ impl Store {
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(10)
+                    // While the database is unreachable a request fails after this
+                    // (a 503 page) instead of hanging; the pool reconnects by itself
+                    // once it is back.
+                    .acquire_timeout(std::time::Duration::from_secs(5))
                     .connect_with(opts)
                     .await?
             }

@@ -23,6 +23,10 @@ pub enum WebError {
     /// given number of seconds.
     #[error("too many requests")]
     TooManyRequests(u64),
+    /// The database cannot be reached just now (issue #12): nothing was written; try
+    /// again later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Anything else.
     #[error("internal: {0}")]
     Internal(String),
@@ -32,6 +36,7 @@ impl From<shomei_ra::RaError> for WebError {
     fn from(e: shomei_ra::RaError) -> Self {
         match e {
             shomei_ra::RaError::NotFound => WebError::NotFound,
+            e if e.is_unavailable() => WebError::Unavailable(e.to_string()),
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -39,7 +44,11 @@ impl From<shomei_ra::RaError> for WebError {
 
 impl From<shomei_store::StoreError> for WebError {
     fn from(e: shomei_store::StoreError) -> Self {
-        WebError::Internal(e.to_string())
+        if e.is_unavailable() {
+            WebError::Unavailable(e.to_string())
+        } else {
+            WebError::Internal(e.to_string())
+        }
     }
 }
 
@@ -96,6 +105,20 @@ impl IntoResponse for WebError {
                 if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                     res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
                 }
+                res
+            }
+            WebError::Unavailable(detail) => {
+                tracing::warn!("database unavailable: {detail}");
+                let mut res = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ただいまご利用いただけません",
+                    "The service is temporarily unavailable",
+                    "<p>システムがデータベースに接続できません。入力された内容は保存されていません。しばらく待ってから、もう一度お試しください。</p><p lang=\"en\">The system cannot reach its database. Nothing you entered was saved. Wait a few minutes, then try again.</p>",
+                );
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("30"),
+                );
                 res
             }
             WebError::Internal(detail) => {

@@ -9,11 +9,23 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_shomei");
 
+/// A free loopback port, never the same twice in this process (tests run in parallel
+/// threads: a port handed to one server must not be handed to another before it binds).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        let Ok(mut given) = GIVEN.lock() else {
+            return port;
+        };
+        if port != 0 && !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Runs `shomei ARGS` on the bench's data directory; returns its standard output.
@@ -101,10 +113,16 @@ pub struct Setup {
 /// In `d`: a configuration on free loopback ports, an account, a staff member (login
 /// `bench`) and one certificate through `contract import`.
 pub fn setup(d: &Path) -> Setup {
+    setup_with(d, "")
+}
+
+/// As [`setup`], with `head` (top-level settings such as `database_url`) at the top of
+/// the configuration.
+pub fn setup_with(d: &Path, head: &str) -> Setup {
     let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
     std::fs::write(
         d.join("shomei.toml"),
-        format!("[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+        format!("{head}[listen]\npublic = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let account = run(
