@@ -243,26 +243,7 @@ enum StaffCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("SHOMEI_LOG")
-            .unwrap_or_else(|_| "info,sqlx=warn".into())
-    };
-    // SHOMEI_LOG_FORMAT=json: one JSON object per line, each with the request's
-    // operation id (its `request` span) when a request caused it (issue #12).
-    if std::env::var("SHOMEI_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    setup::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

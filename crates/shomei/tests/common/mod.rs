@@ -1,0 +1,152 @@
+//! What the tests of the real binary share: `shomei serve` as a child process with its
+//! own ports and logs, plain HTTP requests, SIGTERM, the CLI.
+
+use crate::support::{BIN, free_port};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub struct Instance {
+    pub child: Child,
+    pub public: u16,
+    pub out: PathBuf,
+    pub err: PathBuf,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `shomei serve` on `data` with its own ports (and `database_url` if given).
+pub fn start(dir: &Path, name: &str, data: &Path, database_url: Option<&str>) -> Instance {
+    start_with(dir, name, data, database_url, "", &[])
+}
+
+/// As [`start`], with more `[listen]` lines.
+pub fn start_with(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    database_url: Option<&str>,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> Instance {
+    let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
+    let db = database_url
+        .map(|u| format!("database_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!("{db}[listen]\n{listen}public = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+    )
+    .expect("config");
+    let out = dir.join(format!("{name}.out"));
+    let err = dir.join(format!("{name}.err"));
+    let child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(&out).expect("out"))
+        .stderr(std::fs::File::create(&err).expect("err"))
+        .spawn()
+        .expect("spawn serve");
+    Instance {
+        child,
+        public,
+        out,
+        err,
+    }
+}
+
+/// Waits until the instance says it is running (true) or exits (false).
+pub fn wait_running(i: &mut Instance, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if std::fs::read_to_string(&i.out).is_ok_and(|s| s.contains("Shomei is running.")) {
+            return true;
+        }
+        if i.child.try_wait().expect("try_wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+pub fn log(i: &Instance) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        std::fs::read_to_string(&i.out).unwrap_or_default(),
+        std::fs::read_to_string(&i.err).unwrap_or_default()
+    )
+}
+
+/// GET on the public listener: status and body.
+pub fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: pki.example.jp\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response")
+        + 4;
+    let status = String::from_utf8_lossy(&buf[9..12])
+        .parse()
+        .expect("status");
+    (status, buf[head_end..].to_vec())
+}
+
+/// Waits for the exit status (at most `limit`).
+pub fn wait_exit(i: &mut Instance, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = i.child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+pub fn sigterm(i: &Instance) {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(i.child.id().to_string())
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+/// `shomei ARGS` on a data directory and configuration: (success, stdout, stderr).
+pub fn cli(data: &Path, cfg: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run shomei");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,199 @@
+//! Issue #12, storage failure with the real binary: PostgreSQL cut off (a proxy the test
+//! controls) and back.
+
+use crate::support;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// A TCP proxy in front of PostgreSQL that can be cut (every connection closed, new
+/// ones refused) and restored: the database "stops" for this instance only.
+struct Proxy {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (c, o) = (cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if c.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let pairs = [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ];
+                if let Ok(mut list) = o.lock() {
+                    list.extend(client.try_clone());
+                    list.extend(server.try_clone());
+                }
+                for (from, to) in pairs {
+                    if let (Ok(mut from), Ok(mut to)) = (from, to) {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+            }
+        });
+        Proxy { port, cut, open }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut list) = self.open.lock() {
+            for s in list.drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn ocsp_post(port: u16, req: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut msg = format!(
+        "POST /ocsp/server HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        req.len()
+    )
+    .into_bytes();
+    msg.extend_from_slice(req);
+    s.write_all(&msg).expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response")
+        + 4;
+    let status = String::from_utf8_lossy(&buf[9..12])
+        .parse()
+        .expect("status");
+    (status, buf[head_end..].to_vec())
+}
+
+/// GET with the response head (status, head, body).
+fn get_head(port: u16, path: &str) -> (u16, String, String) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test]
+async fn issue12_postgresql_lost_and_back_503_pages_ocsp_from_memory_recovery_without_restart() {
+    use x509_parser::prelude::FromDer;
+    let Some(db) = shomei_store::testing::postgres().await else {
+        eprintln!("SHOMEI_TEST_POSTGRES_URL not set: the storage-failure test needs PostgreSQL");
+        return;
+    };
+    let proxy = Proxy::start(5432);
+    let url = db.url.replace(":5432/", &format!(":{}/", proxy.port));
+    assert_ne!(
+        url, db.url,
+        "the test database is expected at port 5432: {}",
+        db.url
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let setup = support::setup_with(d, &format!("database_url = \"{url}\"\n"));
+    let _server = support::serve(d, "info", &d.join("serve.log"));
+    let t = Instant::now();
+    while get_head(setup.public, "/health/ready").0 != 200 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{}",
+            std::fs::read_to_string(d.join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Memory is dropped when the change listener connects: warm it after that.
+    let t = Instant::now();
+    while !std::fs::read_to_string(d.join("serve.log"))
+        .unwrap_or_default()
+        .contains("listening for status changes")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the listener did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The certificate's OCSP request.
+    let pem = std::fs::read_to_string(&setup.cert).expect("cert");
+    let der = shomei_ca::pki::pem_to_der(&pem, "CERTIFICATE").expect("der");
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).expect("parse");
+    let issuer = shomei_ca::pki::pem_to_der(
+        &std::fs::read_to_string(d.join("data/pki/server-ca.crt")).expect("issuer"),
+        "CERTIFICATE",
+    )
+    .expect("issuer der");
+    let req = shomei_ca::ocsp::request(&issuer, cert.raw_serial(), shomei_ca::ocsp::HashAlg::Sha1)
+        .expect("request");
+    let (status, good) = ocsp_post(setup.public, &req);
+    assert_eq!(status, 200);
+    // Served from memory from now on (filled at start, or kept after the first answer).
+    assert_eq!(ocsp_post(setup.public, &req), (200, good.clone()));
+
+    // The database goes away.
+    proxy.cut();
+    let (status, head, body) = get_head(setup.public, "/crl/server.crl");
+    assert_eq!(status, 503, "{head}\n{body}");
+    assert!(head.contains("retry-after: 30"), "{head}");
+    assert!(
+        body.contains("ただいまご利用いただけません") && body.contains("temporarily unavailable"),
+        "{body}"
+    );
+    assert_eq!(get_head(setup.public, "/health/ready").0, 503);
+    assert_eq!(
+        get_head(setup.public, "/health/live").0,
+        200,
+        "alive, only not ready"
+    );
+    // OCSP keeps answering, the same signed "good".
+    for _ in 0..20 {
+        assert_eq!(ocsp_post(setup.public, &req), (200, good.clone()));
+    }
+
+    // It comes back: no restart needed.
+    proxy.restore();
+    let t = Instant::now();
+    while get_head(setup.public, "/health/ready").0 != 200 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "not ready again after the database came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get_head(setup.public, "/crl/server.crl").0, 200);
+    assert_eq!(ocsp_post(setup.public, &req), (200, good));
+}
