@@ -9,6 +9,7 @@ mod continuation;
 mod coupons;
 mod crl_shards;
 mod domain_checks;
+mod instances;
 mod issuance_groups;
 mod login_cert;
 mod mail;
