@@ -197,3 +197,120 @@ async fn issue12_postgresql_lost_and_back_503_pages_ocsp_from_memory_recovery_wi
     assert_eq!(get_head(setup.public, "/crl/server.crl").0, 200);
     assert_eq!(ocsp_post(setup.public, &req), (200, good));
 }
+
+/// A small tmpfs the test mounts (root only), unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system of `dir` with one file until it refuses more; returns it.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let small = [0u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+#[tokio::test]
+async fn issue12_sqlite_on_a_full_disk_clear_errors_intact_database_works_again_when_freed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mnt = dir.path().join("small-disk");
+    let Some(disk) = Tmpfs::mount(&mnt, "24m") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: the full-disk test must be able to mount a tmpfs (run as root)"
+        );
+        eprintln!("cannot mount a tmpfs (not root?): the full-disk test did not run");
+        return;
+    };
+    let data = disk.0.join("data");
+    let mut i = crate::common::start(dir.path(), "full", &data, None);
+    assert!(
+        crate::common::wait_running(&mut i, Duration::from_secs(120)),
+        "{}",
+        crate::common::log(&i)
+    );
+    let cfg = dir.path().join("full.toml");
+    let create = |n: u32| {
+        crate::common::cli(
+            &data,
+            &cfg,
+            &[
+                "account",
+                "create",
+                "--org",
+                &format!("満杯テスト{n}株式会社"),
+                "--email",
+                "full@example.jp",
+                "--out",
+                &dir.path().join(format!("acct{n}")).display().to_string(),
+            ],
+        )
+    };
+    let (ok, out, err) = create(1);
+    assert!(ok, "{out}{err}");
+
+    // The disk fills up: a write fails with a clear message, nothing panics.
+    let filler = fill(&disk.0);
+    let (ok, out, err) = create(2);
+    assert!(!ok, "an account was created on a full disk: {out}");
+    assert!(
+        err.contains("disk is full") || err.contains("No space left"),
+        "no clear error: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // The server keeps answering what needs no write.
+    assert_eq!(get_head(i.public, "/health/live").0, 200);
+    assert_eq!(get_head(i.public, "/ca/root.crt").0, 200);
+    assert!(
+        i.child.try_wait().expect("try_wait").is_none(),
+        "serve died"
+    );
+
+    // The database is intact.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite:{}?mode=ro", data.join("shomei.db").display());
+        let mut c = sqlx::AnyConnection::connect(&url).await.expect("open");
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut c)
+            .await
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&mut c)
+            .await
+            .expect("count");
+        // The demo account and the first one; not the refused one.
+        assert_eq!(accounts, 2);
+    }
+
+    // Space is freed: it works again, without a restart.
+    std::fs::remove_file(&filler).expect("free");
+    let (ok, out, err) = create(3);
+    assert!(ok, "{out}{err}");
+    assert_eq!(get_head(i.public, "/health/ready").0, 200);
+    crate::common::sigterm(&i);
+    assert!(crate::common::wait_exit(&mut i, Duration::from_secs(60)).is_some_and(|s| s.success()));
+}
