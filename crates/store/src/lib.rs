@@ -109,9 +109,12 @@ impl StoreError {
                 | sqlx::Error::Tls(_),
             ) => true,
             // PostgreSQL: connection exceptions (08…), shutting down or starting (57P…).
-            StoreError::Db(sqlx::Error::Database(e)) => e
-                .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            // SQLite (numeric, extended codes): disk full (13), I/O error (10).
+            StoreError::Db(sqlx::Error::Database(e)) => e.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || c.starts_with("57P")
+                    || (c.len() < 5 && c.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 10 | 13)))
+            }),
             _ => false,
         }
     }

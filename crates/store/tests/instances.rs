@@ -226,3 +226,35 @@ async fn issue12_a_database_refuses_an_instance_with_another_pki() {
             .expect("the right PKI still works");
     }
 }
+
+/// Issue #12 (storage failure): a full disk (SQLite's SQLITE_FULL, here by a page limit)
+/// is "unavailable" — a 503 page, not a 500 — and so are connection errors; a
+/// constraint violation is not.
+#[tokio::test]
+async fn issue12_a_full_database_is_unavailable_not_an_internal_error() {
+    let db = shomei_store::testing::sqlite().await;
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("page_count");
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+        .execute(db.store.pool())
+        .await
+        .expect("limit");
+    let err = sqlx::query("CREATE TABLE filler AS SELECT randomblob(1000000) AS b")
+        .execute(db.store.pool())
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from)
+        .expect_err("the database is full");
+    assert!(err.is_unavailable(), "{err}");
+    assert!(err.to_string().contains("full"), "{err}");
+    let dup = sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)")
+        .execute(db.store.pool())
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from)
+        .expect_err("version 1 exists");
+    assert!(!dup.is_unavailable() && dup.is_unique_violation(), "{dup}");
+    assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_unavailable());
+}
