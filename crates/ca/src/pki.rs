@@ -36,13 +36,20 @@ pub fn root_crl(
 
 /// Whether a root CRL must be (re-)signed now, and with which CRL number: when there is
 /// none (or it does not parse), when it is 90 days old, or when its nextUpdate is less
-/// than 30 days away. The number follows the existing one.
+/// than 30 days away. The number follows the existing one and is at least `now` in
+/// microseconds, so that instances with their own copy of `pki/` (or a file restored
+/// from a backup) never sign two root CRLs with one number (issue #12).
 pub fn root_crl_due(existing: Option<&[u8]>, now: OffsetDateTime) -> Option<u64> {
     use x509_parser::prelude::FromDer;
     use x509_parser::revocation_list::CertificateRevocationList;
-    let Some(der) = existing else { return Some(1) };
+    let floor = u64::try_from(now.unix_timestamp_nanos() / 1_000)
+        .unwrap_or(1)
+        .max(1);
+    let Some(der) = existing else {
+        return Some(floor);
+    };
     let Ok((_, crl)) = CertificateRevocationList::from_der(der) else {
-        return Some(1);
+        return Some(floor);
     };
     let number = crl
         .crl_number()
@@ -53,7 +60,7 @@ pub fn root_crl_due(existing: Option<&[u8]>, now: OffsetDateTime) -> Option<u64>
         .next_update()
         .is_some_and(|n| n.to_datetime() > now + Duration::days(30))
         && this_update > now - Duration::days(90);
-    (!fresh).then_some(number + 1)
+    (!fresh).then_some((number + 1).max(floor))
 }
 
 /// A certificate and its PKCS#8 private key, both PEM.

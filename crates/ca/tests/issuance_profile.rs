@@ -260,9 +260,13 @@ fn issue7_item5_ca_certificates_and_root_crl() {
         }
         assert!(policies && ca_issuers, "{}", c.subject());
     }
-    assert_eq!(shomei_ca::pki::root_crl_due(None, now), Some(1));
-    let crl = shomei_ca::pki::root_crl(&pki.root, 1, now, now + time::Duration::days(365))
-        .unwrap_or_else(|e| panic!("{e}"));
+    // Numbered with the signing time in microseconds (issue #12: copies of pki/ on
+    // several machines, or a restored file, never reuse a number).
+    let micros = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000) as u64;
+    assert_eq!(shomei_ca::pki::root_crl_due(None, now), Some(micros(now)));
+    let crl =
+        shomei_ca::pki::root_crl(&pki.root, micros(now), now, now + time::Duration::days(365))
+            .unwrap_or_else(|e| panic!("{e}"));
     let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(&crl)
         .unwrap_or_else(|e| panic!("{e}"));
     let root = shomei_ca::pki::pem_to_der(&pki.root.cert_pem, "CERTIFICATE").unwrap_or_default();
@@ -274,9 +278,22 @@ fn issue7_item5_ca_certificates_and_root_crl() {
         shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(89)),
         None
     );
+    let later = now + time::Duration::days(91);
     assert_eq!(
-        shomei_ca::pki::root_crl_due(Some(&crl), now + time::Duration::days(91)),
-        Some(2)
+        shomei_ca::pki::root_crl_due(Some(&crl), later),
+        Some(micros(later))
+    );
+    // An existing number ahead of the clock is still exceeded.
+    let ahead = shomei_ca::pki::root_crl(
+        &pki.root,
+        micros(later) + 10,
+        now,
+        now + time::Duration::days(365),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        shomei_ca::pki::root_crl_due(Some(&ahead), later),
+        Some(micros(later) + 11)
     );
 }
 

@@ -126,6 +126,9 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         .await
         .map_err(|e| format!("cannot read the job queue: {e}"))?;
     let demo = demo_accounts(&ra, &cfg.data_dir).await?;
+    // The root CRL file, if due, while no other instance on this data directory can
+    // sign one with the same number.
+    setup::ensure_root_crl(&pki, ra.clock.now())?;
     // What a first start makes exists: other instances starting on this data directory
     // may go on.
     drop(start);
@@ -269,7 +272,6 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
     ra.refresh_stale_crls()
         .await
         .map_err(|e| format!("cannot sign the CRL: {e}"))?;
-    setup::ensure_root_crl(&pki, ra.clock.now())?;
     // TOTP secrets from before encryption (or under an older key) are sealed now.
     match ra.seal_totp_secrets().await {
         Ok(0) => {}
@@ -321,12 +323,13 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         let mut optimized: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
-            if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
-                tracing::error!("root CRL refresh failed: {e}");
-            }
             // With several instances on one database, one of them at a time (the lease's
-            // holder; another takes over 5 minutes after it dies) does the rest.
+            // holder; another takes over 5 minutes after it dies) does this work (the
+            // root CRL too: two instances sharing pki/ never sign one number twice).
             let work = async {
+                if let Err(e) = setup::ensure_root_crl(&root_pki, crl_ra.clock.now()) {
+                    tracing::error!("root CRL refresh failed: {e}");
+                }
                 // Daily: the planner's statistics, so searches keep their indexes.
                 if optimized.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(86_400)) {
                     if let Err(e) = crl_ra.optimize_storage().await {
