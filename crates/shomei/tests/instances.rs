@@ -204,14 +204,7 @@ fn issue12_metrics_listener_and_health_checks() {
     // /metrics only on its own listener.
     assert_eq!(get(i.public, "/metrics").0, 404);
     let _ = get(i.public, "/crl/server.crl");
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", i.public)).expect("connect");
-    write!(
-        s,
-        "POST /ocsp/server HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
-    )
-    .expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
+    let _ = ocsp_post(i.public, b"abc");
     let (status, body) = get(port, "/metrics");
     let text = String::from_utf8_lossy(&body);
     assert_eq!(status, 200, "{text}");
@@ -253,17 +246,7 @@ fn issue12_json_logs_carry_each_requests_operation_id() {
         "{}",
         log(&i)
     );
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", i.public)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET /crl/server.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let (_, head, _) = get_head(i.public, "/crl/server.crl");
     let id = head
         .lines()
         .find_map(|l| l.strip_prefix("x-operation-id: "))

@@ -1,8 +1,9 @@
 //! Issue #12, storage failure with the real binary: PostgreSQL cut off (a proxy the test
 //! controls) and back.
 
+use crate::common::{get_head, ocsp_post};
 use crate::support;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// A TCP proxy in front of PostgreSQL that can be cut (every connection closed, new
@@ -63,50 +64,6 @@ impl Proxy {
     fn restore(&self) {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
     }
-}
-
-fn ocsp_post(port: u16, req: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut msg = format!(
-        "POST /ocsp/server HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        req.len()
-    )
-    .into_bytes();
-    msg.extend_from_slice(req);
-    s.write_all(&msg).expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let head_end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response")
-        + 4;
-    let status = String::from_utf8_lossy(&buf[9..12])
-        .parse()
-        .expect("status");
-    (status, buf[head_end..].to_vec())
-}
-
-/// GET with the response head (status, head, body).
-fn get_head(port: u16, path: &str) -> (u16, String, String) {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
 #[tokio::test]

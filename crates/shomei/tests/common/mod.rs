@@ -89,16 +89,13 @@ pub fn log(i: &Instance) -> String {
     )
 }
 
-/// GET on the public listener: status and body.
-pub fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
+/// Sends one raw HTTP/1.1 request (with `Connection: close`) and reads the answer:
+/// status, head (lower case) and body; `None` if nothing listens on `port`.
+pub fn exchange(port: u16, request: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: pki.example.jp\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    s.write_all(request).expect("write");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).expect("read");
     let head_end = buf
@@ -109,7 +106,36 @@ pub fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
     let status = String::from_utf8_lossy(&buf[9..12])
         .parse()
         .expect("status");
-    (status, buf[head_end..].to_vec())
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    Some((status, head, buf[head_end..].to_vec()))
+}
+
+/// GET on the public listener: status and body.
+pub fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: pki.example.jp\r\nConnection: close\r\n\r\n");
+    let (status, _, body) = exchange(port, req.as_bytes()).expect("connect");
+    (status, body)
+}
+
+/// GET with the response head: status (0 if nothing listens), head (lower case), body.
+pub fn get_head(port: u16, path: &str) -> (u16, String, String) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    match exchange(port, req.as_bytes()) {
+        Some((status, head, body)) => (status, head, String::from_utf8_lossy(&body).into_owned()),
+        None => (0, String::new(), String::new()),
+    }
+}
+
+/// An OCSP request by POST: status and body.
+pub fn ocsp_post(port: u16, req: &[u8]) -> (u16, Vec<u8>) {
+    let mut msg = format!(
+        "POST /ocsp/server HTTP/1.1\r\nHost: pki.example.jp\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        req.len()
+    )
+    .into_bytes();
+    msg.extend_from_slice(req);
+    let (status, _, body) = exchange(port, &msg).expect("connect");
+    (status, body)
 }
 
 /// Waits for the exit status (at most `limit`).
