@@ -285,9 +285,12 @@ impl Ra {
         // restore from an older backup (issue #12).
         let floor = i64::try_from(now.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
         let number = self.store.next_crl_number(&key, floor).await?;
-        if matches!(which, Which::Server(_)) {
-            self.store.clear_crl_dirty(&key).await?;
-        }
+        // Read before the entries: cleared with the new CRL only if no revocation came
+        // after (issue #12: never before the CRL is stored, or a crash loses it).
+        let dirty_mark = match which {
+            Which::Server(_) => self.store.crl_dirty_mark(&key).await?,
+            Which::Login => None,
+        };
         let raw = match which {
             // Entries stay until a day after the certificate expired.
             Which::Server(shard) => {
@@ -324,13 +327,16 @@ impl Ra {
             }
             Which::Login => self.login_ca.crl(number_u64, now, next, &entries)?,
         };
+        #[cfg(feature = "failpoints")]
+        crate::failpoints::evidence("crl.signed", &der);
+        fail::fail_point!("crl.signed");
         let crl = StoredCrl {
             number,
             this_update: now.unix_timestamp(),
             next_update: next.unix_timestamp(),
             der,
         };
-        self.store.save_crl(&key, &crl).await?;
+        self.store.save_crl(&key, &crl, dirty_mark).await?;
         *started = ticket;
         tracing::info!(crl = %key, number, entries = count, "CRL signed");
         Ok(crl)

@@ -384,6 +384,7 @@ impl Ra {
                 }
             };
             record.tbs = token.tbs_der().to_vec();
+            fail::fail_point!("issue.linted");
             match self.commit_linted(record).await {
                 Ok(id) => {
                     stored = Some((id, serial, token));
@@ -394,6 +395,7 @@ impl Ra {
             }
         }
         let (cert_id, serial, token) = stored.ok_or(RaError::Invalid("err.serial_collision"))?;
+        fail::fail_point!("issue.reserved");
         // Step 5: sign (the token is consumed; the signed TBS is checked identical).
         let ra = self.clone();
         let (signed, ocsp) = cpu(move || -> Result<_> {
@@ -401,6 +403,9 @@ impl Ra {
             Ok((signed, ra.first_ocsp(serial.bytes(), now)?))
         })
         .await??;
+        #[cfg(feature = "failpoints")]
+        crate::failpoints::evidence("issue.signed", &signed.der);
+        fail::fail_point!("issue.signed");
         // Step 6: one transaction (shared with concurrent issuances): certificate and its
         // first OCSP response, contract and its code, 完了, audit, notice.
         let contract = NewContract {
@@ -435,6 +440,7 @@ impl Ra {
                 at: now,
             })
             .await?;
+        fail::fail_point!("issue.committed");
         if supersede.is_some_and(|(_, at)| at <= now) {
             // 再発行と同時に失効する: done now; the job stays as the durable record.
             if let Some(target) = app.target_id {

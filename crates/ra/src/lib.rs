@@ -50,6 +50,8 @@ pub mod crl;
 pub mod documents;
 pub mod domain_checks;
 pub mod drafts;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod field_issue;
 pub mod form;
 pub mod group_commit;

@@ -107,6 +107,10 @@ pub struct Mail {
     pub subject: String,
     /// Body: Japanese, then English.
     pub body: String,
+    /// The Message-ID's left part, the same each time the same job sends (issue #12: a
+    /// mail re-sent after a crash carries the Message-ID of the first, so mail programs
+    /// that drop duplicates show it once).
+    pub id: String,
 }
 
 fn jst(ts: i64) -> String {
@@ -273,6 +277,7 @@ impl Ra {
             _ => return Ok(None),
         };
         Ok(Some(Mail {
+            id: format!("shomei.{}.{}.{}", job.kind, id, job.id),
             to,
             subject: fill(&format!("{prefix}.subject"), &vars),
             body: format!(
@@ -287,7 +292,8 @@ impl Ra {
         let Some(m) = &self.mail else { return Ok(()) };
         let mut b = Message::builder()
             .from(m.from.clone())
-            .subject(mail.subject.clone());
+            .subject(mail.subject.clone())
+            .message_id(Some(format!("<{}@{}>", mail.id, m.from.email.domain())));
         for to in &mail.to {
             b = b.to(to
                 .parse()
@@ -321,7 +327,7 @@ impl Ra {
     /// one minute) and, after ten attempts, left failed for an operator to see.
     ///
     /// Several instances share the queue (issue #12): a claimed job is this instance's
-    /// for [`shomei_store::jobs::JOB_LEASE_SECONDS`], renewed every quarter of that while
+    /// for [`shomei_store::Store::job_lease`] seconds (60 by default), renewed every quarter of that while
     /// it runs; only jobs whose lease expired (their instance died) are taken back. Once
     /// [`Ra::begin_shutdown`] is called no further job is claimed.
     pub async fn run_due_jobs(&self, max: usize) -> Result<usize> {
@@ -339,10 +345,11 @@ impl Ra {
                 break;
             };
             n += 1;
+            fail::fail_point!("job.claimed");
             let work = self.run_job(&job);
             tokio::pin!(work);
-            let beat = std::time::Duration::from_secs(
-                (shomei_store::jobs::JOB_LEASE_SECONDS / 4).max(1) as u64,
+            let beat = std::time::Duration::from_millis(
+                u64::try_from(self.store.job_lease() * 250).unwrap_or(15_000),
             );
             let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
             let outcome = loop {
@@ -357,6 +364,7 @@ impl Ra {
                     }
                 }
             };
+            fail::fail_point!("job.ran");
             let result = match outcome {
                 Ok(()) => Ok(()),
                 Err(e) => {

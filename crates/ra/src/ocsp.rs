@@ -251,6 +251,7 @@ impl Ra {
                 )
             })
             .collect();
+        fail::fail_point!("ocsp.signed");
         self.store.save_ocsp_many(SERVER_CA, &stored).await?;
         for (_, serial, revoked, der) in signed {
             self.ocsp_memory.insert(

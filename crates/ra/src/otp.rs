@@ -165,6 +165,7 @@ impl Ra {
                 .ok_or(RaError::Invalid("err.email"))?;
             let vars = [("code", code.clone())];
             self.send(&Mail {
+                id: format!("shomei.otp.{}", crate::random_token(12)?),
                 to: vec![to],
                 subject: crate::mail::fill("otp.subject", &vars),
                 body: format!(

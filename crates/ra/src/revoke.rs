@@ -4,7 +4,7 @@
 use crate::drafts::OpenDraft;
 use crate::{Ra, RaError, Result};
 use serde::{Deserialize, Serialize};
-use shomei_model::{AppKind, AppStatus, RevocationReason};
+use shomei_model::{Actor, AppKind, AppStatus, RevocationReason};
 
 pub use crate::crl::{CRL_REFRESH_AFTER, CRL_VALIDITY};
 
@@ -192,5 +192,53 @@ impl Ra {
             Err(shomei_store::StoreError::Conflict(_)) => Ok(Err("err.cancel_not_allowed")),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Why the operator revokes (`shomei certificate revoke --reason`), as RFC 5280 reason
+/// codes a TLS CRL may carry (CA-RULES "Reason codes in TLS CRLs"; never
+/// certificateHold; unspecified is written without a reasonCode).
+pub const OPERATOR_REASONS: &[(&str, i64)] = &[
+    ("unspecified", 0),
+    ("key-compromise", 1),
+    ("affiliation-changed", 3),
+    ("superseded", 4),
+    ("cessation-of-operation", 5),
+    ("privilege-withdrawn", 9),
+];
+
+impl Ra {
+    /// The operator revokes one certificate at once by its serial (incident response,
+    /// the command line): one transaction with its audit event (actor `cli`); on key
+    /// compromise the key is blocked and every other certificate with it revoked. The
+    /// CRL is re-signed and the OCSP responses rebuilt before it returns; if the process
+    /// dies before that, the revocation is committed and `serve` publishes it (the
+    /// stored "good" responses are dropped with the revocation, the shard stays marked
+    /// stale). Returns the revoked serials; `Err(WrongState)` if it is already revoked.
+    pub async fn operator_revoke(&self, serial: &str, reason: &str) -> Result<Vec<String>> {
+        let code = OPERATOR_REASONS
+            .iter()
+            .find(|(name, _)| *name == reason)
+            .map(|(_, code)| *code)
+            .ok_or(RaError::Invalid("err.revoke_reason"))?;
+        let serial =
+            crate::mass_revoke::normalise_serial(serial).ok_or(RaError::Invalid("err.serial"))?;
+        let (record, revoked_at) = self
+            .store
+            .issued_by_serial(crate::SERVER_CA, &serial)
+            .await?
+            .ok_or(RaError::NotFound)?;
+        if revoked_at.is_some() {
+            return Err(RaError::WrongState);
+        }
+        let serials = self
+            .store
+            .revoke_certificate(record.id, code, code == 1, Actor::Cli, self.now())
+            .await?
+            .ok_or(RaError::WrongState)?;
+        fail::fail_point!("revoke.committed");
+        self.refresh_crl().await?;
+        self.prebuild_ocsp(&serials).await?;
+        Ok(serials)
     }
 }

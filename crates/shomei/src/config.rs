@@ -26,6 +26,26 @@ pub struct Config {
     pub secrets_key_file: Option<PathBuf>,
     /// Domain validation (ACME challenges, CAA) and its network perspectives.
     pub validation: Validation,
+    /// The job queue (notice mails, delayed revocations).
+    pub jobs: Jobs,
+}
+
+/// The job queue (issue #12).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jobs {
+    /// Seconds a job an instance claimed stays its own without a heartbeat (renewed
+    /// every quarter of it while the job runs). A job whose instance died is run again
+    /// by another instance, or by the restarted one, once this has passed. Default 60.
+    pub lease_seconds: i64,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            lease_seconds: shomei_store::jobs::JOB_LEASE_SECONDS,
+        }
+    }
 }
 
 /// The validation engine (issue #10): where it looks and connects, and the remote
@@ -162,6 +182,7 @@ impl Default for Config {
             mail: Mail::default(),
             secrets_key_file: None,
             validation: Validation::default(),
+            jobs: Jobs::default(),
         }
     }
 }
@@ -223,6 +244,12 @@ impl Config {
             ));
         }
         cfg.pki.public_base_url = base;
+        if !(2..=3600).contains(&cfg.jobs.lease_seconds) {
+            return Err(format!(
+                "jobs.lease_seconds must be between 2 and 3600, not {}",
+                cfg.jobs.lease_seconds
+            ));
+        }
         if !(1..=1024).contains(&cfg.pki.crl_shards) {
             return Err(format!(
                 "pki.crl_shards must be between 1 and 1024, not {}",

@@ -1,11 +1,13 @@
 //! `shomei`: one binary with subcommands (serve, account, staff).
 
 mod backup;
+mod commands;
 mod config;
 mod serve;
 mod setup;
 
 use clap::{Args, Parser, Subcommand};
+use commands::{explain, write_credentials};
 use config::Config;
 use shomei_model::Actor;
 use shomei_model::SystemClock;
@@ -53,6 +55,11 @@ enum Cmd {
     Contract {
         #[command(subcommand)]
         cmd: ContractCmd,
+    },
+    /// Issued server certificates.
+    Certificate {
+        #[command(subcommand)]
+        cmd: CertificateCmd,
     },
     /// ACME (RFC 8555) with external account binding.
     Acme {
@@ -185,6 +192,23 @@ enum ContractCmd {
 }
 
 #[derive(Subcommand)]
+enum CertificateCmd {
+    /// Revoke a certificate now (incident response; customers' requests go through the
+    /// portal and the desk): one transaction with its audit event, the CRL re-signed and
+    /// the OCSP responses rebuilt before it returns. On key-compromise the key is blocked
+    /// and every other certificate with it revoked too. Prints JSON with the serials.
+    Revoke {
+        /// The serial number (hex; colons and upper case are fine).
+        #[arg(long)]
+        serial: String,
+        /// unspecified, key-compromise, affiliation-changed, superseded,
+        /// cessation-of-operation or privilege-withdrawn.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AccountCmd {
     /// Create a customer account with an access key, an initial password (30 days) and
     /// a login certificate; prints JSON.
@@ -244,6 +268,12 @@ enum StaffCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     setup::init_logging();
+    // The crash harness's failpoints (issue #12); only in a build made for it.
+    #[cfg(feature = "failpoints")]
+    if let Err(e) = shomei_ra::failpoints::arm_from_env() {
+        eprintln!("shomei: {e}");
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -460,6 +490,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Cmd::Certificate {
+            cmd: CertificateCmd::Revoke { serial, reason },
+        } => commands::revoke_certificate(&cfg, &pki, &serial, &reason).await,
         Cmd::Contract {
             cmd:
                 ContractCmd::Import {
@@ -473,7 +506,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     cert_out,
                 },
         } => {
-            import_contract(
+            commands::import_contract(
                 &cfg,
                 &pki,
                 &access_key,
@@ -487,152 +520,5 @@ async fn run(cli: Cli) -> Result<(), String> {
             )
             .await
         }
-    }
-}
-
-/// `shomei contract import`.
-#[allow(clippy::too_many_arguments)] // Each argument is one command-line option.
-async fn import_contract(
-    cfg: &Config,
-    pki: &setup::Pki,
-    access_key: &str,
-    staff: &str,
-    file: &std::path::Path,
-    csr: &std::path::Path,
-    contract_type: &str,
-    org_method: &str,
-    domain_method: &str,
-    cert_out: Option<&std::path::Path>,
-) -> Result<(), String> {
-    let ra = setup::ra(cfg, pki).await?;
-    let read = |p: &std::path::Path| {
-        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
-    let mut form: shomei_ra::apply::ApplicationForm = serde_json::from_str(&read(file)?)
-        .map_err(|e| format!("{} is not valid application JSON: {e}", file.display()))?;
-    form.csr = read(csr)?;
-    let contract_type = shomei_model::ContractType::from_code(contract_type)
-        .ok_or("--contract-type must be auto or fixed")?;
-    let account = ra
-        .account_by_access_key(access_key)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no account with that --access-key")?;
-    let staff = ra
-        .staff_by_login(staff)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no staff member with that --staff login")?;
-    let names = shomei_ca::check_csr(form.csr.as_bytes())
-        .map(|c| c.names)
-        .unwrap_or_default();
-    let approval = shomei_ra::issue::Approval {
-        org_method: org_method.to_owned(),
-        ev_method: Some(org_method.to_owned()),
-        domain_methods: names
-            .into_iter()
-            .map(|n| (n, domain_method.to_owned()))
-            .collect(),
-        domain_notes: Vec::new(),
-    };
-    match ra
-        .import_contract(staff.id, account.id, &form, contract_type, &approval)
-        .await
-    {
-        Ok(Ok((id, issued))) => {
-            if let Some(path) = cert_out {
-                let cert = ra
-                    .issued_certificate(id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the certificate was issued but cannot be read back")?;
-                setup::write_public(path, cert.pem.unwrap_or_default().as_bytes())?;
-            }
-            println!(
-                "{}",
-                serde_json::json!({ "application_id": id, "contract_code": issued.contract_code, "serial": issued.serial })
-            );
-            Ok(())
-        }
-        Ok(Err(issues)) => Err(format!(
-            "the application is not valid: {}",
-            issues
-                .iter()
-                .map(|i| format!("{}: {}", i.field, sentence(i.key, i.detail.as_deref())))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
-        Err(e) => Err(format!("cannot import: {}", explain(&e))),
-    }
-}
-
-/// Says in words what was wrong with a command-line value.
-fn explain(e: &shomei_ra::RaError) -> String {
-    match e {
-        shomei_ra::RaError::Invalid(key) => match *key {
-            "err.org" => "--org is required (at most 200 characters)".into(),
-            "err.email" => "--email is not a valid e-mail address".into(),
-            "err.dealer_code" => "--dealer-code must be 1 to 32 letters, digits or '-'".into(),
-            "err.login" => {
-                "--login must be 1 to 64 characters of letters, digits, '.', '-', '_'".into()
-            }
-            "err.name" => "--name is required (at most 100 characters)".into(),
-            other => sentence(other, None),
-        },
-        shomei_ra::RaError::Store(s) if s.is_unique_violation() => {
-            "that login is already taken".into()
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The English sentence of a message key (the portal's message file), with its detail
-/// (a name, a key size) put in; the key itself only if no sentence exists.
-fn sentence(key: &str, detail: Option<&str>) -> String {
-    let tr = shomei_web::i18n::Tr {
-        lang: shomei_web::i18n::Lang::En,
-    };
-    match (tr.t(key), detail) {
-        ("[?]", _) => key.to_owned(),
-        (_, Some(d)) => tr.t1(key, d),
-        (text, None) => text.to_owned(),
-    }
-}
-
-/// Writes login.p12, login.crt and login.key into `dir`; returns the .p12 path.
-pub(crate) fn write_credentials(
-    dir: &std::path::Path,
-    c: &shomei_ra::accounts::Created,
-) -> Result<String, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let p12 = dir.join("login.p12");
-    setup::write_private(&p12, &c.p12)?;
-    setup::write_public(&dir.join("login.crt"), c.cert_pem.as_bytes())?;
-    setup::write_private(&dir.join("login.key"), c.key_pem.as_bytes())?;
-    Ok(p12.display().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    /// Issue #7 item 7: the CLI prints sentences with their numbers, not message keys.
-    #[test]
-    fn issue7_item7_cli_prints_sentences() {
-        let e = shomei_ca::CsrError::RsaTooSmall(1024);
-        let text = super::sentence(e.key(), e.detail().as_deref());
-        assert_eq!(
-            text,
-            "An RSA key of 1024 bits is too short. Use 2048 bits or more."
-        );
-        let e = shomei_ca::CsrError::RsaBadExponent("3".into());
-        let text = super::sentence(e.key(), e.detail().as_deref());
-        assert!(
-            text.contains("exponent 3") && text.contains("65537"),
-            "{text}"
-        );
-        assert!(super::sentence(shomei_ca::CsrError::WeakKeyRoca.key(), None).contains("ROCA"));
-        // Through the RA error path too; an unknown key stays as it is.
-        let e = shomei_ra::RaError::Invalid("csr.weak_debian");
-        assert!(super::explain(&e).contains("Debian weak key"));
-        assert_eq!(super::sentence("no.such.key", None), "no.such.key");
     }
 }

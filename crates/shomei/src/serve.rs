@@ -60,7 +60,7 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
         .create_account(&input, Actor::System)
         .await
         .map_err(|e| format!("cannot create the demo account: {e}"))?;
-    let cp12 = crate::write_credentials(&dir.join("demo").join("customer"), &c)?;
+    let cp12 = crate::commands::write_credentials(&dir.join("demo").join("customer"), &c)?;
     let mut login = "reviewer".to_owned();
     if ra
         .staff_by_login(&login)
@@ -74,7 +74,7 @@ async fn demo_accounts(ra: &shomei_ra::Ra, dir: &Path) -> Result<Demo, String> {
         .create_staff(&login, "デモ審査担当", "reviewer@example.jp", Actor::System)
         .await
         .map_err(|e| format!("cannot create the demo staff member: {e}"))?;
-    let sp12 = crate::write_credentials(&dir.join("demo").join("staff"), &s)?;
+    let sp12 = crate::commands::write_credentials(&dir.join("demo").join("staff"), &s)?;
     let d = Demo {
         access_key: c.login,
         customer_initial_password: c.initial_password,

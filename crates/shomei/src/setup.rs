@@ -206,7 +206,8 @@ pub async fn ra(cfg: &Config, pki: &Pki) -> Result<Ra, String> {
     let url = cfg.database_url();
     let store = Store::connect(&url)
         .await
-        .map_err(|e| format!("cannot open database {}: {e}", redact(&url)))?;
+        .map_err(|e| format!("cannot open database {}: {e}", redact(&url)))?
+        .with_job_lease(cfg.jobs.lease_seconds);
     let s = &pki.set;
     let server = IssuingCa::from_pem(
         &s.server_ca.cert_pem,

@@ -7,5 +7,9 @@ mod support;
 
 mod backup;
 mod common;
+// The crash harness needs the binary built with failpoints:
+// `cargo test -p shomei --features failpoints --test integration crash`.
+#[cfg(feature = "failpoints")]
+mod crash;
 mod instances;
 mod storage;

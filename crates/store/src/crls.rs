@@ -56,14 +56,15 @@ impl Store {
         )
     }
 
-    /// The builder of CRL `key` takes its mark before reading the entries (a revocation
-    /// committed after that marks it again).
-    pub async fn clear_crl_dirty(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM crl_dirty WHERE crl = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// The mark of CRL `key` if a revocation made it stale: the builder reads it before
+    /// the entries and hands it to [`Store::save_crl`], which clears it with the new CRL.
+    pub async fn crl_dirty_mark(&self, key: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT mark FROM crl_dirty WHERE crl = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Holds the lock of the builders of CRL `key` across instances until dropped
@@ -170,7 +171,7 @@ impl Store {
 
     /// Marks every CRL of `issuer` (the undivided one and each shard) for re-signing.
     pub async fn mark_every_crl_dirty(&self, issuer: &str) -> Result<u64> {
-        Ok(sqlx::query("INSERT INTO crl_dirty (crl) SELECT issuer FROM crls WHERE issuer = $1 OR issuer LIKE $2 ON CONFLICT (crl) DO NOTHING")
+        Ok(sqlx::query("INSERT INTO crl_dirty (crl) SELECT issuer FROM crls WHERE issuer = $1 OR issuer LIKE $2 ON CONFLICT (crl) DO UPDATE SET mark = crl_dirty.mark + 1")
             .bind(issuer)
             .bind(format!("{issuer}/%"))
             .execute(&self.pool)
@@ -197,17 +198,36 @@ impl Store {
         Ok(n)
     }
 
-    /// Stores a signed CRL if its number is still the latest taken.
-    pub async fn save_crl(&self, issuer: &str, crl: &StoredCrl) -> Result<bool> {
+    /// Stores a signed CRL if its number is still the latest taken and, in the same
+    /// transaction, clears the dirty mark its builder read before the entries
+    /// ([`Store::crl_dirty_mark`]) unless a revocation bumped it since (the CRL is then
+    /// built again). A process that dies before this leaves the mark: the CRL is
+    /// re-signed after the restart.
+    pub async fn save_crl(
+        &self,
+        issuer: &str,
+        crl: &StoredCrl,
+        dirty_mark: Option<i64>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE crls SET der = $3, this_update = $4, next_update = $5 WHERE issuer = $1 AND crl_number = $2")
             .bind(issuer)
             .bind(crl.number)
             .bind(crl.der.clone())
             .bind(crl.this_update)
             .bind(crl.next_update)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        if let Some(mark) = dirty_mark {
+            // Still the mark the builder read: no revocation since it read the entries.
+            sqlx::query("DELETE FROM crl_dirty WHERE crl = $1 AND mark = $2")
+                .bind(issuer)
+                .bind(mark)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(n == 1)
     }
 

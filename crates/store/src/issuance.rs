@@ -125,6 +125,7 @@ impl Store {
             ));
         }
         append_many(&mut tx, &events).await?;
+        fail::fail_point!("store.issuance.commit");
         tx.commit().await?;
         Ok((ids, codes))
     }

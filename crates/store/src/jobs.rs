@@ -82,8 +82,21 @@ impl Store {
             .collect()
     }
 
+    /// This store with claimed jobs leased for `seconds` (at least 2) instead of
+    /// [`JOB_LEASE_SECONDS`]: how long a job whose instance died waits before another
+    /// instance (or the restarted one) takes it back.
+    pub fn with_job_lease(mut self, seconds: i64) -> Store {
+        self.job_lease = seconds.max(2);
+        self
+    }
+
+    /// Seconds a claimed job stays this instance's without a heartbeat.
+    pub fn job_lease(&self) -> i64 {
+        self.job_lease
+    }
+
     /// Claims the oldest due job for this instance, marking it running with a lease of
-    /// [`JOB_LEASE_SECONDS`] from `now` (renewed while it runs: [`Store::renew_job_lease`]).
+    /// [`Store::job_lease`] seconds from `now` (renewed while it runs: [`Store::renew_job_lease`]).
     /// On PostgreSQL, `SKIP LOCKED` lets several instances share the queue.
     pub async fn claim_job(&self, now: Ts) -> Result<Option<Job>> {
         let sql = match self.backend {
@@ -97,7 +110,7 @@ impl Store {
         let row = sqlx::query(sql)
             .bind(now)
             .bind(self.instance_id())
-            .bind(now.saturating_add(JOB_LEASE_SECONDS))
+            .bind(now.saturating_add(self.job_lease))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
@@ -111,7 +124,7 @@ impl Store {
         .transpose()
     }
 
-    /// Extends the lease of a job this instance runs to `now +` [`JOB_LEASE_SECONDS`]
+    /// Extends the lease of a job this instance runs to `now +` [`Store::job_lease`]
     /// (the heartbeat). False when the job is no longer ours (its lease expired and
     /// another instance took it over).
     pub async fn renew_job_lease(&self, id: i64, now: Ts) -> Result<bool> {
@@ -120,7 +133,7 @@ impl Store {
         )
         .bind(id)
         .bind(self.instance_id())
-        .bind(now.saturating_add(JOB_LEASE_SECONDS))
+        .bind(now.saturating_add(self.job_lease))
         .execute(&self.pool)
         .await?
         .rows_affected()

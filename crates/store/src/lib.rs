@@ -158,6 +158,8 @@ pub struct Store {
     /// This process's name as the owner of jobs and leases (instances.rs): random at
     /// each start, so a restarted process never mistakes its predecessor's work for its own.
     instance: std::sync::Arc<str>,
+    /// Seconds a claimed job stays this instance's without a heartbeat (jobs.rs).
+    job_lease: i64,
 }
 
 /// A value kept out of `Debug` output (the database URL may carry a password).
@@ -194,6 +196,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (20, include_str!("../migrations/sqlite/0020_mass_revocations.sql")),
     (21, include_str!("../migrations/sqlite/0021_list_count.sql")),
     (22, include_str!("../migrations/sqlite/0022_instances.sql")),
+    (23, include_str!("../migrations/sqlite/0023_crl_dirty_mark.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -219,6 +222,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (20, include_str!("../migrations/postgres/0020_mass_revocations.sql")),
     (21, include_str!("../migrations/postgres/0021_list_count.sql")),
     (22, include_str!("../migrations/postgres/0022_instances.sql")),
+    (23, include_str!("../migrations/postgres/0023_crl_dirty_mark.sql")),
 ];
 
 /// Unix seconds.
@@ -281,6 +285,7 @@ impl Store {
             url: Redacted(url.into()),
             counts: Default::default(),
             instance: instances::new_instance_id().into(),
+            job_lease: jobs::JOB_LEASE_SECONDS,
         };
         store.migrate().await?;
         // Readers open after the migrations (the file and its WAL mode exist). An

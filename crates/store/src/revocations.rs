@@ -414,8 +414,9 @@ pub(crate) async fn after_revocation(
 }
 
 impl Store {
-    /// revokeCert (RFC 8555 7.6): revokes one issued certificate with `crl_reason`; on
-    /// key compromise its key is blocked and every other certificate with it revoked.
+    /// Revokes one issued certificate with `crl_reason` (ACME revokeCert, RFC 8555 7.6;
+    /// the operator's `shomei certificate revoke`); on key compromise its key is blocked
+    /// and every other certificate with it revoked.
     /// One transaction with the audit events. `None` if it was already revoked.
     pub async fn revoke_certificate(
         &self,
@@ -441,8 +442,16 @@ impl Store {
             let source = format!("application:{app}");
             revoked.extend(block_compromised_key(&mut tx, &spki, &source, actor, now).await?);
         }
-        let context = serde_json::json!({ "via": "acme" });
+        let via = match actor {
+            Actor::Acme(_) | Actor::Anonymous => "acme",
+            Actor::Cli => "cli",
+            Actor::Staff(_) => "desk",
+            Actor::Customer(_) => "portal",
+            Actor::System => "system",
+        };
+        let context = serde_json::json!({ "via": via });
         let serials = after_revocation(&mut tx, &revoked, actor, &context, now).await?;
+        fail::fail_point!("store.revocation.commit");
         tx.commit().await?;
         Ok(Some(serials))
     }
