@@ -258,3 +258,100 @@ async fn issue12_a_full_database_is_unavailable_not_an_internal_error() {
     assert!(!dup.is_unavailable() && dup.is_unique_violation(), "{dup}");
     assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_unavailable());
 }
+
+/// Issue #12 (found by the crash harness): a shard's "stale" mark is cleared only with
+/// the CRL that holds its revocations. A revocation committed while the CRL is built
+/// keeps it marked; a builder that dies before storing its CRL leaves it marked.
+#[tokio::test]
+async fn issue12_a_crl_shard_stays_stale_until_a_crl_after_its_last_revocation_is_stored() {
+    use shomei_store::crls::StoredCrl;
+    for db in backends().await {
+        let (n, s) = (db.name, &db.store);
+        let p = shomei_store::NewPrincipal {
+            login: "CRLMARK1".into(),
+            name: "テスト株式会社".into(),
+            email: "ops@example.jp".into(),
+            dealer_code: None,
+            password_hash: "$argon2id$fake".into(),
+            password_expires_at: 1_000,
+            cert_serial: "5aCRLMARK1".into(),
+            cert_subject: "CN=CRLMARK1".into(),
+            cert_fingerprint: "fpCRLMARK1".into(),
+        };
+        let acct = s
+            .create_principal(
+                shomei_store::Realm::Customer,
+                &p,
+                shomei_model::Actor::Cli,
+                10,
+            )
+            .await
+            .expect("account");
+        let rows: Vec<_> = (0..1)
+            .map(|i| shomei_store::testing::sample_app(i, 1, T))
+            .collect();
+        let app = shomei_store::testing::bulk_applications(s, acct, &rows)
+            .await
+            .expect("application")[0];
+        let serials = shomei_store::testing::bulk_issued(s, app, 3, 1, "k", T + 86_400)
+            .await
+            .expect("certificates");
+        let revoke = |serial: String| async move {
+            sqlx::query(
+                "UPDATE certificates SET revoked_at = $2, revocation_reason = 4 WHERE serial = $1",
+            )
+            .bind(serial)
+            .bind(T)
+            .execute(s.pool())
+            .await
+            .expect("revoke");
+        };
+        let key = "server/0";
+        let crl = |number| StoredCrl {
+            number,
+            this_update: T,
+            next_update: T + 86_400,
+            der: vec![0x30, 0x00],
+        };
+        revoke(serials[0].clone()).await;
+        assert_eq!(
+            s.dirty_crls("server").await.expect("dirty"),
+            vec![key],
+            "{n}"
+        );
+        // A builder reads the mark, then dies before storing its CRL: still stale.
+        let mark = s.crl_dirty_mark(key).await.expect("mark");
+        assert!(mark.is_some(), "{n}");
+        let _lost = s.next_crl_number(key, 1).await.expect("number");
+        assert_eq!(
+            s.dirty_crls("server").await.expect("dirty"),
+            vec![key],
+            "{n}"
+        );
+        // The next builder reads the mark; a revocation commits while it signs: its CRL
+        // is stored but the shard stays stale (that revocation is not on it).
+        let mark = s.crl_dirty_mark(key).await.expect("mark");
+        let number = s.next_crl_number(key, 1).await.expect("number");
+        revoke(serials[1].clone()).await;
+        assert!(
+            s.save_crl(key, &crl(number), mark).await.expect("save"),
+            "{n}"
+        );
+        assert_eq!(
+            s.dirty_crls("server").await.expect("dirty"),
+            vec![key],
+            "{n}"
+        );
+        // A build after the last revocation clears it.
+        let mark = s.crl_dirty_mark(key).await.expect("mark");
+        let number = s.next_crl_number(key, 1).await.expect("number");
+        assert!(
+            s.save_crl(key, &crl(number), mark).await.expect("save"),
+            "{n}"
+        );
+        assert!(
+            s.dirty_crls("server").await.expect("dirty").is_empty(),
+            "{n}"
+        );
+    }
+}
