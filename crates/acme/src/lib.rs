@@ -107,6 +107,26 @@ pub(crate) async fn finish(st: &AcmeState, mut res: Response) -> Response {
     res
 }
 
+/// What an overloaded ACME listener answers at once (issue #12; `shomei_web::shed`): 503
+/// with a problem document and Retry-After, nothing done (RFC 8555 6.6: clients wait
+/// and retry).
+pub fn busy_response() -> Response {
+    let body = serde_json::json!({
+        "type": "urn:ietf:params:acme:error:serverInternal",
+        "detail": "the server is busy; nothing was done; retry after the Retry-After delay",
+        "status": 503,
+    });
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 pub(crate) async fn problem(st: &AcmeState, p: &Problem) -> Response {
     let mut res = (p.status(), p.body().to_string()).into_response();
     res.headers_mut().insert(

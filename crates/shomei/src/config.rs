@@ -146,6 +146,9 @@ pub struct Listen {
     /// `/metrics` (Prometheus) and the health checks, plain HTTP (issue #12). Off
     /// unless set; keep it on an address only the monitoring reaches.
     pub metrics: Option<SocketAddr>,
+    /// The most requests the portal, the desk and ACME each handle at once; beyond it a
+    /// request is answered 503 with Retry-After at once (issue #12). Default 256.
+    pub max_in_flight: usize,
 }
 
 /// PKI settings.
@@ -195,6 +198,7 @@ impl Default for Listen {
             desk: SocketAddr::from(([127, 0, 0, 1], 8444)),
             acme: SocketAddr::from(([127, 0, 0, 1], 8445)),
             metrics: None,
+            max_in_flight: 256,
         }
     }
 }
@@ -244,6 +248,12 @@ impl Config {
             ));
         }
         cfg.pki.public_base_url = base;
+        if !(1..=100_000).contains(&cfg.listen.max_in_flight) {
+            return Err(format!(
+                "listen.max_in_flight must be between 1 and 100000, not {}",
+                cfg.listen.max_in_flight
+            ));
+        }
         if !(2..=3600).contains(&cfg.jobs.lease_seconds) {
             return Err(format!(
                 "jobs.lease_seconds must be between 2 and 3600, not {}",

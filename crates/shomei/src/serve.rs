@@ -182,8 +182,18 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
             throttle: Default::default(),
         })
     };
-    let portal_app = shomei_web::portal::router(state(Realm::Customer));
-    let desk_app = shomei_web::desk::router(state(Realm::Staff));
+    // Overload (issue #12): beyond `listen.max_in_flight` requests at once a listener
+    // answers 503 with Retry-After at once instead of queueing until clients time out.
+    let max = cfg.listen.max_in_flight;
+    let shed = |app, busy: fn() -> axum::response::Response| shomei_web::shed(app, max, busy);
+    let portal_app = shed(
+        shomei_web::portal::router(state(Realm::Customer)),
+        shomei_web::busy_page,
+    );
+    let desk_app = shed(
+        shomei_web::desk::router(state(Realm::Staff)),
+        shomei_web::busy_page,
+    );
     let public_app = shomei_web::public::router(state(Realm::Customer));
     let acme_app = shomei_acme::router(shomei_acme::AcmeState {
         ra: ra.clone(),
@@ -192,6 +202,7 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         website: format!("https://{}/", cfg.listen.portal),
     })
     .layer(axum::middleware::from_fn(shomei_web::security::operation));
+    let acme_app = shed(acme_app, shomei_acme::busy_response);
 
     ra.record_system_event(
         "system.start",

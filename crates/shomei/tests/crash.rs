@@ -281,6 +281,7 @@ impl Harness {
         let mut i = Instance {
             child: c.spawn().expect("spawn serve"),
             public: self.setup.public,
+            portal: self.setup.portal,
             out,
             err,
         };

@@ -12,4 +12,5 @@ mod common;
 #[cfg(feature = "failpoints")]
 mod crash;
 mod instances;
+mod overload;
 mod storage;

@@ -27,10 +27,17 @@ pub enum WebError {
     /// again later.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The listener already handles as many requests as it may (issue #12, overload):
+    /// answered at once, nothing done; try again in a moment.
+    #[error("busy")]
+    Busy,
     /// Anything else.
     #[error("internal: {0}")]
     Internal(String),
 }
+
+/// Seconds a client is asked to wait when a listener sheds its request.
+pub const BUSY_RETRY_AFTER: &str = "2";
 
 impl From<shomei_ra::RaError> for WebError {
     fn from(e: shomei_ra::RaError) -> Self {
@@ -118,6 +125,19 @@ impl IntoResponse for WebError {
                 res.headers_mut().insert(
                     axum::http::header::RETRY_AFTER,
                     axum::http::HeaderValue::from_static("30"),
+                );
+                res
+            }
+            WebError::Busy => {
+                let mut res = page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ただいま混み合っています",
+                    "The service is busy",
+                    "<p>ただいまアクセスが集中しています。何も処理されていません。数秒待ってから、もう一度お試しください。</p><p lang=\"en\">Too many requests are being handled just now. Nothing was done. Wait a few seconds, then try again.</p>",
+                );
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static(BUSY_RETRY_AFTER),
                 );
                 res
             }

@@ -97,6 +97,32 @@ pub fn form_page<T: askama::Template>(
     Ok(res)
 }
 
+/// Overload shedding (issue #12): at most `max` requests of the listener are handled at
+/// once (one limit shared by all its routes); one more is answered at once with `busy`
+/// (a 503 with Retry-After), never queued until it times out.
+pub fn shed<F>(router: axum::Router, max: usize, busy: F) -> axum::Router
+where
+    F: Fn() -> axum::response::Response + Clone + Send + Sync + 'static,
+{
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                move |_: tower::BoxError| {
+                    let busy = busy.clone();
+                    async move { busy() }
+                },
+            ))
+            .layer(tower::load_shed::LoadShedLayer::new())
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(max.max(1))),
+    )
+}
+
+/// The busy page of [`shed`] for the portal and the desk.
+pub fn busy_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    error::WebError::Busy.into_response()
+}
+
 /// The middleware every TLS listener gets: security headers with HSTS, same-origin
 /// checks on state changes, and a body limit (1 MiB; a CSR is at most 64 KiB).
 pub fn harden(router: axum::Router) -> axum::Router {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub struct Instance {
     pub child: Child,
     pub public: u16,
+    /// The portal's port (0 where the instance was started elsewhere).
+    pub portal: u16,
     pub out: PathBuf,
     pub err: PathBuf,
 }
@@ -61,6 +63,7 @@ pub fn start_with(
     Instance {
         child,
         public,
+        portal,
         out,
         err,
     }
