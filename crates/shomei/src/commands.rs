@@ -76,6 +76,8 @@ pub(crate) async fn import_contract(
                 .collect::<Vec<_>>()
                 .join("; ")
         )),
+        // A unique violation here is not a taken login (what `explain` says of one).
+        Err(e @ shomei_ra::RaError::Store(_)) => Err(format!("cannot import: {e}")),
         Err(e) => Err(format!("cannot import: {}", explain(&e))),
     }
 }

@@ -374,7 +374,14 @@ impl Store {
     }
 
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            // The write lock at BEGIN (issue #12, found by the soak): a deferred
+            // transaction that reads and then writes fails with SQLITE_BUSY_SNAPSHOT
+            // ("database is locked", not retried) when another process — a CLI command
+            // beside `serve` — wrote in between; IMMEDIATE waits its turn instead.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Refreshes the planner's statistics (`ANALYZE`; SQLite's `PRAGMA optimize`), so

@@ -155,7 +155,13 @@ pub async fn bulk_applications(
                         .await?;
                     sqlx::query("UPDATE contracts SET code = $2 WHERE id = $1")
                         .bind(id)
-                        .bind(format!("B{:07}", id % 10_000_000))
+                        // The code issuance gives the id, so real contracts made
+                        // later never collide with these.
+                        .bind(
+                            shomei_model::ContractCode::for_sequence(id)
+                                .map(|c| c.as_str().to_owned())
+                                .unwrap_or_else(|| format!("X{id}")),
+                        )
                         .execute(&mut *tx)
                         .await?;
                     Some(id)
