@@ -97,6 +97,21 @@ impl Jws {
         let alg = self.algorithm()?;
         let key: Jwk = serde_json::from_value(jwk.clone())
             .map_err(|_| Problem::malformed("the jwk is not a public key in JWK form"))?;
+        // jsonwebtoken slices an Ed25519 key's first 32 bytes without checking its
+        // length (a panic on a short `x`, found by the fuzz target acme_jws): check here.
+        if jwk.get("kty").and_then(serde_json::Value::as_str) == Some("OKP") {
+            let x = jwk
+                .get("x")
+                .and_then(serde_json::Value::as_str)
+                .map(b64)
+                .transpose()?
+                .unwrap_or_default();
+            if x.len() != 32 {
+                return Err(Problem::malformed(
+                    "the jwk is not an Ed25519 public key (x must be 32 bytes)",
+                ));
+            }
+        }
         let decoding = DecodingKey::from_jwk(&key)
             .map_err(|_| Problem::malformed("the jwk is not a usable public key"))?;
         let ok = jsonwebtoken::crypto::verify(
@@ -134,4 +149,29 @@ pub fn thumbprint(jwk: &serde_json::Value) -> Result<String, Problem> {
         .map_err(|_| Problem::malformed("the jwk is not a public key in JWK form"))?;
     key.thumbprint(ThumbprintHash::SHA256)
         .map_err(|_| Problem::malformed("the jwk's key type is not supported"))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    /// Found by the fuzz target acme_jws (issue #12): an Ed25519 JWK whose `x` is not
+    /// 32 bytes made the signature check panic; it is refused as malformed.
+    #[test]
+    fn a_short_ed25519_key_is_malformed_not_a_panic() {
+        let enc = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        for len in [0usize, 1, 30, 31, 33, 64] {
+            let jwk =
+                serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": enc(&vec![7u8; len]) });
+            let protected = enc(serde_json::json!({ "alg": "EdDSA", "jwk": jwk })
+                .to_string()
+                .as_bytes());
+            let body = serde_json::json!({ "protected": protected, "payload": enc(b"{}"), "signature": enc(&[1u8; 64]) });
+            let jws = Jws::parse(body.to_string().as_bytes()).expect("parse");
+            let err = jws.verify(&jwk).expect_err("refused");
+            assert!(err.detail.contains("Ed25519"), "{len}: {}", err.detail);
+        }
+    }
 }
