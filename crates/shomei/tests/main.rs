@@ -13,4 +13,5 @@ mod common;
 mod crash;
 mod instances;
 mod overload;
+mod sessions;
 mod storage;
