@@ -9,8 +9,9 @@
 #   fuzz/run.sh csr 14400           one target for four hours
 #   fuzz/run.sh all 30              what CI runs
 #
-# New inputs that reach new code go to fuzz/corpus/<target>/ (commit the useful ones:
-# `fuzz/run.sh` starts from them; libFuzzer's -merge=1 keeps the corpus small).
+# Each run starts from fuzz/corpus/<target>/. With FUZZ_MERGE=1 the inputs that reached
+# new code are merged back into it (libFuzzer's -merge=1 keeps only those): commit them
+# after a long run.
 set -euo pipefail
 cd "$(dirname "$0")"
 ALL=(csr ocsp_request urlencoded multipart acme_jws)
@@ -42,7 +43,9 @@ for t in "${TARGETS[@]}"; do
   else
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb|stat::new_units_added" "artifacts/$t.log" | tr '\n' ' '
     echo
-    "$BIN/$t" -merge=1 "corpus/$t" "$work" 2>/dev/null >/dev/null || true
+    if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+      "$BIN/$t" -merge=1 "corpus/$t" "$work" 2>/dev/null >/dev/null || true
+    fi
   fi
   rm -rf "$work"
 done
