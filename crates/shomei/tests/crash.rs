@@ -578,21 +578,3 @@ fn path_of(uri: &str) -> String {
         .unwrap_or(uri)
         .to_owned()
 }
-
-/// "good", "revoked" or "unknown": what an OCSP response says of its certificate.
-fn ocsp_state(der: &[u8]) -> &'static str {
-    use der::Decode;
-    let resp = x509_ocsp::OcspResponse::from_der(der).expect("OCSP response");
-    let bytes = resp.response_bytes.expect("a successful response");
-    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).expect("basic");
-    match basic
-        .tbs_response_data
-        .responses
-        .first()
-        .map(|r| &r.cert_status)
-    {
-        Some(x509_ocsp::CertStatus::Good(_)) => "good",
-        Some(x509_ocsp::CertStatus::Revoked(_)) => "revoked",
-        _ => "unknown",
-    }
-}

@@ -162,3 +162,117 @@ async fn issue12_a_session_opened_on_one_instance_works_on_the_other_and_ends_on
         assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{}", log(i));
     }
 }
+
+/// A revocation made anywhere (here by `shomei certificate revoke`, a third process) is
+/// answered "revoked" by the OCSP of every running instance, whose memory held "good".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_revocation_reaches_the_ocsp_memory_of_every_instance() {
+    let Some(db) = shomei_store::testing::postgres().await else {
+        eprintln!("SHOMEI_TEST_POSTGRES_URL not set: the several-instance test needs PostgreSQL");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut all: Vec<Instance> = ["a", "b"]
+        .iter()
+        .map(|n| start(dir.path(), n, &data, Some(&db.url)))
+        .collect();
+    for i in all.iter_mut() {
+        assert!(wait_running(i, Duration::from_secs(120)), "{}", log(i));
+    }
+    let cfg = dir.path().join("a.toml");
+    let run = |args: &[&str]| {
+        let (ok, out, err) = cli(&data, &cfg, args);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")
+    };
+    let d = dir.path().display().to_string();
+    let acct = run(&[
+        "account",
+        "create",
+        "--org",
+        "失効株式会社",
+        "--email",
+        "r@example.jp",
+        "--out",
+        &format!("{d}/acct"),
+    ]);
+    run(&[
+        "staff",
+        "create",
+        "--name",
+        "審査 太郎",
+        "--email",
+        "s@example.jp",
+        "--login",
+        "rev",
+        "--out",
+        &format!("{d}/staff"),
+    ]);
+    std::fs::write(
+        dir.path().join("app.json"),
+        r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"失効株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#,
+    )
+    .expect("app");
+    let csr = format!(
+        "{}/../ca/tests/data/rsa2048.csr",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let issued = run(&[
+        "contract",
+        "import",
+        "--access-key",
+        acct["access_key"].as_str().expect("key"),
+        "--staff",
+        "rev",
+        "--file",
+        &format!("{d}/app.json"),
+        "--csr",
+        &csr,
+    ]);
+    let serial = issued["serial"].as_str().expect("serial").to_owned();
+    let issuer = shomei_ca::pki::pem_to_der(
+        &std::fs::read_to_string(data.join("pki/server-ca.crt")).expect("issuer"),
+        "CERTIFICATE",
+    )
+    .expect("der");
+    let req = shomei_ca::ocsp::request(
+        &issuer,
+        &hex::decode(&serial).expect("hex"),
+        shomei_ca::ocsp::HashAlg::Sha1,
+    )
+    .expect("request");
+    let good: Vec<Vec<u8>> = all.iter().map(|i| ocsp_post(i.public, &req).1).collect();
+    // Asked twice: the second answer comes from memory.
+    for (i, g) in all.iter().zip(&good) {
+        assert_eq!(ocsp_state(g), "good");
+        assert_eq!(&ocsp_post(i.public, &req).1, g);
+    }
+    run(&[
+        "certificate",
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "key-compromise",
+    ]);
+    let t = std::time::Instant::now();
+    for (k, i) in all.iter().enumerate() {
+        while ocsp_state(&ocsp_post(i.public, &req).1) != "revoked" {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "instance {k} still does not say revoked"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    println!(
+        "revoked on every instance {} ms after the command returned",
+        t.elapsed().as_millis()
+    );
+    for i in all.iter_mut() {
+        sigterm(i);
+        let exit = wait_exit(i, Duration::from_secs(60));
+        assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{}", log(i));
+    }
+}

@@ -179,3 +179,21 @@ pub fn cli(data: &Path, cfg: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// "good", "revoked" or "unknown": what an OCSP response says of its certificate.
+pub fn ocsp_state(der: &[u8]) -> &'static str {
+    use der::Decode;
+    let resp = x509_ocsp::OcspResponse::from_der(der).expect("OCSP response");
+    let bytes = resp.response_bytes.expect("a successful response");
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).expect("basic");
+    match basic
+        .tbs_response_data
+        .responses
+        .first()
+        .map(|r| &r.cert_status)
+    {
+        Some(x509_ocsp::CertStatus::Good(_)) => "good",
+        Some(x509_ocsp::CertStatus::Revoked(_)) => "revoked",
+        _ => "unknown",
+    }
+}
