@@ -275,7 +275,11 @@ impl Ra {
             .store
             .serials_needing_ocsp(SERVER_CA, now, now - OCSP_REFRESH_AFTER_SECS, limit)
             .await?;
-        self.prebuild_ocsp(&serials).await?;
+        // 500 per transaction, so other writes go between (issue #12: one transaction
+        // of 10,000 responses held SQLite's writer for seconds).
+        for chunk in serials.chunks(500) {
+            self.prebuild_ocsp(chunk).await?;
+        }
         Ok(serials.len())
     }
 

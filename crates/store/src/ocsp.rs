@@ -247,7 +247,9 @@ impl Store {
         .bind(now)
         .bind(built_before)
         .bind(limit)
-        .fetch_all(&self.pool)
+        // A read-only connection (issue #12, found by the soak): on SQLite this scan
+        // took seconds on the writer and every write — sessions, job leases — timed out.
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(|r| Ok(r.try_get("serial")?)).collect()
     }
