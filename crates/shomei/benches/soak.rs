@@ -320,16 +320,7 @@ async fn load(
     // Applications submitted and issued, one at a time.
     {
         let (counts, d, key) = (counts.clone(), d.to_path_buf(), access_key.to_owned());
-        let csr: std::path::PathBuf = [
-            env!("CARGO_MANIFEST_DIR"),
-            "..",
-            "ca",
-            "tests",
-            "data",
-            "rsa2048.csr",
-        ]
-        .iter()
-        .collect();
+        let args = support::import_args(&d, &key);
         tasks.push(tokio::task::spawn_blocking(move || {
             while Instant::now() < deadline {
                 let out = std::process::Command::new(support::BIN)
@@ -337,20 +328,7 @@ async fn load(
                     .arg(d.join("data"))
                     .arg("--config")
                     .arg(d.join("shomei.toml"))
-                    .args([
-                        "contract",
-                        "import",
-                        "--access-key",
-                        &key,
-                        "--staff",
-                        "bench",
-                        "--contract-type",
-                        "fixed",
-                        "--file",
-                    ])
-                    .arg(d.join("app.json"))
-                    .arg("--csr")
-                    .arg(&csr)
+                    .args(&args)
                     .output();
                 match out {
                     Ok(o) if o.status.success() => {

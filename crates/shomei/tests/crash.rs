@@ -197,32 +197,7 @@ async fn run(d: &Path, backend: &str, url: &str, head: &str) {
 
 impl Harness {
     fn import_args(&self) -> Vec<String> {
-        let csr: PathBuf = [
-            env!("CARGO_MANIFEST_DIR"),
-            "..",
-            "ca",
-            "tests",
-            "data",
-            "rsa2048.csr",
-        ]
-        .iter()
-        .collect();
-        [
-            "contract",
-            "import",
-            "--access-key",
-            &self.access_key,
-            "--staff",
-            "bench",
-            "--contract-type",
-            "fixed",
-            "--file",
-            &self.d.join("app.json").display().to_string(),
-            "--csr",
-            &csr.display().to_string(),
-        ]
-        .map(String::from)
-        .to_vec()
+        support::import_args(&self.d, &self.access_key)
     }
 
     /// A contract imported without a failpoint; its serial.

@@ -209,11 +209,7 @@ async fn issue12_a_revocation_reaches_the_ocsp_memory_of_every_instance() {
         "--out",
         &format!("{d}/staff"),
     ]);
-    std::fs::write(
-        dir.path().join("app.json"),
-        r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"失効株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#,
-    )
-    .expect("app");
+    std::fs::write(dir.path().join("app.json"), crate::support::APP_JSON).expect("app");
     let csr = format!(
         "{}/../ca/tests/data/rsa2048.csr",
         env!("CARGO_MANIFEST_DIR")

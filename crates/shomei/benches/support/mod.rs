@@ -98,6 +98,44 @@ impl Drop for Server {
     }
 }
 
+/// The application `contract import` records in these tests and benchmarks.
+pub const APP_JSON: &str = r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"ベンチ株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#;
+
+/// The test CSR (RSA 2048) every import uses.
+pub fn test_csr() -> PathBuf {
+    [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "ca",
+        "tests",
+        "data",
+        "rsa2048.csr",
+    ]
+    .iter()
+    .collect()
+}
+
+/// `contract import` of `d/app.json` with the test CSR for the account `access_key`,
+/// attested by the staff member `bench`, a fixed-term contract.
+pub fn import_args(d: &Path, access_key: &str) -> Vec<String> {
+    [
+        "contract",
+        "import",
+        "--access-key",
+        access_key,
+        "--staff",
+        "bench",
+        "--contract-type",
+        "fixed",
+        "--file",
+        &d.join("app.json").display().to_string(),
+        "--csr",
+        &test_csr().display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A data directory ready to serve.
 pub struct Setup {
     pub public: u16,
@@ -153,38 +191,11 @@ pub fn setup_with(d: &Path, head: &str) -> Setup {
             &d.join("staff").display().to_string(),
         ],
     );
-    let app = d.join("app.json");
-    std::fs::write(&app, r#"{"service":"SR3.0","term":"1","server_type":"apache","org_name":"ベンチ株式会社","org_country":"JP","org_state":"Tokyo","org_locality":"Chiyoda-ku","reg_name":"登録 太郎","reg_email":"reg@example.jp","reg_phone":"03-1234-5678","tech_name":"技術 花子","tech_email":"tech@example.jp","tech_phone":"03-1234-5679","admin_name":"事務 次郎","admin_email":"admin@example.jp","admin_phone":"03-1234-5670"}"#).unwrap_or_else(|e| panic!("{e}"));
-    let csr: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "ca",
-        "tests",
-        "data",
-        "rsa2048.csr",
-    ]
-    .iter()
-    .collect();
+    std::fs::write(d.join("app.json"), APP_JSON).unwrap_or_else(|e| panic!("{e}"));
     let cert = d.join("cert.pem");
-    run(
-        d,
-        &[
-            "contract",
-            "import",
-            "--access-key",
-            &json_field(&account, "access_key"),
-            "--staff",
-            "bench",
-            "--contract-type",
-            "fixed",
-            "--file",
-            &app.display().to_string(),
-            "--csr",
-            &csr.display().to_string(),
-            "--cert-out",
-            &cert.display().to_string(),
-        ],
-    );
+    let mut args = import_args(d, &json_field(&account, "access_key"));
+    args.extend(["--cert-out".into(), cert.display().to_string()]);
+    run(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
     Setup {
         public,
         portal,
