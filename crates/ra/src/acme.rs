@@ -14,7 +14,7 @@ use shomei_store::acme::{AcmeAccount, AcmeChange, EabCredential, NewAcmeAccount}
 const KID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 
 /// How long a nonce stays usable (seconds).
-pub const NONCE_LIFETIME: i64 = 3600;
+pub use crate::nonce::NONCE_LIFETIME;
 
 /// A credential as shown once to the customer (or printed by the CLI).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -129,21 +129,6 @@ impl Ra {
             return Err(RaError::NotFound);
         }
         Ok(self.store.disable_eab(kid, actor, self.now()).await?)
-    }
-
-    /// A fresh nonce (RFC 8555 7.2), stored.
-    pub async fn acme_nonce(&self) -> Result<String> {
-        let nonce = crate::random_token(16)?;
-        let now = self.now();
-        self.store
-            .put_nonce(&nonce, now, now + NONCE_LIFETIME)
-            .await?;
-        Ok(nonce)
-    }
-
-    /// Uses a nonce: true once for a nonce given out and not expired.
-    pub async fn acme_use_nonce(&self, nonce: &str) -> Result<bool> {
-        Ok(self.store.take_nonce(nonce, self.now()).await?)
     }
 
     /// The ACME account whose key has this RFC 7638 thumbprint.

@@ -595,8 +595,9 @@ impl Ra {
             }
             Err(e) => return Err(e.into()),
         };
+        // On success the order became valid in the issuance's own transaction.
         match self.issue(app_id, Actor::Acme(acct.id)).await {
-            Ok(_) => self.store.end_order(order_id, None).await?,
+            Ok(_) => {}
             Err(e) => {
                 let p = serde_json::json!({
                     "type": "urn:ietf:params:acme:error:serverInternal",

@@ -61,6 +61,7 @@ pub mod login;
 pub mod mail;
 pub mod mass_revoke;
 pub mod metrics;
+pub mod nonce;
 pub mod ocsp;
 pub mod ocsp_memory;
 pub mod otp;
@@ -131,7 +132,8 @@ pub struct Policy {
     /// Subscriber key rules beyond the built-in ones (the Debian weak-key list), used by
     /// every CSR check: the form, submission and issuance.
     pub keys: Arc<shomei_ca::KeyPolicy>,
-    /// The keys that encrypt secrets kept in the database (TOTP secrets).
+    /// The keys that encrypt secrets kept in the database (TOTP secrets) and sign ACME
+    /// nonces (every instance must share them).
     pub secrets: Arc<secrets::SecretKeys>,
     /// How many CRL shards new certificates are spread over (issue #11).
     pub crl_shards: u32,
@@ -178,6 +180,8 @@ pub struct Ra {
     /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
     pub(crate) issuance_writes:
         Arc<group_commit::GroupCommit<issue_writes::IssuanceWrite, issue_writes::IssuanceWritten>>,
+    /// ACME nonce uses, shared by concurrent requests (group commit, issue #11).
+    pub(crate) nonce_uses: Arc<group_commit::GroupCommit<(String, shomei_store::Ts), bool>>,
     /// Set when the process is stopping (SIGTERM): workers finish the job in hand and
     /// claim no more (issue #12).
     pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -236,6 +240,7 @@ impl Ra {
                 ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
             )),
             issuance_writes: Arc::default(),
+            nonce_uses: Arc::default(),
             stopping: Arc::default(),
             metrics: Arc::default(),
             policy,

@@ -18,6 +18,8 @@ const PREFIX: &str = "v1:";
 struct Key {
     id: String,
     key: LessSafeKey,
+    /// The HMAC-SHA256 key derived from it (never the AES key itself).
+    mac: ring::hmac::Key,
 }
 
 /// The keys: the first encrypts; every one decrypts values that name it.
@@ -46,6 +48,15 @@ fn key_id(raw: &[u8; 32]) -> String {
     hex::encode(&d.as_ref()[..4])
 }
 
+/// What a MAC covers: `context ‖ 0 ‖ data`.
+fn mac_message(context: &str, data: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(context.len() + 1 + data.len());
+    msg.extend_from_slice(context.as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(data);
+    msg
+}
+
 impl SecretKeys {
     /// Keys from raw bytes, the encrypting one first.
     pub fn from_raw(raw: &[[u8; 32]]) -> Result<SecretKeys> {
@@ -54,9 +65,14 @@ impl SecretKeys {
             .map(|r| {
                 let key = UnboundKey::new(&AES_256_GCM, r)
                     .map_err(|_| RaError::Invalid("err.internal"))?;
+                let derived = ring::hmac::sign(
+                    &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, r),
+                    b"shomei mac key v1",
+                );
                 Ok(Key {
                     id: key_id(r),
                     key: LessSafeKey::new(key),
+                    mac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref()),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -95,6 +111,28 @@ impl SecretKeys {
     /// The id of the encrypting key.
     pub fn current_id(&self) -> &str {
         self.keys.first().map(|k| k.id.as_str()).unwrap_or_default()
+    }
+
+    /// An HMAC-SHA256 tag of `data` for `context` (e.g. `acme-nonce`) under the current
+    /// key: every instance sharing the key file makes and checks the same tags.
+    pub fn mac(&self, context: &str, data: &[u8]) -> Vec<u8> {
+        self.keys
+            .first()
+            .map(|k| {
+                ring::hmac::sign(&k.mac, &mac_message(context, data))
+                    .as_ref()
+                    .to_vec()
+            })
+            .unwrap_or_default()
+    }
+
+    /// True if `tag` is [`SecretKeys::mac`]'s tag of `data` for `context` under any
+    /// key (so a tag made before a rotation still checks); compared in constant time.
+    pub fn verify_mac(&self, context: &str, data: &[u8], tag: &[u8]) -> bool {
+        let msg = mac_message(context, data);
+        self.keys
+            .iter()
+            .any(|k| ring::hmac::verify(&k.mac, &msg, tag).is_ok())
     }
 
     /// Encrypts `plain` for `context` (e.g. `totp:42`).
@@ -188,5 +226,21 @@ mod tests {
         // Clear text from before encryption passes through.
         assert_eq!(old.open("totp:1", "ABC").ok().as_deref(), Some("ABC"));
         assert!(SecretKeys::parse("# k\n0011").is_err());
+    }
+
+    #[test]
+    fn macs_check_across_a_rotation_and_are_bound_to_their_context() {
+        let old = SecretKeys::from_raw(&[[1u8; 32]]).unwrap_or_default();
+        let tag = old.mac("acme-nonce", b"data");
+        assert_eq!(tag.len(), 32);
+        assert!(old.verify_mac("acme-nonce", b"data", &tag));
+        assert!(!old.verify_mac("acme-nonce", b"datb", &tag));
+        assert!(!old.verify_mac("other", b"data", &tag));
+        assert!(!old.verify_mac("acme-nonce", b"data", &tag[..31]));
+        let both = SecretKeys::from_raw(&[[2u8; 32], [1u8; 32]]).unwrap_or_default();
+        assert!(both.verify_mac("acme-nonce", b"data", &tag));
+        assert_ne!(both.mac("acme-nonce", b"data"), tag);
+        let new_only = SecretKeys::from_raw(&[[2u8; 32]]).unwrap_or_default();
+        assert!(!new_only.verify_mac("acme-nonce", b"data", &tag));
     }
 }

@@ -7,7 +7,7 @@ use base64::Engine;
 use shomei_model::Actor;
 use shomei_ra::acme::{EabBinding, EabRefusal};
 use shomei_ra::secrets::SecretKeys;
-use shomei_ra::testing::{issued, ra};
+use shomei_ra::testing::{instance, issued, ra};
 use shomei_store::acme::NewAcmeAccount;
 use shomei_store::testing::backends;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ fn account(n: u8, kid: &str) -> NewAcmeAccount {
 #[tokio::test]
 async fn issue10_eab_binds_one_account_to_one_running_contract() {
     for db in backends().await {
-        let (mut ra, clock, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let (mut ra, clock, pki) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
         ra.policy.secrets = Arc::new(SecretKeys::from_raw(&[[9u8; 32]]).unwrap_or_default());
         let staff = ra
             .create_staff("rev", "審査", "ra@example.jp", Actor::Cli)
@@ -151,5 +151,46 @@ async fn issue10_eab_binds_one_account_to_one_running_contract() {
         assert_eq!(ra.acme_use_nonce(&n).await.ok(), Some(true));
         assert_eq!(ra.acme_use_nonce(&n).await.ok(), Some(false), "replayed");
         assert_eq!(ra.acme_use_nonce("made-up").await.ok(), Some(false));
+        // Issue #11 item 4: a nonce is not stored when given out but carries a MAC under
+        // the shared secrets key: a changed one is refused; one given out by another
+        // instance sharing the key is accepted, by another key refused.
+        let n = ra.acme_nonce().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut tampered = n.clone().into_bytes();
+        tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap_or_default();
+        assert_eq!(ra.acme_use_nonce(&tampered).await.ok(), Some(false));
+        let other = shomei_store::Store::connect(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut sibling = instance(other, &clock, &pki);
+        sibling.policy.secrets = ra.policy.secrets.clone();
+        assert_eq!(sibling.acme_use_nonce(&n).await.ok(), Some(true), "{n}");
+        assert_eq!(
+            ra.acme_use_nonce(&n).await.ok(),
+            Some(false),
+            "used on the sibling"
+        );
+        sibling.policy.secrets = Arc::new(SecretKeys::from_raw(&[[7u8; 32]]).unwrap_or_default());
+        let foreign = sibling.acme_nonce().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ra.acme_use_nonce(&foreign).await.ok(), Some(false));
+        // Concurrent uses of one nonce share a transaction: exactly one succeeds.
+        let n = ra.acme_nonce().await.unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, c, d) = tokio::join!(
+            ra.acme_use_nonce(&n),
+            ra.acme_use_nonce(&n),
+            ra.acme_use_nonce(&n),
+            ra.acme_use_nonce(&n)
+        );
+        let ok = [a, b, c, d]
+            .into_iter()
+            .filter(|r| matches!(r, Ok(true)))
+            .count();
+        assert_eq!(ok, 1, "{n}: one nonce used {ok} times");
+        // Expired after its lifetime; used ones are purged then, never before.
+        let late = ra.acme_nonce().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ra.purge_used_nonces().await.ok(), Some(0));
+        clock.set(datetime!(2028-01-01 01:00:00 UTC));
+        assert_eq!(ra.acme_use_nonce(&late).await.ok(), Some(false), "expired");
+        assert!(ra.purge_used_nonces().await.unwrap_or_default() >= 2);
     }
 }

@@ -352,6 +352,10 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
                 if let Err(e) = crl_ra.refresh_ocsp(10_000).await {
                     tracing::error!("OCSP refresh failed: {e}");
                 }
+                // ACME nonces used and since expired: no longer needed to refuse a replay.
+                if let Err(e) = crl_ra.purge_used_nonces().await {
+                    tracing::warn!("used nonce purge failed: {e}");
+                }
                 // 更新のご案内メール due now (each once; the job worker sends them).
                 if let Err(e) = crl_ra.queue_reminders().await {
                     tracing::error!("renewal reminders failed: {e}");

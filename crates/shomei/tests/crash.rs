@@ -257,6 +257,7 @@ impl Harness {
             child: c.spawn().expect("spawn serve"),
             public: self.setup.public,
             portal: self.setup.portal,
+            desk: 0,
             out,
             err,
         };

@@ -11,6 +11,7 @@ mod common;
 // `cargo test -p shomei --features failpoints --test integration crash`.
 #[cfg(feature = "failpoints")]
 mod crash;
+mod desks;
 mod instances;
 mod overload;
 mod sessions;

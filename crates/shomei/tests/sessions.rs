@@ -4,49 +4,9 @@
 //! there), is recognised on the other, logs out on the other, and is then refused on the
 //! first.
 
+use crate::common::tls::*;
 use crate::common::*;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One request on a new TLS connection: status, head (as sent) and body.
-async fn send(cfg: &Arc<rustls::ClientConfig>, port: u16, req: String) -> (u16, String, String) {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let name = rustls::pki_types::ServerName::IpAddress(rustls::pki_types::IpAddr::V4(
-        rustls::pki_types::Ipv4Addr::from([127, 0, 0, 1]),
-    ));
-    let mut s = tokio_rustls::TlsConnector::from(cfg.clone())
-        .connect(name, tcp)
-        .await
-        .expect("TLS");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head.to_owned(), body.to_owned())
-}
-
-fn get(port: u16, path: &str, cookie: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    )
-}
-
-fn post(port: u16, path: &str, cookie: &str, body: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..].split('"').next().unwrap_or_default().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue12_a_session_opened_on_one_instance_works_on_the_other_and_ends_on_both() {
@@ -89,72 +49,24 @@ async fn issue12_a_session_opened_on_one_instance_works_on_the_other_and_ends_on
         v["access_key"].as_str().expect("key").to_owned(),
         v["initial_password"].as_str().expect("password").to_owned(),
     );
-    let der = |p: &str, label: &str| {
-        shomei_ca::pki::pem_to_der(&std::fs::read_to_string(p).expect("pem"), label).expect("der")
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(
-            der(
-                &data.join("pki/root.crt").display().to_string(),
-                "CERTIFICATE",
-            )
-            .into(),
-        )
-        .expect("root");
-    let cfg = Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
-                vec![der(&acct.join("login.crt").display().to_string(), "CERTIFICATE").into()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(
-                    der(&acct.join("login.key").display().to_string(), "PRIVATE KEY").into(),
-                ),
-            )
-            .expect("client certificate"),
-    );
+    let cfg = client(&data, &acct);
     // Log in on A: the initial password must be changed first.
-    let (status, head, _) = send(
-        &cfg,
-        a.portal,
-        post(
-            a.portal,
-            "/login",
-            "",
-            &format!("login={key}&password={initial}"),
-        ),
-    )
-    .await;
-    assert_eq!(status, 303, "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("\r\nlocation: /password"),
-        "{head}"
-    );
-    let cookie = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: "))
-        .map(|l| &l[12..])
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let (_, _, page) = send(&cfg, a.portal, get(a.portal, "/password", &cookie)).await;
-    let pw = "Sakura-2026-blossom";
-    let form = format!(
-        "csrf={}&current={initial}&new={pw}&confirm={pw}",
-        csrf_of(&page)
-    );
-    let (status, head, body) =
-        send(&cfg, a.portal, post(a.portal, "/password", &cookie, &form)).await;
-    assert_eq!(status, 303, "{head}{body}");
+    let cookie = first_login(&cfg, a.portal, &key, &initial, "Sakura-2026-blossom").await;
     // The same session on B.
-    let (status, head, page) = send(&cfg, b.portal, get(b.portal, "/applications", &cookie)).await;
+    let (status, head, page) =
+        send(&cfg, b.portal, http_get(b.portal, "/applications", &cookie)).await;
     assert_eq!(status, 200, "B does not know the session: {head}");
     // Logged out on B: refused on A too.
     let form = format!("csrf={}", csrf_of(&page));
-    let (status, head, _) = send(&cfg, b.portal, post(b.portal, "/logout", &cookie, &form)).await;
+    let (status, head, _) = send(
+        &cfg,
+        b.portal,
+        http_post(b.portal, "/logout", &cookie, &form),
+    )
+    .await;
     assert_eq!(status, 303, "{head}");
-    let (status, head, _) = send(&cfg, a.portal, get(a.portal, "/applications", &cookie)).await;
+    let (status, head, _) =
+        send(&cfg, a.portal, http_get(a.portal, "/applications", &cookie)).await;
     assert_ne!(status, 200, "A still accepts the ended session: {head}");
     for i in [&mut a, &mut b] {
         sigterm(i);

@@ -458,29 +458,52 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Stores a fresh nonce valid until `expires_at`; expired ones are swept.
-    pub async fn put_nonce(&self, nonce: &str, now: Ts, expires_at: Ts) -> Result<()> {
-        sqlx::query("DELETE FROM acme_nonces WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("INSERT INTO acme_nonces (nonce, expires_at) VALUES ($1, $2)")
-            .bind(nonce)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Records uses of ACME nonces, each `(nonce, expires_at)`, in one transaction:
+    /// true for each nonce used here for the first time, false for one used before
+    /// (on any instance, or earlier in the same group).
+    pub async fn use_nonces(&self, uses: &[(String, Ts)]) -> Result<Vec<bool>> {
+        // One statement for the group; a nonce twice in it counts for its first caller.
+        let mut first: Vec<bool> = Vec::with_capacity(uses.len());
+        let mut distinct: Vec<&(String, Ts)> = Vec::with_capacity(uses.len());
+        let mut seen = std::collections::HashSet::new();
+        for u in uses {
+            let new = seen.insert(u.0.as_str());
+            first.push(new);
+            if new {
+                distinct.push(u);
+            }
+        }
+        if distinct.is_empty() {
+            return Ok(first);
+        }
+        let sql = format!(
+            "INSERT INTO acme_used_nonces (nonce, expires_at) VALUES {} ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+            crate::sql::placeholders(distinct.len(), 2, 0)
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for (nonce, expires_at) in &distinct {
+            q = q.bind(nonce.clone()).bind(*expires_at);
+        }
+        let mut tx = self.begin().await?;
+        let inserted: std::collections::HashSet<String> =
+            q.fetch_all(&mut *tx).await?.into_iter().collect();
+        tx.commit().await?;
+        Ok(uses
+            .iter()
+            .zip(first)
+            .map(|((nonce, _), first)| first && inserted.contains(nonce))
+            .collect())
     }
 
-    /// Uses a nonce: true once for a nonce this server gave out and that has not
-    /// expired, false for an unknown, replayed or expired one.
-    pub async fn take_nonce(&self, nonce: &str, now: Ts) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2")
-            .bind(nonce)
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
+    /// Forgets used nonces that have expired (they can no longer be presented);
+    /// returns how many.
+    pub async fn purge_used_nonces(&self, now: Ts) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM acme_used_nonces WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

@@ -334,6 +334,25 @@ async fn complete_chunk(
             ));
         }
     }
+    // An ACME record's order is valid in the transaction that issues its certificate
+    // (issue #11 item 4: no commit of its own after issuance, nothing left
+    // `processing` by a crash in between).
+    let acme: Vec<i64> = kinds
+        .iter()
+        .filter(|(_, (kind, _))| kind == shomei_model::AppKind::Acme.code())
+        .map(|(id, _)| *id)
+        .collect();
+    if !acme.is_empty() {
+        let sql = format!(
+            "UPDATE acme_orders SET status = 'valid', error = NULL WHERE status = 'processing' AND application_id IN ({})",
+            placeholders(acme.len(), 1, 0).replace(['(', ')'], "")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in &acme {
+            q = q.bind(*id);
+        }
+        q.execute(&mut **tx).await?;
+    }
     let mut by_time: std::collections::BTreeMap<Ts, Vec<serde_json::Value>> = Default::default();
     for (at, payload) in mails {
         by_time.entry(at).or_default().push(payload);

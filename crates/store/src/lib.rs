@@ -197,6 +197,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (21, include_str!("../migrations/sqlite/0021_list_count.sql")),
     (22, include_str!("../migrations/sqlite/0022_instances.sql")),
     (23, include_str!("../migrations/sqlite/0023_crl_dirty_mark.sql")),
+    (24, include_str!("../migrations/sqlite/0024_acme_nonces_and_orders.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -223,6 +224,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (21, include_str!("../migrations/postgres/0021_list_count.sql")),
     (22, include_str!("../migrations/postgres/0022_instances.sql")),
     (23, include_str!("../migrations/postgres/0023_crl_dirty_mark.sql")),
+    (24, include_str!("../migrations/postgres/0024_acme_nonces_and_orders.sql")),
 ];
 
 /// Unix seconds.

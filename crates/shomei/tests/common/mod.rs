@@ -1,5 +1,8 @@
 //! What the tests of the real binary share: `shomei serve` as a child process with its
-//! own ports and logs, plain HTTP requests, SIGTERM, the CLI.
+//! own ports and logs, plain HTTP requests, SIGTERM, the CLI; `tls`: requests over TLS
+//! with a login certificate, as a customer's or a staff member's browser sends them.
+
+pub mod tls;
 
 use crate::support::{BIN, free_port};
 use std::io::{Read, Write};
@@ -12,6 +15,8 @@ pub struct Instance {
     pub public: u16,
     /// The portal's port (0 where the instance was started elsewhere).
     pub portal: u16,
+    /// The desk's port (0 where the instance was started elsewhere).
+    pub desk: u16,
     pub out: PathBuf,
     pub err: PathBuf,
 }
@@ -64,6 +69,7 @@ pub fn start_with(
         child,
         public,
         portal,
+        desk,
         out,
         err,
     }
