@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Rounds: each a new application approved on both desks at once.
-const ROUNDS: usize = 6;
+const ROUNDS: usize = 10;
 
 /// The multipart body of the application form: the fields of `APP_JSON` but the choice
 /// (already in the draft), the CSRF token and the CSR pasted as text.
@@ -107,13 +107,19 @@ async fn issue12_concurrent_approvals_on_two_desks_issue_once() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut a = start(dir.path(), "a", &data, Some(&db.url));
+    // Approval checks CAA (BR 3.2.2.8): a DNS server on loopback answers that there is
+    // none; no remote perspectives (a laboratory setting).
+    let dns = shomei_validation::testing::dns_server(Default::default()).await;
+    let validation = format!("[validation]\nresolver = \"{dns}\"\nmin_remote_perspectives = 0\n");
+    let start =
+        |name: &str| start_configured(dir.path(), name, &data, Some(&db.url), "", &validation, &[]);
+    let mut a = start("a");
     assert!(
         wait_running(&mut a, Duration::from_secs(120)),
         "{}",
         log(&a)
     );
-    let mut b = start(dir.path(), "b", &data, Some(&db.url));
+    let mut b = start("b");
     assert!(
         wait_running(&mut b, Duration::from_secs(120)),
         "{}",
@@ -181,18 +187,21 @@ async fn issue12_concurrent_approvals_on_two_desks_issue_once() {
         assert_eq!(status, 200, "desk B does not show application {id}: {head}");
         let form = approval_form(&page);
         let approve = format!("{path}/approve");
-        let ((sa, ha, ba), (sb, hb, bb)) = tokio::join!(
-            send(
-                &s_cfg,
-                a.desk,
-                http_post(a.desk, &approve, &s_cookie, &form)
-            ),
-            send(
-                &s_cfg,
-                b.desk,
-                http_post(b.desk, &approve, &s_cookie, &form)
-            ),
-        );
+        // Both connections are open (TLS done) before either request is written; the
+        // two requests then leave at once, from two threads.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let at_once = |port: u16| {
+            let (cfg, barrier) = (s_cfg.clone(), barrier.clone());
+            let req = http_post(port, &approve, &s_cookie, &form);
+            tokio::spawn(async move {
+                let conn = connect(&cfg, port).await;
+                barrier.wait().await;
+                exchange_on(conn, req).await
+            })
+        };
+        let (on_a, on_b) = (at_once(a.desk), at_once(b.desk));
+        let (sa, ha, ba) = on_a.await.expect("desk A");
+        let (sb, hb, bb) = on_b.await.expect("desk B");
         let mut statuses = [sa, sb];
         statuses.sort_unstable();
         assert_eq!(

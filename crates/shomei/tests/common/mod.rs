@@ -42,6 +42,20 @@ pub fn start_with(
     listen: &str,
     env: &[(&str, &str)],
 ) -> Instance {
+    start_configured(dir, name, data, database_url, listen, "", env)
+}
+
+/// As [`start_with`], with more sections at the end of the configuration (e.g.
+/// `[validation]`).
+pub fn start_configured(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    database_url: Option<&str>,
+    listen: &str,
+    sections: &str,
+    env: &[(&str, &str)],
+) -> Instance {
     let (public, portal, desk, acme) = (free_port(), free_port(), free_port(), free_port());
     let db = database_url
         .map(|u| format!("database_url = \"{u}\"\n"))
@@ -49,7 +63,7 @@ pub fn start_with(
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
-        format!("{db}[listen]\n{listen}public = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n"),
+        format!("{db}[listen]\n{listen}public = \"127.0.0.1:{public}\"\nportal = \"127.0.0.1:{portal}\"\ndesk = \"127.0.0.1:{desk}\"\nacme = \"127.0.0.1:{acme}\"\n[pki]\npublic_base_url = \"http://pki.example.jp\"\n{sections}"),
     )
     .expect("config");
     let out = dir.join(format!("{name}.out"));

@@ -36,16 +36,31 @@ pub async fn send(
     port: u16,
     req: String,
 ) -> (u16, String, String) {
+    exchange_on(connect(cfg, port).await, req).await
+}
+
+/// A TLS connection to `port`, handshake done.
+pub async fn connect(
+    cfg: &Arc<rustls::ClientConfig>,
+    port: u16,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
     let name = rustls::pki_types::ServerName::IpAddress(rustls::pki_types::IpAddr::V4(
         rustls::pki_types::Ipv4Addr::from([127, 0, 0, 1]),
     ));
-    let mut s = tokio_rustls::TlsConnector::from(cfg.clone())
+    tokio_rustls::TlsConnector::from(cfg.clone())
         .connect(name, tcp)
         .await
-        .expect("TLS");
+        .expect("TLS")
+}
+
+/// Sends `req` on `s` and reads the answer to the end: status, head and body.
+pub async fn exchange_on(
+    mut s: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    req: String,
+) -> (u16, String, String) {
     s.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf)).await;
