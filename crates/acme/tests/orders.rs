@@ -376,13 +376,33 @@ async fn issue10_orders_challenges_finalize_download_and_revoke() {
                 ],
             )),
         );
-        let r = a
-            .post(
-                finalize.trim_start_matches(BASE),
-                &fin(csr(&["www.example.jp", "example.jp"])),
-            )
-            .await;
+        // Two finalizes of the order at once (issue #11: concurrent finalizes share one
+        // transaction for their records): one issues, the other is told the order is
+        // no longer ready; one certificate.
+        let (one, two) = (
+            fin(csr(&["www.example.jp", "example.jp"])),
+            fin(csr(&["www.example.jp", "example.jp"])),
+        );
+        let (r, twin) = tokio::join!(
+            a.post(finalize.trim_start_matches(BASE), &one),
+            a.post(finalize.trim_start_matches(BASE), &two)
+        );
+        let (r, twin) = if r.body["status"] == "valid" {
+            (r, twin)
+        } else {
+            (twin, r)
+        };
         assert_eq!(r.body["status"], "valid", "{} {}", db.name, r.body);
+        assert_eq!(
+            (twin.status, problem_type(&twin)),
+            (
+                StatusCode::FORBIDDEN,
+                "urn:ietf:params:acme:error:orderNotReady"
+            ),
+            "{} {}",
+            db.name,
+            twin.body
+        );
         let cert_url = r.body["certificate"]
             .as_str()
             .unwrap_or_default()

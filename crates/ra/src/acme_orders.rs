@@ -7,12 +7,12 @@
 use crate::{Ra, RaError, Result};
 use shomei_ca::check_csr_with;
 use shomei_model::{Actor, ORG_REUSE_DAYS, domain_reuse_days};
-use shomei_store::Validation;
 use shomei_store::acme::AcmeAccount;
 use shomei_store::acme_orders::{
     AcmeAuthz, AcmeChallenge, AcmeOrder, NewAcmeRecord, NewAuthz, NewOrder,
 };
 use shomei_store::domain_checks::NewDomainCheck;
+use shomei_store::{Ts, Validation};
 use shomei_validation::Check;
 
 /// How long an order and its authorizations stay usable (seconds).
@@ -584,16 +584,24 @@ impl Ra {
             details: main.details.clone(),
             validations,
         };
-        let app_id = match self
-            .store
-            .create_acme_record(order, &record, self.now())
-            .await
-        {
+        // Concurrent finalizes make their records in one transaction (group commit).
+        let store = self.store.clone();
+        let made = self
+            .acme_records
+            .submit(
+                (order.clone(), record, self.now()),
+                move |group: Vec<(AcmeOrder, NewAcmeRecord, Ts)>| {
+                    let store = store.clone();
+                    async move { Ok(store.create_acme_records(&group).await?) }
+                },
+            )
+            .await;
+        let app_id = match made {
             Ok(id) => id,
-            Err(shomei_store::StoreError::Conflict(_)) => {
+            Err(RaError::Store(shomei_store::StoreError::Conflict(_))) => {
                 refuse!(AcmeError::OrderNotReady, "the order is no longer ready")
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         // On success the order became valid in the issuance's own transaction.
         match self.issue(app_id, Actor::Acme(acct.id)).await {

@@ -180,6 +180,18 @@ pub struct Ra {
     /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
     pub(crate) issuance_writes:
         Arc<group_commit::GroupCommit<issue_writes::IssuanceWrite, issue_writes::IssuanceWritten>>,
+    /// ACME 発行 records made by finalize, shared by concurrent finalizes (group commit,
+    /// issue #11).
+    pub(crate) acme_records: Arc<
+        group_commit::GroupCommit<
+            (
+                shomei_store::acme_orders::AcmeOrder,
+                shomei_store::acme_orders::NewAcmeRecord,
+                shomei_store::Ts,
+            ),
+            i64,
+        >,
+    >,
     /// ACME nonce uses, shared by concurrent requests (group commit, issue #11).
     pub(crate) nonce_uses: Arc<group_commit::GroupCommit<(String, shomei_store::Ts), bool>>,
     /// Set when the process is stopping (SIGTERM): workers finish the job in hand and
@@ -241,6 +253,7 @@ impl Ra {
             )),
             issuance_writes: Arc::default(),
             nonce_uses: Arc::default(),
+            acme_records: Arc::default(),
             stopping: Arc::default(),
             metrics: Arc::default(),
             policy,

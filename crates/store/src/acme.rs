@@ -178,7 +178,7 @@ impl Store {
         );
         Ok(sqlx::query_as(&sql)
             .bind(code)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?)
     }
 
@@ -189,7 +189,7 @@ impl Store {
         );
         sqlx::query(&sql)
             .bind(kid)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(eab_of)
@@ -210,7 +210,7 @@ impl Store {
         let rows = sqlx::query(&sql)
             .bind(account_id)
             .bind(application_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(eab_of).collect()
     }
@@ -224,7 +224,7 @@ impl Store {
         );
         let rows = sqlx::query(&sql)
             .bind(account_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {
@@ -325,7 +325,7 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLS} WHERE a.thumbprint = $1");
         sqlx::query(&sql)
             .bind(thumbprint)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(account_of)
@@ -337,7 +337,7 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLS} WHERE a.id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(account_of)
@@ -453,7 +453,7 @@ impl Store {
         )
         .bind(application_id)
         .bind(not_before)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         Ok(n > 0)
     }

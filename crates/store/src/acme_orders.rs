@@ -253,7 +253,7 @@ impl Store {
         let sql = format!("SELECT {ORDER_COLS} FROM acme_orders WHERE id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(order_of)
@@ -267,7 +267,7 @@ impl Store {
         )
         .bind(acme_account_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
@@ -277,7 +277,7 @@ impl Store {
         let row = sqlx::query("SELECT (SELECT COUNT(*) FROM acme_orders WHERE acme_account_id = $1 AND created_at >= $2) AS mine, (SELECT COUNT(*) FROM acme_orders WHERE contract_id = (SELECT contract_id FROM acme_accounts WHERE id = $1) AND created_at >= $2) AS contract")
             .bind(acme_account_id)
             .bind(since)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok((row.try_get("mine")?, row.try_get("contract")?))
     }
@@ -287,7 +287,7 @@ impl Store {
         let sql = format!("SELECT {AUTHZ_COLS} FROM acme_authzs WHERE order_id = $1 ORDER BY id");
         let rows = sqlx::query(&sql)
             .bind(order_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(authz_of).collect()
     }
@@ -297,7 +297,7 @@ impl Store {
         let sql = format!("SELECT {AUTHZ_COLS} FROM acme_authzs WHERE id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(authz_of)
@@ -310,7 +310,7 @@ impl Store {
             format!("SELECT {CHALLENGE_COLS} FROM acme_challenges WHERE authz_id = $1 ORDER BY id");
         let rows = sqlx::query(&sql)
             .bind(authz_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(challenge_of).collect()
     }
@@ -320,7 +320,7 @@ impl Store {
         let sql = format!("SELECT {CHALLENGE_COLS} FROM acme_challenges WHERE id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(challenge_of)
@@ -445,89 +445,119 @@ impl Store {
         r: &NewAcmeRecord,
         now: Ts,
     ) -> Result<i64> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE acme_orders SET status = 'processing' WHERE id = $1 AND status = 'ready'",
-        )
-        .bind(order.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
-            return Err(StoreError::Conflict("order not ready".into()));
-        }
-        let details = serde_json::to_string(&r.details).map_err(StoreError::corrupt)?;
-        let common_name = r.names.first().cloned().unwrap_or_default();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO applications (account_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id, contract_id, org_name, contract_code, contract_ends_at) \
-             SELECT t.account_id, $2, t.service, t.term_years, t.contract_type, $3, t.server_type, $4, $5, $6, $7, $8, $9, $10, $10, t.id, t.contract_id, $11, t.contract_code, t.contract_ends_at FROM applications t WHERE t.id = $1 AND t.contract_id = $12 RETURNING id",
-        )
-        .bind(r.target_id)
-        .bind(AppKind::Acme.code())
-        .bind(AppStatus::UnderReview.code())
-        .bind(&r.csr_pem)
-        .bind(&common_name)
-        .bind(r.names.join(" "))
-        .bind(&r.spki_sha256)
-        .bind(&r.key_desc)
-        .bind(details)
-        .bind(now)
-        .bind(&r.details.organisation.name)
-        .bind(order.contract_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::Conflict("the contract's record moved".into()))?;
-        for (v, staff) in &r.validations {
-            sqlx::query("INSERT INTO validations (application_id, account_id, kind, subject, method, validated_at, staff_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id)
-                .bind(order.account_id)
-                .bind(&v.kind)
-                .bind(&v.subject)
-                .bind(&v.method)
-                .bind(v.validated_at)
-                .bind(staff)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("UPDATE acme_orders SET application_id = $2 WHERE id = $1")
-            .bind(order.id)
-            .bind(id)
-            .execute(&mut *tx)
+        let mut ids = self
+            .create_acme_records(&[(order.clone(), r.clone(), now)])
             .await?;
-        append(
-            &mut tx,
-            &AuditEvent::new(
-                now,
-                Actor::Acme(order.acme_account_id),
-                "acme.order.finalized",
-                format!("application:{id}"),
-                serde_json::json!({ "order": order.id, "names": r.names, "spki_sha256": r.spki_sha256, "predecessor": r.target_id }),
-            ),
-        )
-        .await?;
-        // The first certificate ACME issues for a contract is told to its registration
-        // contact (issue #10 "Notices").
-        let earlier: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM applications WHERE contract_id = $1 AND kind = $2 AND id <> $3",
-        )
-        .bind(order.contract_id)
-        .bind(AppKind::Acme.code())
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if earlier == 0 {
-            enqueue(
-                &mut tx,
-                "mail.acme_first_issuance",
-                &serde_json::json!({ "application_id": id }),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+        ids.pop()
+            .ok_or_else(|| StoreError::corrupt("no record made"))
     }
 
+    /// [`Store::create_acme_record`] for several finalizes in one transaction (a group
+    /// commit of concurrent finalizes, issue #11 item 4): all or none; a `Conflict` of
+    /// any fails the whole group (the caller writes each alone then).
+    pub async fn create_acme_records(
+        &self,
+        items: &[(AcmeOrder, NewAcmeRecord, Ts)],
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.begin().await?;
+        let mut ids = Vec::with_capacity(items.len());
+        for (order, r, now) in items {
+            ids.push(create_acme_record_in(&mut tx, order, r, *now).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+/// One ACME record, inside `tx` ([`Store::create_acme_records`]).
+async fn create_acme_record_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    order: &AcmeOrder,
+    r: &NewAcmeRecord,
+    now: Ts,
+) -> Result<i64> {
+    let n = sqlx::query(
+        "UPDATE acme_orders SET status = 'processing' WHERE id = $1 AND status = 'ready'",
+    )
+    .bind(order.id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n != 1 {
+        return Err(StoreError::Conflict("order not ready".into()));
+    }
+    let details = serde_json::to_string(&r.details).map_err(StoreError::corrupt)?;
+    let common_name = r.names.first().cloned().unwrap_or_default();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO applications (account_id, kind, service, term_years, contract_type, status, server_type, csr_pem, common_name, names, spki_sha256, key_desc, details, created_at, updated_at, target_id, contract_id, org_name, contract_code, contract_ends_at) \
+         SELECT t.account_id, $2, t.service, t.term_years, t.contract_type, $3, t.server_type, $4, $5, $6, $7, $8, $9, $10, $10, t.id, t.contract_id, $11, t.contract_code, t.contract_ends_at FROM applications t WHERE t.id = $1 AND t.contract_id = $12 RETURNING id",
+    )
+    .bind(r.target_id)
+    .bind(AppKind::Acme.code())
+    .bind(AppStatus::UnderReview.code())
+    .bind(&r.csr_pem)
+    .bind(&common_name)
+    .bind(r.names.join(" "))
+    .bind(&r.spki_sha256)
+    .bind(&r.key_desc)
+    .bind(details)
+    .bind(now)
+    .bind(&r.details.organisation.name)
+    .bind(order.contract_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::Conflict("the contract's record moved".into()))?;
+    for (v, staff) in &r.validations {
+        sqlx::query("INSERT INTO validations (application_id, account_id, kind, subject, method, validated_at, staff_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(order.account_id)
+            .bind(&v.kind)
+            .bind(&v.subject)
+            .bind(&v.method)
+            .bind(v.validated_at)
+            .bind(staff)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE acme_orders SET application_id = $2 WHERE id = $1")
+        .bind(order.id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    append(
+        tx,
+        &AuditEvent::new(
+            now,
+            Actor::Acme(order.acme_account_id),
+            "acme.order.finalized",
+            format!("application:{id}"),
+            serde_json::json!({ "order": order.id, "names": r.names, "spki_sha256": r.spki_sha256, "predecessor": r.target_id }),
+        ),
+    )
+    .await?;
+    // The first certificate ACME issues for a contract is told to its registration
+    // contact (issue #10 "Notices").
+    let earlier: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM applications WHERE contract_id = $1 AND kind = $2 AND id <> $3 LIMIT 1) e",
+    )
+    .bind(order.contract_id)
+    .bind(AppKind::Acme.code())
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if earlier == 0 {
+        enqueue(
+            tx,
+            "mail.acme_first_issuance",
+            &serde_json::json!({ "application_id": id }),
+            now,
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+impl Store {
     /// Ends an order: `valid` once its certificate is issued, or `invalid` with the
     /// problem (JSON) if issuance failed.
     pub async fn end_order(&self, order_id: i64, error: Option<&str>) -> Result<()> {
@@ -550,7 +580,7 @@ impl Store {
         );
         Ok(sqlx::query_scalar(&sql)
             .bind(contract_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?)
     }
 }
@@ -565,7 +595,7 @@ impl Store {
         );
         Ok(sqlx::query_scalar(&sql)
             .bind(contract_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?)
     }
 
@@ -576,6 +606,9 @@ impl Store {
             "SELECT id, kind FROM applications WHERE target_id = $1 AND kind IN {} ORDER BY id LIMIT 50",
             crate::sql::CERT_KINDS
         );
-        Ok(sqlx::query_as(&sql).bind(id).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_all(self.reader())
+            .await?)
     }
 }

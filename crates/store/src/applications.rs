@@ -230,7 +230,7 @@ impl Store {
         sqlx::query("SELECT id, account_id, kind, data, step, application_id FROM drafts WHERE id = $1 AND account_id = $2")
             .bind(id)
             .bind(account_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(draft_of)
@@ -271,7 +271,7 @@ impl Store {
                 )
                 .bind(&a.draft_id)
                 .bind(a.account_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
                 id.map(|id| (id, false)).ok_or(e)
             }
@@ -507,7 +507,7 @@ impl Store {
     pub async fn validations_of(&self, application_id: i64) -> Result<Vec<Validation>> {
         let rows = sqlx::query("SELECT kind, subject, method, validated_at FROM validations WHERE application_id = $1 ORDER BY id")
             .bind(application_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {

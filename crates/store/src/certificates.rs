@@ -59,7 +59,7 @@ impl Store {
     ) -> Result<Option<CertificateRecord>> {
         let row = sqlx::query("SELECT id, issuer, serial, application_id, status, not_before, not_after, der, pem FROM certificates WHERE application_id = $1 AND status = 'issued' ORDER BY id DESC LIMIT 1")
             .bind(application_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| {
             Ok(CertificateRecord {
@@ -87,7 +87,7 @@ impl Store {
         let row = sqlx::query("SELECT id, issuer, serial, application_id, status, not_before, not_after, der, pem, revoked_at FROM certificates WHERE issuer = $1 AND serial = $2 AND status = 'issued'")
             .bind(issuer)
             .bind(serial)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| {
             Ok((
@@ -117,7 +117,7 @@ impl Store {
             "SELECT id, serial, status FROM certificates WHERE application_id = $1 ORDER BY id",
         )
         .bind(application_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("serial")?, r.try_get("status")?)))
@@ -130,7 +130,7 @@ impl Store {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT a.id FROM applications a WHERE a.status = 'under_review' AND EXISTS (SELECT 1 FROM validations v WHERE v.application_id = a.id) AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.application_id = a.id AND c.status = 'issued') ORDER BY a.id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         Ok(ids)
     }

@@ -42,7 +42,7 @@ impl Store {
     pub async fn contract_certificates(&self, application_id: i64) -> Result<Vec<ContractCert>> {
         let rows = sqlx::query("SELECT a.id, a.kind, ce.serial, ce.not_before, ce.not_after, ce.revoked_at FROM applications a JOIN certificates ce ON ce.application_id = a.id AND ce.status = 'issued' WHERE a.contract_id = (SELECT contract_id FROM applications WHERE id = $1) ORDER BY ce.not_before, ce.id")
             .bind(application_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {
@@ -65,7 +65,7 @@ impl Store {
     pub async fn has_switch(&self, record: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM applications s JOIN applications t ON t.id = s.target_id WHERE s.kind = 'switch' AND s.status NOT IN {VOID} AND t.contract_id = (SELECT contract_id FROM applications WHERE id = $1)"))
             .bind(record)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(n > 0)
     }
@@ -75,7 +75,7 @@ impl Store {
     pub async fn reissue_count(&self, contract_target: i64) -> Result<i64> {
         Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM applications WHERE kind = 'reissue' AND status NOT IN {VOID} AND contract_id = (SELECT contract_id FROM applications WHERE id = $1)"))
             .bind(contract_target)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?)
     }
 }
@@ -147,7 +147,7 @@ impl Store {
             .bind(account_id)
             .bind(kind)
             .bind(subject)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| {
             Ok(ReusedValidation {

@@ -59,7 +59,7 @@ impl Store {
         let row = sqlx::query("SELECT (SELECT COUNT(*) FROM domain_checks WHERE acme_account_id = $1 AND passed = 0 AND checked_at >= $2) AS mine, (SELECT COUNT(*) FROM domain_checks WHERE contract_id = (SELECT contract_id FROM acme_accounts WHERE id = $1) AND passed = 0 AND checked_at >= $2) AS contract")
             .bind(acme_account_id)
             .bind(since)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok((row.try_get("mine")?, row.try_get("contract")?))
     }
@@ -102,7 +102,7 @@ impl Store {
             .bind(contract_id)
             .bind(domain)
             .bind(since)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?)
     }
 
@@ -118,7 +118,7 @@ impl Store {
             .bind(account_id)
             .bind(i64::from(failed_only))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {
@@ -249,7 +249,7 @@ impl Store {
         tx.commit().await?;
         let rows = sqlx::query("SELECT domain, value, expires_at FROM domain_challenges WHERE application_id = $1 ORDER BY id")
             .bind(application_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let mut out = Vec::new();
         for r in &rows {
@@ -257,7 +257,7 @@ impl Store {
             let last = sqlx::query("SELECT passed, method, detail, checked_at FROM domain_checks WHERE application_id = $1 AND domain = $2 ORDER BY checked_at DESC, id DESC LIMIT 1")
                 .bind(application_id)
                 .bind(&domain)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
             let last_check = last
                 .map(|l| -> Result<_> {
@@ -272,7 +272,7 @@ impl Store {
             let passed: Option<(String, Ts)> = sqlx::query_as("SELECT method, checked_at FROM domain_checks WHERE application_id = $1 AND domain = $2 AND passed = 1 ORDER BY checked_at DESC, id DESC LIMIT 1")
                 .bind(application_id)
                 .bind(&domain)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
             out.push(DomainChallenge {
                 value: r.try_get("value")?,
@@ -302,7 +302,7 @@ impl Store {
         let rows: Vec<(i64,)> = sqlx::query_as(&sql)
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
@@ -323,7 +323,7 @@ impl Store {
             .bind(domain)
             .bind(method)
             .bind(since)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?)
     }
 }

@@ -174,7 +174,7 @@ impl Store {
             .bind(org)
             .bind(email)
             .bind(since)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?)
     }
 
@@ -243,7 +243,7 @@ impl Store {
         );
         sqlx::query(&sql)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(account_of)
@@ -257,7 +257,7 @@ impl Store {
         );
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(account_of)
@@ -269,7 +269,7 @@ impl Store {
         let sql = format!("SELECT id, login, name, email, {CRED_COLS} FROM staff WHERE login = $1");
         sqlx::query(&sql)
             .bind(login)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(staff_of)
@@ -281,7 +281,7 @@ impl Store {
         let sql = format!("SELECT id, login, name, email, {CRED_COLS} FROM staff WHERE id = $1");
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(staff_of)
@@ -293,7 +293,7 @@ impl Store {
         let sql = format!("SELECT {CRED_COLS} FROM {} WHERE id = $1", realm.table());
         sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .as_ref()
             .map(creds_of)
@@ -502,7 +502,7 @@ impl Store {
         ))
         .bind(pattern)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(account_of).collect()
     }

@@ -15,7 +15,7 @@ impl Store {
     pub async fn revocation_pending(&self, target_id: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE target_id = $1 AND kind IN ('revocation', 'cancellation') AND status IN ('phone_pending', 'received')")
             .bind(target_id)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(n > 0)
     }
@@ -114,7 +114,7 @@ impl Store {
                 )
                 .bind(draft_id)
                 .bind(account_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
                 id.map(|id| (id, false)).ok_or(e)
             }
@@ -149,7 +149,7 @@ impl Store {
                 )
                 .bind(draft_id)
                 .bind(account_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
                 id.map(|id| (id, false)).ok_or(e)
             }
@@ -462,7 +462,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT acme_account_id FROM acme_orders WHERE application_id = $1")
                 .bind(application_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?,
         )
     }

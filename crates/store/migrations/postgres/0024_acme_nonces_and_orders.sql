@@ -10,3 +10,10 @@ CREATE INDEX acme_used_nonces_expiry ON acme_used_nonces (expires_at);
 -- The order of an ACME record becomes valid in the transaction that issues its
 -- certificate (found by application).
 CREATE INDEX acme_orders_application ON acme_orders (application_id);
+-- Reads of every finalize that grew with the contract's ACME certificates (found by the
+-- finalize benchmark): the contract's newest portal record skipped every ACME record,
+-- and the newest organisation validation sorted all of its copies.
+DROP INDEX validations_subject;
+CREATE INDEX validations_subject ON validations(account_id, kind, subject, validated_at);
+DROP INDEX applications_contract;
+CREATE INDEX applications_contract ON applications(contract_id, kind, status);
