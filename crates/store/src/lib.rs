@@ -11,6 +11,7 @@
 pub mod account_info;
 pub mod acme;
 pub mod acme_orders;
+pub mod acme_records;
 pub mod applications;
 pub mod audit;
 pub mod backup;
