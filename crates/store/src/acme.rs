@@ -480,14 +480,15 @@ impl Store {
             "INSERT INTO acme_used_nonces (nonce, expires_at) VALUES {} ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
             crate::sql::placeholders(distinct.len(), 2, 0)
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        let mut args = Vec::with_capacity(distinct.len() * 2);
         for (nonce, expires_at) in &distinct {
-            q = q.bind(nonce.clone()).bind(*expires_at);
+            args.extend([nonce.clone().into(), (*expires_at).into()]);
         }
-        let mut tx = self.begin().await?;
-        let inserted: std::collections::HashSet<String> =
-            q.fetch_all(&mut *tx).await?.into_iter().collect();
-        tx.commit().await?;
+        let inserted: std::collections::HashSet<String> = self
+            .write(NonceUses { sql, args })
+            .await?
+            .into_iter()
+            .collect();
         Ok(uses
             .iter()
             .zip(first)
@@ -505,5 +506,22 @@ impl Store {
                 .await?
                 .rows_affected(),
         )
+    }
+}
+
+/// [`Store::use_nonces`]' work: one statement.
+struct NonceUses {
+    sql: String,
+    args: Vec<crate::exec::Val>,
+}
+
+impl crate::exec::Work for NonceUses {
+    type Out = Vec<String>;
+    async fn run<E: crate::exec::Exec>(self, tx: &mut E) -> Result<Vec<String>> {
+        tx.rows(&self.sql, self.args)
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
     }
 }

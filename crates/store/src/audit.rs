@@ -2,10 +2,11 @@
 //! SHA-256 so that a changed or deleted row is evident ([`Store::verify_audit_chain`]).
 //! Events are written inside the transaction of the change they record.
 
+use crate::exec::Exec;
 use crate::{Result, Store, StoreError, Ts};
 use sha2::{Digest, Sha256};
 use shomei_model::Actor;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,74 +60,58 @@ fn chain_hash(prev: &str, seq: i64, e: &AuditEvent) -> String {
 }
 
 /// Appends `event` inside `tx`. The head row's update serialises concurrent writers.
-pub async fn append(tx: &mut Transaction<'static, Any>, event: &AuditEvent) -> Result<()> {
-    let row =
-        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-            .fetch_one(&mut **tx)
-            .await?;
-    let seq: i64 = row.try_get("seq")?;
-    let prev: String = row.try_get("last_hash")?;
-    let hash = chain_hash(&prev, seq, event);
-    sqlx::query("INSERT INTO audit_events (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(seq)
-        .bind(event.at)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.subject)
-        .bind(&event.detail)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+pub async fn append<E: Exec>(tx: &mut E, event: &AuditEvent) -> Result<()> {
+    append_many(tx, std::slice::from_ref(event)).await
 }
 
-/// Appends `events` inside `tx`, in order, chained as [`append`] chains them one by one,
-/// with one update of the head and one insert per 500 events (a mass revocation writes
+/// Appends `events` inside `tx`, in order, each chained to the one before, with one
+/// update of the head and one insert per 500 events (a mass revocation writes
 /// thousands).
-pub async fn append_many(tx: &mut Transaction<'static, Any>, events: &[AuditEvent]) -> Result<()> {
+pub async fn append_many<E: Exec>(tx: &mut E, events: &[AuditEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     let n =
         i64::try_from(events.len()).map_err(|_| StoreError::Conflict("too many events".into()))?;
-    let row =
-        sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash")
-            .bind(n)
-            .fetch_one(&mut **tx)
-            .await?;
-    let last: i64 = row.try_get("seq")?;
-    let mut prev: String = row.try_get("last_hash")?;
+    let head = tx
+        .rows(
+            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash",
+            vec![n.into()],
+        )
+        .await?;
+    let head = head
+        .first()
+        .ok_or_else(|| StoreError::corrupt("audit head missing"))?;
+    let last = head.int(0)?;
+    let mut prev = head.text(1)?;
     let mut seq = last - n;
     for chunk in events.chunks(500) {
         let sql = format!(
             "INSERT INTO audit_events (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES {}",
             crate::sql::placeholders(chunk.len(), 8, 0)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 8);
         for e in chunk {
             seq += 1;
             let hash = chain_hash(&prev, seq, e);
-            q = q
-                .bind(seq)
-                .bind(e.at)
-                .bind(e.actor.clone())
-                .bind(e.action.clone())
-                .bind(e.subject.clone())
-                .bind(e.detail.clone())
-                .bind(std::mem::replace(&mut prev, hash.clone()))
-                .bind(hash);
+            args.extend([
+                seq.into(),
+                e.at.into(),
+                e.actor.clone().into(),
+                e.action.clone().into(),
+                e.subject.clone().into(),
+                e.detail.clone().into(),
+                std::mem::replace(&mut prev, hash.clone()).into(),
+                hash.into(),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        tx.run(&sql, args).await?;
     }
-    sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-        .bind(&prev)
-        .execute(&mut **tx)
-        .await?;
+    tx.run(
+        "UPDATE audit_head SET last_hash = $1 WHERE id = 1",
+        vec![prev.into()],
+    )
+    .await?;
     Ok(())
 }
 

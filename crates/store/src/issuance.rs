@@ -5,10 +5,10 @@
 
 use crate::audit::{AuditEvent, append, append_many};
 use crate::certificates::NewContract;
+use crate::exec::{Exec, Val, Work};
 use crate::jobs::{enqueue, enqueue_many};
 use crate::{Result, Store, StoreError, Ts};
 use shomei_model::{Actor, ContractCode};
-use sqlx::{Any, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 
 /// A certificate about to be signed (docs/issuance-cycle.md steps 2–4): its serial and
@@ -84,50 +84,11 @@ impl Store {
         linted: &[LintedCert],
         issued: &[Completion],
     ) -> Result<(Vec<i64>, Vec<String>)> {
-        let mut tx = self.begin().await?;
-        let mut events = Vec::with_capacity(linted.len() + issued.len());
-        let mut codes = Vec::with_capacity(issued.len());
-        for chunk in issued.chunks(200) {
-            codes.extend(complete_chunk(&mut tx, chunk).await?);
-        }
-        for (c, code) in issued.iter().zip(&codes) {
-            events.push(AuditEvent::new(
-                c.at,
-                c.actor,
-                "certificate.issued",
-                format!("application:{}", c.application_id),
-                serde_json::json!({ "serial": c.serial, "contract_code": code }),
-            ));
-        }
-        let mut responses: HashMap<&str, Vec<(String, crate::ocsp::StoredOcsp)>> = HashMap::new();
-        for c in issued {
-            if let Some(o) = &c.ocsp {
-                responses
-                    .entry(c.issuer.as_str())
-                    .or_default()
-                    .push((c.serial.clone(), o.clone()));
-            }
-        }
-        for (issuer, list) in responses {
-            crate::ocsp::save_ocsp_in(&mut tx, issuer, &list).await?;
-        }
-        let mut ids = Vec::with_capacity(linted.len());
-        for chunk in linted.chunks(500) {
-            ids.extend(insert_linted(&mut tx, chunk).await?);
-        }
-        for c in linted {
-            events.push(AuditEvent::new(
-                c.at,
-                c.actor,
-                "serial.reserved",
-                format!("application:{}", c.application_id),
-                serde_json::json!({ "issuer": c.issuer, "serial": c.serial, "crl_shard": c.crl_shard }),
-            ));
-        }
-        append_many(&mut tx, &events).await?;
-        fail::fail_point!("store.issuance.commit");
-        tx.commit().await?;
-        Ok((ids, codes))
+        self.write(Issuances {
+            linted: linted.to_vec(),
+            issued: issued.to_vec(),
+        })
+        .await
     }
 
     /// A certificate whose to-be-signed form failed its lint (step 3): its serial is
@@ -161,26 +122,90 @@ impl Store {
     }
 }
 
+/// [`Store::write_issuances`]' work.
+struct Issuances {
+    linted: Vec<LintedCert>,
+    issued: Vec<Completion>,
+}
+
+impl Work for Issuances {
+    type Out = (Vec<i64>, Vec<String>);
+    async fn run<E: Exec>(self, tx: &mut E) -> Result<Self::Out> {
+        issuances_in(tx, &self.linted, &self.issued).await
+    }
+}
+
+/// [`Store::write_issuances`] inside an open transaction: everything but the COMMIT.
+async fn issuances_in<E: Exec>(
+    tx: &mut E,
+    linted: &[LintedCert],
+    issued: &[Completion],
+) -> Result<(Vec<i64>, Vec<String>)> {
+    let mut events = Vec::with_capacity(linted.len() + issued.len());
+    let mut codes = Vec::with_capacity(issued.len());
+    for chunk in issued.chunks(200) {
+        codes.extend(complete_chunk(tx, chunk).await?);
+    }
+    for (c, code) in issued.iter().zip(&codes) {
+        events.push(AuditEvent::new(
+            c.at,
+            c.actor,
+            "certificate.issued",
+            format!("application:{}", c.application_id),
+            serde_json::json!({ "serial": c.serial, "contract_code": code }),
+        ));
+    }
+    let mut responses: HashMap<&str, Vec<(String, crate::ocsp::StoredOcsp)>> = HashMap::new();
+    for c in issued {
+        if let Some(o) = &c.ocsp {
+            responses
+                .entry(c.issuer.as_str())
+                .or_default()
+                .push((c.serial.clone(), o.clone()));
+        }
+    }
+    for (issuer, list) in responses {
+        crate::ocsp::save_ocsp_in(tx, issuer, &list).await?;
+    }
+    let mut ids = Vec::with_capacity(linted.len());
+    for chunk in linted.chunks(500) {
+        ids.extend(insert_linted(tx, chunk).await?);
+    }
+    for c in linted {
+        events.push(AuditEvent::new(
+            c.at,
+            c.actor,
+            "serial.reserved",
+            format!("application:{}", c.application_id),
+            serde_json::json!({ "issuer": c.issuer, "serial": c.serial, "crl_shard": c.crl_shard }),
+        ));
+    }
+    append_many(tx, &events).await?;
+    fail::fail_point!("store.issuance.commit");
+    Ok((ids, codes))
+}
+
 /// Step 6 of [`Store::write_issuances`] for up to 200 items, inside `tx`.
-async fn complete_chunk(
-    tx: &mut Transaction<'static, Any>,
-    items: &[Completion],
-) -> Result<Vec<String>> {
+async fn complete_chunk<E: Exec>(tx: &mut E, items: &[Completion]) -> Result<Vec<String>> {
     use crate::sql::placeholders;
     // The certificates: only rows still `linted` become `issued`.
     let sql = format!(
         "UPDATE certificates SET der = v.column2, pem = v.column3, status = 'issued', issued_at = v.column4 FROM (VALUES {}) AS v WHERE certificates.id = v.column1 AND certificates.status = 'linted' RETURNING certificates.id",
         placeholders(items.len(), 4, 0)
     );
-    let mut q = sqlx::query_scalar::<_, i64>(&sql);
+    let mut args = Vec::with_capacity(items.len() * 4);
     for c in items {
-        q = q
-            .bind(c.cert_id)
-            .bind(c.der.clone())
-            .bind(c.pem.clone())
-            .bind(c.at);
+        args.extend([
+            c.cert_id.into(),
+            c.der.clone().into(),
+            c.pem.clone().into(),
+            c.at.into(),
+        ]);
     }
-    let done: HashSet<i64> = q.fetch_all(&mut **tx).await?.into_iter().collect();
+    let mut done = HashSet::new();
+    for r in tx.rows(&sql, args).await? {
+        done.insert(r.int(0)?);
+    }
     if let Some(c) = items.iter().find(|c| !done.contains(&c.cert_id)) {
         return Err(StoreError::Conflict(format!(
             "certificate {} not linted",
@@ -199,22 +224,23 @@ async fn complete_chunk(
             "INSERT INTO contracts (account_id, service, term_years, contract_type, starts_at, ends_at, created_at, code) VALUES {} RETURNING id, code",
             placeholders(new.len(), 8, 0)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(new.len() * 8);
         for (c, k) in &new {
-            q = q
-                .bind(k.account_id)
-                .bind(k.service.code())
-                .bind(k.term_years)
-                .bind(k.contract_type.code())
-                .bind(k.starts_at)
-                .bind(k.ends_at)
-                .bind(c.at)
-                .bind(format!("pending:{}", c.application_id));
+            args.extend([
+                k.account_id.into(),
+                k.service.code().into(),
+                k.term_years.into(),
+                k.contract_type.code().into(),
+                k.starts_at.into(),
+                k.ends_at.into(),
+                c.at.into(),
+                format!("pending:{}", c.application_id).into(),
+            ]);
         }
         let mut codes = Vec::with_capacity(new.len());
-        for r in q.fetch_all(&mut **tx).await? {
-            let id: i64 = r.try_get("id")?;
-            let placeholder: String = r.try_get("code")?;
+        for r in tx.rows(&sql, args).await? {
+            let id = r.int(0)?;
+            let placeholder = r.text(1)?;
             let app: i64 = placeholder
                 .strip_prefix("pending:")
                 .and_then(|a| a.parse().ok())
@@ -228,33 +254,25 @@ async fn complete_chunk(
             "UPDATE contracts SET code = v.column2 FROM (VALUES {}) AS v WHERE contracts.id = v.column1",
             placeholders(codes.len(), 2, 0)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(codes.len() * 2);
         for (id, code) in codes {
-            q = q.bind(id).bind(code);
+            args.extend([id.into(), code.into()]);
         }
-        q.execute(&mut **tx).await?;
+        tx.run(&sql, args).await?;
     }
     // A reissue, continuation or ACME certificate stays in its application's contract.
-    let kept: Vec<i64> = items
+    let kept: Vec<Val> = items
         .iter()
         .filter(|c| c.contract.is_none())
-        .map(|c| c.application_id)
+        .map(|c| c.application_id.into())
         .collect();
     if !kept.is_empty() {
         let sql = format!(
             "SELECT a.id AS app, c.id, c.code FROM applications a JOIN contracts c ON c.id = a.contract_id WHERE a.id IN ({})",
             placeholders(kept.len(), 1, 0).replace(['(', ')'], "")
         );
-        let mut q = sqlx::query(&sql);
-        for a in &kept {
-            q = q.bind(*a);
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            let code: Option<String> = r.try_get("code")?;
-            contracts.insert(
-                r.try_get("app")?,
-                (r.try_get("id")?, code.unwrap_or_default()),
-            );
+        for r in tx.rows(&sql, kept).await? {
+            contracts.insert(r.int(0)?, (r.int(1)?, r.opt_text(2)?.unwrap_or_default()));
         }
     }
     let mut rows = Vec::with_capacity(items.len());
@@ -269,21 +287,19 @@ async fn complete_chunk(
         "UPDATE applications SET status = 'completed', contract_id = v.column2, completed_at = v.column4, updated_at = v.column4, contract_code = v.column3, contract_ends_at = (SELECT ends_at FROM contracts WHERE id = v.column2), cert_issued_at = v.column4, cert_not_after = (SELECT not_after FROM certificates WHERE id = v.column5) FROM (VALUES {}) AS v WHERE applications.id = v.column1 AND applications.status = 'under_review' RETURNING applications.id, applications.kind, applications.target_id",
         placeholders(rows.len(), 5, 0)
     );
-    let mut q = sqlx::query(&sql);
+    let mut args = Vec::with_capacity(rows.len() * 5);
     for (c, contract_id, code) in &rows {
-        q = q
-            .bind(c.application_id)
-            .bind(*contract_id)
-            .bind(code.clone())
-            .bind(c.at)
-            .bind(c.cert_id);
+        args.extend([
+            c.application_id.into(),
+            (*contract_id).into(),
+            code.clone().into(),
+            c.at.into(),
+            c.cert_id.into(),
+        ]);
     }
     let mut kinds: HashMap<i64, (String, Option<i64>)> = HashMap::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        kinds.insert(
-            r.try_get("id")?,
-            (r.try_get("kind")?, r.try_get("target_id")?),
-        );
+    for r in tx.rows(&sql, args).await? {
+        kinds.insert(r.int(0)?, (r.text(1)?, r.opt_int(2)?));
     }
     let mut mails: Vec<(Ts, serde_json::Value)> = Vec::new();
     for (c, _, code) in &rows {
@@ -296,10 +312,7 @@ async fn complete_chunk(
         // Service switch (R-R5): the switched-from contract ends now; its remaining
         // time went into the new contract's end.
         if let ("switch", Some(target)) = (kind.as_str(), target) {
-            sqlx::query("UPDATE contracts SET ends_at = $2 WHERE id = (SELECT contract_id FROM applications WHERE id = $1) AND ends_at > $2")
-                .bind(*target)
-                .bind(c.at)
-                .execute(&mut **tx)
+            tx.run("UPDATE contracts SET ends_at = $2 WHERE id = (SELECT contract_id FROM applications WHERE id = $1) AND ends_at > $2", vec![(*target).into(), c.at.into()])
                 .await?;
             crate::search::contract_ended(tx, *target, c.at).await?;
             append(
@@ -337,21 +350,17 @@ async fn complete_chunk(
     // An ACME record's order is valid in the transaction that issues its certificate
     // (issue #11 item 4: no commit of its own after issuance, nothing left
     // `processing` by a crash in between).
-    let acme: Vec<i64> = kinds
+    let acme: Vec<Val> = kinds
         .iter()
         .filter(|(_, (kind, _))| kind == shomei_model::AppKind::Acme.code())
-        .map(|(id, _)| *id)
+        .map(|(id, _)| (*id).into())
         .collect();
     if !acme.is_empty() {
         let sql = format!(
             "UPDATE acme_orders SET status = 'valid', error = NULL WHERE status = 'processing' AND application_id IN ({})",
             placeholders(acme.len(), 1, 0).replace(['(', ')'], "")
         );
-        let mut q = sqlx::query(&sql);
-        for id in &acme {
-            q = q.bind(*id);
-        }
-        q.execute(&mut **tx).await?;
+        tx.run(&sql, acme).await?;
     }
     let mut by_time: std::collections::BTreeMap<Ts, Vec<serde_json::Value>> = Default::default();
     for (at, payload) in mails {
@@ -364,32 +373,29 @@ async fn complete_chunk(
 }
 
 /// Inserts up to 500 linted certificates inside `tx`; returns their ids in order.
-async fn insert_linted(
-    tx: &mut Transaction<'static, Any>,
-    certs: &[LintedCert],
-) -> Result<Vec<i64>> {
+async fn insert_linted<E: Exec>(tx: &mut E, certs: &[LintedCert]) -> Result<Vec<i64>> {
     let sql = format!(
         "INSERT INTO certificates (issuer, serial, application_id, status, not_before, not_after, spki_sha256, created_at, crl_shard, tbs) VALUES {} RETURNING id, issuer, serial",
         crate::sql::placeholders(certs.len(), 10, 0)
     );
-    let mut q = sqlx::query(&sql);
+    let mut args = Vec::with_capacity(certs.len() * 10);
     for c in certs {
-        q = q
-            .bind(c.issuer.clone())
-            .bind(c.serial.clone())
-            .bind(c.application_id)
-            .bind("linted")
-            .bind(c.not_before)
-            .bind(c.not_after)
-            .bind(c.spki_sha256.clone())
-            .bind(c.at)
-            .bind(c.crl_shard)
-            .bind(c.tbs.clone());
+        args.extend([
+            c.issuer.clone().into(),
+            c.serial.clone().into(),
+            c.application_id.into(),
+            "linted".into(),
+            c.not_before.into(),
+            c.not_after.into(),
+            c.spki_sha256.clone().into(),
+            c.at.into(),
+            c.crl_shard.into(),
+            c.tbs.clone().into(),
+        ]);
     }
     let mut stored = HashMap::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        let key: (String, String) = (r.try_get("issuer")?, r.try_get("serial")?);
-        stored.insert(key, r.try_get::<i64, _>("id")?);
+    for r in tx.rows(&sql, args).await? {
+        stored.insert((r.text(1)?, r.text(2)?), r.int(0)?);
     }
     certs
         .iter()

@@ -1,8 +1,9 @@
 //! The job queue (outbox): side effects are rows written in the same transaction as
 //! the change that causes them; workers claim and run them.
 
+use crate::exec::Exec;
 use crate::{Result, Store, Ts};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// How long a claimed job stays its instance's without a renewal (seconds). The
 /// worker renews it every quarter of this while the job runs; a job whose instance died
@@ -23,24 +24,18 @@ pub struct Job {
 }
 
 /// Queues a job inside `tx`.
-pub async fn enqueue(
-    tx: &mut Transaction<'static, Any>,
+pub async fn enqueue<E: Exec>(
+    tx: &mut E,
     kind: &str,
     payload: &serde_json::Value,
     run_at: Ts,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO jobs (kind, payload, run_at, status, attempts, created_at) VALUES ($1, $2, $3, 'pending', 0, $3)")
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(run_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    enqueue_many(tx, kind, std::slice::from_ref(payload), run_at).await
 }
 
 /// Queues many jobs of one kind inside `tx`, 500 rows per statement.
-pub async fn enqueue_many(
-    tx: &mut Transaction<'static, Any>,
+pub async fn enqueue_many<E: Exec>(
+    tx: &mut E,
     kind: &str,
     payloads: &[serde_json::Value],
     run_at: Ts,
@@ -50,15 +45,16 @@ pub async fn enqueue_many(
             "INSERT INTO jobs (kind, payload, run_at, created_at, status, attempts) VALUES {}",
             crate::sql::placeholders(chunk.len(), 4, 0).replace(')', ", 'pending', 0)")
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 4);
         for p in chunk {
-            q = q
-                .bind(kind.to_owned())
-                .bind(p.to_string())
-                .bind(run_at)
-                .bind(run_at);
+            args.extend([
+                kind.into(),
+                p.to_string().into(),
+                run_at.into(),
+                run_at.into(),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        tx.run(&sql, args).await?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod contracts;
 pub mod coupons;
 pub mod crls;
 pub mod domain_checks;
+pub mod exec;
 pub mod instances;
 pub mod issuance;
 pub mod jobs;
@@ -55,6 +56,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// SQLite's own writer (exec.rs) failed.
+    #[error("database: {0}")]
+    Lite(#[from] rusqlite::Error),
     /// A stored value could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -116,6 +120,10 @@ impl StoreError {
                     || c.starts_with("57P")
                     || (c.len() < 5 && c.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 10 | 13)))
             }),
+            StoreError::Lite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+            ),
             _ => false,
         }
     }
@@ -125,6 +133,11 @@ impl StoreError {
         match self {
             StoreError::Conflict(_) => true,
             StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            StoreError::Lite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
             _ => false,
         }
     }
@@ -161,6 +174,9 @@ pub struct Store {
     instance: std::sync::Arc<str>,
     /// Seconds a claimed job stays this instance's without a heartbeat (jobs.rs).
     job_lease: i64,
+    /// SQLite's writer of its own for issuance's group writes (exec.rs); `None` on
+    /// PostgreSQL and for an in-memory or read-only SQLite database.
+    lite: Option<exec::LiteWriter>,
 }
 
 /// A value kept out of `Debug` output (the database URL may carry a password).
@@ -289,6 +305,7 @@ impl Store {
             counts: Default::default(),
             instance: instances::new_instance_id().into(),
             job_lease: jobs::JOB_LEASE_SECONDS,
+            lite: None,
         };
         store.migrate().await?;
         // Readers open after the migrations (the file and its WAL mode exist). An
@@ -307,6 +324,9 @@ impl Store {
                 })
                 .connect_with(AnyConnectOptions::from_str(url)?)
                 .await?;
+            if !url.contains("mode=ro") {
+                store.lite = Some(exec::LiteWriter::open(sqlite_path(url))?);
+            }
         }
         Ok(store)
     }
@@ -412,6 +432,13 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The file of a `sqlite:` URL (`sqlite:PATH?…` or `sqlite://PATH?…`).
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    path.strip_prefix("//").unwrap_or(path)
 }
 
 pub(crate) fn flag(v: i64) -> bool {

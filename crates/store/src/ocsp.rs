@@ -304,8 +304,8 @@ impl Store {
 }
 
 /// Stores pre-built responses inside `tx`, 200 rows per statement.
-pub(crate) async fn save_ocsp_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+pub(crate) async fn save_ocsp_in<E: crate::exec::Exec>(
+    tx: &mut E,
     issuer: &str,
     responses: &[(String, StoredOcsp)],
 ) -> Result<()> {
@@ -315,17 +315,18 @@ pub(crate) async fn save_ocsp_in(
              ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
             crate::sql::placeholders(chunk.len(), 6, 0)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 6);
         for (serial, r) in chunk {
-            q = q
-                .bind(issuer.to_owned())
-                .bind(serial.clone())
-                .bind(r.this_update)
-                .bind(r.next_update)
-                .bind(r.der.clone())
-                .bind(if r.revoked { "revoked" } else { "good" });
+            args.extend([
+                issuer.into(),
+                serial.clone().into(),
+                r.this_update.into(),
+                r.next_update.into(),
+                r.der.clone().into(),
+                (if r.revoked { "revoked" } else { "good" }).into(),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        tx.run(&sql, args).await?;
     }
     Ok(())
 }

@@ -417,15 +417,12 @@ impl Store {
 
 /// Inside a transaction that ended the contract of record `target` at `now`: the
 /// records of that contract are past now (R-LS4).
-pub(crate) async fn contract_ended(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+pub(crate) async fn contract_ended<E: crate::exec::Exec>(
+    tx: &mut E,
     target: i64,
     now: Ts,
 ) -> Result<()> {
-    sqlx::query("UPDATE applications SET contract_ends_at = $2 WHERE contract_id = (SELECT contract_id FROM applications WHERE id = $1) AND (contract_ends_at IS NULL OR contract_ends_at > $2)")
-        .bind(target)
-        .bind(now)
-        .execute(&mut **tx)
+    tx.run("UPDATE applications SET contract_ends_at = $2 WHERE contract_id = (SELECT contract_id FROM applications WHERE id = $1) AND (contract_ends_at IS NULL OR contract_ends_at > $2)", vec![target.into(), now.into()])
         .await?;
     Ok(())
 }
