@@ -9,6 +9,11 @@
 #   fuzz/run.sh csr 14400           one target for four hours
 #   fuzz/run.sh all 30              what CI runs
 #
+# Do not pause a run (SIGSTOP) to free the CPU for something else: libFuzzer's -timeout
+# counts wall time, so the input it was working on when paused is reported as a hang
+# (seen on 2026-12-01: three "timeouts" after a 6-minute pause, each input 0-8 ms when
+# run again). Run it niced instead, or stop it and start again.
+#
 # Each run starts from fuzz/corpus/<target>/. With FUZZ_MERGE=1 the inputs that reached
 # new code are merged back into it (libFuzzer's -merge=1 keeps only those): commit them
 # after a long run.
