@@ -221,18 +221,7 @@ fn check_key(
     Ok((kind, canonical))
 }
 
-/// PEM-encodes DER with 64-character lines.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
+pub use shomei_model::pem_encode;
 
 /// Whether the subject public key info `spki_der` is the key of the JWK `jwk` (JSON):
 /// RFC 8555 11.1 forbids a certificate for the ACME account's own key. EC keys compare

@@ -22,3 +22,16 @@ pub use validity::{
     LIST_HIDE_AFTER_MONTHS, ORG_REUSE_DAYS, domain_reuse_days, max_validity_days, months_before,
     validity_for,
 };
+
+/// PEM-encodes DER with 64-character lines (RFC 7468).
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

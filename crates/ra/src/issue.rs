@@ -432,7 +432,6 @@ impl Ra {
                 application_id,
                 serial: serial.hex(),
                 der: signed.der,
-                pem: signed.pem,
                 contract: existing_contract.is_none().then_some(contract),
                 supersede,
                 ocsp,

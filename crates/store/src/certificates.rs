@@ -28,8 +28,16 @@ pub struct CertificateRecord {
     pub not_after: Ts,
     /// DER, once issued.
     pub der: Option<Vec<u8>>,
-    /// PEM, once issued.
+    /// PEM, once issued: made from the DER (rows written before issue #11 also stored
+    /// it; those are read as stored).
     pub pem: Option<String>,
+}
+
+/// The stored PEM, else one made from the DER.
+fn pem_of(stored: Option<String>, der: Option<&Vec<u8>>) -> Option<String> {
+    stored
+        .filter(|p| !p.is_empty())
+        .or_else(|| der.map(|d| shomei_model::pem_encode("CERTIFICATE", d)))
 }
 
 /// The contract established by a first issuance.
@@ -70,8 +78,11 @@ impl Store {
                 status: r.try_get("status")?,
                 not_before: r.try_get("not_before")?,
                 not_after: r.try_get("not_after")?,
+                pem: pem_of(
+                    r.try_get("pem")?,
+                    r.try_get::<Option<Vec<u8>>, _>("der")?.as_ref(),
+                ),
                 der: r.try_get("der")?,
-                pem: r.try_get("pem")?,
             })
         })
         .transpose()
@@ -99,8 +110,11 @@ impl Store {
                     status: r.try_get("status")?,
                     not_before: r.try_get("not_before")?,
                     not_after: r.try_get("not_after")?,
+                    pem: pem_of(
+                        r.try_get("pem")?,
+                        r.try_get::<Option<Vec<u8>>, _>("der")?.as_ref(),
+                    ),
                     der: r.try_get("der")?,
-                    pem: r.try_get("pem")?,
                 },
                 r.try_get("revoked_at")?,
             ))

@@ -176,18 +176,26 @@ pub trait Work: Send + 'static {
 impl crate::Store {
     /// Runs `work` in one write transaction. SQLite with a writer of its own: on a
     /// blocking thread, while holding sqlx's writer connection (nobody else writes
-    /// meanwhile, so neither waits on SQLite's lock); else in a sqlx transaction.
+    /// meanwhile, so neither waits on SQLite's lock), kept for a group write that
+    /// follows at once ([`GATE_LINGER`], [`GATE_MAX_HOLD`]); else in a sqlx transaction.
     pub async fn write<W: Work>(&self, work: W) -> Result<W::Out> {
         if let Some(lite) = &self.lite {
-            let gate = self.pool.acquire().await?;
-            let lite = lite.clone();
-            return tokio::task::spawn_blocking(move || {
-                let out = lite.transaction(|tx| complete_now(work.run(tx)));
-                drop(gate);
-                out
+            let gate = match lite.take_gate() {
+                Some(gate) => gate,
+                None => Gate {
+                    _conn: self.pool.acquire().await?,
+                    since: std::time::Instant::now(),
+                },
+            };
+            let writer = lite.clone();
+            let (out, gate) = tokio::task::spawn_blocking(move || {
+                let out = writer.transaction(|tx| complete_now(work.run(tx)));
+                (out, gate)
             })
             .await
             .map_err(|e| StoreError::corrupt(format!("SQLite writer thread: {e}")))?;
+            lite.park_gate(gate);
+            return out;
         }
         let mut tx = self.begin().await?;
         let out = work.run(&mut tx).await?;
@@ -201,7 +209,39 @@ impl crate::Store {
 /// sqlx's single writer connection (the caller's guard, [`crate::Store`]), so the two
 /// never wait on SQLite's lock for each other.
 #[derive(Debug, Clone)]
-pub(crate) struct LiteWriter(Arc<Mutex<rusqlite::Connection>>);
+pub(crate) struct LiteWriter {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    /// sqlx's writer connection, kept between group writes that follow each other.
+    parked: Arc<Mutex<Parked>>,
+}
+
+/// sqlx's writer connection held as the gate of a group write.
+#[derive(Debug)]
+struct Gate {
+    /// Held for as long as the gate is (given back to the pool when dropped).
+    _conn: sqlx::pool::PoolConnection<Any>,
+    /// When it was taken from the pool.
+    since: std::time::Instant,
+}
+
+/// The gate kept after a group write, for the next one.
+#[derive(Debug, Default)]
+struct Parked {
+    gate: Option<Gate>,
+    /// Counts the parkings: a linger timer releases only the gate of its own.
+    round: u64,
+}
+
+/// How long the gate waits for the next group write before it goes back to the pool.
+/// Giving sqlx's connection back costs a round trip to its thread (sqlx pings a
+/// connection when it is returned), about a tenth of a group write under load; group
+/// writes under load follow each other well within this.
+const GATE_LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The longest the group writes keep the gate from the pool in one go: then it goes
+/// back, and a page's write waiting for the connection (the pool serves its waiters in
+/// order) writes before the next group.
+const GATE_MAX_HOLD: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Prepared statements kept between groups: a group's multi-row statements differ by
 /// their row count, so each size is its own statement.
@@ -216,7 +256,43 @@ impl LiteWriter {
              PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(LiteWriter(Arc::new(Mutex::new(conn))))
+        Ok(LiteWriter {
+            conn: Arc::new(Mutex::new(conn)),
+            parked: Arc::default(),
+        })
+    }
+
+    /// The gate a previous group write kept, if it is still kept.
+    fn take_gate(&self) -> Option<Gate> {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        parked.gate.take()
+    }
+
+    /// Keeps `gate` for the next group write for [`GATE_LINGER`], unless it has been
+    /// held for [`GATE_MAX_HOLD`] already: then it goes back to the pool at once.
+    fn park_gate(&self, gate: Gate) {
+        if gate.since.elapsed() >= GATE_MAX_HOLD {
+            return;
+        }
+        let round = {
+            let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+            parked.round = parked.round.wrapping_add(1);
+            parked.gate = Some(gate);
+            parked.round
+        };
+        let slot = self.parked.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(GATE_LINGER).await;
+            let released = {
+                let mut parked = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if parked.round == round {
+                    parked.gate.take()
+                } else {
+                    None
+                }
+            };
+            drop(released);
+        });
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE … COMMIT` transaction on this thread (a
@@ -227,7 +303,7 @@ impl LiteWriter {
         work: impl FnOnce(&mut Lite<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self
-            .0
+            .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !conn.is_autocommit() {

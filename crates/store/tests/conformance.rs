@@ -244,7 +244,6 @@ async fn issuance_cycle_and_contract_code() {
             application_id: id,
             serial: "5a01".into(),
             der: b"der".to_vec(),
-            pem: "pem".into(),
             contract: Some(c),
             supersede: None,
             ocsp: None,
@@ -275,6 +274,18 @@ async fn issuance_cycle_and_contract_code() {
         assert_eq!(
             s.pending_jobs("mail.issued").await.map(|j| j.len()).ok(),
             Some(1)
+        );
+        // Issue #11: only the DER is stored; the PEM read back is made from it.
+        let cert = s.issued_certificate(id).await.ok().flatten();
+        assert_eq!(
+            cert.as_ref().and_then(|c| c.der.clone()),
+            Some(b"der".to_vec())
+        );
+        assert_eq!(
+            cert.and_then(|c| c.pem),
+            Some(shomei_model::pem_encode("CERTIFICATE", b"der")),
+            "{}",
+            db.name
         );
     }
 }
@@ -383,6 +394,72 @@ async fn issue11_group_writes_and_ordinary_writes_at_once_keep_the_audit_chain()
         assert!(
             matches!(s.verify_audit_chain().await, Ok(Ok(n)) if n >= 40),
             "audit chain after concurrent writes ({})",
+            db.name
+        );
+    }
+}
+
+/// Issue #11: the group writes keep SQLite's writer between groups that follow each
+/// other; an ordinary write must still get its turn while they run without pause (a
+/// starved write would hang here, and fail after the generous timeout), and the writer
+/// must go back to the pool once they stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue11_ordinary_writes_get_their_turn_between_continuous_group_writes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    for db in backends().await {
+        let s = db.store.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let groups = Arc::new(AtomicUsize::new(0));
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let (s, stop, groups) = (s.clone(), stop.clone(), groups.clone());
+            writers.push(tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    s.use_nonces(&[(format!("w{w}-{i}"), 100)]).await?;
+                    groups.fetch_add(1, Ordering::SeqCst);
+                    i += 1;
+                }
+                Ok::<_, shomei_store::StoreError>(())
+            }));
+        }
+        for i in 0..20 {
+            let event = AuditEvent::new(
+                40,
+                Actor::System,
+                "test.event",
+                format!("test:{i}"),
+                serde_json::json!({ "i": i }),
+            );
+            tokio::time::timeout(std::time::Duration::from_secs(30), s.audit(&event))
+                .await
+                .unwrap_or_else(|_| panic!("an ordinary write starved ({})", db.name))
+                .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        }
+        let during = groups.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        for w in writers {
+            w.await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        }
+        assert!(during > 0, "no group write ran meanwhile ({})", db.name);
+        // Once they stop, the writer is back in the pool for anyone.
+        let after = AuditEvent::new(
+            41,
+            Actor::System,
+            "test.event",
+            "test:after".to_owned(),
+            serde_json::json!({}),
+        );
+        tokio::time::timeout(std::time::Duration::from_secs(30), s.audit(&after))
+            .await
+            .unwrap_or_else(|_| panic!("the writer never went back to the pool ({})", db.name))
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        assert!(
+            matches!(s.verify_audit_chain().await, Ok(Ok(n)) if n >= 21),
+            "audit chain ({})",
             db.name
         );
     }
