@@ -217,6 +217,15 @@ async fn issuance_cycle_and_contract_code() {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .0[0];
+        // Step 4 stores the linted TBS before anything is signed (docs/issuance-cycle.md).
+        let tbs_of = |cert_id: i64| async move {
+            sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT tbs FROM certificates WHERE id = $1")
+                .bind(cert_id)
+                .fetch_one(s.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(tbs_of(cert_id).await, Some(b"tbs".to_vec()), "{}", db.name);
         // Serials are unique per issuer: a group holding a used one is refused whole.
         let other = LintedCert {
             serial: "5a02".into(),
@@ -275,6 +284,9 @@ async fn issuance_cycle_and_contract_code() {
             s.pending_jobs("mail.issued").await.map(|j| j.len()).ok(),
             Some(1)
         );
+        // Issue #11: once the DER (which carries the TBS, checked by the signer) is
+        // stored, the TBS is not kept beside it.
+        assert_eq!(tbs_of(cert_id).await, None, "{}", db.name);
         // Issue #11: only the DER is stored; the PEM read back is made from it.
         let cert = s.issued_certificate(id).await.ok().flatten();
         assert_eq!(
