@@ -5,9 +5,9 @@
 //! Why a second way on SQLite: sqlx runs every SQLite statement on its connection's
 //! thread and hands each statement, and each row it returns, across threads; a group
 //! write of a dozen statements paid that hand-off a dozen times, each waiting for the
-//! other thread to be scheduled on a machine busy signing (docs/performance-issuance.md). Here the
-//! whole group runs on one blocking thread, statement after statement, with prepared
-//! statements kept between groups.
+//! other thread to be scheduled on a machine busy signing
+//! (docs/performance-issuance.md). Here the whole group runs on one blocking thread,
+//! statement after statement, with prepared statements kept between groups.
 //!
 //! The group code is written once, generic over [`Exec`]; its statements use `$N`
 //! parameters, which both ways bind by number.

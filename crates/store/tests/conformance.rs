@@ -217,7 +217,9 @@ async fn issuance_cycle_and_contract_code() {
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .0[0];
-        // Step 4 stores the linted TBS before anything is signed (docs/issuance-cycle.md).
+        // Step 4 stores the serial and the linted TBS before anything is signed (BR
+        // 7.1.2.7 via CA-RULES "store the serial before signing"; BR 4.3.1.2 lint first;
+        // docs/issuance-cycle.md).
         let tbs_of = |cert_id: i64| async move {
             sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT tbs FROM certificates WHERE id = $1")
                 .bind(cert_id)
