@@ -7,11 +7,10 @@
 use crate::{Ra, RaError, Result};
 use shomei_store::certificates::{Completion, LintedCert};
 
-/// Runs CPU-heavy work (a key check, a lint, a signature) on the blocking pool.
+/// Runs CPU-heavy work (a key check, a lint, a signature) on the CPU pool's threads, at
+/// a lower priority than the group writer and the async workers (`cpu_pool.rs`).
 pub(crate) async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| RaError::Corrupt(format!("worker task: {e}")))
+    crate::cpu_pool::run(work).await
 }
 
 /// One write of an issuance, grouped with concurrent issuances' writes.

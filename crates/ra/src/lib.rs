@@ -46,6 +46,7 @@ pub mod ari;
 pub mod contacts;
 pub mod contract;
 pub mod coupons;
+mod cpu_pool;
 pub mod crl;
 pub mod documents;
 pub mod domain_checks;
