@@ -21,6 +21,10 @@ use time::macros::datetime;
 
 mod support;
 
+/// The binary's allocator (crates/shomei/src/main.rs), so the figures stand for it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU seconds this process used so far (user + system).
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

@@ -4,8 +4,11 @@
 //! moment (`group_commit.rs`, `Store::write_issuances`); and the CPU-heavy steps run on
 //! the blocking pool, off the async workers.
 
+use crate::group_commit::Session;
 use crate::{Ra, RaError, Result};
 use shomei_store::certificates::{Completion, LintedCert};
+use shomei_store::exec::WriterSession;
+use shomei_store::ocsp::StoredOcsp;
 
 /// Runs CPU-heavy work (a key check, a lint, a signature) on the CPU pool's threads, at
 /// a lower priority than the group writer and the async workers (`cpu_pool.rs`).
@@ -56,59 +59,132 @@ impl Ra {
     /// meanwhile (both kinds: one commit serves the certificates being finished and
     /// those about to be signed). After the commit, each finished certificate's first
     /// OCSP response is kept in memory (unless a status change was announced meanwhile).
+    /// On SQLite the groups are written run after run on a blocking thread holding the
+    /// writer ([`crate::group_commit::BlockingGroupCommit`]).
     async fn write_issuance(&self, write: IssuanceWrite) -> Result<IssuanceWritten> {
         let ra = self.clone();
+        if self.store.has_writer_session() {
+            let store = self.store.clone();
+            return self
+                .issuance_lane
+                .submit(
+                    write,
+                    move || {
+                        let store = store.clone();
+                        async move {
+                            store
+                                .writer_session()
+                                .await?
+                                .ok_or_else(|| RaError::Corrupt("SQLite's writer is gone".into()))
+                        }
+                    },
+                    move |session: &WriterSession, group: Vec<IssuanceWrite>| {
+                        let group = ra.before_group(group);
+                        let written = session.write_issuances(group.linted, group.issued);
+                        ra.after_group(&group.order, group.epoch, group.firsts, written?)
+                    },
+                )
+                .await;
+        }
         self.issuance_writes
             .submit(write, move |group: Vec<IssuanceWrite>| {
                 let ra = ra.clone();
-                async move { ra.write_issuance_group(group).await }
+                async move {
+                    let group = ra.before_group(group);
+                    let written = ra.store.write_issuances(&group.linted, &group.issued).await;
+                    ra.after_group(&group.order, group.epoch, group.firsts, written?)
+                }
             })
             .await
     }
 
-    async fn write_issuance_group(
-        &self,
-        group: Vec<IssuanceWrite>,
-    ) -> Result<Vec<IssuanceWritten>> {
-        let mut linted = Vec::new();
-        let mut issued = Vec::new();
-        for w in &group {
+    /// Before a group's transaction: its writes by kind, the first OCSP responses it
+    /// brings (nothing is kept in memory about a serial before it exists: an "unknown"
+    /// answer, so those serials are forgotten now), and the OCSP memory's epoch.
+    fn before_group(&self, group: Vec<IssuanceWrite>) -> Group {
+        let (mut linted, mut issued, mut order) = (Vec::new(), Vec::new(), Vec::new());
+        for w in group {
             match w {
-                IssuanceWrite::Linted(l) => linted.push(l.clone()),
-                IssuanceWrite::Issued(c) => issued.push(c.clone()),
+                IssuanceWrite::Linted(l) => {
+                    linted.push(l);
+                    order.push(false);
+                }
+                IssuanceWrite::Issued(c) => {
+                    issued.push(c);
+                    order.push(true);
+                }
             }
         }
         let serials: Vec<Vec<u8>> = issued
             .iter()
             .filter_map(|c| hex::decode(&c.serial).ok())
             .collect();
-        // Nothing is kept about a serial before it exists (an "unknown" answer).
         self.ocsp_memory.forget(&serials);
-        let epoch = self.ocsp_memory.epoch();
-        let (ids, codes) = self.store.write_issuances(&linted, &issued).await?;
-        for (c, serial) in issued.iter().zip(&serials) {
-            if let Some(o) = &c.ocsp {
-                self.ocsp_memory.insert(
-                    epoch,
-                    shomei_ca::ocsp::HashAlg::Sha1,
-                    serial,
-                    std::sync::Arc::new(crate::ocsp_memory::SignedOcsp::new(
-                        o.der.clone(),
-                        o.this_update,
-                        o.next_update,
-                        o.revoked,
-                    )),
-                );
-            }
+        let firsts = issued
+            .iter()
+            .filter_map(|c| Some((hex::decode(&c.serial).ok()?, c.ocsp.clone()?)))
+            .collect();
+        Group {
+            linted,
+            issued,
+            order,
+            epoch: self.ocsp_memory.epoch(),
+            firsts,
+        }
+    }
+
+    /// After a group's commit: each finished certificate's first OCSP response kept in
+    /// memory (unless a status change was announced since `epoch`); the answers in the
+    /// group's order.
+    fn after_group(
+        &self,
+        order: &[bool],
+        epoch: u64,
+        firsts: Vec<(Vec<u8>, StoredOcsp)>,
+        (ids, codes): (Vec<i64>, Vec<String>),
+    ) -> Result<Vec<IssuanceWritten>> {
+        for (serial, o) in firsts {
+            self.ocsp_memory.insert(
+                epoch,
+                shomei_ca::ocsp::HashAlg::Sha1,
+                &serial,
+                std::sync::Arc::new(crate::ocsp_memory::SignedOcsp::new(
+                    o.der,
+                    o.this_update,
+                    o.next_update,
+                    o.revoked,
+                )),
+            );
         }
         let (mut ids, mut codes) = (ids.into_iter(), codes.into_iter());
-        group
+        order
             .iter()
-            .map(|w| match w {
-                IssuanceWrite::Linted(_) => ids.next().map(IssuanceWritten::Linted),
-                IssuanceWrite::Issued(_) => codes.next().map(IssuanceWritten::Issued),
+            .map(|issued| match issued {
+                false => ids.next().map(IssuanceWritten::Linted),
+                true => codes.next().map(IssuanceWritten::Issued),
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| RaError::Corrupt("issuance write answers missing".into()))
+    }
+}
+
+/// A group's writes, split by kind for the store ([`Ra::before_group`]).
+struct Group {
+    linted: Vec<LintedCert>,
+    issued: Vec<Completion>,
+    /// For each write in the group's order: whether it is a finished certificate.
+    order: Vec<bool>,
+    /// The OCSP memory's epoch before the transaction.
+    epoch: u64,
+    /// The finished certificates' serials and first OCSP responses.
+    firsts: Vec<(Vec<u8>, StoredOcsp)>,
+}
+
+impl Session for WriterSession {
+    fn should_yield(&self) -> bool {
+        WriterSession::should_yield(self)
+    }
+    fn end(self) {
+        WriterSession::end(self);
     }
 }

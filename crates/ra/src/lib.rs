@@ -181,6 +181,13 @@ pub struct Ra {
     /// Issuance's writes, shared by concurrent issuances (group commit, issue #11).
     pub(crate) issuance_writes:
         Arc<group_commit::GroupCommit<issue_writes::IssuanceWrite, issue_writes::IssuanceWritten>>,
+    /// The same on SQLite's own writer, run after run on a blocking thread (issue #11).
+    pub(crate) issuance_lane: Arc<
+        group_commit::BlockingGroupCommit<
+            issue_writes::IssuanceWrite,
+            issue_writes::IssuanceWritten,
+        >,
+    >,
     /// ACME 発行 records made by finalize, shared by concurrent finalizes (group commit,
     /// issue #11).
     pub(crate) acme_records: Arc<
@@ -253,6 +260,7 @@ impl Ra {
                 ocsp_memory::DEFAULT_OCSP_MEMORY_ENTRIES,
             )),
             issuance_writes: Arc::default(),
+            issuance_lane: Arc::default(),
             nonce_uses: Arc::default(),
             acme_records: Arc::default(),
             stopping: Arc::default(),

@@ -90,6 +90,12 @@ impl Store {
         .await
     }
 
+    /// Whether SQLite's writer of its own runs the group writes
+    /// ([`Store::writer_session`]); otherwise [`Store::write_issuances`] does.
+    pub fn has_writer_session(&self) -> bool {
+        self.lite.is_some()
+    }
+
     /// A certificate whose to-be-signed form failed its lint (step 3): its serial is
     /// kept as `failed` (never reused) with the `issuance.lint_failed` audit event.
     pub async fn record_lint_failure(&self, cert: &LintedCert, error: &str) -> Result<()> {
@@ -118,6 +124,17 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl crate::exec::WriterSession {
+    /// [`Store::write_issuances`] on this session's thread (SQLite's own writer).
+    pub fn write_issuances(
+        &self,
+        linted: Vec<LintedCert>,
+        issued: Vec<Completion>,
+    ) -> Result<(Vec<i64>, Vec<String>)> {
+        self.write(Issuances { linted, issued })
     }
 }
 
