@@ -24,7 +24,7 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The pool: a queue its threads take jobs from in order.
 struct Pool {
-    queue: Mutex<mpsc::Sender<Job>>,
+    queue: mpsc::Sender<Job>,
 }
 
 fn pool() -> Result<&'static Pool> {
@@ -58,9 +58,7 @@ fn start() -> std::result::Result<Pool, String> {
             })
             .map_err(|e| e.to_string())?;
     }
-    Ok(Pool {
-        queue: Mutex::new(tx),
-    })
+    Ok(Pool { queue: tx })
 }
 
 /// Makes this thread [`NICENESS`] nicer than it was, at most 19 (on Linux a niceness is
@@ -91,8 +89,6 @@ pub(crate) async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'st
     });
     pool()?
         .queue
-        .lock()
-        .map_err(|_| RaError::Corrupt("CPU pool queue poisoned".into()))?
         .send(job)
         .map_err(|_| RaError::Corrupt("CPU pool stopped".into()))?;
     match rx.await {

@@ -2,7 +2,7 @@
 //! issues — new, renewal, reissue, switch, continuation and contract import, and ACME
 //! next — goes through [`Ra::issue`].
 
-use crate::issue_writes::cpu;
+use crate::cpu_pool::run as cpu;
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{
     BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr_with,

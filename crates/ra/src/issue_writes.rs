@@ -1,20 +1,14 @@
 //! Issuance's writes, grouped (issue #11 item 4): an issuance's two writes — the
 //! serial with the linted TBS before signing, the certificate and all that comes with it
 //! after — share one transaction with every other issuance's writes queued at that
-//! moment (`group_commit.rs`, `Store::write_issuances`); and the CPU-heavy steps run on
-//! the blocking pool, off the async workers.
+//! moment (`group_commit.rs`, `Store::write_issuances`). The CPU-heavy steps run on a
+//! pool of their own (`cpu_pool.rs`).
 
 use crate::group_commit::Session;
 use crate::{Ra, RaError, Result};
 use shomei_store::certificates::{Completion, LintedCert};
 use shomei_store::exec::WriterSession;
 use shomei_store::ocsp::StoredOcsp;
-
-/// Runs CPU-heavy work (a key check, a lint, a signature) on the CPU pool's threads, at
-/// a lower priority than the group writer and the async workers (`cpu_pool.rs`).
-pub(crate) async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    crate::cpu_pool::run(work).await
-}
 
 /// One write of an issuance, grouped with concurrent issuances' writes.
 #[derive(Debug, Clone)]
