@@ -13,17 +13,60 @@
 use crate::{RaError, Result};
 use std::future::Future;
 use std::sync::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// The most items written in one transaction.
 pub const MAX_GROUP: usize = 256;
 
 type Waiter<I, O> = (I, oneshot::Sender<Result<O>>);
 
+/// The queue of a kind of write's running writer task, if one runs.
+struct Queue<I, O>(Mutex<Option<flume::Sender<Waiter<I, O>>>>);
+
+impl<I, O> Default for Queue<I, O> {
+    fn default() -> Self {
+        Queue(Mutex::new(None))
+    }
+}
+
+impl<I, O> Queue<I, O> {
+    /// Queues `item` for the running writer, or for a new one `start` spawns with its
+    /// inbox (the first caller, or a writer whose runtime ended); then waits for the
+    /// answer.
+    async fn submit(
+        &self,
+        item: I,
+        start: impl FnOnce(flume::Receiver<Waiter<I, O>>),
+    ) -> Result<O> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut queue = self
+                .0
+                .lock()
+                .map_err(|_| RaError::Corrupt("group commit queue poisoned".into()))?;
+            let waiter = match queue.as_ref() {
+                Some(q) => q.send((item, tx)).err().map(|e| e.0),
+                None => Some((item, tx)),
+            };
+            if let Some(waiter) = waiter {
+                let (q, inbox) = flume::unbounded();
+                start(inbox);
+                q.send(waiter)
+                    .map_err(|_| RaError::Corrupt("group commit writer gone".into()))?;
+                *queue = Some(q);
+            }
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(RaError::Corrupt(
+                "group commit ended without an answer".into(),
+            ))
+        })
+    }
+}
+
 /// One kind of write, shared by its concurrent callers.
 pub(crate) struct GroupCommit<I, O> {
-    /// The queue of the running writer task, if one runs.
-    queue: Mutex<Option<mpsc::UnboundedSender<Waiter<I, O>>>>,
+    queue: Queue<I, O>,
 }
 
 impl<I, O> std::fmt::Debug for GroupCommit<I, O> {
@@ -35,7 +78,7 @@ impl<I, O> std::fmt::Debug for GroupCommit<I, O> {
 impl<I, O> Default for GroupCommit<I, O> {
     fn default() -> Self {
         GroupCommit {
-            queue: Mutex::new(None),
+            queue: Queue::default(),
         }
     }
 }
@@ -54,40 +97,22 @@ where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>>> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut queue = self
-                .queue
-                .lock()
-                .map_err(|_| RaError::Corrupt("group commit queue poisoned".into()))?;
-            let waiter = match queue.as_ref() {
-                Some(q) => q.send((item, tx)).err().map(|e| e.0),
-                None => Some((item, tx)),
-            };
-            if let Some(waiter) = waiter {
-                let (q, inbox) = mpsc::unbounded_channel();
+        self.queue
+            .submit(item, |inbox| {
                 tokio::spawn(writer(inbox, write));
-                q.send(waiter)
-                    .map_err(|_| RaError::Corrupt("group commit writer gone".into()))?;
-                *queue = Some(q);
-            }
-        }
-        rx.await.unwrap_or_else(|_| {
-            Err(RaError::Corrupt(
-                "group commit ended without an answer".into(),
-            ))
-        })
+            })
+            .await
     }
 }
 
 /// The writer task: one group at a time, everything queued meanwhile in the next.
-async fn writer<I, O, F, Fut>(mut inbox: mpsc::UnboundedReceiver<Waiter<I, O>>, write: F)
+async fn writer<I, O, F, Fut>(inbox: flume::Receiver<Waiter<I, O>>, write: F)
 where
     I: Clone,
     F: Fn(Vec<I>) -> Fut,
     Fut: Future<Output = Result<Vec<O>>>,
 {
-    while let Some(first) = inbox.recv().await {
+    while let Ok(first) = inbox.recv_async().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match inbox.try_recv() {
@@ -189,8 +214,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// [`GroupCommit`] whose groups are written on a blocking thread holding a [`Session`].
 pub(crate) struct BlockingGroupCommit<I, O> {
-    /// The queue of the running writer task, if one runs.
-    queue: Mutex<Option<flume::Sender<Waiter<I, O>>>>,
+    queue: Queue<I, O>,
 }
 
 impl<I, O> std::fmt::Debug for BlockingGroupCommit<I, O> {
@@ -203,7 +227,7 @@ impl<I, O> std::fmt::Debug for BlockingGroupCommit<I, O> {
 impl<I, O> Default for BlockingGroupCommit<I, O> {
     fn default() -> Self {
         BlockingGroupCommit {
-            queue: Mutex::new(None),
+            queue: Queue::default(),
         }
     }
 }
@@ -229,29 +253,11 @@ where
         OpenFut: Future<Output = Result<S>> + Send + 'static,
         W: Fn(&S, Vec<I>) -> Result<Vec<O>> + Send + Sync + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut queue = self
-                .queue
-                .lock()
-                .map_err(|_| RaError::Corrupt("group commit queue poisoned".into()))?;
-            let waiter = match queue.as_ref() {
-                Some(q) => q.send((item, tx)).err().map(|e| e.0),
-                None => Some((item, tx)),
-            };
-            if let Some(waiter) = waiter {
-                let (q, inbox) = flume::unbounded();
+        self.queue
+            .submit(item, |inbox| {
                 tokio::spawn(blocking_writer(inbox, open, std::sync::Arc::new(write)));
-                q.send(waiter)
-                    .map_err(|_| RaError::Corrupt("group commit writer gone".into()))?;
-                *queue = Some(q);
-            }
-        }
-        rx.await.unwrap_or_else(|_| {
-            Err(RaError::Corrupt(
-                "group commit ended without an answer".into(),
-            ))
-        })
+            })
+            .await
     }
 }
 

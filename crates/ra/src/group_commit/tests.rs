@@ -199,6 +199,7 @@ async fn what_queues_during_a_group_is_written_in_the_same_run() {
     let queued = || {
         commit
             .queue
+            .0
             .lock()
             .ok()
             .and_then(|q| q.as_ref().map(|q| q.len()))
