@@ -128,17 +128,42 @@ pub fn small_factor(modulus: &[u8]) -> Option<u32> {
     None
 }
 
+/// The moduli of the perfect-square filter and their product (under 2^22).
+const SQUARE_MODULI: [u32; 4] = [64, 63, 65, 11];
+const SQUARE_FILTER: u32 = 64 * 63 * 65 * 11;
+
+/// For each of [`SQUARE_MODULI`], which residues are squares.
+static SQUARE_RESIDUES: LazyLock<[Vec<bool>; 4]> = LazyLock::new(|| {
+    SQUARE_MODULI.map(|m| {
+        let mut squares = vec![false; m as usize];
+        for k in 0..m {
+            squares[(k * k % m) as usize] = true;
+        }
+        squares
+    })
+});
+
+/// `x mod m`, without allocating.
+fn rem_u32(x: &BigUint, m: u32) -> u32 {
+    let m = u64::from(m);
+    x.iter_u32_digits()
+        .rev()
+        .fold(0u64, |r, d| ((r << 32) | u64::from(d)) % m) as u32
+}
+
 /// Whether `x` may be a perfect square: its residues modulo 64, 63, 65 and 11 are all
 /// squares (a filter that passes about 1 in 120 non-squares, so the square root is
-/// rarely taken).
+/// rarely taken). One pass over `x`'s words, no allocation.
 fn maybe_square(x: &BigUint) -> bool {
-    [64u32, 63, 65, 11].iter().all(|&m| {
-        let r = (x % m).to_u32_digits().first().copied().unwrap_or(0);
-        (0..m).any(|k| k * k % m == r)
-    })
+    let r = rem_u32(x, SQUARE_FILTER);
+    SQUARE_MODULI
+        .iter()
+        .zip(SQUARE_RESIDUES.iter())
+        .all(|(m, squares)| squares[(r % m) as usize])
 }
 
 /// Whether Fermat's method factors `modulus` within `rounds` rounds (primes too close).
+/// Each round adds in place (`b² += 2a + 1`, then `2a + 1 += 2`): no allocation.
 pub fn fermat_factors(modulus: &[u8], rounds: u32) -> bool {
     let n = BigUint::from_bytes_be(modulus);
     if n == BigUint::ZERO {
@@ -150,6 +175,7 @@ pub fn fermat_factors(modulus: &[u8], rounds: u32) -> bool {
     }
     // b² = a² − n, stepped as a grows by one: (a + 1)² − n = b² + 2a + 1.
     let mut b2 = &a * &a - &n;
+    let mut step = a * 2u32 + 1u32;
     for _ in 0..rounds {
         if maybe_square(&b2) {
             let b = b2.sqrt();
@@ -157,8 +183,8 @@ pub fn fermat_factors(modulus: &[u8], rounds: u32) -> bool {
                 return true;
             }
         }
-        b2 += &a * 2u32 + 1u32;
-        a += 1u32;
+        b2 += &step;
+        step += 2u32;
     }
     false
 }
@@ -398,6 +424,25 @@ mod tests {
         // 1000003 * 9999991: far apart.
         let n = BigUint::from(1_000_003u64 * 9_999_991u64).to_bytes_be();
         assert!(!fermat_factors(&n, 100));
+        // A 2048-bit n = a² − b² whose a lies about 50 steps above √n (b² ≈ 2·50·a):
+        // found within 100 rounds, not within 40, as the stepping must find it.
+        let a = (BigUint::from(1u32) << 1024u32) + 12_345u32;
+        let b = (&a * 100u32).sqrt();
+        let n = (&a * &a - &b * &b).to_bytes_be();
+        assert!(fermat_factors(&n, 100));
+        assert!(!fermat_factors(&n, 40));
+    }
+
+    #[test]
+    fn the_square_filter_passes_every_square() {
+        for k in 0u64..5_000 {
+            let x = BigUint::from(k) * BigUint::from(k) * (BigUint::from(1u32) << 64u32);
+            assert!(maybe_square(&x), "{k}");
+        }
+        let passed = (0u64..100_000)
+            .filter(|k| maybe_square(&BigUint::from(k * 7 + 3)))
+            .count();
+        assert!(passed < 100_000 / 20, "{passed}");
     }
 
     #[test]

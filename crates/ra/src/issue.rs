@@ -5,7 +5,8 @@
 use crate::cpu_pool::run as cpu;
 use crate::{Ra, RaError, Result, SERVER_CA};
 use shomei_ca::{
-    BusinessCategory, CaError, EvSubject, OrgSubject, Serial, ServerOrder, check_csr_with,
+    BusinessCategory, CaError, CheckedCsr, EvSubject, OrgSubject, Serial, ServerOrder,
+    check_csr_with,
 };
 use shomei_model::Actor;
 use shomei_model::{AppKind, AppStatus, Service, validity_for};
@@ -280,24 +281,18 @@ impl Ra {
         // Step 0: the application must be approved (審査中) and its CSR still good.
         let now_dt = self.clock.now();
         let now = now_dt.unix_timestamp();
-        let app = self
+        let (app, key_blocked) = self
             .store
-            .application(application_id)
+            .application_for_issuance(application_id)
             .await?
             .ok_or(RaError::NotFound)?;
         if app.status != AppStatus::UnderReview {
             return Err(RaError::WrongState);
         }
-        // The CPU-heavy steps (key checks, lint, signatures) run off the async workers,
-        // so the group commit's writer and the pages are never queued behind them.
-        let (keys, pem) = (self.policy.keys.clone(), app.csr_pem.clone());
-        let csr = cpu(move || check_csr_with(pem.as_bytes(), &keys))
-            .await?
-            .map_err(|e| RaError::Invalid(e.key()))?;
-        if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
-            return Err(RaError::Invalid("err.csr_changed"));
-        }
-        if self.store.is_key_blocked(&csr.spki_sha256).await? {
+        // A key blocked since the application was made (key compromise) is refused;
+        // the CSR itself is checked again below, with the lint (the application's key
+        // is the CSR's, or the check refuses it).
+        if key_blocked {
             return Err(RaError::Invalid("csr.blocked_key"));
         }
         // Step 0b: CAA (BR 3.2.2.8), from every network perspective, at issuance (an
@@ -345,22 +340,16 @@ impl Ra {
         // Steps 2–4: a random serial; the to-be-signed certificate built from validated
         // data only and linted; both stored before anything is signed (one transaction
         // shared with concurrent issuances). A serial already used is drawn again.
+        // The CPU-heavy steps run off the async workers (`cpu_pool.rs`), so the group
+        // commit's writer and the pages are never queued behind them: the CSR and key
+        // checks with the TBS build and lint in one job (one hand-over to the pool, not
+        // two), the signatures in another.
         let (org, ev) = subjects_of(app.service, &app.details)?;
+        let mut csr: Option<std::sync::Arc<CheckedCsr>> = None;
         let mut stored = None;
         for _ in 0..3 {
             let serial = Serial::random()?;
             let shard = self.crl_shard_for(serial.bytes());
-            let order = ServerOrder {
-                serial,
-                not_before,
-                not_after,
-                names: csr.names.clone(),
-                spki_der: csr.spki_der.clone(),
-                key: csr.key.clone(),
-                org: org.clone(),
-                ev: ev.clone(),
-                crl_shard: Some(shard),
-            };
             let mut record = LintedCert {
                 issuer: SERVER_CA.into(),
                 serial: serial.hex(),
@@ -373,8 +362,41 @@ impl Ra {
                 actor,
                 at: now,
             };
-            let ca = self.server_ca.clone();
-            let token = match cpu(move || ca.prepare(&order)).await? {
+            let (ca, keys, pem) = (
+                self.server_ca.clone(),
+                self.policy.keys.clone(),
+                app.csr_pem.clone(),
+            );
+            let (spki_sha256, names) = (app.spki_sha256.clone(), app.names.clone());
+            let (org, ev, known) = (org.clone(), ev.clone(), csr.clone());
+            let (checked, prepared) = cpu(move || -> Result<_> {
+                let csr = match known {
+                    Some(csr) => csr,
+                    None => {
+                        let csr = check_csr_with(pem.as_bytes(), &keys)
+                            .map_err(|e| RaError::Invalid(e.key()))?;
+                        if csr.spki_sha256 != spki_sha256 || csr.names != names {
+                            return Err(RaError::Invalid("err.csr_changed"));
+                        }
+                        std::sync::Arc::new(csr)
+                    }
+                };
+                let order = ServerOrder {
+                    serial,
+                    not_before,
+                    not_after,
+                    names: csr.names.clone(),
+                    spki_der: csr.spki_der.clone(),
+                    key: csr.key.clone(),
+                    org,
+                    ev,
+                    crl_shard: Some(shard),
+                };
+                Ok((csr, ca.prepare(&order)))
+            })
+            .await??;
+            csr = Some(checked);
+            let token = match prepared {
                 Ok(t) => t,
                 Err(e) => {
                     self.store

@@ -384,6 +384,28 @@ impl Store {
             .transpose()
     }
 
+    /// An application about to be issued, and whether its key has been blocked since
+    /// it was made (key compromise): one read instead of two on the issuance path
+    /// (issue #11 item 4: each read is a round trip to a connection's thread).
+    pub async fn application_for_issuance(&self, id: i64) -> Result<Option<(Application, bool)>> {
+        let sql = format!(
+            "SELECT {APP_COLS}, EXISTS (SELECT 1 FROM blocked_keys b WHERE b.spki_sha256 = a.spki_sha256) AS key_blocked FROM {APP_FROM} WHERE a.id = $1"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        // EXISTS is an integer on SQLite, a boolean on PostgreSQL.
+        let blocked = match row.try_get::<bool, _>("key_blocked") {
+            Ok(b) => b,
+            Err(_) => row.try_get::<i64, _>("key_blocked")? != 0,
+        };
+        Ok(Some((app_of(&row)?, blocked)))
+    }
+
     /// An account's applications, newest first, one page.
     pub async fn applications_of(
         &self,
