@@ -428,3 +428,64 @@ async fn crl_requests_never_build_and_stale_crls_catch_up_once() {
         );
     }
 }
+
+/// CA-RULES "Key compromise": an application submitted before its key was blocked is
+/// refused at issuance (the key is read with the record, `Ra::issue`), goes back to 受付
+/// with the reason for staff, and nothing is signed for it.
+#[tokio::test]
+async fn a_key_blocked_after_submission_is_refused_at_issuance() {
+    for db in backends().await {
+        let (ra, _, _) = ra(db.store.clone(), datetime!(2026-11-24 10:00:00 UTC));
+        let staff = ra
+            .create_staff("rev", "審査", "ra@example.jp", shomei_model::Actor::Cli)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (a, app1) = issued(&ra, staff.id, CSR_EC).await;
+        // The same key, submitted while it is still good: waiting at the desk.
+        let waiting = shomei_ra::testing::submit_as(
+            &ra,
+            a.id,
+            shomei_model::AppKind::New,
+            &shomei_ra::testing::sr30_form(CSR_EC),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|i| panic!("{i:?}"));
+        let rev = request_revocation(&ra, a.id, app1, "key_compromise")
+            .await
+            .unwrap_or_else(|k| panic!("{k}"));
+        ra.confirm_revocation(staff.id, rev)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let app = db
+            .store
+            .application(waiting)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        let refused = ra
+            .approve(staff.id, waiting, &shomei_ra::testing::approval_for(&app))
+            .await;
+        assert!(
+            matches!(refused, Err(shomei_ra::RaError::Invalid("csr.blocked_key"))),
+            "{refused:?} on {}",
+            db.name
+        );
+        let app = db
+            .store
+            .application(waiting)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("record"));
+        assert_eq!(
+            app.status,
+            AppStatus::Received,
+            "back to 受付 on {}",
+            db.name
+        );
+        assert_eq!(app.issuance_error.as_deref(), Some("csr.blocked_key"));
+        assert!(app.contract_code.is_none(), "nothing issued on {}", db.name);
+    }
+}
