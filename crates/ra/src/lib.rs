@@ -44,6 +44,7 @@ pub mod acme_revoke;
 pub mod apply;
 pub mod ari;
 pub mod contacts;
+pub mod continuation;
 pub mod contract;
 pub mod coupons;
 mod cpu_pool;

@@ -71,7 +71,9 @@ pub(crate) async fn coverage(
     let next = match live_end {
         Some(na) if end > na + 86_400 => t.t1(
             "coverage.next",
-            &crate::page::date((na - shomei_ra::issue::CONTINUATION_WINDOW_DAYS * 86_400).max(now)),
+            &crate::page::date(
+                (na - shomei_ra::continuation::CONTINUATION_WINDOW_DAYS * 86_400).max(now),
+            ),
         ),
         Some(_) => t.t("coverage.to_end").to_owned(),
         None if end > now => t.t("coverage.none_live").to_owned(),
