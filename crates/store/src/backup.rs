@@ -82,7 +82,7 @@ impl Store {
             sqlx::query("UPDATE main.certificates SET revoked_at = o.revoked_at, revocation_reason = o.revocation_reason FROM replaced.certificates o WHERE o.issuer = main.certificates.issuer AND o.serial = main.certificates.serial AND o.revoked_at IS NOT NULL AND main.certificates.revoked_at IS NULL")
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM main.ocsp_responses WHERE EXISTS (SELECT 1 FROM main.certificates c WHERE c.issuer = ocsp_responses.issuer AND c.serial = ocsp_responses.serial AND c.revoked_at IS NOT NULL)")
+            sqlx::query("DELETE FROM main.ocsp_responses WHERE EXISTS (SELECT 1 FROM main.certificates c WHERE c.id = ocsp_responses.cert_id AND c.revoked_at IS NOT NULL)")
                 .execute(&mut *tx)
                 .await?;
             let missing_certificates: Vec<String> = sqlx::query_scalar(

@@ -260,16 +260,16 @@ impl Store {
     /// with audit events and the revocation mail. Idempotent. Returns the serials.
     pub async fn revoke_superseded(&self, target: i64, by: i64, now: Ts) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
-        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 4 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial")
+        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 4 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING id, serial")
             .bind(target)
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
         let mut serials = Vec::new();
         for r in &rows {
-            let serial: String = r.try_get("serial")?;
-            sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
-                .bind(&serial)
+            let (id, serial): (i64, String) = (r.try_get("id")?, r.try_get("serial")?);
+            sqlx::query("DELETE FROM ocsp_responses WHERE cert_id = $1")
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
             append(

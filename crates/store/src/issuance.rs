@@ -171,18 +171,11 @@ async fn issuances_in<E: Exec>(
             serde_json::json!({ "serial": c.serial, "contract_code": code }),
         ));
     }
-    let mut responses: HashMap<&str, Vec<(String, crate::ocsp::StoredOcsp)>> = HashMap::new();
-    for c in issued {
-        if let Some(o) = &c.ocsp {
-            responses
-                .entry(c.issuer.as_str())
-                .or_default()
-                .push((c.serial.clone(), o.clone()));
-        }
-    }
-    for (issuer, list) in responses {
-        crate::ocsp::save_ocsp_in(tx, issuer, &list).await?;
-    }
+    let responses: Vec<(i64, &crate::ocsp::StoredOcsp)> = issued
+        .iter()
+        .filter_map(|c| Some((c.cert_id, c.ocsp.as_ref()?)))
+        .collect();
+    crate::ocsp::save_first_ocsp_in(tx, &responses).await?;
     let mut ids = Vec::with_capacity(linted.len());
     for chunk in linted.chunks(500) {
         ids.extend(insert_linted(tx, chunk).await?);

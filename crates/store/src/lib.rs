@@ -216,6 +216,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (23, include_str!("../migrations/sqlite/0023_crl_dirty_mark.sql")),
     (24, include_str!("../migrations/sqlite/0024_acme_nonces_and_orders.sql")),
     (25, include_str!("../migrations/sqlite/0025_search_index_in_place.sql")),
+    (26, include_str!("../migrations/sqlite/0026_ocsp_by_certificate.sql")),
 ];
 #[rustfmt::skip]
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
@@ -243,6 +244,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (22, include_str!("../migrations/postgres/0022_instances.sql")),
     (23, include_str!("../migrations/postgres/0023_crl_dirty_mark.sql")),
     (24, include_str!("../migrations/postgres/0024_acme_nonces_and_orders.sql")),
+    (25, include_str!("../migrations/postgres/0025_ocsp_by_certificate.sql")),
 ];
 
 /// Unix seconds.

@@ -119,7 +119,7 @@ impl Store {
         fresh_at: Ts,
     ) -> Result<Option<Vec<u8>>> {
         Ok(sqlx::query_scalar(
-            "SELECT der FROM ocsp_responses WHERE issuer = $1 AND serial = $2 AND next_update > $3",
+            "SELECT o.der FROM certificates c JOIN ocsp_responses o ON o.cert_id = c.id WHERE c.issuer = $1 AND c.serial = $2 AND o.next_update > $3",
         )
         .bind(issuer)
         .bind(serial)
@@ -130,9 +130,9 @@ impl Store {
 
     /// Stores (replaces) the response for `serial`, saying which status it states
     /// (`good` or `revoked`: a response is only served while its certificate still has
-    /// that status).
+    /// that status). Nothing is stored for a serial the issuer never used.
     pub async fn save_ocsp(&self, issuer: &str, serial: &str, response: &StoredOcsp) -> Result<()> {
-        sqlx::query("INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states")
+        sqlx::query("INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) SELECT id, $3, $4, $5, $6 FROM certificates WHERE issuer = $1 AND serial = $2 ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states")
             .bind(issuer)
             .bind(serial)
             .bind(response.this_update)
@@ -168,7 +168,7 @@ impl Store {
     ) -> Result<(CertState, Option<StoredOcsp>)> {
         let row = sqlx::query(
             "SELECT c.revoked_at, c.revocation_reason, o.der, o.this_update, o.next_update, o.states \
-             FROM certificates c LEFT JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
+             FROM certificates c LEFT JOIN ocsp_responses o ON o.cert_id = c.id \
              WHERE c.issuer = $1 AND c.serial = $2 AND c.status = 'issued'",
         )
         .bind(issuer)
@@ -203,7 +203,7 @@ impl Store {
     ) -> Result<(Vec<(String, StoredOcsp)>, Option<i64>)> {
         let rows = sqlx::query(
             "SELECT c.id, c.serial, c.revoked_at, o.der, o.this_update, o.next_update, o.states \
-             FROM certificates c JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
+             FROM certificates c JOIN ocsp_responses o ON o.cert_id = c.id \
              WHERE c.issuer = $1 AND c.status = 'issued' AND c.id < $2 AND c.not_after > $3 ORDER BY c.id DESC LIMIT $4",
         )
         .bind(issuer)
@@ -239,9 +239,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses o ON o.issuer = c.issuer AND o.serial = c.serial \
+            "SELECT c.serial FROM certificates c LEFT JOIN ocsp_responses o ON o.cert_id = c.id \
              WHERE c.issuer = $1 AND c.status = 'issued' AND c.not_after > $2 \
-             AND (o.serial IS NULL OR o.this_update < $3 OR o.this_update > $2 OR o.states IS NULL OR o.states <> CASE WHEN c.revoked_at IS NULL THEN 'good' ELSE 'revoked' END) ORDER BY c.id LIMIT $4",
+             AND (o.cert_id IS NULL OR o.this_update < $3 OR o.this_update > $2 OR o.states IS NULL OR o.states <> CASE WHEN c.revoked_at IS NULL THEN 'good' ELSE 'revoked' END) ORDER BY c.id LIMIT $4",
         )
         .bind(issuer)
         .bind(now)
@@ -303,7 +303,9 @@ impl Store {
     }
 }
 
-/// Stores pre-built responses inside `tx`, 200 rows per statement.
+/// Stores pre-built responses of `issuer`'s serials inside `tx`, 200 rows per
+/// statement (each under its certificate's id; a serial the issuer never used stores
+/// nothing).
 pub(crate) async fn save_ocsp_in<E: crate::exec::Exec>(
     tx: &mut E,
     issuer: &str,
@@ -311,15 +313,44 @@ pub(crate) async fn save_ocsp_in<E: crate::exec::Exec>(
 ) -> Result<()> {
     for chunk in responses.chunks(200) {
         let sql = format!(
-            "INSERT INTO ocsp_responses (issuer, serial, this_update, next_update, der, states) VALUES {} \
-             ON CONFLICT (issuer, serial) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
-            crate::sql::placeholders(chunk.len(), 6, 0)
+            "INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) \
+             SELECT c.id, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
+             JOIN certificates c ON c.issuer = $1 AND c.serial = v.column1 WHERE true \
+             ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+            crate::sql::placeholders(chunk.len(), 5, 1)
         );
-        let mut args = Vec::with_capacity(chunk.len() * 6);
+        let mut args = Vec::with_capacity(1 + chunk.len() * 5);
+        args.push(issuer.into());
         for (serial, r) in chunk {
             args.extend([
-                issuer.into(),
                 serial.clone().into(),
+                r.this_update.into(),
+                r.next_update.into(),
+                r.der.clone().into(),
+                (if r.revoked { "revoked" } else { "good" }).into(),
+            ]);
+        }
+        tx.run(&sql, args).await?;
+    }
+    Ok(())
+}
+
+/// Stores certificates' first responses inside `tx` by their rows' ids (issuance: the
+/// rows are in the same transaction), 200 rows per statement.
+pub(crate) async fn save_first_ocsp_in<E: crate::exec::Exec>(
+    tx: &mut E,
+    responses: &[(i64, &StoredOcsp)],
+) -> Result<()> {
+    for chunk in responses.chunks(200) {
+        let sql = format!(
+            "INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) VALUES {} \
+             ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+            crate::sql::placeholders(chunk.len(), 5, 0)
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 5);
+        for (id, r) in chunk {
+            args.extend([
+                (*id).into(),
                 r.this_update.into(),
                 r.next_update.into(),
                 r.der.clone().into(),

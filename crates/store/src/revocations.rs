@@ -276,19 +276,20 @@ impl Store {
             .await?;
         }
         let actor = Actor::Staff(staff_id);
-        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id")
+        let rows = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE application_id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING id, serial, application_id")
             .bind(target)
             .bind(now)
             .bind(crl_reason)
             .fetch_all(&mut *tx)
             .await?;
-        let mut revoked: Vec<(String, i64, i64)> = Vec::new();
+        let mut revoked: Vec<RevokedCert> = Vec::new();
         for r in &rows {
-            revoked.push((
-                r.try_get("serial")?,
-                r.try_get("application_id")?,
-                crl_reason,
-            ));
+            revoked.push(RevokedCert {
+                id: r.try_get("id")?,
+                serial: r.try_get("serial")?,
+                application_id: r.try_get("application_id")?,
+                reason: crl_reason,
+            });
         }
         if block_key {
             let source = format!("application:{revocation_id}");
@@ -357,24 +358,43 @@ pub(crate) async fn block_key(
 }
 
 /// Blocks a compromised key and revokes every other live certificate with it
-/// (CA-RULES "Key compromise"), audited. Returns (serial, application, reason) of those
-/// it revoked.
+/// (CA-RULES "Key compromise"), audited. Returns those it revoked.
 pub(crate) async fn block_compromised_key(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     spki: &str,
     source: &str,
     actor: Actor,
     now: Ts,
-) -> Result<Vec<(String, i64, i64)>> {
+) -> Result<Vec<RevokedCert>> {
     block_key(tx, spki, source, actor, now).await?;
-    let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING serial, application_id")
+    let more = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = 1 WHERE spki_sha256 = $1 AND status = 'issued' AND revoked_at IS NULL AND not_after > $2 RETURNING id, serial, application_id")
         .bind(spki)
         .bind(now)
         .fetch_all(&mut **tx)
         .await?;
     more.iter()
-        .map(|r| Ok((r.try_get("serial")?, r.try_get("application_id")?, 1)))
+        .map(|r| {
+            Ok(RevokedCert {
+                id: r.try_get("id")?,
+                serial: r.try_get("serial")?,
+                application_id: r.try_get("application_id")?,
+                reason: 1,
+            })
+        })
         .collect()
+}
+
+/// A certificate just revoked in a transaction.
+#[derive(Debug)]
+pub(crate) struct RevokedCert {
+    /// Its row.
+    pub(crate) id: i64,
+    /// Its serial, hex.
+    pub(crate) serial: String,
+    /// Its application.
+    pub(crate) application_id: i64,
+    /// The CRL reason code.
+    pub(crate) reason: i64,
 }
 
 /// After certificates were revoked in `tx`: their pre-built OCSP responses are gone at
@@ -382,15 +402,21 @@ pub(crate) async fn block_compromised_key(
 /// is audited with `context`. Returns the serials.
 pub(crate) async fn after_revocation(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    revoked: &[(String, i64, i64)],
+    revoked: &[RevokedCert],
     actor: Actor,
     context: &serde_json::Value,
     now: Ts,
 ) -> Result<Vec<String>> {
     let mut serials = Vec::new();
-    for (serial, app, reason) in revoked {
-        sqlx::query("DELETE FROM ocsp_responses WHERE serial = $1")
-            .bind(serial)
+    for RevokedCert {
+        id,
+        serial,
+        application_id: app,
+        reason,
+    } in revoked
+    {
+        sqlx::query("DELETE FROM ocsp_responses WHERE cert_id = $1")
+            .bind(*id)
             .execute(&mut **tx)
             .await?;
         let mut detail = serde_json::json!({ "serial": serial, "reason": reason });
@@ -427,7 +453,7 @@ impl Store {
         now: Ts,
     ) -> Result<Option<Vec<String>>> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING serial, application_id, spki_sha256")
+        let row = sqlx::query("UPDATE certificates SET revoked_at = $2, revocation_reason = $3 WHERE id = $1 AND status = 'issued' AND revoked_at IS NULL RETURNING id, serial, application_id, spki_sha256")
             .bind(cert_id)
             .bind(now)
             .bind(crl_reason)
@@ -437,7 +463,12 @@ impl Store {
         let serial: String = row.try_get("serial")?;
         let app: i64 = row.try_get("application_id")?;
         let spki: String = row.try_get("spki_sha256")?;
-        let mut revoked = vec![(serial, app, crl_reason)];
+        let mut revoked = vec![RevokedCert {
+            id: cert_id,
+            serial,
+            application_id: app,
+            reason: crl_reason,
+        }];
         if block_key {
             let source = format!("application:{app}");
             revoked.extend(block_compromised_key(&mut tx, &spki, &source, actor, now).await?);

@@ -42,6 +42,17 @@ pub async fn sqlite() -> TestDb {
 
 /// A fresh PostgreSQL database, if configured.
 pub async fn postgres() -> Option<TestDb> {
+    let url = empty_postgres().await?;
+    Some(TestDb {
+        store: Store::connect(&url).await.expect("postgres"),
+        name: "postgres",
+        url,
+        _dir: None,
+    })
+}
+
+/// The URL of a new empty PostgreSQL database, if configured.
+async fn empty_postgres() -> Option<String> {
     let base = match std::env::var("SHOMEI_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => u,
         _ => {
@@ -71,12 +82,62 @@ pub async fn postgres() -> Option<TestDb> {
         }
         _ => format!("{base}/{db}"),
     };
-    Some(TestDb {
-        store: Store::connect(&url).await.expect("postgres"),
-        name: "postgres",
-        url,
-        _dir: None,
-    })
+    Some(url)
+}
+
+/// A database without the newest migrations, to test an upgrade: open it with
+/// [`Store::connect`], which applies the rest.
+pub struct OldDb {
+    /// `sqlite` or `postgres`.
+    pub name: &'static str,
+    /// Its URL.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// On every configured backend, a new database with the migrations up to `sqlite` or
+/// `postgres` (their versions) applied, as a Shomei of that time left it.
+pub async fn old_schemas(sqlite: i64, postgres: i64) -> Vec<OldDb> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut out = vec![OldDb {
+        name: "sqlite",
+        url: format!("sqlite:{}?mode=rwc", dir.path().join("old.db").display()),
+        _dir: Some(dir),
+    }];
+    if let Some(url) = empty_postgres().await {
+        out.push(OldDb {
+            name: "postgres",
+            url,
+            _dir: None,
+        });
+    }
+    for db in &out {
+        let (list, upto) = match db.name {
+            "sqlite" => (crate::MIGRATIONS_SQLITE, sqlite),
+            _ => (crate::MIGRATIONS_POSTGRES, postgres),
+        };
+        let mut conn = sqlx::AnyConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .expect("schema_migrations");
+        for (version, sql) in list.iter().filter(|(v, _)| *v <= upto) {
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("migration");
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)")
+                .bind(*version)
+                .execute(&mut conn)
+                .await
+                .expect("version");
+        }
+    }
+    out
 }
 
 /// One application for [`bulk_applications`] (tests and the search benchmark): only
