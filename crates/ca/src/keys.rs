@@ -26,7 +26,8 @@ const ROCA_PRIMES: &[u32] = &[
 /// Trial division bound: a modulus with a prime factor below this is refused.
 const SMALL_PRIME_BOUND: u32 = 10_000;
 
-/// `n mod m` for a big-endian unsigned integer.
+/// `n mod m` for a big-endian unsigned integer, byte by byte (the tests' reference).
+#[cfg(test)]
 fn mod_small(n: &[u8], m: u32) -> u32 {
     let m = u64::from(m);
     n.iter().fold(0u64, |r, b| ((r << 8) | u64::from(*b)) % m) as u32
