@@ -1,8 +1,9 @@
 //! The profile linter (BR 4.3.1.2: lint every to-be-signed certificate, failing closed).
 //!
-//! The CA signs the to-be-signed certificate with a throwaway key of the same algorithm
-//! and the same issuer name and key identifier, parses the result like any relying party
-//! would, and checks it against the profile. Only a pass yields a [`LintedCert`], the
+//! The CA puts the to-be-signed certificate in a certificate "signed" by a throwaway
+//! key of the same algorithm (one signature of that key, made once: nothing reads
+//! whether it verifies) with the same issuer name and key identifier, parses the result
+//! like any relying party would, and checks it against the profile. Only a pass yields a [`LintedCert`], the
 //! one-shot token [`crate::IssuingCa::sign`] requires; after the real signature the CA
 //! checks that the TBS bytes are identical to what was linted.
 

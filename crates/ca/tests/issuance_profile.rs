@@ -339,3 +339,40 @@ fn issue8_item1_lint_refuses_bad_countries_and_unnormalised_subjects() {
     );
     assert!(preview.ends_with("O=デモカブシキガイシャ"), "{preview}");
 }
+
+/// Issue #11 item 4, BR 4.3.1.2: the certificate the lint reads carries exactly the
+/// to-be-signed bytes that are then signed, under the same signature algorithm; only its
+/// stand-in signature (made once with a throwaway key) differs, and it does not verify
+/// under the CA's key.
+#[test]
+fn issue11_the_linted_certificate_is_the_signed_tbs_under_a_stand_in_signature() {
+    let now = datetime!(2026-06-01 0:00 UTC);
+    let (ca, _pki) = ca(now);
+    for csr in ["rsa2048.csr", "p256-cn-only.csr"] {
+        let linted = ca
+            .prepare(&order(now, csr, false))
+            .unwrap_or_else(|e| panic!("{csr}: {e}"));
+        let (lint_der, tbs) = (linted.lint_der().to_vec(), linted.tbs_der().to_vec());
+        let signed = ca.sign(linted).unwrap_or_else(|e| panic!("{csr}: {e}"));
+        let (_, lint) =
+            X509Certificate::from_der(&lint_der).unwrap_or_else(|e| panic!("{csr}: {e}"));
+        let (_, cert) =
+            X509Certificate::from_der(&signed.der).unwrap_or_else(|e| panic!("{csr}: {e}"));
+        let (_, issuer) =
+            X509Certificate::from_der(ca.cert_der()).unwrap_or_else(|e| panic!("{csr}: {e}"));
+        assert_eq!(lint.tbs_certificate.as_ref(), tbs.as_slice(), "{csr}");
+        assert_eq!(cert.tbs_certificate.as_ref(), tbs.as_slice(), "{csr}");
+        assert_eq!(
+            lint.signature_algorithm.algorithm, cert.signature_algorithm.algorithm,
+            "{csr}"
+        );
+        assert!(
+            cert.verify_signature(Some(issuer.public_key())).is_ok(),
+            "{csr}"
+        );
+        assert!(
+            lint.verify_signature(Some(issuer.public_key())).is_err(),
+            "{csr}"
+        );
+    }
+}
