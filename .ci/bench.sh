@@ -226,6 +226,12 @@ print(f"\nshomei serve peak RSS after the loads: {rss_kb / 1024:.1f} MB")
 print(f"shomei serve second start until OCSP answers: {t1 - t0:.2f} s")
 PY
 
+# The OCSP servers stop here: the restarted Shomei (its background OCSP and CRL work),
+# nginx and openssl ocsp would otherwise share the CPU with the CRL and issuance runs
+# below (an issuance run beside them did 630/s against 3,131/s alone, 2026-12-07).
+cleanup
+PIDS=()
+
 # --- CRL: openssl ca -gencrl against Shomei's shard builder, same N revoked entries -----
 # openssl signs one CRL from an index.txt of N revoked entries with a P-256 CA key;
 # Shomei's CRL bench (crates/ra/benches/crl.rs) signs all 16 shards (and the other 2
