@@ -16,6 +16,27 @@ pub struct StoredOcsp {
     pub revoked: bool,
 }
 
+impl StoredOcsp {
+    /// What its `states` column says.
+    fn states(&self) -> &'static str {
+        if self.revoked { "revoked" } else { "good" }
+    }
+
+    /// Its columns after `cert_id`, in the order of the inserts below.
+    fn vals(&self) -> [crate::exec::Val; 4] {
+        [
+            self.this_update.into(),
+            self.next_update.into(),
+            self.der.clone().into(),
+            self.states().into(),
+        ]
+    }
+}
+
+/// How a stored response is replaced by a newer one for the same certificate.
+const REPLACE: &str = "ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, \
+     next_update = excluded.next_update, der = excluded.der, states = excluded.states";
+
 /// The response of a joined row, if it states `revoked`, is valid at `fresh_at` and was
 /// not made after `now` (a clock stepped back: clients refuse a thisUpdate in the future).
 fn stored_of(
@@ -132,13 +153,13 @@ impl Store {
     /// (`good` or `revoked`: a response is only served while its certificate still has
     /// that status). Nothing is stored for a serial the issuer never used.
     pub async fn save_ocsp(&self, issuer: &str, serial: &str, response: &StoredOcsp) -> Result<()> {
-        sqlx::query("INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) SELECT id, $3, $4, $5, $6 FROM certificates WHERE issuer = $1 AND serial = $2 ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states")
+        sqlx::query(&format!("INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) SELECT id, $3, $4, $5, $6 FROM certificates WHERE issuer = $1 AND serial = $2 {REPLACE}"))
             .bind(issuer)
             .bind(serial)
             .bind(response.this_update)
             .bind(response.next_update)
             .bind(response.der.clone())
-            .bind(if response.revoked { "revoked" } else { "good" })
+            .bind(response.states())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -316,19 +337,14 @@ pub(crate) async fn save_ocsp_in<E: crate::exec::Exec>(
             "INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) \
              SELECT c.id, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
              JOIN certificates c ON c.issuer = $1 AND c.serial = v.column1 WHERE true \
-             ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+             {REPLACE}",
             crate::sql::placeholders(chunk.len(), 5, 1)
         );
         let mut args = Vec::with_capacity(1 + chunk.len() * 5);
         args.push(issuer.into());
         for (serial, r) in chunk {
-            args.extend([
-                serial.clone().into(),
-                r.this_update.into(),
-                r.next_update.into(),
-                r.der.clone().into(),
-                (if r.revoked { "revoked" } else { "good" }).into(),
-            ]);
+            args.push(serial.clone().into());
+            args.extend(r.vals());
         }
         tx.run(&sql, args).await?;
     }
@@ -343,19 +359,13 @@ pub(crate) async fn save_first_ocsp_in<E: crate::exec::Exec>(
 ) -> Result<()> {
     for chunk in responses.chunks(200) {
         let sql = format!(
-            "INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) VALUES {} \
-             ON CONFLICT (cert_id) DO UPDATE SET this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der, states = excluded.states",
+            "INSERT INTO ocsp_responses (cert_id, this_update, next_update, der, states) VALUES {} {REPLACE}",
             crate::sql::placeholders(chunk.len(), 5, 0)
         );
         let mut args = Vec::with_capacity(chunk.len() * 5);
         for (id, r) in chunk {
-            args.extend([
-                (*id).into(),
-                r.this_update.into(),
-                r.next_update.into(),
-                r.der.clone().into(),
-                (if r.revoked { "revoked" } else { "good" }).into(),
-            ]);
+            args.push((*id).into());
+            args.extend(r.vals());
         }
         tx.run(&sql, args).await?;
     }
