@@ -23,8 +23,10 @@ PIDS+=($!)
 # Pebble: its own TLS certificate, EAB required, no validation sleeps.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$W/pebble.key" -out "$W/pebble.crt" 2>/dev/null
+# Pebble on its default ports, below the ephemeral range (32768–60999): at 35000 an
+# outgoing connection of an earlier step once held the port and pebble exited.
 cat >"$W/pebble.json" <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:34000", "managementListenAddress": "127.0.0.1:35000",
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
   "certificate": "$W/pebble.crt", "privateKey": "$W/pebble.key", "httpPort": $HTTP01, "tlsPort": 38401,
   "ocspResponderURL": "", "externalAccountBindingRequired": true,
   "externalAccountMACKeys": {"bench": "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"}}}
@@ -69,7 +71,7 @@ KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_ke
 "${S[@]}" contract import --access-key "$KEY" --staff bench --contract-type fixed --file "$W/app.json" --csr "$W/c.csr" >"$W/import.json"
 CODE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract_code"])' "$W/import.json")
 for p in 39601 39602 39603 39604 39605; do "${S[@]}" perspective --listen "127.0.0.1:$p" >"$W/perspective-$p.log" 2>&1 & PIDS+=($!); done
-wait_port "$MGMT"; wait_port 34000; for p in 39601 39602 39603 39604 39605; do wait_port $p; done
+wait_port "$MGMT"; wait_port 14000; for p in 39601 39602 39603 39604 39605; do wait_port $p; done
 export LEGO_CA_CERTIFICATES="$W/data/pki/root.crt:$W/pebble.crt"
 
 # One series: N orders of new names through lego; prints seconds per order.
@@ -90,7 +92,7 @@ series() {
 }
 
 echo "lego orders with http-01, one new name each ($(nproc) cores):"
-series pebble https://127.0.0.1:34000/dir bench zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W p
+series pebble https://127.0.0.1:14000/dir bench zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W p
 "${S[@]}" serve >"$W/serve.log" 2>&1 & SERVE=$!; PIDS+=($SERVE)
 wait_port 38480
 "${S[@]}" acme eab create --contract "$CODE" >"$W/eab.json"
