@@ -149,6 +149,21 @@ pub struct Listen {
     /// The most requests the portal, the desk and ACME each handle at once; beyond it a
     /// request is answered 503 with Retry-After at once (issue #12). Default 256.
     pub max_in_flight: usize,
+    /// How many threads serve the public listener (OCSP, CRLs), each with its own
+    /// runtime (issue #11). 0, the default: half the cores, at least one, so that a
+    /// flood of OCSP requests leaves the other half to the portal, the desk, ACME and
+    /// issuance.
+    pub public_threads: usize,
+}
+
+impl Listen {
+    /// The public listener's thread count: as set, or half the cores (at least one).
+    pub fn public_threads(&self) -> usize {
+        match self.public_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        }
+    }
 }
 
 /// PKI settings.
@@ -199,6 +214,7 @@ impl Default for Listen {
             acme: SocketAddr::from(([127, 0, 0, 1], 8445)),
             metrics: None,
             max_in_flight: 256,
+            public_threads: 0,
         }
     }
 }
@@ -252,6 +268,12 @@ impl Config {
             return Err(format!(
                 "listen.max_in_flight must be between 1 and 100000, not {}",
                 cfg.listen.max_in_flight
+            ));
+        }
+        if cfg.listen.public_threads > 1024 {
+            return Err(format!(
+                "listen.public_threads must be between 0 (half the cores) and 1024, not {}",
+                cfg.listen.public_threads
             ));
         }
         if !(2..=3600).contains(&cfg.jobs.lease_seconds) {
@@ -346,5 +368,19 @@ mod tests {
         assert_eq!(c.pki.public_base_url, "http://127.0.0.1:9080");
         std::fs::write(&f, "nonsense = 1\n").unwrap_or_default();
         assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("unknown field")));
+    }
+
+    #[test]
+    fn issue11_public_threads_default_to_half_the_cores_and_are_bounded() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let f = dir.path().join("shomei.toml");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let c = Config::load(None, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.public_threads(), (cores / 2).max(1));
+        std::fs::write(&f, "[listen]\npublic_threads = 3\n").unwrap_or_default();
+        let c = Config::load(Some(&f), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.public_threads(), 3);
+        std::fs::write(&f, "[listen]\npublic_threads = 5000\n").unwrap_or_default();
+        assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("listen.public_threads")));
     }
 }

@@ -8,7 +8,6 @@ use shomei_model::{Actor, SystemClock};
 use shomei_store::Realm;
 use shomei_web::tls::{ClientAuth, serve_tls_until, server_config};
 use shomei_web::{AppState, WebConfig};
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -407,11 +406,14 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let public_task = tokio::spawn(
-        axum::serve(public, public_app)
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    // The public listener (OCSP, CRLs): threads of its own, each with its own runtime.
+    let workers = cfg.listen.public_threads();
+    let public_task = tokio::spawn(shomei_web::spread::serve_spread(
+        public,
+        public_app,
+        workers,
+        stopped(),
+    ));
     let portal_task = tokio::spawn(serve_tls_until(portal, portal_tls, portal_app, stopped()));
     let desk_task = tokio::spawn(serve_tls_until(desk, desk_tls, desk_app, stopped()));
     let acme_task = tokio::spawn(serve_tls_until(acme, acme_tls, acme_app, stopped()));

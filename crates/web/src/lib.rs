@@ -15,6 +15,7 @@ pub mod portal;
 pub mod public;
 pub mod security;
 pub mod session;
+pub mod spread;
 pub mod sticker;
 pub mod throttle;
 pub mod tls;

@@ -1,0 +1,210 @@
+//! The public listener's connections spread over threads that each run their own
+//! single-threaded runtime (issue #11, OCSP from memory at the static-file ceiling).
+//!
+//! On the shared multi-threaded runtime every request woke tasks across threads (the
+//! connection's task, the work-stealing scheduler's idle workers): more than half of an
+//! OCSP answer's time went to the kernel switching threads. Here one task accepts and
+//! hands each connection to one thread, round robin; that thread serves it to its end,
+//! as an nginx worker does, so a request's wake-ups stay on the thread that reads it.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tower::Service;
+
+/// One accepted connection on its way to its thread, with the watch that lets a
+/// stopping server wait for it.
+type Handed = (std::net::TcpStream, Watcher);
+
+/// Starts `workers` threads (at least one) for `app` and serves plain HTTP on
+/// `listener` until `stop` completes; then accepts no more, closes idle keep-alive
+/// connections, lets requests in flight finish (up to [`crate::tls::DRAIN`]) and
+/// returns. The threads stay parked afterwards until the process exits, so that a
+/// database connection a request opened on one of them keeps its I/O driver.
+pub async fn serve_spread(
+    listener: TcpListener,
+    app: Router,
+    workers: usize,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut lanes = Vec::new();
+    for i in 0..workers.max(1) {
+        let (tx, rx) = mpsc::unbounded_channel::<Handed>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name(format!("public-{i}"))
+            .spawn(move || rt.block_on(worker(rx, app)))?;
+        lanes.push(tx);
+    }
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    let mut next = 0usize;
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        // Leaves this runtime's reactor; the worker registers it with its own.
+        let std = match tcp.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("connection: {e}");
+                continue;
+            }
+        };
+        let lane = &lanes[next % lanes.len()];
+        next = next.wrapping_add(1);
+        // A worker's receiver lives as long as its thread: a send fails only if the
+        // thread died, and then the connection is closed (dropped) here.
+        if lane.send((std, graceful.watcher())).is_err() {
+            tracing::error!("public listener: a worker thread has stopped");
+        }
+    }
+    drop(listener);
+    drop(lanes);
+    if tokio::time::timeout(crate::tls::DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open after {:?}: closed",
+            crate::tls::DRAIN
+        );
+    }
+    Ok(())
+}
+
+/// One thread's loop: serves each connection it is handed on this thread's runtime.
+async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
+    while let Some((std, watcher)) = rx.recv().await {
+        let tcp = match std
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(std))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!("connection: {e}");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let mut app = app.clone();
+                    async move { app.call(req).await }
+                });
+            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+    // The listener has stopped: connections still open finish on their own tasks.
+    std::future::pending::<()>().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn who() -> String {
+        std::thread::current().name().unwrap_or("").to_owned()
+    }
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        "done"
+    }
+
+    /// One request on an open connection; the answer's body.
+    async fn ask(c: &mut TcpStream, path: &str) -> String {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        if let Err(e) = c.write_all(req.as_bytes()).await {
+            panic!("write: {e}");
+        }
+        let mut got = Vec::new();
+        loop {
+            let mut buf = [0u8; 1024];
+            let n = c
+                .read(&mut buf)
+                .await
+                .unwrap_or_else(|e| panic!("read: {e}"));
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("no length: {head}"));
+            if body.len() >= len {
+                return body.to_owned();
+            }
+        }
+    }
+
+    async fn connect(addr: std::net::SocketAddr) -> TcpStream {
+        TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"))
+    }
+
+    #[tokio::test]
+    async fn issue11_connections_are_spread_over_the_threads_and_drained_at_stop() {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = Router::new()
+            .route("/who", get(who))
+            .route("/slow", get(slow));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_spread(listener, app, 2, async {
+            let _ = stop_rx.await;
+        }));
+        // Round robin: consecutive connections go to the two threads in turn, and a
+        // connection stays on its thread for every request it carries.
+        let mut a = connect(addr).await;
+        let first = ask(&mut a, "/who").await;
+        let mut b = connect(addr).await;
+        let second = ask(&mut b, "/who").await;
+        assert!(first.starts_with("public-"), "{first}");
+        assert!(second.starts_with("public-"), "{second}");
+        assert_ne!(first, second);
+        assert_eq!(ask(&mut a, "/who").await, first);
+        assert_eq!(ask(&mut b, "/who").await, second);
+        // A request in flight when the server stops still gets its answer; then the
+        // listener is gone and serve_spread returns.
+        let mut c = connect(addr).await;
+        let in_flight = tokio::spawn(async move { ask(&mut c, "/slow").await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = stop_tx.send(());
+        assert_eq!(in_flight.await.unwrap_or_else(|e| panic!("{e}")), "done");
+        let ended = tokio::time::timeout(Duration::from_secs(10), server).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+}
