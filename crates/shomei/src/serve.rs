@@ -203,6 +203,10 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
     .layer(axum::middleware::from_fn(shomei_web::security::operation));
     let acme_app = shed(acme_app, shomei_acme::busy_response);
 
+    // The public listener (OCSP, CRLs): threads of its own, each with its own runtime.
+    let public_threads = shomei_web::spread::Spread::start(public_app, cfg.listen.public_threads())
+        .map_err(|e| format!("cannot start the public listener's threads: {e}"))?;
+
     ra.record_system_event(
         "system.start",
         serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
@@ -406,14 +410,7 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    // The public listener (OCSP, CRLs): threads of its own, each with its own runtime.
-    let workers = cfg.listen.public_threads();
-    let public_task = tokio::spawn(shomei_web::spread::serve_spread(
-        public,
-        public_app,
-        workers,
-        stopped(),
-    ));
+    let public_task = tokio::spawn(public_threads.serve(public, stopped()));
     let portal_task = tokio::spawn(serve_tls_until(portal, portal_tls, portal_app, stopped()));
     let desk_task = tokio::spawn(serve_tls_until(desk, desk_tls, desk_app, stopped()));
     let acme_task = tokio::spawn(serve_tls_until(acme, acme_tls, acme_app, stopped()));

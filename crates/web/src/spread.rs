@@ -19,72 +19,80 @@ use tower::Service;
 /// stopping server wait for it.
 type Handed = (std::net::TcpStream, Watcher);
 
-/// Starts `workers` threads (at least one) for `app` and serves plain HTTP on
-/// `listener` until `stop` completes; then accepts no more, closes idle keep-alive
-/// connections, lets requests in flight finish (up to [`crate::tls::DRAIN`]) and
-/// returns. The threads stay parked afterwards until the process exits, so that a
-/// database connection a request opened on one of them keeps its I/O driver.
-pub async fn serve_spread(
-    listener: TcpListener,
-    app: Router,
-    workers: usize,
-    stop: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    let mut lanes = Vec::new();
-    for i in 0..workers.max(1) {
-        let (tx, rx) = mpsc::unbounded_channel::<Handed>();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let app = app.clone();
-        std::thread::Builder::new()
-            .name(format!("public-{i}"))
-            .spawn(move || rt.block_on(worker(rx, app)))?;
-        lanes.push(tx);
+/// The public listener's threads, started before the server announces itself so that a
+/// failure to start them stops start-up with a clear error.
+pub struct Spread {
+    lanes: Vec<mpsc::UnboundedSender<Handed>>,
+}
+
+impl Spread {
+    /// Starts `workers` threads (at least one), each with its own runtime, serving `app`.
+    pub fn start(app: Router, workers: usize) -> std::io::Result<Spread> {
+        let mut lanes = Vec::new();
+        for i in 0..workers.max(1) {
+            let (tx, rx) = mpsc::unbounded_channel::<Handed>();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let app = app.clone();
+            std::thread::Builder::new()
+                .name(format!("public-{i}"))
+                .spawn(move || rt.block_on(worker(rx, app)))?;
+            lanes.push(tx);
+        }
+        Ok(Spread { lanes })
     }
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(stop);
-    let mut next = 0usize;
-    loop {
-        let tcp = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((c, _)) => c,
+
+    /// Serves plain HTTP on `listener` until `stop` completes; then accepts no more,
+    /// closes idle keep-alive connections, lets requests in flight finish (up to
+    /// [`crate::tls::DRAIN`]) and returns. The threads stay parked afterwards until the
+    /// process exits, so that a database connection a request opened on one of them
+    /// keeps its I/O driver.
+    pub async fn serve(self, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
+        let lanes = self.lanes;
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(stop);
+        let mut next = 0usize;
+        loop {
+            let tcp = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((c, _)) => c,
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut stop => break,
+            };
+            // Leaves this runtime's reactor; the worker registers it with its own.
+            let std = match tcp.into_std() {
+                Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tracing::debug!("connection: {e}");
                     continue;
                 }
-            },
-            () = &mut stop => break,
-        };
-        // Leaves this runtime's reactor; the worker registers it with its own.
-        let std = match tcp.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::debug!("connection: {e}");
-                continue;
+            };
+            let lane = &lanes[next % lanes.len()];
+            next = next.wrapping_add(1);
+            // A worker's receiver lives as long as its thread: a send fails only if the
+            // thread died, and then the connection is closed (dropped) here.
+            if lane.send((std, graceful.watcher())).is_err() {
+                tracing::error!("public listener: a worker thread has stopped");
             }
-        };
-        let lane = &lanes[next % lanes.len()];
-        next = next.wrapping_add(1);
-        // A worker's receiver lives as long as its thread: a send fails only if the
-        // thread died, and then the connection is closed (dropped) here.
-        if lane.send((std, graceful.watcher())).is_err() {
-            tracing::error!("public listener: a worker thread has stopped");
+        }
+        drop(listener);
+        drop(lanes);
+        if tokio::time::timeout(crate::tls::DRAIN, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "connections still open after {:?}: closed",
+                crate::tls::DRAIN
+            );
         }
     }
-    drop(listener);
-    drop(lanes);
-    if tokio::time::timeout(crate::tls::DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "connections still open after {:?}: closed",
-            crate::tls::DRAIN
-        );
-    }
-    Ok(())
 }
 
 /// One thread's loop: serves each connection it is handed on this thread's runtime.
@@ -182,7 +190,8 @@ mod tests {
             .route("/who", get(who))
             .route("/slow", get(slow));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_spread(listener, app, 2, async {
+        let spread = Spread::start(app, 2).unwrap_or_else(|e| panic!("threads: {e}"));
+        let server = tokio::spawn(spread.serve(listener, async {
             let _ = stop_rx.await;
         }));
         // Round robin: consecutive connections go to the two threads in turn, and a
@@ -204,7 +213,7 @@ mod tests {
         let _ = stop_tx.send(());
         assert_eq!(in_flight.await.unwrap_or_else(|e| panic!("{e}")), "done");
         let ended = tokio::time::timeout(Duration::from_secs(10), server).await;
-        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
         assert!(TcpStream::connect(addr).await.is_err());
     }
 }
