@@ -8,12 +8,10 @@
 //! as an nginx worker does, so a request's wake-ups stay on the thread that reads it.
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tower::Service;
 
 /// One accepted connection on its way to its thread, with the watch that lets a
 /// stopping server wait for it.
@@ -83,15 +81,7 @@ impl Spread {
         }
         drop(listener);
         drop(lanes);
-        if tokio::time::timeout(crate::tls::DRAIN, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "connections still open after {:?}: closed",
-                crate::tls::DRAIN
-            );
-        }
+        crate::tls::drain(graceful).await;
     }
 }
 
@@ -109,20 +99,12 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut app = app.clone();
-                    async move { app.call(req).await }
-                });
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!("connection: {e}");
-            }
-        });
+        tokio::spawn(crate::tls::serve_connection(
+            tcp,
+            app.clone(),
+            watcher,
+            |_| {},
+        ));
     }
     // The listener has stopped: connections still open finish on their own tasks.
     std::future::pending::<()>().await;

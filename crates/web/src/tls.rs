@@ -3,6 +3,7 @@
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
@@ -96,7 +97,7 @@ pub async fn serve_tls_until(
     stop: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -131,23 +132,45 @@ pub async fn serve_tls_until(
                 .and_then(|c| shomei_ca::client::presented(c).ok());
             let client = ClientCert(cert);
             let peer = crate::throttle::PeerAddr(peer.ip());
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(client.clone());
-                    req.extensions_mut().insert(peer);
-                    let mut app = app.clone();
-                    async move { app.call(req).await }
-                },
-            );
-            let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!("connection: {e}");
-            }
+            serve_connection(stream, app, watcher, move |ext| {
+                ext.insert(client.clone());
+                ext.insert(peer);
+            })
+            .await;
         });
     }
     drop(listener);
+    drain(graceful).await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one accepted connection with `app` until it closes,
+/// watched by a stopping server's `watcher`; `extend` adds what the connection knows
+/// (its client certificate, its peer) to each request. Both accept loops (the TLS
+/// listeners', the public listener's threads) go through it.
+pub(crate) async fn serve_connection<Io>(
+    io: Io,
+    app: Router,
+    watcher: Watcher,
+    extend: impl Fn(&mut axum::http::Extensions) + Clone + Send + Sync + 'static,
+) where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        extend(req.extensions_mut());
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(TokioIo::new(io), svc)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!("connection: {e}");
+    }
+}
+
+/// Waits for the watched connections of a stopping server to end (idle keep-alive ones
+/// are closed at once, requests in flight finish), at most [`DRAIN`].
+pub(crate) async fn drain(graceful: GracefulShutdown) {
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
