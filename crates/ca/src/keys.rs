@@ -349,7 +349,10 @@ pub struct KeyPolicy {
 /// returns the modulus size in bits.
 pub fn check_rsa(modulus: &[u8], exponent: &[u8], policy: &KeyPolicy) -> Result<usize, CsrError> {
     let modulus = strip_zeros(modulus);
-    let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+    // An empty (or all-zero) modulus is 0 bits, not an underflow (found by fuzz/run.sh csr).
+    let bits = modulus
+        .first()
+        .map_or(0, |b| modulus.len() * 8 - b.leading_zeros() as usize);
     if bits < 2048 {
         return Err(CsrError::RsaTooSmall(bits));
     }
@@ -449,6 +452,19 @@ pub fn canonical_ec_spki(curve_oid: &[u8], point: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// BR 6.1.5: an RSA key under 2048 bits is refused, the empty or all-zero modulus a
+    /// fuzzed CSR carried included (it underflowed the bit count).
+    #[test]
+    fn an_empty_or_zero_rsa_modulus_is_refused_as_too_small() {
+        let policy = KeyPolicy::default();
+        for modulus in [&[][..], &[0u8][..], &[0u8; 300][..]] {
+            assert!(matches!(
+                check_rsa(modulus, &[1, 0, 1], &policy),
+                Err(CsrError::RsaTooSmall(0))
+            ));
+        }
+    }
 
     #[test]
     fn mod_words_agrees_with_the_bytewise_remainder() {
