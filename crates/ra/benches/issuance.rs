@@ -44,6 +44,33 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Context switches so far (voluntary + involuntary) of this process's threads, by
+/// thread name: each is a thread put to sleep or pre-empted, most of them a hand-off
+/// between threads (a task woken on another thread, a job handed to a pool).
+fn switches() -> std::collections::BTreeMap<String, u64> {
+    let mut by = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by;
+    };
+    for t in tasks.flatten() {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let mut name = String::new();
+        let mut n = 0;
+        for line in status.lines() {
+            if let Some(v) = line.strip_prefix("Name:") {
+                name = v.trim().to_owned();
+            } else if let Some(v) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                n += v.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+        *by.entry(name).or_insert(0) += n;
+    }
+    by
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args()
@@ -75,7 +102,7 @@ async fn main() {
 
         let next = Arc::new(AtomicUsize::new(0));
         let ids = Arc::new(ids);
-        let (t, cpu0) = (Instant::now(), cpu_secs());
+        let (t, cpu0, sw0) = (Instant::now(), cpu_secs(), switches());
         let workers: Vec<_> = (0..concurrency)
             .map(|_| {
                 let (ra, next, ids) = (ra.clone(), next.clone(), ids.clone());
@@ -103,6 +130,14 @@ async fn main() {
         let took = t.elapsed();
         let cores = (cpu_secs() - cpu0) / took.as_secs_f64();
         let peak = rss_mb("VmHWM:");
+        // Threads that ended during the run are not counted (none do: the pools keep
+        // theirs for longer than a run).
+        let per_cert: Vec<String> = switches()
+            .into_iter()
+            .map(|(name, n)| (n.saturating_sub(sw0.get(&name).copied().unwrap_or(0)), name))
+            .filter(|(n, _)| *n > 0)
+            .map(|(d, name)| format!("{name} {:.1}", d as f64 / n as f64))
+            .collect();
 
         // Every one issued once, with its own serial, answering "good".
         let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
@@ -152,6 +187,11 @@ async fn main() {
             } else {
                 "BROKEN"
             },
+        );
+        println!(
+            "{:<8} context switches per certificate, by thread: {}",
+            db.name,
+            per_cert.join(", ")
         );
         let _ = account;
         if !errors.is_empty()
