@@ -20,6 +20,7 @@ pub mod sticker;
 pub mod throttle;
 pub mod tls;
 pub mod urlform;
+pub mod watched;
 pub mod words;
 
 use shomei_ra::Ra;

@@ -103,7 +103,7 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
             tcp,
             app.clone(),
             watcher,
-            crate::tls::HEADER_READ,
+            crate::watched::Limits::default(),
             |_| {},
         ));
     }

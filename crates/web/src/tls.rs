@@ -1,6 +1,7 @@
 //! The TLS listeners. A hand-written accept loop (tokio-rustls + hyper-util) so that
 //! each request carries the client certificate presented on its connection.
 
+use crate::watched::{Limits, Watched};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -9,12 +10,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use shomei_ca::client::PresentedCert;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
@@ -136,7 +133,7 @@ pub async fn serve_tls_until(
                 .and_then(|c| shomei_ca::client::presented(c).ok());
             let client = ClientCert(cert);
             let peer = crate::throttle::PeerAddr(peer.ip());
-            serve_connection(stream, app, watcher, HEADER_READ, move |ext| {
+            serve_connection(stream, app, watcher, Limits::default(), move |ext| {
                 ext.insert(client.clone());
                 ext.insert(peer);
             })
@@ -152,35 +149,34 @@ pub async fn serve_tls_until(
 /// (its client certificate, its peer) to each request. Both accept loops (the TLS
 /// listeners', the public listener's threads) go through it.
 ///
-/// A client must send its first bytes within `header_read` of the accept (on either
-/// protocol: hyper-util reads them to tell HTTP/1 from HTTP/2, with no limit of its
-/// own), and on HTTP/1 each request's head must arrive within `header_read` of the
-/// connection being ready for it — after the accept, and after each response while it
-/// is kept alive — or the connection is closed: a client that trickles its headers, or
-/// opens connections and sends nothing, holds none for long.
+/// The connection is held to `limits` ([`Watched`]): a client that connects and sends
+/// nothing, trickles its HTTP/1 request head, or leaves a connection idle (either
+/// protocol) is cut off; a request being answered is never cut.
 pub(crate) async fn serve_connection<Io>(
     io: Io,
     app: Router,
     watcher: Watcher,
-    header_read: Duration,
+    limits: Limits,
     extend: impl Fn(&mut axum::http::Extensions) + Clone + Send + Sync + 'static,
 ) where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let (io, busy) = Watched::new(io, limits);
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         extend(req.extensions_mut());
         let mut app = app.clone();
-        async move { app.call(req).await }
+        let running = busy.start();
+        async move {
+            let answer = app.call(req).await;
+            drop(running);
+            answer
+        }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read);
-    let io = FirstBytes {
-        io,
-        deadline: Some(Box::pin(tokio::time::sleep(header_read))),
-    };
+        .header_read_timeout(limits.header_read);
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), svc)
         .into_owned();
@@ -200,75 +196,6 @@ pub(crate) async fn drain(graceful: GracefulShutdown) {
     }
 }
 
-/// A connection's stream whose reads fail (`TimedOut`) if no byte has arrived by the
-/// deadline; after the first byte, or an end of stream, reads are the stream's own.
-struct FirstBytes<Io> {
-    io: Io,
-    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<Io: AsyncRead + Unpin> AsyncRead for FirstBytes<Io> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                this.deadline = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                let expired = this
-                    .deadline
-                    .as_mut()
-                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                if expired {
-                    Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()))
-                } else {
-                    Poll::Pending
-                }
-            }
-        }
-    }
-}
-
-impl<Io: AsyncWrite + Unpin> AsyncWrite for FirstBytes<Io> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-/// How long a client has to send a request's head on HTTP/1, and how long a kept-alive
-/// connection may sit idle between requests (OWASP's slow-request guidance; nginx
-/// allows 60 s for headers and 75 s idle, Apache 20–40 s for headers).
-pub const HEADER_READ: Duration = Duration::from_secs(20);
-
 /// How long a stopping server waits for requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
@@ -280,18 +207,24 @@ mod tests {
     use tokio::net::TcpStream;
 
     /// Serves `/` on a loopback port, each connection through [`serve_connection`] with
-    /// a header-read limit of `limit`.
-    async fn server(limit: Duration) -> std::net::SocketAddr {
+    /// `limits`.
+    async fn server(limits: Limits) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = Router::new().route("/", get(|| async { "ok" }));
+        let app = Router::new().route("/", get(|| async { "ok" })).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "ok"
+            }),
+        );
         let graceful = GracefulShutdown::new();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let watcher = graceful.watcher();
-                tokio::spawn(serve_connection(tcp, app.clone(), watcher, limit, |_| {}));
+                tokio::spawn(serve_connection(tcp, app.clone(), watcher, limits, |_| {}));
             }
         });
         addr
@@ -352,7 +285,11 @@ mod tests {
     /// passes; a kept-alive connection that sends its next request in time is served.
     #[tokio::test]
     async fn slow_or_idle_http1_connections_are_closed_after_the_header_read_limit() {
-        let addr = server(Duration::from_millis(400)).await;
+        let addr = server(Limits {
+            header_read: Duration::from_millis(400),
+            idle: Duration::from_secs(60),
+        })
+        .await;
 
         // Half a request head, then nothing: closed (hyper may say 408 first).
         let mut trickle = connect(addr).await;
@@ -376,5 +313,40 @@ mod tests {
         send(&mut kept, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
         assert!(answer(&mut kept).await.starts_with("HTTP/1.1 200"));
         assert_eq!(until_closed(&mut kept, "kept").await, "");
+    }
+
+    /// The same guidance on HTTP/2 (h2c with prior knowledge, as the public listener
+    /// speaks it): a connection that sent its preface and settings and then nothing is
+    /// closed once the idle limit passes, where hyper alone keeps it for ever.
+    #[tokio::test]
+    async fn an_idle_http2_connection_is_closed_after_the_idle_limit() {
+        let addr = server(Limits {
+            header_read: Duration::from_secs(5),
+            idle: Duration::from_millis(400),
+        })
+        .await;
+        let mut c = connect(addr).await;
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+        if let Err(e) = c.write_all(&hello).await {
+            panic!("write: {e}");
+        }
+        let said = until_closed(&mut c, "idle h2").await;
+        // The server's SETTINGS frame came first (type 4 at byte 3): it spoke HTTP/2.
+        assert_eq!(said.as_bytes().get(3), Some(&4), "{said:?}");
+    }
+
+    /// A request whose answer takes longer than the idle limit is answered: a
+    /// connection is never idle while one of its requests runs.
+    #[tokio::test]
+    async fn a_request_running_longer_than_the_idle_limit_is_answered() {
+        let addr = server(Limits {
+            header_read: Duration::from_secs(5),
+            idle: Duration::from_millis(300),
+        })
+        .await;
+        let mut c = connect(addr).await;
+        send(&mut c, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert!(answer(&mut c).await.starts_with("HTTP/1.1 200"));
     }
 }

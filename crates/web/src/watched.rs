@@ -1,0 +1,194 @@
+//! A connection held to time limits (OWASP's slow-request and resource-exhaustion
+//! guidance; found probing the listeners from outside, issue #11): a client that
+//! connects and sends nothing, or keeps a connection open doing nothing, must not hold
+//! one of the server's connections (a file descriptor, buffers, a task) for ever.
+//!
+//! hyper's own header-read timeout covers a trickled HTTP/1 request head and an idle
+//! HTTP/1 keep-alive connection. It does not cover the bytes hyper-util reads first to
+//! tell HTTP/1 from HTTP/2 (no limit of its own), nor an HTTP/2 connection, which hyper
+//! keeps open as long as the peer does. [`Watched`] wraps the connection's stream and
+//! ends it, as its reader sees it, when either limit passes.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// The limits a connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a client has to send its first bytes after the accept (after the TLS
+    /// handshake on the TLS listeners), and on HTTP/1 each request's head, and between
+    /// requests on a kept-alive connection. nginx allows 60 s for headers, Apache 20–40.
+    pub header_read: Duration,
+    /// How long a connection may go without a byte read or written while no request on
+    /// it is being answered, on either protocol (nginx: 75 s).
+    pub idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(20),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The requests a connection is answering: each holds a [`Running`] while its handler
+/// runs, and a connection is never idle while one does (a long staff action, a slow
+/// store).
+#[derive(Debug, Clone, Default)]
+pub struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    /// A request starts; it counts until the returned guard is dropped.
+    pub fn start(&self) -> Running {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Running(self.0.clone())
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// A request being answered (see [`Busy`]).
+#[derive(Debug)]
+pub struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's stream held to [`Limits`]. Before the first byte, a read that is still
+/// waiting at `header_read` fails (`TimedOut`); after it, a read that is still waiting
+/// once the connection has been idle for `idle` (no byte either way, no request being
+/// answered) sees the end of the stream, and hyper closes the connection as if the peer
+/// had. Bytes sent while a response streams count as activity, so a slow download is
+/// not idle.
+#[derive(Debug)]
+pub struct Watched<Io> {
+    io: Io,
+    limits: Limits,
+    /// No byte has arrived yet.
+    first: bool,
+    /// The last byte read or written.
+    last: Instant,
+    /// When to look again (re-armed lazily: activity only moves `last`).
+    check: Pin<Box<Sleep>>,
+    busy: Busy,
+}
+
+impl<Io> Watched<Io> {
+    /// Wraps `io`; the [`Busy`] is for the connection's requests to hold.
+    pub fn new(io: Io, limits: Limits) -> (Watched<Io>, Busy) {
+        let busy = Busy::default();
+        let now = Instant::now();
+        let watched = Watched {
+            io,
+            limits,
+            first: true,
+            last: now,
+            check: Box::pin(tokio::time::sleep_until(now + limits.header_read)),
+            busy: busy.clone(),
+        };
+        (watched, busy)
+    }
+
+    /// Called when a read is waiting: whether a limit has passed (then the read ends
+    /// with the returned result); otherwise the check is re-armed and registered.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<std::io::Result<()>> {
+        loop {
+            if self.check.as_mut().poll(cx).is_pending() {
+                return None;
+            }
+            let now = Instant::now();
+            if self.first {
+                return Some(Err(std::io::ErrorKind::TimedOut.into()));
+            }
+            let due = self.last + self.limits.idle;
+            if !self.busy.any() && now >= due {
+                return Some(Ok(()));
+            }
+            let next = if self.busy.any() {
+                now + self.limits.idle
+            } else {
+                due
+            };
+            self.check.as_mut().reset(next);
+        }
+    }
+}
+
+impl<Io: AsyncRead + Unpin> AsyncRead for Watched<Io> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    if this.first {
+                        this.first = false;
+                        // From now on the check is for idleness.
+                        let due = Instant::now() + this.limits.idle;
+                        this.check.as_mut().reset(due);
+                    }
+                    this.last = Instant::now();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match this.expired(cx) {
+                Some(end) => Poll::Ready(end),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<Io: AsyncWrite + Unpin> AsyncWrite for Watched<Io> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.last = Instant::now();
+        }
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.last = Instant::now();
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
