@@ -154,9 +154,32 @@ pub struct Listen {
     /// flood of OCSP requests leaves the other half to the portal, the desk, ACME and
     /// issuance.
     pub public_threads: usize,
+    /// The most connections each listener (public, portal, desk, ACME) keeps open at
+    /// once; past it a listener accepts no more until one closes. 0, the default: a
+    /// quarter of the open files the process may have (less a reserve for the database
+    /// and the CRL files), between 16 and 65536, so that a flood of connections on one
+    /// listener never leaves the others, or the database, without a file descriptor.
+    pub max_connections: usize,
 }
 
+/// File descriptors kept out of the listeners' share: the database's files and
+/// connections, the CRL and key files, the logs.
+const FILES_RESERVED: u64 = 256;
+
 impl Listen {
+    /// Each listener's connection cap: as set, or a quarter of `open_files` (the
+    /// process's limit; `None`: unlimited) less [`FILES_RESERVED`], between 16 and
+    /// 65536.
+    pub fn max_connections(&self, open_files: Option<u64>) -> usize {
+        match self.max_connections {
+            0 => {
+                let share = open_files.map_or(u64::MAX, |n| n.saturating_sub(FILES_RESERVED) / 4);
+                usize::try_from(share.clamp(16, 65_536)).unwrap_or(65_536)
+            }
+            n => n,
+        }
+    }
+
     /// The public listener's thread count: as set, or half the cores (at least one).
     pub fn public_threads(&self) -> usize {
         match self.public_threads {
@@ -215,6 +238,7 @@ impl Default for Listen {
             metrics: None,
             max_in_flight: 256,
             public_threads: 0,
+            max_connections: 0,
         }
     }
 }
@@ -268,6 +292,12 @@ impl Config {
             return Err(format!(
                 "listen.max_in_flight must be between 1 and 100000, not {}",
                 cfg.listen.max_in_flight
+            ));
+        }
+        if cfg.listen.max_connections > 1_000_000 {
+            return Err(format!(
+                "listen.max_connections must be between 0 (from the open-file limit) and 1000000, not {}",
+                cfg.listen.max_connections
             ));
         }
         if cfg.listen.public_threads > 1024 {
@@ -382,5 +412,25 @@ mod tests {
         assert_eq!(c.listen.public_threads(), 3);
         std::fs::write(&f, "[listen]\npublic_threads = 5000\n").unwrap_or_default();
         assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("listen.public_threads")));
+    }
+
+    /// Each listener's connection cap leaves file descriptors for the others and the
+    /// database: by default a quarter of the open-file limit less a reserve (OWASP
+    /// resource exhaustion; a flood probed on the public listener left the portal
+    /// unanswered); set explicitly, as set; out of range, refused.
+    #[test]
+    fn issue11_connection_caps_default_to_a_share_of_the_open_file_limit() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let f = dir.path().join("shomei.toml");
+        let c = Config::load(None, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.max_connections(Some(1024)), 192);
+        assert_eq!(c.listen.max_connections(Some(20_000)), 4936);
+        assert_eq!(c.listen.max_connections(Some(100)), 16);
+        assert_eq!(c.listen.max_connections(None), 65_536);
+        std::fs::write(&f, "[listen]\nmax_connections = 300\n").unwrap_or_default();
+        let c = Config::load(Some(&f), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.max_connections(Some(1024)), 300);
+        std::fs::write(&f, "[listen]\nmax_connections = 2000000\n").unwrap_or_default();
+        assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("listen.max_connections")));
     }
 }

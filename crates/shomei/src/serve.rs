@@ -410,10 +410,30 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let public_task = tokio::spawn(public_threads.serve(public, stopped()));
-    let portal_task = tokio::spawn(serve_tls_until(portal, portal_tls, portal_app, stopped()));
-    let desk_task = tokio::spawn(serve_tls_until(desk, desk_tls, desk_app, stopped()));
-    let acme_task = tokio::spawn(serve_tls_until(acme, acme_tls, acme_app, stopped()));
+    let most = cfg.listen.max_connections(open_files());
+    let cap = |name| shomei_web::watched::Cap::new(name, most);
+    let public_task = tokio::spawn(public_threads.serve(public, cap("public"), stopped()));
+    let portal_task = tokio::spawn(serve_tls_until(
+        portal,
+        portal_tls,
+        portal_app,
+        cap("portal"),
+        stopped(),
+    ));
+    let desk_task = tokio::spawn(serve_tls_until(
+        desk,
+        desk_tls,
+        desk_app,
+        cap("desk"),
+        stopped(),
+    ));
+    let acme_task = tokio::spawn(serve_tls_until(
+        acme,
+        acme_tls,
+        acme_app,
+        cap("acme"),
+        stopped(),
+    ));
     // Metrics and health checks: answered until the process ends (ready says 503 from
     // the moment it starts stopping).
     let metrics_task = metrics.map(|l| {
@@ -479,4 +499,22 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The open files this process may have, raised first to the hard limit the system
+/// allows (as nginx's `worker_rlimit_nofile` and Go's runtime do: the soft limit is
+/// often 1,024, a few hundred connections per listener). `None`: unlimited.
+fn open_files() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    if now.current != now.maximum {
+        let raised = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!("cannot raise the open-file limit to the hard limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current
 }

@@ -7,15 +7,16 @@
 //! hands each connection to one thread, round robin; that thread serves it to its end,
 //! as an nginx worker does, so a request's wake-ups stay on the thread that reads it.
 
+use crate::watched::{Cap, Slot};
 use axum::Router;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// One accepted connection on its way to its thread, with the watch that lets a
-/// stopping server wait for it.
-type Handed = (std::net::TcpStream, Watcher);
+/// One accepted connection on its way to its thread, the watch that lets a stopping
+/// server wait for it, and its place under the listener's cap.
+type Handed = (std::net::TcpStream, Watcher, Slot);
 
 /// The public listener's threads, started before the server announces itself so that a
 /// failure to start them stops start-up with a clear error.
@@ -46,12 +47,25 @@ impl Spread {
     /// [`crate::tls::DRAIN`]) and returns. The threads stay parked afterwards until the
     /// process exits, so that a database connection a request opened on one of them
     /// keeps its I/O driver.
-    pub async fn serve(self, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
+    /// At most `cap` connections are open at once.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        cap: Cap,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
         let lanes = self.lanes;
         let graceful = GracefulShutdown::new();
         tokio::pin!(stop);
         let mut next = 0usize;
         loop {
+            let slot = tokio::select! {
+                slot = cap.admit() => match slot {
+                    Some(s) => s,
+                    None => break,
+                },
+                () = &mut stop => break,
+            };
             let tcp = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((c, _)) => c,
@@ -75,7 +89,7 @@ impl Spread {
             next = next.wrapping_add(1);
             // A worker's receiver lives as long as its thread: a send fails only if the
             // thread died, and then the connection is closed (dropped) here.
-            if lane.send((std, graceful.watcher())).is_err() {
+            if lane.send((std, graceful.watcher(), slot)).is_err() {
                 tracing::error!("public listener: a worker thread has stopped");
             }
         }
@@ -87,7 +101,7 @@ impl Spread {
 
 /// One thread's loop: serves each connection it is handed on this thread's runtime.
 async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
-    while let Some((std, watcher)) = rx.recv().await {
+    while let Some((std, watcher, slot)) = rx.recv().await {
         let tcp = match std
             .set_nonblocking(true)
             .and_then(|()| TcpStream::from_std(std))
@@ -99,13 +113,18 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
             }
         };
         let _ = tcp.set_nodelay(true);
-        tokio::spawn(crate::tls::serve_connection(
-            tcp,
-            app.clone(),
-            watcher,
-            crate::watched::Limits::default(),
-            |_| {},
-        ));
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            crate::tls::serve_connection(
+                tcp,
+                app,
+                watcher,
+                crate::watched::Limits::default(),
+                |_| {},
+            )
+            .await;
+        });
     }
     // The listener has stopped: connections still open finish on their own tasks.
     std::future::pending::<()>().await;
@@ -174,7 +193,7 @@ mod tests {
             .route("/slow", get(slow));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let spread = Spread::start(app, 2).unwrap_or_else(|e| panic!("threads: {e}"));
-        let server = tokio::spawn(spread.serve(listener, async {
+        let server = tokio::spawn(spread.serve(listener, Cap::new("public", 100), async {
             let _ = stop_rx.await;
         }));
         // Round robin: consecutive connections go to the two threads in turn, and a
@@ -198,5 +217,38 @@ mod tests {
         let ended = tokio::time::timeout(Duration::from_secs(10), server).await;
         assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
         assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    /// A listener at its cap accepts no more until a connection closes: with a cap of
+    /// two and two kept-alive connections open, a third waits unanswered, and is
+    /// answered once one of the two closes.
+    #[tokio::test]
+    async fn a_listener_at_its_connection_cap_waits_for_one_to_close() {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = Router::new().route("/who", get(who));
+        let spread = Spread::start(app, 1).unwrap_or_else(|e| panic!("threads: {e}"));
+        tokio::spawn(spread.serve(listener, Cap::new("public", 2), std::future::pending()));
+        let mut a = connect(addr).await;
+        ask(&mut a, "/who").await;
+        let mut b = connect(addr).await;
+        ask(&mut b, "/who").await;
+        // The third connects (the kernel's queue) but is not served while both stay.
+        let mut c = connect(addr).await;
+        let waiting = tokio::spawn(async move { ask(&mut c, "/who").await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a third connection was served at a cap of 2"
+        );
+        drop(a);
+        let answered = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+        assert!(
+            matches!(&answered, Ok(Ok(who)) if who.starts_with("public-")),
+            "{answered:?}"
+        );
+        drop(b);
     }
 }

@@ -1,7 +1,7 @@
 //! The TLS listeners. A hand-written accept loop (tokio-rustls + hyper-util) so that
 //! each request carries the client certificate presented on its connection.
 
-use crate::watched::{Limits, Watched};
+use crate::watched::{Cap, Limits, Watched};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -83,24 +83,28 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
-/// Serves `app` over TLS on `listener` until the task is dropped.
-pub async fn serve_tls(listener: TcpListener, config: Arc<ServerConfig>, app: Router) {
-    serve_tls_until(listener, config, app, std::future::pending()).await;
-}
-
 /// Serves `app` over TLS on `listener` until `stop` completes, then drains (issue #12):
 /// no new connection is accepted, idle keep-alive connections are closed, requests in
-/// flight finish (up to `DRAIN` long) and the function returns.
+/// flight finish (up to `DRAIN` long) and the function returns. At most `cap`
+/// connections are open at once.
 pub async fn serve_tls_until(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     app: Router,
+    cap: Cap,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(config);
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
+        let slot = tokio::select! {
+            slot = cap.admit() => match slot {
+                Some(s) => s,
+                None => break,
+            },
+            () = &mut stop => break,
+        };
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
@@ -116,6 +120,7 @@ pub async fn serve_tls_until(
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             let stream =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,

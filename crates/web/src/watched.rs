@@ -192,3 +192,58 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Watched<Io> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+/// The most connections a listener keeps open at once. A listener at its cap accepts no
+/// more until one closes (new clients wait in the kernel's queue), instead of accepting
+/// until the process runs out of file descriptors — which stops every listener, and
+/// the database's files, not only the flooded one (probed: 300 stalled connections on
+/// the public listener of a process allowed 200 files left the portal unanswered, and
+/// the accept loop logged twenty errors a second).
+#[derive(Debug, Clone)]
+pub struct Cap {
+    slots: Arc<tokio::sync::Semaphore>,
+    most: usize,
+    listener: &'static str,
+    warned: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+/// A connection's place under its listener's [`Cap`], given back when dropped.
+pub type Slot = tokio::sync::OwnedSemaphorePermit;
+
+impl Cap {
+    /// A cap of `most` connections (at least one) for the listener named `listener`.
+    pub fn new(listener: &'static str, most: usize) -> Cap {
+        let most = most.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Cap {
+            slots: Arc::new(tokio::sync::Semaphore::new(most)),
+            most,
+            listener,
+            warned: Arc::default(),
+        }
+    }
+
+    /// A place for the next connection: at once, or when an open one closes (then a
+    /// warning, at most one a minute). `None` never happens: the cap is never closed.
+    pub async fn admit(&self) -> Option<Slot> {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return Some(slot);
+        }
+        self.warn();
+        self.slots.clone().acquire_owned().await.ok()
+    }
+
+    fn warn(&self) {
+        let Ok(mut last) = self.warned.lock() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if last.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+            *last = Some(now);
+            tracing::warn!(
+                listener = self.listener,
+                most = self.most,
+                "connections at the listener's cap (listen.max_connections): new ones wait until one closes"
+            );
+        }
+    }
+}
