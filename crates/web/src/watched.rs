@@ -27,6 +27,10 @@ pub struct Limits {
     /// How long a connection may go without a byte read or written while no request on
     /// it is being answered, on either protocol (nginx: 75 s).
     pub idle: Duration,
+    /// A request body must arrive at this many bytes a second at least, after a first
+    /// `header_read` of grace (Apache's `RequestReadTimeout body=20,MinRate=500`): a
+    /// client that drips its body cannot hold a request open for days.
+    pub body_min_rate: u32,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
         Limits {
             header_read: Duration::from_secs(20),
             idle: Duration::from_secs(60),
+            body_min_rate: 500,
         }
     }
 }
@@ -245,5 +250,77 @@ impl Cap {
                 "connections at the listener's cap (listen.max_connections): new ones wait until one closes"
             );
         }
+    }
+}
+
+/// A request's body held to [`Limits::body_min_rate`]: its deadline starts
+/// `header_read` after the request arrived and moves one second later for every
+/// `body_min_rate` bytes received; a body still waiting at its deadline ends with an
+/// error, which the handler reading it turns into a 400 (the connection then closes).
+#[derive(Debug)]
+pub struct MinRate<B> {
+    inner: B,
+    deadline: Pin<Box<Sleep>>,
+    per_byte: Duration,
+}
+
+impl<B> MinRate<B> {
+    /// Wraps a request's `body`, which arrives from now.
+    pub fn new(body: B, limits: Limits) -> MinRate<B> {
+        MinRate {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limits.header_read)),
+            per_byte: Duration::from_secs(1) / limits.body_min_rate.max(1),
+        }
+    }
+}
+
+/// Why a request body ended early.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body arrived too slowly")]
+pub struct TooSlow;
+
+impl<B> hyper::body::Body for MinRate<B>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let more = this
+                        .per_byte
+                        .saturating_mul(u32::try_from(data.len()).unwrap_or(u32::MAX));
+                    let next = this.deadline.deadline() + more;
+                    this.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Some(Err(Box::new(TooSlow))))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
