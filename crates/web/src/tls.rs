@@ -418,6 +418,9 @@ mod tests {
         // answer is read: then nothing); without the limit it would stay open for the
         // rest of the body, and until_closed fails.
         let said = until_closed(&mut slow, "slow body").await;
-        assert!(said.is_empty() || said.starts_with("HTTP/1.1 400"), "{said:?}");
+        assert!(
+            said.is_empty() || said.starts_with("HTTP/1.1 400"),
+            "{said:?}"
+        );
     }
 }

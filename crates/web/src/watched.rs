@@ -257,11 +257,14 @@ impl Cap {
 /// `header_read` after the request arrived and moves one second later for every
 /// `body_min_rate` bytes received; a body still waiting at its deadline ends with an
 /// error, which the handler reading it turns into a 400 (the connection then closes).
+/// The timer is made only when a read of the body has to wait: a request without a
+/// body, or whose body came with its head (an OCSP POST), costs none.
 #[derive(Debug)]
 pub struct MinRate<B> {
     inner: B,
-    deadline: Pin<Box<Sleep>>,
+    until: Instant,
     per_byte: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> MinRate<B> {
@@ -269,9 +272,26 @@ impl<B> MinRate<B> {
     pub fn new(body: B, limits: Limits) -> MinRate<B> {
         MinRate {
             inner: body,
-            deadline: Box::pin(tokio::time::sleep(limits.header_read)),
+            until: Instant::now() + limits.header_read,
             per_byte: Duration::from_secs(1) / limits.body_min_rate.max(1),
+            timer: None,
         }
+    }
+
+    /// A read of the body has to wait: whether its deadline has passed; if not, the
+    /// timer is set for it.
+    fn late(&mut self, cx: &mut Context<'_>) -> bool {
+        if Instant::now() >= self.until {
+            return true;
+        }
+        let until = self.until;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        if timer.deadline() != until {
+            timer.as_mut().reset(until);
+        }
+        timer.as_mut().poll(cx).is_ready()
     }
 }
 
@@ -296,23 +316,16 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    let more = this
+                    this.until += this
                         .per_byte
                         .saturating_mul(u32::try_from(data.len()).unwrap_or(u32::MAX));
-                    let next = this.deadline.deadline() + more;
-                    this.deadline.as_mut().reset(next);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => {
-                if this.deadline.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(Some(Err(Box::new(TooSlow))))
-                } else {
-                    Poll::Pending
-                }
-            }
+            Poll::Pending if this.late(cx) => Poll::Ready(Some(Err(Box::new(TooSlow)))),
+            Poll::Pending => Poll::Pending,
         }
     }
 
