@@ -131,7 +131,7 @@ async fn worker(mut rx: mpsc::UnboundedReceiver<Handed>, app: Router) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -176,7 +176,8 @@ mod tests {
         }
     }
 
-    async fn connect(addr: std::net::SocketAddr) -> TcpStream {
+    /// A plain TCP connection to a test server (the TLS module's tests use it too).
+    pub(crate) async fn connect(addr: std::net::SocketAddr) -> TcpStream {
         TcpStream::connect(addr)
             .await
             .unwrap_or_else(|e| panic!("connect: {e}"))

@@ -208,6 +208,7 @@ pub const DRAIN: Duration = Duration::from_secs(20);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spread::tests::connect;
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
@@ -244,12 +245,6 @@ mod tests {
         addr
     }
 
-    async fn connect(addr: std::net::SocketAddr) -> TcpStream {
-        TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"))
-    }
-
     async fn send(c: &mut TcpStream, bytes: &str) {
         if let Err(e) = c.write_all(bytes.as_bytes()).await {
             panic!("write: {e}");
@@ -278,10 +273,10 @@ mod tests {
         text
     }
 
-    /// Reads one whole answer (`ok`) from a kept-alive connection.
-    async fn answer(c: &mut TcpStream) -> String {
+    /// Reads one whole answer whose body is `body` from a kept-alive connection.
+    async fn answer_with(c: &mut TcpStream, body: &str) -> String {
         let mut got = Vec::new();
-        while !String::from_utf8_lossy(&got).ends_with("\r\n\r\nok") {
+        while !String::from_utf8_lossy(&got).ends_with(&format!("\r\n\r\n{body}")) {
             let mut buf = [0u8; 1024];
             let n = c
                 .read(&mut buf)
@@ -291,6 +286,11 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// Reads one whole answer (`ok`) from a kept-alive connection.
+    async fn answer(c: &mut TcpStream) -> String {
+        answer_with(c, "ok").await
     }
 
     /// OWASP's slow-request (slowloris) guidance, the observation on issue #11: a
@@ -385,17 +385,11 @@ mod tests {
             &format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n{body}"),
         )
         .await;
-        let mut got = Vec::new();
-        while !String::from_utf8_lossy(&got).ends_with("200000") {
-            let mut buf = [0u8; 1024];
-            let n = fast
-                .read(&mut buf)
+        assert!(
+            answer_with(&mut fast, "200000")
                 .await
-                .unwrap_or_else(|e| panic!("read: {e}"));
-            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+                .starts_with("HTTP/1.1 200")
+        );
 
         let mut slow = connect(addr).await;
         send(
