@@ -160,6 +160,12 @@ pub struct Listen {
     /// and the CRL files), between 16 and 65536, so that a flood of connections on one
     /// listener never leaves the others, or the database, without a file descriptor.
     pub max_connections: usize,
+    /// The most of a listener's connections one client address (an IPv6 /64) keeps open
+    /// at once; past it, that address's new connections are closed when accepted, so one
+    /// host cannot take a whole listener's cap. 0, the default: a quarter of the cap, at
+    /// most 1024. Behind a reverse proxy on the same host every client has the proxy's
+    /// address: set it to `max_connections` there and limit per client at the proxy.
+    pub max_connections_per_address: usize,
 }
 
 /// File descriptors kept out of the listeners' share: the database's files and
@@ -176,6 +182,15 @@ impl Listen {
                 let share = open_files.map_or(u64::MAX, |n| n.saturating_sub(FILES_RESERVED) / 4);
                 usize::try_from(share.clamp(16, 65_536)).unwrap_or(65_536)
             }
+            n => n,
+        }
+    }
+
+    /// One address's share of a listener's `cap` connections: as set, or a quarter of the
+    /// cap (at least one, at most 1024).
+    pub fn max_connections_per_address(&self, cap: usize) -> usize {
+        match self.max_connections_per_address {
+            0 => (cap / 4).clamp(1, 1024),
             n => n,
         }
     }
@@ -239,6 +254,7 @@ impl Default for Listen {
             max_in_flight: 256,
             public_threads: 0,
             max_connections: 0,
+            max_connections_per_address: 0,
         }
     }
 }
@@ -298,6 +314,12 @@ impl Config {
             return Err(format!(
                 "listen.max_connections must be between 0 (from the open-file limit) and 1000000, not {}",
                 cfg.listen.max_connections
+            ));
+        }
+        if cfg.listen.max_connections_per_address > 1_000_000 {
+            return Err(format!(
+                "listen.max_connections_per_address must be between 0 (a quarter of the cap) and 1000000, not {}",
+                cfg.listen.max_connections_per_address
             ));
         }
         if cfg.listen.public_threads > 1024 {
@@ -432,5 +454,18 @@ mod tests {
         assert_eq!(c.listen.max_connections(Some(1024)), 300);
         std::fs::write(&f, "[listen]\nmax_connections = 2000000\n").unwrap_or_default();
         assert!(Config::load(Some(&f), None).is_err_and(|e| e.contains("listen.max_connections")));
+        // One address's share: a quarter of the cap, at least one, at most 1024.
+        let c = Config::load(None, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.max_connections_per_address(192), 48);
+        assert_eq!(c.listen.max_connections_per_address(65_536), 1024);
+        assert_eq!(c.listen.max_connections_per_address(2), 1);
+        std::fs::write(&f, "[listen]\nmax_connections_per_address = 10\n").unwrap_or_default();
+        let c = Config::load(Some(&f), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen.max_connections_per_address(192), 10);
+        std::fs::write(&f, "[listen]\nmax_connections_per_address = 2000000\n").unwrap_or_default();
+        assert!(
+            Config::load(Some(&f), None)
+                .is_err_and(|e| e.contains("listen.max_connections_per_address"))
+        );
     }
 }

@@ -411,7 +411,8 @@ pub async fn serve(cfg: Config, pki: Pki, start: std::fs::File) -> Result<(), St
         }
     };
     let most = cfg.listen.max_connections(open_files());
-    let cap = |name| shomei_web::watched::Cap::new(name, most);
+    let per_address = cfg.listen.max_connections_per_address(most);
+    let cap = |name| shomei_web::watched::Cap::new(name, most).per_address(per_address);
     let public_task = tokio::spawn(public_threads.serve(public, cap("public"), stopped()));
     let portal_task = tokio::spawn(serve_tls_until(
         portal,

@@ -66,9 +66,13 @@ impl Spread {
                 },
                 () = &mut stop => break,
             };
-            let tcp = tokio::select! {
+            let (tcp, slot) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((c, _)) => c,
+                    Ok((c, peer)) => match cap.from_address(slot, peer.ip()) {
+                        Some(slot) => (c, slot),
+                        // Its address has its share open: closed at once.
+                        None => continue,
+                    },
                     Err(e) => {
                         tracing::warn!("accept: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -251,5 +255,52 @@ pub(crate) mod tests {
             "{answered:?}"
         );
         drop(b);
+    }
+
+    /// One address keeps at most its share of a listener's connections: with a share of
+    /// two and two kept-alive connections open from 127.0.0.1, a third is closed as soon
+    /// as it is accepted (no answer, end of stream) while the cap still has room; once
+    /// one of the two closes, a new connection from the address is served.
+    #[tokio::test]
+    async fn an_address_past_its_share_of_the_cap_has_its_new_connections_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = Router::new().route("/who", get(who));
+        let spread = Spread::start(app, 1).unwrap_or_else(|e| panic!("threads: {e}"));
+        let cap = Cap::new("public", 100).per_address(2);
+        tokio::spawn(spread.serve(listener, cap, std::future::pending()));
+        let mut a = connect(addr).await;
+        ask(&mut a, "/who").await;
+        let mut b = connect(addr).await;
+        ask(&mut b, "/who").await;
+        let mut c = connect(addr).await;
+        let _ = c.write_all(b"GET /who HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "a third connection from the address was not closed: {read:?}"
+        );
+        drop(a);
+        // The place is given back when the connection's task ends.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut d = connect(addr).await;
+        assert!(ask(&mut d, "/who").await.starts_with("public-"));
+        drop(b);
+    }
+
+    /// Addresses are counted as hosts are given them: an IPv4 address (also mapped into
+    /// IPv6) alone, an IPv6 address by its /64.
+    #[test]
+    fn connections_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        use crate::watched::address_key;
+        let key = |s: &str| address_key(s.parse().unwrap_or_else(|e| panic!("{s}: {e}")));
+        assert_eq!(key("192.0.2.7"), key("::ffff:192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff::9"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2::"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
     }
 }

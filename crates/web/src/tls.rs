@@ -105,9 +105,13 @@ pub async fn serve_tls_until(
             },
             () = &mut stop => break,
         };
-        let (tcp, peer) = tokio::select! {
+        let (tcp, peer, slot) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(c) => c,
+                Ok((c, peer)) => match cap.from_address(slot, peer.ip()) {
+                    Some(slot) => (c, peer, slot),
+                    // Its address has its share open: closed at once.
+                    None => continue,
+                },
                 Err(e) => {
                     tracing::warn!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;

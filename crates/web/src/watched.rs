@@ -9,6 +9,8 @@
 //! keeps open as long as the peer does. [`Watched`] wraps the connection's stream and
 //! ends it, as its reader sees it, when either limit passes.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -204,51 +206,153 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Watched<Io> {
 /// the database's files, not only the flooded one (probed: 300 stalled connections on
 /// the public listener of a process allowed 200 files left the portal unanswered, and
 /// the accept loop logged twenty errors a second).
+///
+/// Within the cap, one client address (an IPv6 /64, the block one host is given) keeps
+/// at most `per_address` of them ([`Cap::per_address`]): past it, its new connections
+/// are closed as soon as they are accepted, so one host cannot take the whole cap and
+/// leave every other client waiting (probed: one address holding every connection of
+/// the public listener kept every relying party's OCSP request in the kernel's queue).
 #[derive(Debug, Clone)]
 pub struct Cap {
     slots: Arc<tokio::sync::Semaphore>,
     most: usize,
+    per_address: usize,
+    open: OpenByAddress,
     listener: &'static str,
     warned: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    warned_address: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
-/// A connection's place under its listener's [`Cap`], given back when dropped.
-pub type Slot = tokio::sync::OwnedSemaphorePermit;
+/// How many connections each address ([`address_key`]) has open under a [`Cap`].
+type OpenByAddress = Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>;
+
+/// A connection's place under its listener's [`Cap`] (and its address's share, once
+/// [`Cap::from_address`] counted it), given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    _place: tokio::sync::OwnedSemaphorePermit,
+    address: Option<(IpAddr, OpenByAddress)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some((key, open)) = self.address.take() else {
+            return;
+        };
+        let mut open = match open.lock() {
+            Ok(o) => o,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(n) = open.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&key);
+            }
+        }
+    }
+}
+
+/// The key an address's connections are counted under: an IPv4 address (also when it
+/// comes mapped into IPv6), or an IPv6 address's /64.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
 
 impl Cap {
-    /// A cap of `most` connections (at least one) for the listener named `listener`.
+    /// A cap of `most` connections (at least one) for the listener named `listener`, with
+    /// no share per address below it until [`Cap::per_address`] sets one.
     pub fn new(listener: &'static str, most: usize) -> Cap {
         let most = most.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         Cap {
             slots: Arc::new(tokio::sync::Semaphore::new(most)),
             most,
+            per_address: most,
+            open: Arc::default(),
             listener,
             warned: Arc::default(),
+            warned_address: Arc::default(),
         }
+    }
+
+    /// At most `n` (at least one) of the cap's connections from one address.
+    #[must_use]
+    pub fn per_address(mut self, n: usize) -> Cap {
+        self.per_address = n.max(1);
+        self
     }
 
     /// A place for the next connection: at once, or when an open one closes (then a
     /// warning, at most one a minute). `None` never happens: the cap is never closed.
     pub async fn admit(&self) -> Option<Slot> {
-        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
-            return Some(slot);
-        }
-        self.warn();
-        self.slots.clone().acquire_owned().await.ok()
+        let place = match self.slots.clone().try_acquire_owned() {
+            Ok(place) => place,
+            Err(_) => {
+                self.warn(&self.warned, "connections at the listener's cap (listen.max_connections): new ones wait until one closes", None);
+                self.slots.clone().acquire_owned().await.ok()?
+            }
+        };
+        Some(Slot {
+            _place: place,
+            address: None,
+        })
     }
 
-    fn warn(&self) {
-        let Ok(mut last) = self.warned.lock() else {
+    /// Counts the connection accepted into `slot` against its peer's address: `None`
+    /// (the connection is to be closed, its place given back) when that address has its
+    /// share open already (then a warning, at most one a minute).
+    pub fn from_address(&self, mut slot: Slot, peer: IpAddr) -> Option<Slot> {
+        if self.per_address >= self.most {
+            return Some(slot);
+        }
+        let key = address_key(peer);
+        let mut open = match self.open.lock() {
+            Ok(o) => o,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.per_address {
+            drop(open);
+            self.warn(
+                &self.warned_address,
+                "connections from one address at its share (listen.max_connections_per_address): its new ones are closed",
+                Some(key),
+            );
+            return None;
+        }
+        *n += 1;
+        slot.address = Some((key, self.open.clone()));
+        Some(slot)
+    }
+
+    fn warn(
+        &self,
+        warned: &std::sync::Mutex<Option<std::time::Instant>>,
+        what: &'static str,
+        address: Option<IpAddr>,
+    ) {
+        let Ok(mut last) = warned.lock() else {
             return;
         };
         let now = std::time::Instant::now();
         if last.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
             *last = Some(now);
-            tracing::warn!(
-                listener = self.listener,
-                most = self.most,
-                "connections at the listener's cap (listen.max_connections): new ones wait until one closes"
-            );
+            match address {
+                Some(address) => tracing::warn!(
+                    listener = self.listener,
+                    %address,
+                    most = self.per_address,
+                    "{what}"
+                ),
+                None => tracing::warn!(listener = self.listener, most = self.most, "{what}"),
+            }
         }
     }
 }
