@@ -98,3 +98,111 @@ async fn issue12_overload_is_shed_with_503_and_retry_after_and_then_served() {
     let exit = wait_exit(&mut i, Duration::from_secs(60));
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{}", log(&i));
 }
+
+/// Reads what the server sends on `c` for up to 10 s: `Ok(0)` or an error when it closed
+/// the connection, `Err(TimedOut)` when it kept it open without a word.
+async fn closed_by_server(c: &mut tokio::net::TcpStream) -> std::io::Result<usize> {
+    let mut buf = [0u8; 64];
+    match tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// Issue #11 (OWASP resource exhaustion): one client address keeps at most
+/// `listen.max_connections_per_address` of a listener's connections. Against the real
+/// binary with a share of 3: three connections from 127.0.0.1 that send nothing are held
+/// (until the 20 s first-bytes limit), a fourth is closed at once, on the public listener
+/// and on the portal; another address, 127.0.0.2, is answered meanwhile; and once the
+/// three are gone 127.0.0.1 is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue11_one_address_keeps_at_most_its_share_of_a_listeners_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut i = start_with(
+        dir.path(),
+        "a",
+        &data,
+        None,
+        "max_connections_per_address = 3\n",
+        &[],
+    );
+    assert!(
+        wait_running(&mut i, Duration::from_secs(60)),
+        "serve did not start\n{}",
+        log(&i)
+    );
+    for (listener, port) in [("public", i.public), ("portal", i.portal)] {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .expect("connect"),
+            );
+        }
+        // Accepted in order: the fourth is counted after the three.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut fourth = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let read = closed_by_server(&mut fourth).await;
+        assert!(
+            matches!(read, Ok(0))
+                || read
+                    .as_ref()
+                    .is_err_and(|e| e.kind() != std::io::ErrorKind::TimedOut),
+            "{listener}: a fourth connection from 127.0.0.1 was kept: {read:?}\n{}",
+            log(&i)
+        );
+        for c in &mut held {
+            let mut one = [0u8; 1];
+            let still = tokio::time::timeout(Duration::from_millis(100), c.read(&mut one)).await;
+            assert!(
+                still.is_err(),
+                "{listener}: a held connection was closed: {still:?}"
+            );
+        }
+        // Another address is served while 127.0.0.1 has its share open.
+        if listener == "public" {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind("127.0.0.2:0".parse().expect("addr"))
+                .expect("bind 127.0.0.2");
+            let mut other = socket
+                .connect(format!("127.0.0.1:{port}").parse().expect("addr"))
+                .await
+                .expect("connect from 127.0.0.2");
+            other
+                .write_all(b"GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("write");
+            let mut answer = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.starts_with("HTTP/1.1 200"),
+                "from 127.0.0.2: {answer}"
+            );
+        }
+        drop(held);
+    }
+    // The three are gone: 127.0.0.1 is served again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = tokio::task::spawn_blocking({
+        let port = i.public;
+        move || get(port, "/health/live")
+    })
+    .await
+    .expect("get");
+    assert_eq!(status, 200);
+    assert!(
+        log(&i).contains("max_connections_per_address"),
+        "no warning logged\n{}",
+        log(&i)
+    );
+    sigterm(&i);
+    let exit = wait_exit(&mut i, Duration::from_secs(60));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{}", log(&i));
+}
