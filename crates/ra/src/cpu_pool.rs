@@ -5,7 +5,7 @@
 //! Why: SQLite has one writer, and every issuance waits for it twice. When these steps
 //! ran on tokio's blocking pool at the same priority as the writer, the writer's thread
 //! spent about a third of each group write runnable but waiting for a core (measured
-//! with `/proc/thread-self/schedstat`, docs/performance-issuance.md), so the one serial
+//! with `/proc/thread-self/schedstat`, docs/performance-issuance-earlier.md), so the one serial
 //! part of issuance ran slower the busier the machine was. Here they run on threads of
 //! their own, one per core, at [`NICENESS`]: they still use every idle cycle, but the
 //! writer, the async workers (pages, OCSP) and the database's threads go first when

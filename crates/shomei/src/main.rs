@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 /// mimalloc rather than glibc's malloc: under concurrent issuance glibc's allocator
 /// (its arenas' locks, `malloc_consolidate`) took about a tenth of the process's CPU;
-/// with mimalloc the issuance benchmark is ~10 % faster (docs/performance-issuance.md).
+/// with mimalloc the issuance benchmark is ~10 % faster (docs/performance-issuance-earlier.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

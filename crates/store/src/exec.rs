@@ -6,7 +6,7 @@
 //! thread and hands each statement, and each row it returns, across threads; a group
 //! write of a dozen statements paid that hand-off a dozen times, each waiting for the
 //! other thread to be scheduled on a machine busy signing
-//! (docs/performance-issuance.md). Here the whole group runs on one blocking thread,
+//! (docs/performance-issuance-earlier.md). Here the whole group runs on one blocking thread,
 //! statement after statement, with prepared statements kept between groups.
 //!
 //! The group code is written once, generic over [`Exec`]; its statements use `$N`
