@@ -224,18 +224,24 @@ pub(crate) mod tests {
         assert!(TcpStream::connect(addr).await.is_err());
     }
 
-    /// A listener at its cap accepts no more until a connection closes: with a cap of
-    /// two and two kept-alive connections open, a third waits unanswered, and is
-    /// answered once one of the two closes.
-    #[tokio::test]
-    async fn a_listener_at_its_connection_cap_waits_for_one_to_close() {
+    /// A listener on one thread answering `/who`, held to `cap`, until the test ends.
+    async fn serving_who(cap: Cap) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let app = Router::new().route("/who", get(who));
         let spread = Spread::start(app, 1).unwrap_or_else(|e| panic!("threads: {e}"));
-        tokio::spawn(spread.serve(listener, Cap::new("public", 2), std::future::pending()));
+        tokio::spawn(spread.serve(listener, cap, std::future::pending()));
+        addr
+    }
+
+    /// A listener at its cap accepts no more until a connection closes: with a cap of
+    /// two and two kept-alive connections open, a third waits unanswered, and is
+    /// answered once one of the two closes.
+    #[tokio::test]
+    async fn a_listener_at_its_connection_cap_waits_for_one_to_close() {
+        let addr = serving_who(Cap::new("public", 2)).await;
         let mut a = connect(addr).await;
         ask(&mut a, "/who").await;
         let mut b = connect(addr).await;
@@ -263,14 +269,7 @@ pub(crate) mod tests {
     /// one of the two closes, a new connection from the address is served.
     #[tokio::test]
     async fn an_address_past_its_share_of_the_cap_has_its_new_connections_closed() {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = Router::new().route("/who", get(who));
-        let spread = Spread::start(app, 1).unwrap_or_else(|e| panic!("threads: {e}"));
-        let cap = Cap::new("public", 100).per_address(2);
-        tokio::spawn(spread.serve(listener, cap, std::future::pending()));
+        let addr = serving_who(Cap::new("public", 100).per_address(2)).await;
         let mut a = connect(addr).await;
         ask(&mut a, "/who").await;
         let mut b = connect(addr).await;
