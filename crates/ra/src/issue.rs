@@ -109,6 +109,74 @@ pub fn contract_end(start: OffsetDateTime, years: i64) -> OffsetDateTime {
         .unwrap_or(start + Duration::days(365 * years))
 }
 
+/// Steps 0–1 of an issuance, from what it read: the application (approved, its key not
+/// blocked since), its contract's term and the certificate's validity and subject.
+struct Plan {
+    app: shomei_store::Application,
+    /// The contract's term (a new contract's, or the one it stays in).
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+    /// Whether it stays in its existing contract (no new contract is made).
+    in_contract: bool,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    org: OrgSubject,
+    ev: Option<EvSubject>,
+}
+
+impl Plan {
+    fn of(read: shomei_store::issuance_read::IssuanceRead, now_dt: OffsetDateTime) -> Result<Plan> {
+        let now = now_dt.unix_timestamp();
+        let app = read.app;
+        // Step 0: the application must be approved (審査中) and its CSR still good.
+        if app.status != AppStatus::UnderReview {
+            return Err(RaError::WrongState);
+        }
+        // A key blocked since the application was made (key compromise) is refused;
+        // the CSR itself is checked again, with the lint (the application's key is the
+        // CSR's, or the check refuses it).
+        if read.key_blocked {
+            return Err(RaError::Invalid("csr.blocked_key"));
+        }
+        // Step 1: validity — capped by the CA/B Forum maximum for today and the
+        // contract's end. A renewal's term continues from the old contract's end (R-R1),
+        // not from today. So does a service switch's (R-R5): no paid time is lost.
+        let start = match (app.kind, read.target_contract_ends_at) {
+            (AppKind::Renewal | AppKind::Switch, Some(old_end)) if old_end > now => {
+                OffsetDateTime::from_unix_timestamp(old_end).unwrap_or(now_dt)
+            }
+            _ => now_dt,
+        };
+        // A reissue (and a 継続発行, an ACME 発行) stays in its contract: validity capped
+        // by that contract's end.
+        let in_contract = matches!(
+            app.kind,
+            AppKind::Reissue | AppKind::Continuation | AppKind::Acme
+        );
+        let end = if in_contract {
+            let end = read
+                .contract_ends_at
+                .ok_or(RaError::Invalid("err.no_contract"))?;
+            OffsetDateTime::from_unix_timestamp(end)
+                .map_err(|_| RaError::Invalid("err.no_contract"))?
+        } else {
+            contract_end(start, app.term_years)
+        };
+        let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
+        let (org, ev) = subjects_of(app.service, &app.details)?;
+        Ok(Plan {
+            app,
+            start,
+            end,
+            in_contract,
+            not_before,
+            not_after,
+            org,
+            ev,
+        })
+    }
+}
+
 impl Ra {
     /// Staff approve an application: every domain and the organisation (and EV data)
     /// must have a validation method; the validations are recorded with the time, then
@@ -278,104 +346,60 @@ impl Ra {
     }
 
     async fn issue_steps(&self, application_id: i64, actor: Actor) -> Result<Issued> {
-        // Step 0: the application must be approved (審査中) and its CSR still good.
         let now_dt = self.clock.now();
         let now = now_dt.unix_timestamp();
-        let (app, key_blocked) = self
-            .store
-            .application_for_issuance(application_id)
-            .await?
-            .ok_or(RaError::NotFound)?;
-        if app.status != AppStatus::UnderReview {
-            return Err(RaError::WrongState);
-        }
-        // A key blocked since the application was made (key compromise) is refused;
-        // the CSR itself is checked again below, with the lint (the application's key
-        // is the CSR's, or the check refuses it).
-        if key_blocked {
-            return Err(RaError::Invalid("csr.blocked_key"));
-        }
-        // Step 0b: CAA (BR 3.2.2.8), from every network perspective, at issuance (an
-        // ACME finalize checked it a moment ago, with the account's URL).
-        if app.kind != AppKind::Acme
-            && self.validation.is_some()
-            && self.caa_refused(&app, actor).await?
-        {
-            return Err(RaError::Invalid("err.caa"));
-        }
-        // Step 1: validity — capped by the CA/B Forum maximum for today and the contract's end.
-        // A renewal's term continues from the old contract's end (R-R1), not from today.
-        // So does a service switch's (R-R5): no paid time is lost.
-        let start = match (app.kind, app.target_id) {
-            (AppKind::Renewal | AppKind::Switch, Some(t)) => {
-                match self.store.contract_period(t).await? {
-                    Some((_, old_end)) if old_end > now => {
-                        OffsetDateTime::from_unix_timestamp(old_end).unwrap_or(now_dt)
-                    }
-                    _ => now_dt,
-                }
-            }
-            _ => now_dt,
-        };
-        // A reissue (and a 継続発行, an ACME 発行) stays in its contract: validity capped by
-        // that contract's end.
-        let existing_contract = if matches!(
-            app.kind,
-            AppKind::Reissue | AppKind::Continuation | AppKind::Acme
-        ) {
-            let (_, end) = self
-                .store
-                .contract_period(application_id)
-                .await?
-                .ok_or(RaError::Invalid("err.no_contract"))?;
-            Some(
-                OffsetDateTime::from_unix_timestamp(end)
-                    .map_err(|_| RaError::Invalid("err.no_contract"))?,
-            )
-        } else {
+        // Step 0's read: on SQLite inside the first CPU job below, on a read-only
+        // connection of its own (issue #11 item 4: no hand-over to a reader's thread and
+        // back); on PostgreSQL here.
+        let mut read = if self.store.reads_in_place() {
             None
+        } else {
+            Some(
+                self.store
+                    .issuance_read(application_id)
+                    .await?
+                    .ok_or(RaError::NotFound)?,
+            )
         };
-        let end = existing_contract.unwrap_or_else(|| contract_end(start, app.term_years));
-        let (not_before, not_after) = validity_for(now_dt, end).ok_or(CaError::NoValidity)?;
         // Steps 2–4: a random serial; the to-be-signed certificate built from validated
         // data only and linted; both stored before anything is signed (one transaction
         // shared with concurrent issuances). A serial already used is drawn again.
         // The CPU-heavy steps run off the async workers (`cpu_pool.rs`), so the group
-        // commit's writer and the pages are never queued behind them: the CSR and key
-        // checks with the TBS build and lint in one job (one hand-over to the pool, not
-        // two), the signatures in another.
-        let (org, ev) = subjects_of(app.service, &app.details)?;
+        // commit's writer and the pages are never queued behind them: the read, its
+        // checks and the CSR and key checks with the TBS build and lint in one job (one
+        // hand-over to the pool, not two), the signatures in another.
+        let mut planned: Option<std::sync::Arc<Plan>> = None;
         let mut csr: Option<std::sync::Arc<CheckedCsr>> = None;
         let mut stored = None;
         for _ in 0..3 {
             let serial = Serial::random()?;
             let shard = self.crl_shard_for(serial.bytes());
-            let mut record = LintedCert {
-                issuer: SERVER_CA.into(),
-                serial: serial.hex(),
-                application_id,
-                not_before: not_before.unix_timestamp(),
-                not_after: not_after.unix_timestamp(),
-                spki_sha256: app.spki_sha256.clone(),
-                crl_shard: i64::from(shard),
-                tbs: Vec::new(),
-                actor,
-                at: now,
-            };
-            let (ca, keys, pem) = (
+            let (ca, keys, store) = (
                 self.server_ca.clone(),
                 self.policy.keys.clone(),
-                app.csr_pem.clone(),
+                self.store.clone(),
             );
-            let (spki_sha256, names) = (app.spki_sha256.clone(), app.names.clone());
-            let (org, ev, known) = (org.clone(), ev.clone(), csr.clone());
-            let (checked, prepared) = cpu(move || -> Result<_> {
-                let csr = match known {
+            let (known_plan, known_csr, pre_read) = (planned.clone(), csr.clone(), read.take());
+            let (plan, checked, prepared) = cpu(move || -> Result<_> {
+                let plan = match known_plan {
+                    Some(plan) => plan,
+                    None => {
+                        let read = match pre_read {
+                            Some(read) => read,
+                            None => store
+                                .issuance_read_now(application_id)?
+                                .ok_or(RaError::NotFound)?,
+                        };
+                        std::sync::Arc::new(Plan::of(read, now_dt)?)
+                    }
+                };
+                let csr = match known_csr {
                     Some(csr) => csr,
                     None => {
-                        let csr = check_csr_with(pem.as_bytes(), &keys)
+                        let app = &plan.app;
+                        let csr = check_csr_with(app.csr_pem.as_bytes(), &keys)
                             .map_err(|e| RaError::Invalid(e.key()))?;
-                        if csr.spki_sha256 != spki_sha256 || csr.names != names {
+                        if csr.spki_sha256 != app.spki_sha256 || csr.names != app.names {
                             return Err(RaError::Invalid("err.csr_changed"));
                         }
                         std::sync::Arc::new(csr)
@@ -383,19 +407,43 @@ impl Ra {
                 };
                 let order = ServerOrder {
                     serial,
-                    not_before,
-                    not_after,
+                    not_before: plan.not_before,
+                    not_after: plan.not_after,
                     names: csr.names.clone(),
                     spki_der: csr.spki_der.clone(),
                     key: csr.key.clone(),
-                    org,
-                    ev,
+                    org: plan.org.clone(),
+                    ev: plan.ev.clone(),
                     crl_shard: Some(shard),
                 };
-                Ok((csr, ca.prepare(&order)))
+                let prepared = ca.prepare(&order);
+                Ok((plan, csr, prepared))
             })
             .await??;
+            // Step 0b: CAA (BR 3.2.2.8), from every network perspective, at issuance,
+            // before the serial is reserved (an ACME finalize checked it a moment ago,
+            // with the account's URL).
+            if planned.is_none()
+                && plan.app.kind != AppKind::Acme
+                && self.validation.is_some()
+                && self.caa_refused(&plan.app, actor).await?
+            {
+                return Err(RaError::Invalid("err.caa"));
+            }
+            planned = Some(plan.clone());
             csr = Some(checked);
+            let record = LintedCert {
+                issuer: SERVER_CA.into(),
+                serial: serial.hex(),
+                application_id,
+                not_before: plan.not_before.unix_timestamp(),
+                not_after: plan.not_after.unix_timestamp(),
+                spki_sha256: plan.app.spki_sha256.clone(),
+                crl_shard: i64::from(shard),
+                tbs: Vec::new(),
+                actor,
+                at: now,
+            };
             let token = match prepared {
                 Ok(t) => t,
                 Err(e) => {
@@ -405,7 +453,10 @@ impl Ra {
                     return Err(e.into());
                 }
             };
-            record.tbs = token.tbs_der().to_vec();
+            let record = LintedCert {
+                tbs: token.tbs_der().to_vec(),
+                ..record
+            };
             fail::fail_point!("issue.linted");
             match self.commit_linted(record).await {
                 Ok(id) => {
@@ -416,6 +467,8 @@ impl Ra {
                 Err(e) => return Err(e),
             }
         }
+        let plan = planned.ok_or(RaError::Invalid("err.serial_collision"))?;
+        let (app, start, end) = (&plan.app, plan.start, plan.end);
         let (cert_id, serial, token) = stored.ok_or(RaError::Invalid("err.serial_collision"))?;
         fail::fail_point!("issue.reserved");
         // Step 5: sign (the token is consumed; the signed TBS is checked identical).
@@ -454,7 +507,7 @@ impl Ra {
                 application_id,
                 serial: serial.hex(),
                 der: signed.der,
-                contract: existing_contract.is_none().then_some(contract),
+                contract: (!plan.in_contract).then_some(contract),
                 supersede,
                 ocsp,
                 actor,

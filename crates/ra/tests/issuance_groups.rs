@@ -119,3 +119,62 @@ async fn issue11_concurrent_issuances_share_commits_and_keep_every_guarantee() {
         assert_eq!(issued_events, 41, "{}", db.name);
     }
 }
+
+/// Issue #11 item 4: on SQLite the issuance's first read runs in place, on a read-only
+/// connection of its own inside the first CPU job (store/src/issuance_read.rs); it reads
+/// exactly what the async read reads — the record, its contract's end, whether its key
+/// was blocked since (key compromise refuses the issuance) — and nothing for a record
+/// that does not exist.
+#[tokio::test]
+async fn issue11_the_issuance_read_in_place_reads_what_the_async_read_reads() {
+    let db = shomei_store::testing::sqlite().await;
+    assert!(db.store.reads_in_place());
+    let (ra, _, _) = shomei_ra::testing::ra(db.store.clone(), datetime!(2026-11-30 10:00:00 UTC));
+    let staff = ra
+        .create_staff("rev", "審査", "ra@example.jp", Actor::Cli)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, first) = shomei_ra::testing::issued(&ra, staff.id, CSR).await;
+    let ids = shomei_store::testing::clone_application(&db.store, first, 1, "under_review")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let both = |id: i64| {
+        let store = db.store.clone();
+        async move {
+            let read = store
+                .issuance_read(id)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let in_place = store
+                .issuance_read_now(id)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(read, in_place, "record {id}");
+            read
+        }
+    };
+    let done = both(first)
+        .await
+        .unwrap_or_else(|| panic!("record {first}"));
+    assert_eq!(done.app.status, AppStatus::Completed);
+    assert!(
+        done.contract_ends_at.is_some(),
+        "an issued record has its contract"
+    );
+    assert!(!done.key_blocked);
+    let copy = ids.first().copied().unwrap_or_default();
+    let waiting = both(copy).await.unwrap_or_else(|| panic!("record {copy}"));
+    assert_eq!(waiting.app.status, AppStatus::UnderReview);
+    assert!(both(i64::MAX).await.is_none());
+    // The key compromised meanwhile: both reads say so.
+    sqlx::query("INSERT INTO blocked_keys (spki_sha256, reason, source, blocked_at) VALUES ($1, 'keyCompromise', 'test', 0)")
+        .bind(&waiting.app.spki_sha256)
+        .execute(db.store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(both(copy).await.is_some_and(|r| r.key_blocked));
+    let refused = ra.issue(copy, Actor::System).await;
+    assert!(
+        matches!(refused, Err(shomei_ra::RaError::Invalid("csr.blocked_key"))),
+        "{refused:?}"
+    );
+}

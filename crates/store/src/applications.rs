@@ -3,6 +3,7 @@
 //! into exactly one application.
 
 use crate::audit::{AuditEvent, append};
+use crate::exec::Cols;
 use crate::jobs::enqueue;
 use crate::sql::{AWAITING_REVIEW, OPEN, REJECTABLE};
 use crate::{Result, Store, StoreError, Ts};
@@ -159,43 +160,44 @@ fn parse<T>(v: String, f: impl Fn(&str) -> Option<T>) -> Result<T> {
     f(&v).ok_or_else(|| StoreError::corrupt(v))
 }
 
-pub(crate) fn app_of(r: &AnyRow) -> Result<Application> {
-    let names: String = r.try_get("names")?;
-    let details: String = r.try_get("details")?;
+/// An application from a row with [`APP_COLS`], read through sqlx or rusqlite.
+pub(crate) fn app_of<R: Cols>(r: &R) -> Result<Application> {
+    let names: String = r.col("names")?;
+    let details: String = r.col("details")?;
     Ok(Application {
-        id: r.try_get("id")?,
-        account_id: r.try_get("account_id")?,
-        kind: parse(r.try_get("kind")?, AppKind::from_code)?,
-        service: parse(r.try_get("service")?, Service::from_code)?,
-        term_years: r.try_get("term_years")?,
-        contract_type: parse(r.try_get("contract_type")?, ContractType::from_code)?,
-        status: parse(r.try_get("status")?, AppStatus::from_code)?,
-        server_type: parse(r.try_get("server_type")?, ServerType::from_code)?,
-        csr_pem: r.try_get("csr_pem")?,
-        common_name: r.try_get("common_name")?,
+        id: r.col("id")?,
+        account_id: r.col("account_id")?,
+        kind: parse(r.col("kind")?, AppKind::from_code)?,
+        service: parse(r.col("service")?, Service::from_code)?,
+        term_years: r.col("term_years")?,
+        contract_type: parse(r.col("contract_type")?, ContractType::from_code)?,
+        status: parse(r.col("status")?, AppStatus::from_code)?,
+        server_type: parse(r.col("server_type")?, ServerType::from_code)?,
+        csr_pem: r.col("csr_pem")?,
+        common_name: r.col("common_name")?,
         names: names
             .split(' ')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
-        spki_sha256: r.try_get("spki_sha256")?,
-        key_desc: r.try_get("key_desc")?,
+        spki_sha256: r.col("spki_sha256")?,
+        key_desc: r.col("key_desc")?,
         details: serde_json::from_str(&details).map_err(StoreError::corrupt)?,
-        reject_reason: r.try_get("reject_reason")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        completed_at: r.try_get("completed_at")?,
-        downloaded_at: r.try_get("downloaded_at")?,
-        contract_code: r.try_get("contract_code")?,
-        cert_not_before: r.try_get("cert_not_before")?,
-        cert_not_after: r.try_get("cert_not_after")?,
-        cert_revoked_at: r.try_get("cert_revoked_at")?,
-        target_id: r.try_get("target_id")?,
-        revocation_reason: r.try_get("revocation_reason")?,
-        documents_note: r.try_get("documents_note")?,
-        reissue_revoke: r.try_get("reissue_revoke")?,
-        coupon: r.try_get("coupon")?,
-        issuance_error: r.try_get("issuance_error")?,
+        reject_reason: r.col("reject_reason")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
+        completed_at: r.col("completed_at")?,
+        downloaded_at: r.col("downloaded_at")?,
+        contract_code: r.col("contract_code")?,
+        cert_not_before: r.col("cert_not_before")?,
+        cert_not_after: r.col("cert_not_after")?,
+        cert_revoked_at: r.col("cert_revoked_at")?,
+        target_id: r.col("target_id")?,
+        revocation_reason: r.col("revocation_reason")?,
+        documents_note: r.col("documents_note")?,
+        reissue_revoke: r.col("reissue_revoke")?,
+        coupon: r.col("coupon")?,
+        issuance_error: r.col("issuance_error")?,
     })
 }
 
@@ -382,28 +384,6 @@ impl Store {
             .as_ref()
             .map(app_of)
             .transpose()
-    }
-
-    /// An application about to be issued, and whether its key has been blocked since
-    /// it was made (key compromise): one read instead of two on the issuance path
-    /// (issue #11 item 4: each read is a round trip to a connection's thread).
-    pub async fn application_for_issuance(&self, id: i64) -> Result<Option<(Application, bool)>> {
-        let sql = format!(
-            "SELECT {APP_COLS}, EXISTS (SELECT 1 FROM blocked_keys b WHERE b.spki_sha256 = a.spki_sha256) AS key_blocked FROM {APP_FROM} WHERE a.id = $1"
-        );
-        let Some(row) = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?
-        else {
-            return Ok(None);
-        };
-        // EXISTS is an integer on SQLite, a boolean on PostgreSQL.
-        let blocked = match row.try_get::<bool, _>("key_blocked") {
-            Ok(b) => b,
-            Err(_) => row.try_get::<i64, _>("key_blocked")? != 0,
-        };
-        Ok(Some((app_of(&row)?, blocked)))
     }
 
     /// An account's applications, newest first, one page.

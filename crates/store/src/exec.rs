@@ -380,6 +380,85 @@ impl LiteWriter {
     }
 }
 
+/// A row's columns by name, read through sqlx or through rusqlite: the mapping of a
+/// record (`applications::app_of`) is written once for both.
+pub(crate) trait Cols {
+    /// Column `name` as `T` (an integer, text, or either or NULL).
+    fn col<T>(&self, name: &str) -> Result<T>
+    where
+        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>;
+}
+
+impl Cols for sqlx::any::AnyRow {
+    fn col<T>(&self, name: &str) -> Result<T>
+    where
+        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn col<T>(&self, name: &str) -> Result<T>
+    where
+        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    {
+        Ok(self.get(name)?)
+    }
+}
+
+/// Read-only SQLite connections of its own (issue #11 item 4), for the reads that run
+/// synchronously on a thread of the CPU pool as part of a job: the issuance's read of
+/// its application then costs no hand-over to sqlx's reader threads and back. WAL lets
+/// them read while the writer writes, like sqlx's readers.
+#[derive(Debug, Clone)]
+pub(crate) struct LiteReaders {
+    path: Arc<str>,
+    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+}
+
+/// Idle connections kept (one per CPU-pool thread is the most in use at once).
+const LITE_READERS_KEPT: usize = 4;
+
+impl LiteReaders {
+    pub(crate) fn new(path: &str) -> LiteReaders {
+        LiteReaders {
+            path: path.into(),
+            idle: Arc::default(),
+        }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &*self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(
+            "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;",
+        )?;
+        Ok(conn)
+    }
+
+    /// Runs `read` on an idle connection (or a new one) on this thread.
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let out = read(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < LITE_READERS_KEPT {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
 /// Polls `fut` once, to its end: a future over [`Lite`] never waits (its statements run
 /// in place), so one poll finishes it; one that would wait is an error, not a hang.
 pub(crate) fn complete_now<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {

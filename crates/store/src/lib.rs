@@ -24,6 +24,7 @@ pub mod domain_checks;
 pub mod exec;
 pub mod instances;
 pub mod issuance;
+pub mod issuance_read;
 pub mod jobs;
 pub mod mass_revocations;
 pub mod metrics;
@@ -177,6 +178,9 @@ pub struct Store {
     /// SQLite's writer of its own for issuance's group writes (exec.rs); `None` on
     /// PostgreSQL and for an in-memory or read-only SQLite database.
     lite: Option<exec::LiteWriter>,
+    /// SQLite's read-only connections of its own for reads on the CPU pool (exec.rs);
+    /// `None` on PostgreSQL and for an in-memory database.
+    lite_read: Option<exec::LiteReaders>,
 }
 
 /// A value kept out of `Debug` output (the database URL may carry a password).
@@ -309,6 +313,7 @@ impl Store {
             instance: instances::new_instance_id().into(),
             job_lease: jobs::JOB_LEASE_SECONDS,
             lite: None,
+            lite_read: None,
         };
         store.migrate().await?;
         // Readers open after the migrations (the file and its WAL mode exist). An
@@ -327,6 +332,7 @@ impl Store {
                 })
                 .connect_with(AnyConnectOptions::from_str(url)?)
                 .await?;
+            store.lite_read = Some(exec::LiteReaders::new(sqlite_path(url)));
             if !url.contains("mode=ro") {
                 store.lite = Some(exec::LiteWriter::open(sqlite_path(url))?);
             }
