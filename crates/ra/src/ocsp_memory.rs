@@ -66,9 +66,19 @@ impl SignedOcsp {
             der,
             this_update,
             next_update,
-            etag: format!("\"{}\"", hex::encode(tag)),
+            etag: quoted_hex(tag),
             revoked,
         }
+    }
+}
+
+/// `tag` in hex between double quotes, in one allocation (made for each answer).
+fn quoted_hex(tag: &[u8; 16]) -> String {
+    let mut out = [b'"'; 34];
+    let hex = out.get_mut(1..33).map(|h| hex::encode_to_slice(tag, h));
+    match (hex, std::str::from_utf8(&out)) {
+        (Some(Ok(())), Ok(s)) => s.to_owned(),
+        _ => format!("\"{}\"", hex::encode(tag)),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::Shared;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use shomei_ra::ocsp_memory::OcspReply;
@@ -29,8 +29,11 @@ pub fn router(state: Shared) -> Router {
         .route("/ocsp/server", axum::routing::post(ocsp_post))
         .route("/ocsp/server/{*request}", get(ocsp_get))
         .with_state(state)
-        .layer(axum::middleware::from_fn(|req, next| {
-            crate::security::headers(false, req, next)
+        // The security headers on every answer, added as the response passes (no boxed
+        // future per request, as `from_fn` makes: OCSP answers are most of this
+        // listener's work, issue #11 item 1).
+        .layer(tower::util::MapResponseLayer::new(|res: Response| {
+            crate::security::with_headers(false, res)
         }))
 }
 
@@ -193,12 +196,13 @@ async fn crl_shard(State(st): State<Shared>, Path(file): Path<String>) -> Respon
 }
 
 fn ocsp_response(reply: OcspReply, now: i64, if_none_match: Option<&[u8]>) -> Response {
+    const OCSP_TYPE: HeaderValue = HeaderValue::from_static("application/ocsp-response");
     let signed = match reply {
         OcspReply::Error(der) => {
             return (
                 [
-                    (header::CONTENT_TYPE, "application/ocsp-response"),
-                    (header::CACHE_CONTROL, "no-store"),
+                    (header::CONTENT_TYPE, OCSP_TYPE),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 ],
                 der,
             )
@@ -207,18 +211,69 @@ fn ocsp_response(reply: OcspReply, now: i64, if_none_match: Option<&[u8]>) -> Re
         OcspReply::Signed(s) => s,
     };
     let max_age = (signed.next_update - now).clamp(0, 3600);
-    let cache_control = format!("max-age={max_age}, public, no-transform, must-revalidate");
     let headers = [
-        (header::CONTENT_TYPE, "application/ocsp-response".to_owned()),
-        (header::CACHE_CONTROL, cache_control),
-        (header::LAST_MODIFIED, http_date(signed.this_update)),
-        (header::EXPIRES, http_date(signed.next_update)),
-        (header::ETAG, signed.etag.clone()),
+        (header::CONTENT_TYPE, OCSP_TYPE),
+        (
+            header::CACHE_CONTROL,
+            cached(Cached::MaxAge, max_age, |n| {
+                format!("max-age={n}, public, no-transform, must-revalidate")
+            }),
+        ),
+        (
+            header::LAST_MODIFIED,
+            cached(Cached::Date, signed.this_update, http_date),
+        ),
+        (
+            header::EXPIRES,
+            cached(Cached::Date, signed.next_update, http_date),
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&signed.etag).unwrap_or(HeaderValue::from_static("")),
+        ),
     ];
     if if_none_match.is_some_and(|v| v == signed.etag.as_bytes()) {
         return (axum::http::StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (headers, signed.der.clone()).into_response()
+}
+
+/// What a cached header value stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cached {
+    /// An HTTP date, by its Unix time.
+    Date,
+    /// OCSP's Cache-Control, by its max-age.
+    MaxAge,
+}
+
+/// The header value `make` formats for `n`, from this thread's few most recent ones:
+/// the answers for one certificate repeat the same dates and (within a second) the same
+/// max-age, and formatting and allocating them for each answer was a few per cent of
+/// the OCSP responder's CPU (issue #11 item 1; perf on the public listener's thread).
+fn cached(kind: Cached, n: i64, make: impl FnOnce(i64) -> String) -> HeaderValue {
+    const KEPT: usize = 8;
+    /// The next slot to replace, and the values kept.
+    type Recent = (usize, Vec<(Cached, i64, HeaderValue)>);
+    thread_local! {
+        static RECENT: std::cell::RefCell<Recent> = const { std::cell::RefCell::new((0, Vec::new())) };
+    }
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if let Some((_, _, v)) = recent.1.iter().find(|(k, m, _)| *k == kind && *m == n) {
+            return v.clone();
+        }
+        let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(make(n)))
+            .unwrap_or(HeaderValue::from_static(""));
+        let (next, list) = &mut *recent;
+        if list.len() < KEPT {
+            list.push((kind, n, value.clone()));
+        } else if let Some(slot) = list.get_mut(*next % KEPT) {
+            *slot = (kind, n, value.clone());
+        }
+        *next = next.wrapping_add(1);
+        value
+    })
 }
 
 /// An HTTP date (RFC 9110 IMF-fixdate).
@@ -353,5 +408,31 @@ async fn seal(
     match crate::html(&page) {
         Ok(r) => (code, [(header::CACHE_CONTROL, "no-store")], r).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cached, cached, http_date};
+
+    /// Issue #11 item 1: the cached header values are the ones formatted afresh, by kind
+    /// and number, also once more numbers have passed than the cache keeps.
+    #[test]
+    fn cached_header_values_are_the_formatted_ones() {
+        let age = |n: i64| format!("max-age={n}, public, no-transform, must-revalidate");
+        for round in 0..3 {
+            for n in (0..20).map(|i| 1_795_000_000 + i * 86_400 + round) {
+                let date = cached(Cached::Date, n, http_date);
+                assert_eq!(date.to_str().ok(), Some(http_date(n).as_str()));
+                // The same number as another kind is another value.
+                let max_age = cached(Cached::MaxAge, n, age);
+                assert_eq!(max_age.to_str().ok(), Some(age(n).as_str()));
+                assert_eq!(
+                    cached(Cached::Date, n, http_date).to_str().ok(),
+                    Some(http_date(n).as_str())
+                );
+            }
+        }
+        assert_eq!(http_date(1_795_003_200), "Wed, 18 Nov 2026 12:00:00 GMT");
     }
 }

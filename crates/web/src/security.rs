@@ -53,7 +53,12 @@ pub async fn operation(req: Request, next: Next) -> Response {
 
 /// Adds the security headers; `hsts` on the HTTPS listeners.
 pub async fn headers(hsts: bool, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+    with_headers(hsts, next.run(req).await)
+}
+
+/// [`headers`] on a response already made: for a layer that maps responses without a
+/// boxed future per request (the public listener, OCSP's hot path: issue #11 item 1).
+pub fn with_headers(hsts: bool, mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -108,6 +108,18 @@ async fn issue11_ocsp_get_carries_rfc5019_caching_headers() {
         );
         let etag = header_of(&h, header::ETAG).to_owned();
         assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        // The security headers, added to every answer of this listener by a layer that
+        // maps responses (issue #11 item 1).
+        assert_eq!(header_of(&h, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert_eq!(header_of(&h, header::X_FRAME_OPTIONS), "DENY");
+        assert!(!header_of(&h, header::CONTENT_SECURITY_POLICY).is_empty());
+        let missing = Request::builder()
+            .uri("/nothing-here")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let (status, h404, _) = call(&public, missing).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(header_of(&h404, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
 
         // A cache revalidating with the tag: 304 without a body.
         let (status, h304, body304) = call(&public, get(Some(&etag))).await;
