@@ -380,29 +380,33 @@ impl LiteWriter {
     }
 }
 
+/// A column's Rust type that both sqlx and rusqlite read (an integer, text, a flag, or
+/// either or NULL).
+pub(crate) trait ColType:
+    rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>
+{
+}
+
+impl<T> ColType for T where
+    T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>
+{
+}
+
 /// A row's columns by name, read through sqlx or through rusqlite: the mapping of a
 /// record (`applications::app_of`) is written once for both.
 pub(crate) trait Cols {
-    /// Column `name` as `T` (an integer, text, or either or NULL).
-    fn col<T>(&self, name: &str) -> Result<T>
-    where
-        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>;
+    /// Column `name` as `T`.
+    fn col<T: ColType>(&self, name: &str) -> Result<T>;
 }
 
 impl Cols for sqlx::any::AnyRow {
-    fn col<T>(&self, name: &str) -> Result<T>
-    where
-        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
-    {
+    fn col<T: ColType>(&self, name: &str) -> Result<T> {
         Ok(self.try_get(name)?)
     }
 }
 
 impl Cols for rusqlite::Row<'_> {
-    fn col<T>(&self, name: &str) -> Result<T>
-    where
-        T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
-    {
+    fn col<T: ColType>(&self, name: &str) -> Result<T> {
         Ok(self.get(name)?)
     }
 }
